@@ -1,0 +1,16 @@
+#!/bin/sh
+# System libraries the documents and browser tests need (WeasyPrint's Pango, poppler's
+# pdftoppm, Debian's chromium). Installs Debian's packages when run as root; otherwise
+# names what is missing and exits 1.
+missing=""
+ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing="$missing libpango-1.0-0 libpangoft2-1.0-0"
+command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages:$missing"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null && exit 0
+fi
+echo "missing system packages:$missing (Debian/Ubuntu: sudo apt-get install$missing)" >&2
+exit 1

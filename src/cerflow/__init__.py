@@ -1,0 +1,3 @@
+"""cerflow: Clinical Evaluation Reports from public post-market safety data."""
+
+__version__ = "0.1.0"

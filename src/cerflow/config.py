@@ -1,0 +1,92 @@
+"""One settings object for every mode: embedded default and production differ only by env vars."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cerflow"
+_DEV_SECRET = "dev-insecure-change-me"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TESTING = "testing"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Read from `CERFLOW_*` env vars and an optional `.env` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CERFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""  # empty -> SQLite file under data_dir
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout: float = 10.0
+    db_pool_recycle: int = 1800
+    db_echo: bool = False
+
+    redis_url: str | None = None
+    cache_ttl_seconds: int = 3600
+
+    openfda_base_url: str = "https://api.fda.gov"
+    openfda_api_key: SecretStr | None = None
+    # Published limits: 240 req/min and 1,000/day without a key; 240/min, 120,000/day with one.
+    openfda_requests_per_minute: int = 240
+    openfda_timeout: float = 30.0
+    openfda_max_retries: int = 5
+
+    eudamed_base_url: str = "https://ec.europa.eu/tools/eudamed/api"
+    eudamed_datalake_url: str = "https://api.eudamed.ec.europa.eu"
+    eudamed_api_key: SecretStr | None = None
+
+    secret_key: SecretStr = SecretStr(_DEV_SECRET)
+
+    # Signal thresholds (Evans 2001; ROR025; IC025; EB05), settings so a QPPV can tune them.
+    signal_prr_min: float = 2.0
+    signal_chi2_min: float = 4.0
+    signal_min_count: int = 3
+    signal_ror025_min: float = 1.0
+    signal_ic025_min: float = 0.0
+    signal_eb05_min: float = 2.0
+
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_price_per_1k_input: float = 0.00015
+    llm_price_per_1k_output: float = 0.0006
+
+    require_shared_data: bool = Field(default=False)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if (
+            self.environment == Environment.PRODUCTION
+            and self.secret_key.get_secret_value() == _DEV_SECRET
+        ):
+            raise ValueError(
+                "CERFLOW_SECRET_KEY is the development default; set a random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "before running with CERFLOW_ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'cerflow.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

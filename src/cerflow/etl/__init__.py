@@ -1,0 +1,1 @@
+"""Source records -> canonical records (normalize, dedup) -> idempotent upserts into the store."""

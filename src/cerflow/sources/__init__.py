@@ -1,0 +1,1 @@
+"""Source clients and bulk readers: they yield source records untouched, with provenance."""
