@@ -1,0 +1,9 @@
+"""`cerflow ingest maude` (filled in by the issue that builds it)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(ingest_app: typer.Typer) -> None:
+    """Add `cerflow ingest maude` to the ingest group."""
