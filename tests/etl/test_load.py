@@ -1,0 +1,147 @@
+"""The loader on SQLite and the real PostgreSQL: inserts, idempotence, versions, rollback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from cerflow.etl.load import load_devices, load_recalls, load_reports
+from cerflow.etl.records import (
+    CanonicalDevice,
+    CanonicalEvent,
+    CanonicalProduct,
+    CanonicalRecall,
+    CanonicalReport,
+    PartialDate,
+)
+from cerflow.sources.base import Provenance, SourceFormatError
+from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
+
+PROV = Provenance(source="test", location="memory://test", sha256="0" * 64)
+
+
+def _report(key: str, version: int = 1, terms: tuple[str, ...] = ("nausea",)) -> CanonicalReport:
+    return CanonicalReport(
+        source="faers",
+        source_key=key,
+        kind="drug",
+        source_version=version,
+        received=PartialDate(dt.date(2024, 3, 1), "M"),
+        sex="F",
+        age_years=54.0,
+        serious=True,
+        hospitalization=True,
+        products=[
+            CanonicalProduct(role="suspect", product_key="ATORVASTATIN", raw_name="LIPITOR"),
+            CanonicalProduct(role="concomitant", product_key="METFORMIN", seq=1),
+        ],
+        events=[CanonicalEvent(term=t, term_raw=t.title()) for t in terms],
+    )
+
+
+def _counts(engine: Engine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(Report)).scalar_one(),
+            conn.execute(select(func.count()).select_from(ReportProduct)).scalar_one(),
+            conn.execute(select(func.count()).select_from(ReportEvent)).scalar_one(),
+        )
+
+
+def test_insert_then_reimport_changes_nothing(db_engine: Engine) -> None:
+    reports = [_report(str(i), terms=("nausea", "vomiting")) for i in range(12)]
+    first = load_reports(db_engine, reports, PROV, batch_size=5)
+    assert (first.read, first.inserted, first.updated, first.unchanged) == (12, 12, 0, 0)
+    assert _counts(db_engine) == (12, 24, 24)
+    second = load_reports(db_engine, reports, PROV, batch_size=5)
+    assert (second.read, second.inserted, second.updated, second.unchanged) == (12, 0, 0, 12)
+    assert _counts(db_engine) == (12, 24, 24)
+    with db_engine.connect() as conn:
+        row = conn.execute(select(Report).where(Report.source_key == "3")).one()
+        assert row.received_date == dt.date(2024, 3, 1)
+        assert row.received_precision == "M"
+        assert row.hospitalization is True and row.death is False
+        snaps = conn.execute(select(SourceSnapshot.record_count, SourceSnapshot.stats)).all()
+    assert [s.record_count for s in snaps] == [12, 12]
+    assert snaps[1].stats["load"]["unchanged"] == 12
+
+
+def test_newer_version_replaces_children_older_is_ignored(db_engine: Engine) -> None:
+    load_reports(db_engine, [_report("7", 1, ("nausea",))], PROV)
+    upd = load_reports(db_engine, [_report("7", 2, ("rhabdomyolysis", "myalgia"))], PROV)
+    assert (upd.inserted, upd.updated) == (0, 1)
+    old = load_reports(db_engine, [_report("7", 1, ("headache",))], PROV)
+    assert (old.inserted, old.updated, old.unchanged) == (0, 0, 1)
+    with db_engine.connect() as conn:
+        terms = sorted(conn.execute(select(ReportEvent.term)).scalars())
+        version = conn.execute(select(Report.source_version)).scalar_one()
+    assert terms == ["myalgia", "rhabdomyolysis"]
+    assert version == 2
+
+
+def test_duplicate_keys_in_one_import_keep_latest_version(db_engine: Engine) -> None:
+    stats = load_reports(db_engine, [_report("1", 3), _report("1", 1), _report("2")], PROV)
+    assert stats.inserted == 2
+    with db_engine.connect() as conn:
+        assert (
+            conn.execute(select(Report.source_version).where(Report.source_key == "1")).scalar_one()
+            == 3
+        )
+
+
+def test_failure_mid_stream_stores_nothing(db_engine: Engine) -> None:
+    load_reports(db_engine, [_report("keep")], PROV)
+    before = _counts(db_engine)
+
+    def broken() -> Iterator[CanonicalReport]:
+        for i in range(7000):  # more than a batch, so rows were already written
+            yield _report(f"n{i}")
+        raise SourceFormatError("bad", location="x.txt", line=7001, field="caseid")
+
+    with pytest.raises(SourceFormatError, match=r"x.txt, line 7001, field 'caseid'"):
+        load_reports(db_engine, broken(), PROV)
+    assert _counts(db_engine) == before
+    with db_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(SourceSnapshot)).scalar_one() == 1
+
+
+def test_rejects_are_counted_not_stored(db_engine: Engine) -> None:
+    bad = _report("")
+    noprod = _report("9")
+    noprod.products = []
+    stats = load_reports(db_engine, [bad, noprod, _report("10")], PROV)
+    assert (stats.inserted, stats.rejected) == (1, 2)
+    assert stats.reject_reasons == {"missing source key": 1, "no product": 1}
+
+
+def test_duplicate_event_terms_on_one_report_count_once(db_engine: Engine) -> None:
+    load_reports(db_engine, [_report("1", terms=("nausea", "nausea"))], PROV)
+    assert _counts(db_engine)[2] == 1
+
+
+def test_recalls_and_devices_upsert(db_engine: Engine) -> None:
+    recall = CanonicalRecall(
+        source="device_recall",
+        recall_number="Z-1234-2024",
+        product_type="device",
+        classification="II",
+        product_codes=["DQA"],
+        report_date=dt.date(2024, 5, 2),
+    )
+    assert load_recalls(db_engine, [recall], PROV).inserted == 1
+    assert load_recalls(db_engine, [recall], PROV).unchanged == 1
+    recall.status = "Terminated"
+    assert load_recalls(db_engine, [recall], PROV).updated == 1
+    dev = CanonicalDevice(
+        source="eudamed_public", source_uuid="u1", udi_di="0123", risk_class="IIb"
+    )
+    assert load_devices(db_engine, [dev, dev], PROV).inserted == 1
+    with db_engine.connect() as conn:
+        assert conn.execute(select(Recall.status, Recall.product_codes)).one() == (
+            "Terminated",
+            ["DQA"],
+        )
+        assert conn.execute(select(Device.risk_class)).scalar_one() == "IIb"
