@@ -350,9 +350,9 @@ def _upsert_report_batch(
 
     if changed:
         changed_ids = [rid for rid, _, _ in changed]
-        for chunk in _batches(changed_ids, 900):
-            conn.execute(delete(ReportProduct).where(ReportProduct.report_id.in_(chunk)))
-            conn.execute(delete(ReportEvent).where(ReportEvent.report_id.in_(chunk)))
+        for id_chunk in _batches(changed_ids, 900):
+            conn.execute(delete(ReportProduct).where(ReportProduct.report_id.in_(id_chunk)))
+            conn.execute(delete(ReportEvent).where(ReportEvent.report_id.in_(id_chunk)))
         params = []
         for rid, rep, digest in changed:
             row = dict(
