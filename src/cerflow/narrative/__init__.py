@@ -1,0 +1,1 @@
+"""Facts -> text: templates and an optional, number-guarded LLM rewriter."""

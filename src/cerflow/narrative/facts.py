@@ -1,0 +1,331 @@
+"""`Facts`: every number and list the CER text may use, serialized as `facts.json`.
+
+Why one object: a notified body asks "where does this number come from?". Templates and the
+optional LLM rewriter may only use numbers that are in `Facts`, and `numbers_in_text` +
+`allowed_numbers` let the tests and the rewriter guard prove it. Everything is plain data
+(pydantic), so `facts.json` is the complete, machine-readable basis of a report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProductFacts(_Model):
+    kind: Literal["drug", "device"]
+    query: str  # what the user asked for: drug name or device product code(s)
+    display_name: str
+    product_keys: list[str] = Field(default_factory=list)  # normalized drug keys
+    product_codes: list[str] = Field(default_factory=list)  # FDA device product codes
+    verbatim_names: list[str] = Field(default_factory=list)  # most frequent raw names
+    manufacturers: list[str] = Field(default_factory=list)
+
+
+class DeviceIdentification(_Model):
+    source: str
+    udi_di: str | None = None
+    basic_udi_di: str | None = None
+    trade_name: str | None = None
+    risk_class: str | None = None
+    manufacturer_name: str | None = None
+    manufacturer_srn: str | None = None
+    status: str | None = None
+
+
+class SnapshotFacts(_Model):
+    """One query or file behind the report: the provenance table row."""
+
+    snapshot_id: int
+    source: str
+    location: str
+    query: str | None = None
+    retrieved_at: dt.datetime
+    record_count: int
+    sha256: str
+    is_generated: bool = False
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    superseded: int = 0  # case versions dropped by the FAERS/MAUDE dedup rule
+
+
+class CountShare(_Model):
+    label: str
+    count: int
+    percent: float  # of the product's reports, 1 decimal
+
+
+class VolumeFacts(_Model):
+    total_reports: int
+    period_start: dt.date | None
+    period_end: dt.date | None
+    months_covered: int
+    serious: int
+    serious_percent: float
+    deaths: int
+    death_percent: float
+    hospitalizations: int
+    life_threatening: int
+    disability: int
+    year_only_dates: int = 0  # reports whose received date has year precision only
+    by_event_type: list[CountShare] = Field(default_factory=list)  # devices
+    by_sex: list[CountShare] = Field(default_factory=list)
+    by_country: list[CountShare] = Field(default_factory=list)
+    by_year: list[CountShare] = Field(default_factory=list)
+    age_median: float | None = None
+    age_q1: float | None = None
+    age_q3: float | None = None
+    age_missing: int = 0
+
+
+class TrendFacts(_Model):
+    months: list[str]  # YYYY-MM
+    counts: list[int]
+    mk_tau: float
+    mk_z: float
+    mk_p: float
+    mk_trend: Literal["increasing", "decreasing", "no trend"]
+    sen_slope: float  # reports per month
+    serious_share_by_year: list[CountShare] = Field(default_factory=list)
+
+
+class ForecastFacts(_Model):
+    method: str
+    horizon: int
+    months: list[str]
+    mean: list[float]
+    lo80: list[float]
+    hi80: list[float]
+    lo95: list[float]
+    hi95: list[float]
+    mase: float | None
+    backtest_origins: int
+    notes: list[str] = Field(default_factory=list)
+    total_expected: float  # sum of the mean over the horizon
+    total_lo95: float
+    total_hi95: float
+
+
+class AnomalyFacts(_Model):
+    month: str
+    observed: int
+    expected: float
+    threshold: float
+    p_value: float
+    distribution: str
+    baseline_months: int
+
+
+class ChangePointFacts(_Model):
+    month: str
+    mean_before: float
+    mean_after: float
+
+
+class SignalFacts(_Model):
+    event: str
+    a: int
+    b: int
+    c: int
+    d: int
+    expected: float
+    prr: float | None
+    prr_lo: float | None
+    prr_hi: float | None
+    chi2: float | None
+    ror: float | None
+    ror_lo: float | None
+    ror_hi: float | None
+    ic: float | None
+    ic025: float | None
+    ic975: float | None
+    ebgm: float | None
+    eb05: float | None
+    eb95: float | None
+    flags: list[str] = Field(default_factory=list)  # evans, ror, ic, ebgm
+
+
+class PriorFacts(_Model):
+    alpha1: float
+    beta1: float
+    alpha2: float
+    beta2: float
+    p: float
+    loglik: float | None = None
+    converged: bool = True
+
+
+class ThresholdFacts(_Model):
+    prr_min: float
+    chi2_min: float
+    min_count: int
+    ror025_min: float
+    ic025_min: float
+    eb05_min: float
+
+
+class SignalsFacts(_Model):
+    background_reports: int  # N: all reports in the store of the same kind
+    pairs_tested: int
+    thresholds: ThresholdFacts
+    prior: PriorFacts | None = None
+    signals: list[SignalFacts] = Field(default_factory=list)  # flagged by >= 1 method
+    top_by_ebgm: list[SignalFacts] = Field(default_factory=list)
+
+
+class PeerFacts(_Model):
+    description: str
+    peer_products: list[str]
+    peer_reports: int
+    signals: list[SignalFacts] = Field(default_factory=list)
+
+
+class RecallFacts(_Model):
+    recall_number: str
+    source: str
+    classification: str | None
+    report_date: dt.date | None
+    status: str | None
+    firm: str | None
+    reason: str | None
+
+
+class RecallsFacts(_Model):
+    total: int
+    class_i: int
+    class_ii: int
+    class_iii: int
+    items: list[RecallFacts] = Field(default_factory=list)
+
+
+class ReportMeta(_Model):
+    report_id: str
+    version: int
+    title: str
+    generated_at: dt.datetime
+    data_cutoff: dt.date | None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    cerflow_version: str
+    generated_data: bool  # built from the bundled synthetic sample
+    regulatory_basis: list[str] = Field(
+        default_factory=lambda: [
+            "MEDDEV 2.7/1 rev 4 (2016), Appendix A9 and A10",
+            "Regulation (EU) 2017/745 (MDR) Article 61 and Annex XIV",
+            "ICH E2C(R2) for drug safety summaries",
+        ]
+    )
+
+
+class Facts(_Model):
+    meta: ReportMeta
+    product: ProductFacts
+    identification: list[DeviceIdentification] = Field(default_factory=list)
+    provenance: list[SnapshotFacts] = Field(default_factory=list)
+    volumes: VolumeFacts
+    top_events: list[CountShare] = Field(default_factory=list)
+    trend: TrendFacts | None = None
+    forecast: ForecastFacts | None = None
+    anomalies: list[AnomalyFacts] = Field(default_factory=list)
+    change_points: list[ChangePointFacts] = Field(default_factory=list)
+    signals: SignalsFacts | None = None
+    peers: PeerFacts | None = None
+    recalls: RecallsFacts
+    # Sections public data cannot supply: shown as marked inputs for the writer.
+    writer_inputs: list[str] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        """Canonical serialization: the SHA-256 in every document footer is over these bytes."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+# --- number tracing --------------------------------------------------------------------
+
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
+
+
+def numbers_in_text(text: str) -> list[str]:
+    """Every number in a text, normalized (thousands separators dropped, sign dropped).
+
+    "1,234" -> "1234"; "12.50" -> "12.50" (trailing zeros are kept: a rewrite that turns
+    12.50 into 12.5 is treated as a change of presentation, and both are accepted only if
+    Facts allows both forms).
+    """
+    out = []
+    for match in _NUMBER.finditer(text):
+        token = match.group(0).lstrip("+-").replace(",", "")
+        if token.endswith("."):
+            token = token[:-1]
+        out.append(token)
+    return out
+
+
+def _number_forms(value: float | int) -> Iterator[str]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield str(abs(value))
+        return
+    if value != value or value in (float("inf"), float("-inf")):
+        return
+    x = abs(value)
+    for digits in range(0, 5):
+        yield f"{x:.{digits}f}"
+    if x == int(x):
+        yield str(int(x))
+    yield f"{x * 100:.1f}"  # a proportion shown as a percentage
+    yield f"{x * 100:.0f}"
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _walk(v)
+    else:
+        yield value
+
+
+def allowed_numbers(facts: Facts, extra: Iterable[str] = ()) -> set[str]:
+    """Every number form the text may contain: numeric values in the forms templates use,
+    and every number that appears inside a string or date of `Facts` (dates, identifiers,
+    regulatory document names such as "MEDDEV 2.7/1 rev 4")."""
+    allowed: set[str] = set(extra)
+    for value in _walk(facts.model_dump(mode="python")):
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            allowed.update(_number_forms(value))
+        elif isinstance(value, dt.datetime | dt.date):
+            allowed.update(numbers_in_text(value.isoformat()))
+            allowed.add(str(value.year))
+            allowed.add(str(value.day))
+            allowed.add(str(value.month))
+            allowed.add(f"{value.day:02d}")
+        elif isinstance(value, str):
+            allowed.update(numbers_in_text(value))
+            allowed.update(numbers_in_text(value.replace("-", " ")))
+    return allowed
+
+
+def untraceable_numbers(text: str, facts: Facts, extra: Iterable[str] = ()) -> list[str]:
+    """Numbers in `text` that `Facts` cannot account for (empty list = traceable)."""
+    allowed = allowed_numbers(facts, extra)
+    return [n for n in numbers_in_text(text) if n not in allowed]

@@ -1,0 +1,1 @@
+"""CER documents: charts, HTML, PDF, DOCX and facts.json."""
