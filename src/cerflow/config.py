@@ -37,6 +37,24 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     cache_ttl_seconds: int = 3600
+    # Every Redis key starts with this (tests use a per-test prefix and flush it).
+    redis_key_prefix: str = "cerflow:"
+    # A failed Redis call bypasses Redis for this long before the next attempt.
+    redis_retry_seconds: float = 2.0
+    redis_socket_timeout: float = 0.5
+    cache_max_items: int = 10_000  # in-memory cache (embedded default) only
+
+    # HTTP service (issue 5).
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 1_000_000
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    jwt_issuer: str = "cerflow"
+    rate_limit_window_seconds: int = 60
+    rate_limit_per_user: int = 600  # requests per window per authenticated principal
+    rate_limit_per_ip: int = 1200  # requests per window per client address
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None -> JSON in production, console otherwise
 
     openfda_base_url: str = "https://api.fda.gov"
     openfda_api_key: SecretStr | None = None

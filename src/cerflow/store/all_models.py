@@ -3,4 +3,7 @@
 Domain packages add their model modules here as they appear.
 """
 
+from cerflow.auth import models as auth_models  # noqa: F401
+from cerflow.feedback import models as feedback_models  # noqa: F401
+from cerflow.products import models as products_models  # noqa: F401
 from cerflow.store import models  # noqa: F401

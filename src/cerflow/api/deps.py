@@ -1,0 +1,144 @@
+"""Dependency aliases for routers: `SessionDep`, `CurrentUser`, `ViewerUser`, ...
+
+Usage in a router of any domain:
+
+    @router.post("/things", status_code=202)
+    def start(session: SessionDep, user: AnalystUser, jobs: JobSubmitterDep) -> ...:
+
+`SessionDep` commits when the endpoint returns (before the response is sent, so a failed
+commit is a 500 and not a lie) and rolls back if it raises; callbacks registered with
+`cerflow.unit_of_work.on_commit(session, ...)` run after the commit and are dropped on
+rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cerflow import unit_of_work
+from cerflow.auth import service as auth_service
+from cerflow.auth.models import Role
+from cerflow.auth.security import API_KEY_PREFIX
+from cerflow.auth.service import AuthError, Principal
+from cerflow.cache import Cache
+from cerflow.config import Settings
+from cerflow.jobs.interface import JobSubmitter
+from cerflow.ratelimit import RateLimiter
+from cerflow.redis import RedisClients
+
+
+@dataclass
+class AppState:
+    """Everything the lifespan creates and disposes; lives on `app.state.cerflow`."""
+
+    settings: Settings
+    engine: Engine | None
+    session_factory: sessionmaker[Session]
+    redis: RedisClients | None
+    cache: Cache
+    rate_limiter: RateLimiter
+    job_submitter: JobSubmitter
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.cerflow
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings_dep(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    session = state.session_factory()
+    try:
+        yield session
+        unit_of_work.commit(session)
+    except BaseException:
+        unit_of_work.rollback(session)
+        raise
+    finally:
+        session.close()
+
+
+def get_cache(state: StateDep) -> Cache:
+    return state.cache
+
+
+def get_job_submitter(state: StateDep) -> JobSubmitter:
+    return state.job_submitter
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+CacheDep = Annotated[Cache, Depends(get_cache)]
+JobSubmitterDep = Annotated[JobSubmitter, Depends(get_job_submitter)]
+
+_bearer = HTTPBearer(auto_error=False, description="JWT access token from /api/v1/auth/login")
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key created by an admin"
+)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    token = bearer.credentials if bearer else None
+    try:
+        if api_key or (token and token.startswith(API_KEY_PREFIX)):
+            principal = auth_service.authenticate_api_key(
+                session=session, key=api_key or token or ""
+            )
+        elif token:
+            principal = auth_service.principal_from_access_token(settings=settings, token=token)
+        else:
+            raise _unauthorized(
+                "not authenticated: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'"
+            )
+    except AuthError as exc:
+        raise _unauthorized(str(exc)) from None
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(role: Role) -> Callable[[Principal], Principal]:
+    def _check(principal: CurrentUser) -> Principal:
+        if not principal.role.allows(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=(
+                    f"this endpoint needs the {role.value} role; you have {principal.role.value}"
+                ),
+            )
+        return principal
+
+    _check.__name__ = f"require_{role.value}"
+    return _check
+
+
+ViewerUser = Annotated[Principal, Depends(require_role(Role.VIEWER))]
+AnalystUser = Annotated[Principal, Depends(require_role(Role.ANALYST))]
+AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]

@@ -1,0 +1,52 @@
+"""Error bodies and the documented error responses shared by every router.
+
+Every error is `{"detail": ...}`; validation errors keep FastAPI's documented shape
+(`loc`, `msg`, `type`) but never echo the submitted value, which may be a password.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _err("Missing, expired or invalid credentials"),
+    403: _err("The caller's role may not use this endpoint"),
+    429: _err("Rate limit exceeded; see the Retry-After header"),
+}
+NOT_FOUND = {404: _err("No such item")}
+CONFLICT = {409: _err("Conflicts with an existing item")}
+TOO_LARGE = {413: _err("Request body larger than the configured limit")}
+
+
+def _clean_loc(loc: Any) -> list[str | int]:
+    return [p if isinstance(p, int) else str(p) for p in loc]
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+# Shared input types: ids fit a PostgreSQL BIGINT, text never carries NUL (PostgreSQL
+# refuses it, so letting it through would turn bad input into a 500).
+MAX_ID = 2**63 - 1
+NO_NUL = r"^[^\x00]*$"
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id")]

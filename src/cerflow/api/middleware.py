@@ -1,0 +1,252 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it copies bodies and costs latency).
+
+Order, outermost first: request context (id, access log, metrics, last-resort 500),
+security headers, CORS, body size limit, rate limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cerflow.auth.security import API_KEY_PREFIX, InvalidToken, decode_token
+from cerflow.config import Settings
+from cerflow.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from cerflow.ratelimit import Limit, RateLimiter
+
+log = structlog.get_logger("cerflow.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_DOCS_PATHS = ("/docs", "/redoc")
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI / ReDoc pages load their bundle from a CDN and boot it with an inline script.
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    raw = json.dumps(body).encode()
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    hdrs += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class RequestContextMiddleware:
+    """Request id in logs and responses; one access log line and metrics per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled_error", path=scope["path"])
+            if response_started:
+                raise
+            status = 500
+            await _send_json(
+                send,
+                500,
+                {"detail": "internal server error", "request_id": request_id},
+                {"x-request-id": request_id, **_security_headers(scope)},
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
+            HTTP_LATENCY.labels(method=method, route=template).observe(elapsed)
+            log.info(
+                "request",
+                method=method,
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+def _security_headers(scope: Scope) -> dict[str, str]:
+    path: str = scope["path"]
+    headers = {
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        "cross-origin-opener-policy": "same-origin",
+        "content-security-policy": _DOCS_CSP if path.startswith(_DOCS_PATHS) else _API_CSP,
+    }
+    proto = Headers(scope=scope).get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if proto == "https" or scope.get("scheme") == "https":
+        headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+    if path.startswith("/api/"):
+        headers["cache-control"] = "no-store"
+    return headers
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = _security_headers(scope)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in extra.items():
+                    if key not in headers:
+                        headers[key] = value
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimitMiddleware:
+    """413 before reading a body whose declared length is too big, or once streaming exceeds it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.max_bytes
+            except ValueError:
+                await _send_json(send, 400, {"detail": "invalid Content-Length header"}, {})
+                return
+            if too_big:
+                await self._refuse(send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        await _send_json(
+            send,
+            413,
+            {"detail": f"request body larger than {self.max_bytes} bytes"},
+            {"connection": "close"},
+        )
+
+
+class RateLimitMiddleware:
+    """Per client address always; per principal when the request carries credentials.
+
+    The principal is read from the token without touching the database: a valid JWT gives
+    its user, an API key its digest (an invalid key just gets its own bucket and is refused
+    later by authentication). Limits apply under /api/ only.
+    """
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, settings: Settings) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.settings = settings
+        self.secret = settings.secret_key.get_secret_value()
+
+    def _principal(self, headers: Headers) -> str | None:
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        key = headers.get("x-api-key") or (token if token.startswith(API_KEY_PREFIX) else "")
+        if key:
+            return "key:" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        if token:
+            try:
+                claims = decode_token(
+                    token, secret=self.secret, issuer=self.settings.jwt_issuer, typ="access"
+                )
+            except InvalidToken:
+                return None
+            return f"user:{claims.sub}"
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        limits = [Limit("ip", client[0] if client else "unknown", self.settings.rate_limit_per_ip)]
+        principal = self._principal(Headers(scope=scope))
+        if principal:
+            limits.append(Limit("user", principal, self.settings.rate_limit_per_user))
+        decision = await self.limiter.hit(limits)
+        if not decision.allowed:
+            await _send_json(
+                send,
+                429,
+                {"detail": f"rate limit exceeded ({decision.scope}); retry later"},
+                {"retry-after": str(decision.retry_after)},
+            )
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,91 @@
+"""Request and response bodies for auth, users and API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from cerflow.auth.models import Role
+
+_PASSWORD = Field(
+    min_length=12,
+    max_length=256,
+    description="At least 12 characters.",
+    examples=["correct horse battery staple"],
+)
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "analyst@example.org", "password": "correct horse battery"}]
+        }
+    )
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "eyJhbGciOi..."}]})
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Access token lifetime in seconds.")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    email: str
+    role: Role
+    is_active: bool
+    created_at: dt.datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"email": "viewer@example.org", "password": "a long passphrase", "role": "viewer"}
+            ]
+        }
+    )
+    email: EmailStr
+    password: str = _PASSWORD
+    role: Role = Role.VIEWER
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "analyst"}]})
+    role: Role | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=12, max_length=256)
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "nightly export script", "role": "viewer"}]}
+    )
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    role: Role = Role.VIEWER
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    prefix: str
+    name: str
+    role: Role
+    user_id: int
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret key. Shown only in this response; store it now.")

@@ -1,0 +1,1 @@
+"""Readers' feedback on generated reports."""

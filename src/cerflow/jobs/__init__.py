@@ -1,0 +1,1 @@
+"""Background jobs (ingest, analysis, reports)."""

@@ -1,0 +1,1 @@
+"""Logs and metrics shared by the API, the CLI and the workers."""

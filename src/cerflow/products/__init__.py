@@ -1,0 +1,1 @@
+"""Products as users see them: search, detail, watch lists."""
