@@ -1,9 +1,125 @@
-"""`cerflow ingest faers` (filled in by the issue that builds it)."""
+"""`cerflow ingest faers PATH.zip [PATH.zip ...]`: FDA quarterly ASCII extracts into the store.
+
+Each zip is one transaction (the loader's): a malformed file stops with its member, line and
+field named and leaves the store as it was; zips already imported stay imported. Give the
+quarters oldest first; a case version older than the stored one is never applied anyway.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cerflow.db import make_engine
+from cerflow.etl.faers import faers_reports
+from cerflow.etl.load import LoadStats, load_reports
+from cerflow.sources.base import SourceFormatError
+from cerflow.sources.faers_ascii import FaersQuarter
+from cerflow.store import migrate
+
+console = Console(stderr=True)
+
+
+def ingest_zip(
+    engine: Any, path: Path, progress: Progress | None = None
+) -> tuple[LoadStats, dict[str, Any]]:
+    """Read, normalize and load one quarterly zip; returns loader and reader statistics."""
+    with FaersQuarter(path) as quarter:
+        task = None
+        if progress is not None:
+            task = progress.add_task(f"{path.name}: scanning", total=None)
+        stats = quarter.scan()
+        if progress is not None and task is not None:
+            progress.update(task, description=path.name, total=stats["distinct_cases"])
+
+        def advance(n: int) -> None:
+            if progress is not None and task is not None:
+                progress.advance(task, n)
+
+        load = load_reports(
+            engine,
+            faers_reports(quarter.records()),
+            quarter.provenance,
+            source_stats=quarter.stats,
+            progress=advance,
+        )
+        return load, quarter.stats
+
+
+def _summary(rows: list[tuple[str, LoadStats, dict[str, Any]]]) -> Table:
+    table = Table(title="FAERS import")
+    for column in (
+        "file",
+        "DEMO rows",
+        "superseded",
+        "deleted",
+        "read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+    ):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for name, load, src in rows:
+        table.add_row(
+            name,
+            str(src["demo_rows"]),
+            str(src["superseded"] + src["duplicate_primaryid"]),
+            str(src["deleted"]),
+            str(load.read),
+            str(load.inserted),
+            str(load.updated),
+            str(load.unchanged),
+            str(load.rejected),
+        )
+    return table
+
+
+def ingest_faers(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="FAERS/AERS quarterly ASCII zips (faers_ascii_2017q2.zip ...)."),
+    ],
+) -> None:
+    """Import FAERS quarterly ASCII zips (current and legacy AERS layouts)."""
+    for path in paths:
+        if not path.is_file():
+            console.print(f"[red]error:[/red] {path}: no such file")
+            raise typer.Exit(2)
+    engine = make_engine()
+    try:
+        migrate.upgrade(engine)
+        done: list[tuple[str, LoadStats, dict[str, Any]]] = []
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            for path in paths:
+                try:
+                    load, src = ingest_zip(engine, path, progress)
+                except SourceFormatError as exc:
+                    progress.stop()
+                    if done:
+                        Console().print(_summary(done))
+                    console.print(
+                        f"[red]error:[/red] {path}: {exc}\nNothing from this file was stored; "
+                        "fix or re-download the file and run the import again."
+                    )
+                    raise typer.Exit(1) from None
+                done.append((path.name, load, src))
+        Console().print(_summary(done))
+    finally:
+        engine.dispose()
 
 
 def register(ingest_app: typer.Typer) -> None:
     """Add `cerflow ingest faers` to the ingest group."""
+    ingest_app.command("faers")(ingest_faers)

@@ -3,10 +3,18 @@
 Drug key rule set (documented because a notified body may ask how products were grouped):
 1. Prefer openFDA's harmonized `generic_name`/`substance_name` when present (the caller
    passes it); else FAERS `prod_ai` (active ingredient); else the verbatim name.
-2. Upper-case, strip accents, drop bracketed text and punctuation except `/` `-` `+`.
-3. Drop strengths (`10 MG`, `0.5%`, `100 MG/ML`), dose forms (TABLET, INJECTION...), and
-   salt/ester words (HYDROCHLORIDE, SODIUM, CALCIUM..., only when something remains).
-4. Combination products keep their ingredients sorted and joined with ` / `.
+2. Upper-case, strip accents, drop bracketed text and punctuation except the ingredient
+   separators `/` `\\` `+` `,` `;` and the word `AND`, and `-` inside words.
+3. Drop strengths (`10 MG`, `0.5%`, `100 MG/ML`, `40 MG/0.8 ML`) and then any bare number.
+4. Split into ingredients at the separators. In each, drop dose-form words (TABLET,
+   INJECTION, FILM COATED, EXTENDED-RELEASE...), then trailing salt / hydrate words
+   (`ATORVASTATIN CALCIUM` -> `ATORVASTATIN`, `ESOMEPRAZOLE MAGNESIUM DIHYDRATE` ->
+   `ESOMEPRAZOLE`) unless nothing but salt or metal words would remain, so the salt *is*
+   the drug (`SODIUM CHLORIDE`, `FERROUS SULFATE`, `MAGNESIUM OXIDE` stay whole). Leading
+   salt words are never stripped (`CALCIUM GLUCONATE` stays).
+5. Combination products keep their ingredients de-duplicated, sorted and joined with ` / `.
+Known limits: brand names stay brand names (`TYLENOL`) unless the source gives the
+ingredient; `SODIUM VALPROATE` and `VALPROATE SODIUM` give different keys.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache
 
 from cerflow.etl.records import PartialDate
 
@@ -56,6 +65,26 @@ _SALTS = {
     "VALERATE",
     "XINAFOATE",
     "ANHYDROUS",
+}
+# Metal / cation words: when only these (and salt words) remain, the salt is the drug.
+_CATIONS = {
+    "ALUMINIUM",
+    "ALUMINUM",
+    "AMMONIUM",
+    "BARIUM",
+    "CALCIUM",
+    "COPPER",
+    "CUPRIC",
+    "FERRIC",
+    "FERROUS",
+    "IRON",
+    "LITHIUM",
+    "MAGNESIUM",
+    "POTASSIUM",
+    "SILVER",
+    "SODIUM",
+    "STRONTIUM",
+    "ZINC",
 }
 _FORMS = {
     "TABLET",
@@ -111,14 +140,31 @@ _FORMS = {
     "LOTION",
     "FOR",
     "USP",
+    "INJ",
+    "SOLN",
+    "SUSP",
+    "MODIFIED",
+    "PROLONGED",
+    "SUSTAINED",
+    "CONTROLLED",
+    "DISPERSIBLE",
+    "EFFERVESCENT",
+    "SUBCUTANEOUS",
+    "INTRAMUSCULAR",
+    "AUTOINJECTOR",
+    "CARTRIDGE",
+    "AMPULE",
+    "AMPOULE",
 }
+_UNITS = r"(?:MG|MCG|UG|NG|G|GM|GRAMS?|KG|ML|L|IU|UNITS?|U|MEQ|MMOL|MOL|%|PERCENT)"
 _STRENGTH = re.compile(
-    r"\b\d+(?:[.,]\d+)?\s*(?:MG|MCG|UG|G|GM|ML|L|IU|UNITS?|MEQ|MMOL|%|PERCENT)"
-    r"(?:\s*/\s*\d*(?:[.,]\d+)?\s*(?:MG|MCG|UG|G|ML|L|H|HR|HOURS?|DOSE|ACTUATION))?\b"
+    r"(?<![A-Z0-9])\d+(?:[.,]\d+)?\s*" + _UNITS + r"(?:\s*/\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"(?:MG|MCG|UG|G|ML|L|H|HR|HRS|HOURS?|DOSE|ACTUATIONS?|SPRAY|PUFF|KG|M2))?(?![A-Z0-9])"
 )
 _BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_NONWORD = re.compile(r"[^A-Z0-9/+\- ]+")
-_SPLIT = re.compile(r"\s*(?:/|\+|\bAND\b|,|;)\s*")
+_NONWORD = re.compile(r"[^A-Z0-9/\\+,;\- ]+")
+_SPLIT = re.compile(r"\s*(?:/|\\|\+|,|;|\bAND\b)\s*")
+_NUMBER = re.compile(r"^[\d.,\-]+$")
 _SPACES = re.compile(r"\s+")
 
 
@@ -127,13 +173,22 @@ def _ascii_upper(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
+def _is_form(word: str) -> bool:
+    return all(p in _FORMS for p in word.split("-") if p)
+
+
 def _clean_ingredient(part: str) -> str:
-    words = [w for w in part.split() if w not in _FORMS]
-    stripped = [w for w in words if w not in _SALTS]
-    words = stripped or words
-    return " ".join(w.strip("-") for w in words if w.strip("-")).strip()
+    words = [w.strip("-") for w in part.split()]
+    words = [w for w in words if w and not _NUMBER.match(w) and not _is_form(w)]
+    end = len(words)
+    while end > 1 and words[end - 1] in _SALTS:
+        end -= 1
+    if any(w not in _SALTS and w not in _CATIONS for w in words[:end]):
+        words = words[:end]
+    return " ".join(words)
 
 
+@lru_cache(maxsize=1 << 18)
 def drug_key(name: str | None) -> str:
     """Normalized ingredient key for a verbatim drug name; '' if nothing usable remains."""
     if not name:
@@ -142,11 +197,11 @@ def drug_key(name: str | None) -> str:
     text = _BRACKETS.sub(" ", text)
     text = _STRENGTH.sub(" ", text)
     text = _NONWORD.sub(" ", text)
-    parts = [_clean_ingredient(p) for p in _SPLIT.split(text)]
-    parts = sorted({p for p in parts if p and not p.isdigit()})
-    return " / ".join(_SPACES.sub(" ", p) for p in parts)
+    parts = {_clean_ingredient(p) for p in _SPLIT.split(text)}
+    return " / ".join(sorted(p for p in parts if p))
 
 
+@lru_cache(maxsize=1 << 16)
 def term_key(term: str | None) -> str:
     """MedDRA PT / device problem terms compare case-insensitively and space-normalized."""
     if not term:
