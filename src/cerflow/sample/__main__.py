@@ -1,0 +1,3 @@
+from cerflow.sample.generate import main
+
+main()
