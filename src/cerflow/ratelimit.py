@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from redis.commands.core import AsyncScript
 
@@ -75,7 +76,7 @@ class RedisRateLimiter:
             return Decision(True)
         keys = [self.clients.key("rl", lim.scope, lim.identity) for lim in limits]
         now_ms = int(time.time() * 1000)
-        args = [now_ms, self.window_ms, f"{now_ms}-{uuid.uuid4().hex[:8]}"]
+        args: list[str | int] = [now_ms, self.window_ms, f"{now_ms}-{uuid.uuid4().hex[:8]}"]
         args += [lim.limit for lim in limits]
         try:
             wait_ms = int(await self._script(keys=keys, args=args))
@@ -126,4 +127,5 @@ class MemoryRateLimiter:
             return Decision(True)
 
 
-RateLimiter = RedisRateLimiter | MemoryRateLimiter
+class RateLimiter(Protocol):
+    async def hit(self, limits: list[Limit]) -> Decision: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import redis
 import redis.asyncio as aredis
@@ -68,7 +69,7 @@ class RedisClients:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis_url:
             raise ValueError("RedisClients needs CERFLOW_REDIS_URL")
-        opts = {
+        opts: dict[str, Any] = {
             "socket_timeout": settings.redis_socket_timeout,
             "socket_connect_timeout": settings.redis_socket_timeout,
             "decode_responses": False,

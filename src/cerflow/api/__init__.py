@@ -1,1 +1,3 @@
 """HTTP API under /api/v1."""
+
+API_PREFIX = "/api/v1"

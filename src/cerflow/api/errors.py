@@ -27,9 +27,10 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _err("The caller's role may not use this endpoint"),
     429: _err("Rate limit exceeded; see the Retry-After header"),
 }
-NOT_FOUND = {404: _err("No such item")}
-CONFLICT = {409: _err("Conflicts with an existing item")}
-TOO_LARGE = {413: _err("Request body larger than the configured limit")}
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: _err("No such item")}
+CONFLICT: Responses = {409: _err("Conflicts with an existing item")}
+TOO_LARGE: Responses = {413: _err("Request body larger than the configured limit")}
 
 
 def _clean_loc(loc: Any) -> list[str | int]:

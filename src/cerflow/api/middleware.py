@@ -26,6 +26,7 @@ log = structlog.get_logger("cerflow.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DOCS_PATHS = ("/docs", "/redoc")
+_STATIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI / ReDoc pages load their bundle from a CDN and boot it with an inline script.
 _DOCS_CSP = (
@@ -90,7 +91,9 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None) or (
+                scope["path"] if scope["path"] in _STATIC_PATHS else "unmatched"
+            )
             method = scope["method"]
             HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
             HTTP_LATENCY.labels(method=method, route=template).observe(elapsed)

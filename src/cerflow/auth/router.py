@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
 
+from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from cerflow.api.errors import (
     AUTH_RESPONSES,
@@ -29,14 +32,14 @@ from cerflow.auth.schemas import (
 )
 from cerflow.unit_of_work import commit
 
-_BAD_CREDENTIALS = {
+_BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Wrong credentials or invalid token"},
     429: {"model": ErrorOut, "description": "Rate limit exceeded"},
     **TOO_LARGE,
 }
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-admin_router = APIRouter(tags=["admin"], responses={**AUTH_RESPONSES})
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+admin_router = APIRouter(prefix=API_PREFIX, tags=["admin"], responses={**AUTH_RESPONSES})
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -1,0 +1,25 @@
+"""Feedback bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"rating": 4, "comment": "Recall section is clear."}]}
+    )
+    rating: int = Field(ge=1, le=5, description="1 (useless) to 5 (excellent)")
+    comment: str | None = Field(default=None, max_length=5000, pattern=r"^[^\x00]*$")
+
+
+class FeedbackOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    report_ref: str
+    user_id: int | None
+    rating: int
+    comment: str | None
+    created_at: dt.datetime
