@@ -472,6 +472,7 @@ class EudamedPublicClient:
             params["srn"] = srn.strip()
         stats = self.last_stats = SearchStats()
         for content, prov in self._pages("/devices/udiDiData", params, page_size, stats):
+            dropped: list[tuple[Any, list[str]]] = []
             for index, item in enumerate(content):
                 stats.received += 1
                 if not isinstance(item, dict):
@@ -488,15 +489,11 @@ class EudamedPublicClient:
                 )
                 if wrong:
                     stats.dropped_mismatch += 1
-                    log.warning(
-                        "eudamed.record_does_not_match_query",
-                        uuid=item.get("uuid"),
-                        fields=wrong,
-                        query=query.describe(),
-                    )
+                    dropped.append((item.get("uuid"), wrong))
                     continue
                 stats.matched += 1
                 yield SourceRecord(kind="device", payload=item, provenance=prov)
+            _log_dropped(dropped, prov, query)
         _check_any_matched(stats, query, self.base_url + "/devices/udiDiData")
 
     def device_detail(self, uuid: str) -> SourceRecord:
@@ -537,6 +534,7 @@ class EudamedPublicClient:
             params["actorTypeCode"] = actor_type_code.strip()
         stats = self.last_stats = SearchStats()
         for content, prov in self._pages("/eos", params, page_size, stats):
+            dropped: list[tuple[Any, list[str]]] = []
             for item in content:
                 stats.received += 1
                 if not isinstance(item, dict):
@@ -562,12 +560,11 @@ class EudamedPublicClient:
                     wrong.append("actor_type_code")
                 if wrong:
                     stats.dropped_mismatch += 1
-                    log.warning(
-                        "eudamed.actor_does_not_match_query", uuid=item.get("uuid"), fields=wrong
-                    )
+                    dropped.append((item.get("uuid"), wrong))
                     continue
                 stats.matched += 1
                 yield SourceRecord(kind="actor", payload=item, provenance=prov)
+            _log_dropped(dropped, prov, None)
         _check_any_matched(stats, None, self.base_url + "/eos")
 
     def actor_public_information(self, uuid: str) -> SourceRecord:
@@ -592,6 +589,22 @@ def _path_segment(value: str) -> str:
     if not text or any(c in text for c in "/?#%\\ ") or text in {".", ".."}:
         raise ValueError(f"not a EUDAMED uuid: {value!r}")
     return text
+
+
+def _log_dropped(
+    dropped: list[tuple[Any, list[str]]], prov: Provenance, query: DeviceQuery | None
+) -> None:
+    """One warning per page, not per record: an ignored filter drops whole pages."""
+    if not dropped:
+        return
+    log.warning(
+        "eudamed.records_do_not_match_query",
+        dropped=len(dropped),
+        fields=sorted({f for _, fields in dropped for f in fields}),
+        sample_uuids=[u for u, _ in dropped[:3]],
+        query=query.describe() if query else None,
+        url=prov.location,
+    )
 
 
 def _check_any_matched(stats: SearchStats, query: DeviceQuery | None, url: str) -> None:
@@ -722,6 +735,7 @@ class EudamedDataLakeClient:
             filters["MF_SRN"] = srn.strip()
         stats = self.last_stats = SearchStats()
         for value, prov in self._cursor_pages("/udi", filters, stats):
+            dropped: list[tuple[Any, list[str]]] = []
             for index, item in enumerate(value):
                 stats.received += 1
                 if not isinstance(item, dict):
@@ -737,14 +751,11 @@ class EudamedDataLakeClient:
                 )
                 if wrong:
                     stats.dropped_mismatch += 1
-                    log.warning(
-                        "eudamed.datalake_record_does_not_match_query",
-                        uuid=item.get("UUID"),
-                        fields=wrong,
-                    )
+                    dropped.append((item.get("UUID"), wrong))
                     continue
                 stats.matched += 1
                 yield SourceRecord(kind="device", payload=item, provenance=prov)
+            _log_dropped(dropped, prov, query)
         _check_any_matched(stats, query, self.base_url + "/udi")
 
     def iter_actors(self, **filters: str) -> Iterator[SourceRecord]:
