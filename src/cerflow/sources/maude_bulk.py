@@ -533,7 +533,12 @@ class MaudeBulkReader:
         *,
         tmp_dir: Path | None = None,
         retrieved_at: dt.datetime | None = None,
+        on_rows: Callable[[int], None] | None = None,
+        on_ready: Callable[[int], None] | None = None,
     ) -> None:
+        """`on_rows(n)` is called as rows are read, `on_ready(reports)` once all are read."""
+        self.on_rows = on_rows
+        self.on_ready = on_ready
         self.paths = [Path(p) for p in paths]
         self.files = find_input_files(self.paths)
         self.tmp_dir = tmp_dir
@@ -564,6 +569,10 @@ class MaudeBulkReader:
                 codes = self._spill(conn)
                 conn.execute("CREATE INDEX master_key ON master (key, changed, ord)")
                 conn.execute("CREATE INDEX child_key ON child (kind, key, ord)")
+                if self.on_ready is not None:
+                    table = "master" if any(f.kind == "master" for f in self.files) else "child"
+                    (count,) = conn.execute(f"SELECT COUNT(DISTINCT key) FROM {table}").fetchone()
+                    self.on_ready(int(count))
                 yield from self._merge(conn, codes)
             finally:
                 conn.close()
@@ -596,10 +605,13 @@ class MaudeBulkReader:
         conn.commit()
         return codes
 
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, kind: FileKind, batch: list[tuple[Any, ...]]) -> None:
+    def _insert(
+        self, conn: sqlite3.Connection, kind: FileKind, batch: list[tuple[Any, ...]]
+    ) -> None:
         if not batch:
             return
+        if self.on_rows is not None:
+            self.on_rows(len(batch))
         if kind == "master":
             conn.executemany("INSERT INTO master VALUES (?, ?, ?, ?, ?)", batch)
         else:
