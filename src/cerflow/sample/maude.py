@@ -97,7 +97,13 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "mdrfoi": ("DATE_ADDED", "DATE_CHANGED"),
     "foidev": ("UDI-DI", "UDI-PUBLIC"),
     "foitext": (),
-    "patient": (),
+    "patient": (
+        "PATIENT_AGE",
+        "PATIENT_SEX",
+        "PATIENT_WEIGHT",
+        "PATIENT_ETHNICITY",
+        "PATIENT_RACE",
+    ),
 }
 RENAMED_COLUMNS = {"foitext": {"TEXT": "FOI_TEXT"}}
 
@@ -109,7 +115,7 @@ def current_header(kind: str) -> tuple[str, ...]:
 
 
 PROBLEM_HEADER = ("MDR_REPORT_KEY", "DEVICE_PROBLEM_CODE")
-PROBLEM_CODES_HEADER = ("DEVICE_PROBLEM_CODE", "DEVICE_PROBLEM_TEXT")
+PROBLEM_CODES_HEADER = ("DEVICE_PROBLEM_CODE", "DEVICE_PROBLEM_DESCRIPTION")
 
 START = dt.date(2022, 1, 1)
 MONTHS = 42
@@ -340,7 +346,7 @@ def _rows(
     text_rows = []
     base_key = rep.key * 3
     description = NARRATIVES.get(
-        rep.problems[0], f"A DEVICE PROBLEM WAS REPORTED ({rep.problems[0].upper()})"
+        rep.problems[0], f"THE DEVICE SHOWED A PROBLEM CODED AS {rep.problems[0].upper()}"
     )
     outcome_text = {
         "D": "THE PATIENT DIED; THE RELATIONSHIP TO THE DEVICE IS UNKNOWN.",
@@ -373,7 +379,16 @@ def _rows(
             ]
         )
     outcome = "; ".join(f"{i}. {code}" for i, code in enumerate(rep.outcomes, 1))
-    patient = [[str(rep.key), "1", _mdy(rep.received), "", outcome]]
+    age = ""
+    if rng.random() < 0.7:
+        age = (
+            f"{rng.randint(2, 17)} YR"
+            if dev.code in ("LZG", "QBJ") and rng.random() < 0.15
+            else f"{max(18, min(95, round(rng.gauss(58, 17))))} YR"
+        )
+    sex = rng.choice(("Female", "Male", "Female", "Male", "Unknown", ""))
+    weight = f"{rng.randint(40, 140)} KG" if rng.random() < 0.3 else ""
+    patient = [[str(rep.key), "1", _mdy(rep.received), "", outcome, age, sex, weight, "", ""]]
     problems = [[str(rep.key), codes[term]] for term in rep.problems]
     return {
         "mdrfoi": [mdrfoi],
