@@ -23,7 +23,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from cerflow.analysis.trends import mann_kendall
@@ -50,7 +52,7 @@ def resolve(ref: str) -> tuple[schemas.Kind, str]:
 def _json_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
     """`value` is an element of the JSON array `column`, on PostgreSQL and SQLite."""
     if session.get_bind().dialect.name == "postgresql":
-        return column.contains([value])  # type: ignore[no-any-return,unused-ignore]
+        return type_coerce(column, JSONB).contains([value])
     each = func.json_each(column).table_valued("value")
     return exists(select(literal(1)).select_from(each).where(each.c.value == value))
 
