@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     openfda_max_retries: int = 5
 
     eudamed_base_url: str = "https://ec.europa.eu/tools/eudamed/api"
-    eudamed_datalake_url: str = "https://api.eudamed.ec.europa.eu"
+    eudamed_datalake_url: str = "https://api.datalake.sante.service.ec.europa.eu/eudamed"
     eudamed_api_key: SecretStr | None = None
 
     secret_key: SecretStr = SecretStr(_DEV_SECRET)
