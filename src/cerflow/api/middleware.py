@@ -145,10 +145,6 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     """413 before reading a body whose declared length is too big, or once streaming exceeds it."""
 
@@ -171,29 +167,25 @@ class BodySizeLimitMiddleware:
                 await self._refuse(send)
                 return
         received = 0
-        started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
+                if received > self.max_bytes and not refused:
+                    # Answer now and tell the app the client left, so it stops reading.
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            if not refused:  # after a 413, whatever the app answers is dropped
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, send_wrapper)
-        except _BodyTooLarge:
-            if started:
-                raise
-            await self._refuse(send)
+        await self.app(scope, limited_receive, send_wrapper)
 
     async def _refuse(self, send: Send) -> None:
         await _send_json(

@@ -1,0 +1,167 @@
+"""Sign-in, refresh rotation with reuse detection, logout, API keys, admin user changes."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cerflow.auth.models import ApiKey, RefreshToken, Role
+from tests.api.conftest import PASSWORD, Actors
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    resp = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_login_and_me(client: TestClient, actors: Actors) -> None:
+    viewer = actors[Role.VIEWER]
+    tokens = _login(client, viewer.email.upper())  # e-mail is case-insensitive
+    assert tokens["token_type"] == "bearer"
+    me = client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["email"] == viewer.email
+    assert me.json()["role"] == "viewer"
+
+
+def test_wrong_password_is_401_without_echo(client: TestClient, actors: Actors) -> None:
+    secret = "wrong-password-XYZ"
+    resp = client.post(
+        "/api/v1/auth/login", json={"email": actors[Role.VIEWER].email, "password": secret}
+    )
+    assert resp.status_code == 401
+    assert resp.json() == {"detail": "incorrect e-mail or password"}
+    assert secret not in resp.text
+    unknown = client.post(
+        "/api/v1/auth/login", json={"email": "nobody@example.org", "password": secret}
+    )
+    assert unknown.status_code == 401
+    assert unknown.json() == resp.json()  # no user enumeration
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(
+    client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
+) -> None:
+    first = _login(client, actors[Role.ANALYST].email)
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    assert rotated["access_token"] != first["access_token"]
+
+    # The old token again: reuse -> 401, and the whole family (including `rotated`) is dead.
+    reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.status_code == 401
+    assert "already used" in reuse.json()["detail"]
+    after = client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert after.status_code == 401
+    with session_factory() as s:
+        rows = s.scalars(
+            select(RefreshToken).where(RefreshToken.user_id == actors[Role.ANALYST].id)
+        )
+        family = [r for r in rows if r.family_id == rows_family(s, first)]
+    assert len(family) == 2 and all(r.revoked_at is not None for r in family)
+
+
+def rows_family(session: Session, tokens: dict[str, str]) -> str:
+    import jwt
+
+    jti = jwt.decode(tokens["refresh_token"], options={"verify_signature": False})["jti"]
+    row = session.get(RefreshToken, jti)
+    assert row is not None
+    return row.family_id
+
+
+def test_logout_revokes_refresh(client: TestClient, actors: Actors) -> None:
+    tokens = _login(client, actors[Role.VIEWER].email)
+    out = client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    assert out.status_code == 204
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert again.status_code == 401
+
+
+def test_access_token_is_not_a_refresh_token(client: TestClient, actors: Actors) -> None:
+    tokens = _login(client, actors[Role.VIEWER].email)
+    resp = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["access_token"]})
+    assert resp.status_code == 401
+    refresh_as_access = client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
+    assert refresh_as_access.status_code == 401
+
+
+def test_api_key_shown_once_stored_hashed_and_revocable(
+    client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
+) -> None:
+    admin = actors[Role.ADMIN].headers
+    made = client.post("/api/v1/api-keys", json={"name": "etl", "role": "analyst"}, headers=admin)
+    assert made.status_code == 201
+    body = made.json()
+    key = body["key"]
+    listed = client.get("/api/v1/api-keys", headers=admin).json()
+    assert [k["id"] for k in listed] == [body["id"]]
+    assert key not in str(listed)
+    with session_factory() as s:
+        row = s.scalar(select(ApiKey).where(ApiKey.id == body["id"]))
+        assert row is not None and row.key_hash != key and key not in row.key_hash
+
+    # An analyst key may start jobs but not manage users.
+    assert (
+        client.post("/api/v1/products/DQA/refresh", headers={"X-API-Key": key}).status_code == 202
+    )
+    assert client.get("/api/v1/users", headers={"X-API-Key": key}).status_code == 403
+    # Also accepted as a bearer credential.
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/watched", headers=bearer).status_code == 200
+
+    revoked = client.delete(f"/api/v1/api-keys/{body['id']}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert client.get("/api/v1/watched", headers={"X-API-Key": key}).status_code == 401
+    wrong = key[:-3] + ("aaa" if not key.endswith("aaa") else "bbb")
+    assert client.get("/api/v1/watched", headers={"X-API-Key": wrong}).status_code == 401
+
+
+def test_admin_manages_users(client: TestClient, actors: Actors) -> None:
+    admin = actors[Role.ADMIN].headers
+    made = client.post(
+        "/api/v1/users",
+        json={"email": "New.Person@Example.org", "password": PASSWORD, "role": "analyst"},
+        headers=admin,
+    )
+    assert made.status_code == 201
+    user = made.json()
+    assert user["email"] == "new.person@example.org" and user["role"] == "analyst"
+    dup = client.post(
+        "/api/v1/users",
+        json={"email": "new.person@example.org", "password": PASSWORD},
+        headers=admin,
+    )
+    assert dup.status_code == 409
+    tokens = _login(client, "new.person@example.org")
+    off = client.patch(f"/api/v1/users/{user['id']}", json={"is_active": False}, headers=admin)
+    assert off.status_code == 200 and off.json()["is_active"] is False
+    # Deactivation revokes refresh tokens and blocks sign-in.
+    assert (
+        client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"email": "new.person@example.org", "password": PASSWORD}
+        ).status_code
+        == 401
+    )
+    short = client.post(
+        "/api/v1/users", json={"email": "x@example.org", "password": "short"}, headers=admin
+    )
+    assert short.status_code == 422
+    assert "short" not in short.text.replace("string_too_short", "")
