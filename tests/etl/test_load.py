@@ -145,3 +145,19 @@ def test_recalls_and_devices_upsert(db_engine: Engine) -> None:
             ["DQA"],
         )
         assert conn.execute(select(Device.risk_class)).scalar_one() == "IIb"
+
+
+def test_paged_imports_get_their_checksum_at_the_end(db_engine: Engine) -> None:
+    stats_in: dict[str, object] = {}
+
+    def pages() -> Iterator[CanonicalReport]:
+        yield _report("p1")
+        stats_in["pages_sha256"] = "ab" * 32  # known only after the last page
+
+    prov = Provenance(source="openfda:/drug/event.json", location="http://x", sha256="")
+    stats = load_reports(db_engine, pages(), prov, source_stats=stats_in)
+    with db_engine.connect() as conn:
+        sha = conn.execute(
+            select(SourceSnapshot.sha256).where(SourceSnapshot.id == stats.snapshot_id)
+        ).scalar_one()
+    assert sha == "ab" * 32

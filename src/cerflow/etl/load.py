@@ -132,13 +132,20 @@ def _insert_snapshot(
 def _finish_snapshot(
     conn: Connection, stats: LoadStats, source_stats: dict[str, Any] | None
 ) -> None:
+    values: dict[str, Any] = {
+        "record_count": stats.read,
+        "stats": {"source": source_stats or {}, "load": stats.as_dict()},
+    }
+    # Paged API imports only know their checksum (over all pages) once the last page is in.
+    pages_sha256 = (source_stats or {}).get("pages_sha256")
+    if pages_sha256:
+        current = conn.execute(
+            select(SourceSnapshot.sha256).where(SourceSnapshot.id == stats.snapshot_id)
+        ).scalar_one()
+        if not current:
+            values["sha256"] = str(pages_sha256)
     conn.execute(
-        update(SourceSnapshot)
-        .where(SourceSnapshot.id == stats.snapshot_id)
-        .values(
-            record_count=stats.read,
-            stats={"source": source_stats or {}, "load": stats.as_dict()},
-        )
+        update(SourceSnapshot).where(SourceSnapshot.id == stats.snapshot_id).values(**values)
     )
 
 
