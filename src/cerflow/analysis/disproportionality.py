@@ -1,0 +1,630 @@
+"""All-pairs disproportionality: PRR, ROR, IC (BCPNN) and EBGM in one vectorised pass.
+
+Counting (design doc, "unique reports"): for product P and event E over the N reports that
+name at least one product and at least one event,
+
+    a = reports with P and E      b = reports with P, without E
+    c = reports with E, without P d = reports with neither
+
+Duplicated report-product or report-event rows are counted once. Reports without any
+event (or without any product) cannot be cross-classified and are left out of N. Only
+pairs with ``a >= 1`` are enumerated (a pair never reported together carries no signal;
+openEBGM's ``zeroes = FALSE``), via a sparse reports x products / reports x events
+product, so no dense products x terms matrix is ever built.
+
+Expected count ``E = n_P * n_E / N`` (openEBGM's unique-report marginals); with ``strata``
+it is ``sum_s n_P,s * n_E,s / N_s`` (openEBGM's stratified E). E feeds IC and EBGM; PRR,
+ROR and chi-squared are always the crude 2x2 statistics.
+
+Statistics and the conventions that keep NaN and infinity out of results:
+
+* PRR = [a/(a+b)] / [c/(c+d)], CI exp(ln PRR +- 1.96 sqrt(1/a - 1/(a+b) + 1/c - 1/(c+d)));
+  ROR = ad/bc, CI exp(ln ROR +- 1.96 sqrt(1/a + 1/b + 1/c + 1/d)). When a table has a zero
+  cell (b, c or d = 0) all four cells get +0.5 (Haldane-Anscombe) for these two
+  statistics and ``zero_cell_corrected`` is True: the same convention as vigipy, so the
+  values are comparable.
+* chi2 / chi2_yates: Pearson's statistic on the raw 2x2 table, without and with Yates'
+  correction (``N (max(0, |ad - bc| - N/2))^2 / ((a+b)(c+d)(a+c)(b+d))``, identical to
+  R's ``chisq.test`` and SciPy's ``chi2_contingency``); 0 when a margin is empty (no
+  evidence of association can be computed).
+* IC, ``ic_method="noren"`` (default): the UMC's shrinkage observed-to-expected ratio
+  (Norén et al. 2006, 2013), IC = log2((a + 0.5) / (E + 0.5)), IC025/IC975 the 2.5 % and
+  97.5 % points of log2 of a Gamma(a + 0.5, rate E + 0.5) posterior.
+  ``ic_method="bcpnn"``: Bate et al. (1998) BCPNN with Gould's (2003) closed-form posterior
+  mean and variance and a normal interval, exactly what vigipy's ``bcpnn`` computes (it
+  uses the crude marginals, not stratified E). The two agree closely for large counts
+  and differ for small ones because the priors differ.
+* EBGM / EB05 / EB95: DuMouchel's GPS (see :mod:`cerflow.analysis.gps`), prior fitted by
+  maximum likelihood on all enumerated pairs unless one is passed in.
+
+``min_count`` only filters the returned rows; the GPS prior is always fitted on every
+observed pair, so results for a pair do not depend on which rows the caller keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy import special
+
+from cerflow.analysis import gps
+from cerflow.analysis.gps import GpsPrior
+from cerflow.analysis.thresholds import SignalThresholds
+
+Method = Literal["prr", "ror", "ic", "ebgm"]
+IcMethod = Literal["noren", "bcpnn"]
+ALL_METHODS: tuple[Method, ...] = ("prr", "ror", "ic", "ebgm")
+Z975 = 1.959963984540054
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Per-pair counts, margins and expected counts, before any statistic."""
+
+    product_code: IntArray
+    event_code: IntArray
+    a: IntArray
+    n_product: IntArray  # reports with the pair's product
+    n_event: IntArray  # reports with the pair's event
+    expected: FloatArray
+    n_reports: int
+    product_labels: pl.Series
+    event_labels: pl.Series
+    n_strata: int = 1
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.a.size)
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    """One row per product-event pair (``table``) plus what produced it.
+
+    ``table`` columns: product, event, a, b, c, d, expected, zero_cell_corrected and, per
+    requested method, prr, prr_lo, prr_hi, chi2, chi2_yates, flag_evans | ror, ror_lo,
+    ror_hi, flag_ror | ic, ic025, ic975, flag_ic | ebgm, eb05, eb95, flag_ebgm. No float
+    column holds NaN or infinity.
+    """
+
+    table: pl.DataFrame
+    n_reports: int
+    prior: GpsPrior | None
+    methods: tuple[Method, ...]
+    thresholds: SignalThresholds
+    ic_method: IcMethod
+    n_strata: int = 1
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_pairs(self) -> int:
+        return self.table.height
+
+
+def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
+    """Dense 0..k-1 codes for any column, and the label of each code."""
+    if values.dtype.is_integer():
+        raw = values.to_numpy().astype(np.int64, copy=False)
+        if raw.size == 0:
+            return np.zeros(0, dtype=np.int64), values
+        lo, hi = int(raw.min()), int(raw.max())
+        if hi - lo <= 4 * raw.size + 1024:  # compact ids: remap through a dense table
+            present = np.zeros(hi - lo + 1, dtype=np.int64)
+            present[raw - lo] = 1
+            remap = np.cumsum(present) - 1
+            codes = remap[raw - lo]
+            first_row = np.empty(int(present.sum()), dtype=np.int64)
+            first_row[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
+            return codes, values.gather(first_row)
+        order = np.argsort(raw, kind="stable")
+        sorted_raw = raw[order]
+        first = np.r_[True, sorted_raw[1:] != sorted_raw[:-1]]
+        codes_sorted = np.cumsum(first) - 1
+        codes = np.empty_like(codes_sorted)
+        codes[order] = codes_sorted
+        return codes, values.gather(order[first])
+    if values.dtype == pl.String or isinstance(values.dtype, pl.Categorical | pl.Enum):
+        phys = values.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
+    else:
+        phys = values.cast(pl.String).cast(pl.Categorical).to_physical().to_numpy()
+        phys = phys.astype(np.int64)
+    present = np.zeros(int(phys.max()) + 1 if phys.size else 0, dtype=np.int64)
+    present[phys] = 1
+    remap = np.cumsum(present) - 1
+    codes = remap[phys]
+    first_row = np.empty(int(present.sum()), dtype=np.int64)
+    first_row[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
+    return codes, values.gather(first_row)
+
+
+def _require_columns(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} frame lacks column(s) {missing}; it has {frame.columns}. Pass one row "
+            f"per report and {columns[1]} with columns {list(columns)}."
+        )
+    for c in columns:
+        if frame[c].null_count():
+            raise ValueError(
+                f"{name}.{c} has {frame[c].null_count()} null value(s); drop or fill them "
+                "before the analysis"
+            )
+
+
+def _unique_pairs(rows: IntArray, cols: IntArray, n_cols: int) -> tuple[IntArray, IntArray]:
+    """Deduplicate (row, col) pairs; returns them sorted by row then col."""
+    key = rows * n_cols + cols
+    key.sort()
+    keep = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    key = key[keep]
+    return key // n_cols, key % n_cols
+
+
+def count_pairs(
+    products: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    strata: pl.DataFrame | None = None,
+    report_col: str = "report_id",
+    product_col: str = "product",
+    event_col: str = "event",
+    stratum_col: str = "stratum",
+) -> PairCounts:
+    """a, n_P, n_E, N and E for every co-reported product-event pair.
+
+    ``products``: (report_id, product), ``events``: (report_id, event), one row per
+    report-product / report-event (duplicates allowed). ``strata``: (report_id, stratum),
+    at most one row per report; reports missing from it (or with a null stratum) form a
+    stratum of their own.
+    """
+    _require_columns(products, "products", [report_col, product_col])
+    _require_columns(events, "events", [report_col, event_col])
+    n_p_rows = products.height
+    report_all = pl.concat(
+        [products.get_column(report_col), events.get_column(report_col)], how="vertical"
+    ) if products.height or events.height else pl.Series(report_col, [], dtype=pl.Int64)
+    if products.height and events.height:
+        rep_codes, rep_labels = _dense_codes(report_all)
+    else:
+        rep_codes, rep_labels = np.zeros(0, dtype=np.int64), report_all
+    n_rep_all = int(rep_labels.len())
+    rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
+    if products.height and events.height:
+        pc, p_labels = _dense_codes(products.get_column(product_col))
+        ec, e_labels = _dense_codes(events.get_column(event_col))
+    else:
+        pc, p_labels = np.zeros(0, dtype=np.int64), products.get_column(product_col)[:0]
+        ec, e_labels = np.zeros(0, dtype=np.int64), events.get_column(event_col)[:0]
+    n_prod, n_ev = int(p_labels.len()), int(e_labels.len())
+
+    # Keep only reports with at least one product and one event.
+    has_p = np.zeros(n_rep_all, dtype=bool)
+    has_p[rp] = True
+    has_e = np.zeros(n_rep_all, dtype=bool)
+    has_e[re] = True
+    usable = has_p & has_e
+    kp = usable[rp]
+    ke = usable[re]
+    rp, pc, re, ec = rp[kp], pc[kp], re[ke], ec[ke]
+    rp, pc = _unique_pairs(rp, pc, max(n_prod, 1))
+    re, ec = _unique_pairs(re, ec, max(n_ev, 1))
+    n_reports = int(usable.sum())
+
+    n_product_all = np.bincount(pc, minlength=n_prod).astype(np.int64)
+    n_event_all = np.bincount(ec, minlength=n_ev).astype(np.int64)
+
+    if n_reports == 0:
+        empty_i = np.zeros(0, dtype=np.int64)
+        return PairCounts(
+            empty_i, empty_i, empty_i, empty_i, empty_i, np.zeros(0), 0,
+            p_labels[:0], e_labels[:0],
+        )
+    # Sparse (products x reports) @ (reports x events): rows sorted by report already.
+    ones_p = np.ones(pc.size, dtype=np.int32)
+    x = sp.csr_matrix(
+        (ones_p, pc.astype(np.int32), np.r_[0, np.cumsum(np.bincount(rp, minlength=n_rep_all))]),
+        shape=(n_rep_all, n_prod),
+    )
+    y = sp.csr_matrix(
+        (
+            np.ones(ec.size, dtype=np.int32),
+            ec.astype(np.int32),
+            np.r_[0, np.cumsum(np.bincount(re, minlength=n_rep_all))],
+        ),
+        shape=(n_rep_all, n_ev),
+    )
+    xt = x.T.tocsr()
+    c = (xt @ y).tocoo()
+    p_code = c.row.astype(np.int64)
+    e_code = c.col.astype(np.int64)
+    a = c.data.astype(np.int64)
+    n_product = n_product_all[p_code]
+    n_event = n_event_all[e_code]
+
+    n_strata = 1
+    if strata is None:
+        expected = n_product.astype(np.float64) * n_event / float(n_reports)
+    else:
+        expected, n_strata = _stratified_expected(
+            strata, report_col, stratum_col, rep_labels, usable, rp, pc, re, ec,
+            n_prod, n_ev, p_code, e_code,
+        )
+    return PairCounts(
+        product_code=p_code,
+        event_code=e_code,
+        a=a,
+        n_product=n_product,
+        n_event=n_event,
+        expected=expected,
+        n_reports=n_reports,
+        product_labels=p_labels,
+        event_labels=e_labels,
+        n_strata=n_strata,
+    )
+
+
+def _stratified_expected(
+    strata: pl.DataFrame,
+    report_col: str,
+    stratum_col: str,
+    rep_labels: pl.Series,
+    usable: NDArray[np.bool_],
+    rp: IntArray,
+    pc: IntArray,
+    re: IntArray,
+    ec: IntArray,
+    n_prod: int,
+    n_ev: int,
+    p_code: IntArray,
+    e_code: IntArray,
+) -> tuple[FloatArray, int]:
+    _require_columns(strata.select(report_col), "strata", [report_col])
+    if stratum_col not in strata.columns:
+        raise ValueError(f"strata frame lacks column {stratum_col!r}; it has {strata.columns}")
+    dup = strata.get_column(report_col).is_duplicated()
+    if dup.any():
+        first = strata.filter(dup).get_column(report_col)[0]
+        raise ValueError(
+            f"strata has {int(dup.sum())} rows for repeated report ids (e.g. {first!r}); "
+            "give each report exactly one stratum"
+        )
+    lookup = pl.DataFrame({report_col: rep_labels}).with_row_index("_code")
+    labelled = strata.select(
+        pl.col(report_col).cast(rep_labels.dtype, strict=False), pl.col(stratum_col)
+    )
+    joined = lookup.join(labelled, on=report_col, how="left", maintain_order="left")
+    s_codes, s_labels = _dense_codes(joined.get_column(stratum_col).fill_null(_NULL_STRATUM))
+    report_stratum = np.empty(rep_labels.len(), dtype=np.int64)
+    report_stratum[joined.get_column("_code").to_numpy()] = s_codes
+    report_stratum[~usable] = -1
+    n_s = int(s_labels.len())
+    n_rep_s = np.bincount(report_stratum[usable], minlength=n_s).astype(np.float64)
+    nps = np.bincount(pc * n_s + report_stratum[rp], minlength=n_prod * n_s).reshape(n_prod, n_s)
+    nes = np.bincount(ec * n_s + report_stratum[re], minlength=n_ev * n_s).reshape(n_ev, n_s)
+    expected = np.zeros(p_code.size)
+    for s in range(n_s):
+        if n_rep_s[s] > 0:
+            expected += nps[p_code, s].astype(np.float64) * nes[e_code, s] / n_rep_s[s]
+    return expected, int((n_rep_s > 0).sum())
+
+
+_NULL_STRATUM = "(missing stratum)"
+
+
+def pair_counts_from_table(
+    table: pl.DataFrame,
+    *,
+    product_col: str = "product",
+    event_col: str = "event",
+    count_col: str = "a",
+    product_totals: pl.DataFrame | None = None,
+    event_totals: pl.DataFrame | None = None,
+    n_reports: int | None = None,
+) -> PairCounts:
+    """Pair counts from a ready contingency table (one row per product-event cell).
+
+    Margins default to the table's row/column sums and N to its grand total, which is
+    right when every report contributes exactly one cell (e.g. the MDDC statin tables,
+    whose "Other" row/column close the table) and is vigipy's convention. Pass
+    ``product_totals`` (product, n) / ``event_totals`` (event, n) / ``n_reports`` when the
+    true unique-report margins are known. Cells with a zero count are dropped.
+    """
+    _require_columns(table, "table", [product_col, event_col, count_col])
+    counts = table.get_column(count_col).cast(pl.Float64).to_numpy()
+    if np.any(counts < 0) or np.any(counts != np.floor(counts)):
+        raise ValueError(f"table.{count_col} must hold non-negative whole counts")
+    pc, p_labels = _dense_codes(table.get_column(product_col))
+    ec, e_labels = _dense_codes(table.get_column(event_col))
+    n_prod, n_ev = int(p_labels.len()), int(e_labels.len())
+    key = pc * max(n_ev, 1) + ec
+    if np.unique(key).size != key.size:
+        raise ValueError("table has repeated product-event cells; aggregate them first")
+    a_all = counts.astype(np.int64)
+    n_product_all = np.bincount(pc, weights=counts, minlength=n_prod).astype(np.int64)
+    n_event_all = np.bincount(ec, weights=counts, minlength=n_ev).astype(np.int64)
+    if product_totals is not None:
+        n_product_all = _totals(product_totals, p_labels, product_col, n_product_all)
+    if event_totals is not None:
+        n_event_all = _totals(event_totals, e_labels, event_col, n_event_all)
+    total = int(a_all.sum()) if n_reports is None else int(n_reports)
+    keep = a_all > 0
+    p_code, e_code, a = pc[keep], ec[keep], a_all[keep]
+    n_product, n_event = n_product_all[p_code], n_event_all[e_code]
+    if np.any(n_product < a) or np.any(n_event < a) or np.any(n_product + n_event - a > total):
+        raise ValueError(
+            "the margins are inconsistent with the cell counts (a margin is smaller than a "
+            "cell, or n_P + n_E - a exceeds N); check product_totals/event_totals/n_reports"
+        )
+    expected = (
+        n_product.astype(np.float64) * n_event / float(total) if total else np.zeros(0)
+    )
+    return PairCounts(
+        p_code, e_code, a, n_product, n_event, expected, total, p_labels, e_labels
+    )
+
+
+def _totals(
+    frame: pl.DataFrame, labels: pl.Series, col: str, default: IntArray
+) -> IntArray:
+    _require_columns(frame, "totals", [col, "n"])
+    lookup = pl.DataFrame({col: labels}).with_row_index("_code")
+    joined = lookup.join(frame.select(col, "n"), on=col, how="left")
+    out = default.copy()
+    codes = joined.get_column("_code").to_numpy()
+    n = joined.get_column("n").to_numpy()
+    given = ~np.isnan(n.astype(np.float64))
+    out[codes[given]] = n[given].astype(np.int64)
+    return out
+
+
+def _ratio_ci(log_ratio: FloatArray, se: FloatArray) -> tuple[FloatArray, FloatArray]:
+    return np.exp(log_ratio - Z975 * se), np.exp(log_ratio + Z975 * se)
+
+
+def _ic_noren(a: IntArray, expected: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Norén shrinkage IC; gamma quantiles depend on a only, so computed once per value."""
+    uniq, inv = _small_unique(a)
+    shape = uniq.astype(np.float64) + 0.5
+    log2_e = np.log2(expected + 0.5)
+    ic = np.log2(shape)[inv] - log2_e
+    lo = np.log2(special.gammaincinv(shape, 0.025))[inv] - log2_e
+    hi = np.log2(special.gammaincinv(shape, 0.975))[inv] - log2_e
+    return ic, lo, hi
+
+
+def _small_unique(a: IntArray) -> tuple[IntArray, IntArray]:
+    """np.unique(return_inverse) for non-negative counts via bincount (much faster)."""
+    present = np.bincount(a) > 0
+    uniq = np.flatnonzero(present)
+    remap = np.cumsum(present) - 1
+    return uniq.astype(np.int64), remap[a]
+
+
+def _ic_bcpnn(
+    a: FloatArray, n_p: FloatArray, n_e: FloatArray, n: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Gould's closed-form BCPNN posterior mean/variance (as vigipy.bcpnn)."""
+    p1 = 1.0 + n_p
+    p2 = 1.0 + n - n_p
+    q1 = 1.0 + n_e
+    q2 = 1.0 + n - n_e
+    r1 = 1.0 + a
+    r2b = n - a - 1.0 + (2.0 + n) ** 2 / (q1 * p1)
+    ln2 = np.log(2.0)
+    ic = (
+        special.digamma(r1)
+        - special.digamma(r1 + r2b)
+        - (special.digamma(p1) - special.digamma(p1 + p2) + special.digamma(q1)
+           - special.digamma(q1 + q2))
+    ) / ln2
+    var = (
+        special.polygamma(1, r1)
+        - special.polygamma(1, r1 + r2b)
+        + special.polygamma(1, p1)
+        - special.polygamma(1, p1 + p2)
+        + special.polygamma(1, q1)
+        - special.polygamma(1, q1 + q2)
+    ) / ln2**2
+    sd = np.sqrt(np.maximum(var, 0.0))
+    return ic, ic - Z975 * sd, ic + Z975 * sd
+
+
+def compute_signals(
+    counts: PairCounts,
+    *,
+    methods: Sequence[Method] = ALL_METHODS,
+    min_count: int = 1,
+    thresholds: SignalThresholds | None = None,
+    prior: GpsPrior | None = None,
+    ic_method: IcMethod = "noren",
+) -> SignalResult:
+    """Statistics and flags for precomputed :class:`PairCounts`."""
+    thresholds = thresholds or SignalThresholds()
+    chosen = _check_methods(methods)
+    if min_count < 1:
+        raise ValueError(f"min_count must be at least 1, got {min_count}")
+    if ic_method not in ("noren", "bcpnn"):
+        raise ValueError(f"ic_method must be 'noren' or 'bcpnn', got {ic_method!r}")
+    notes: list[str] = []
+    n = counts.n_reports
+    a = counts.a
+    a_f = a.astype(np.float64)
+    n_p = counts.n_product.astype(np.float64)
+    n_e = counts.n_event.astype(np.float64)
+    b_f = n_p - a_f
+    c_f = n_e - a_f
+    d_f = float(n) - n_p - n_e + a_f
+    zero = (b_f == 0) | (c_f == 0) | (d_f == 0)
+    cols: dict[str, object] = {
+        "a": a,
+        "b": b_f.astype(np.int64),
+        "c": c_f.astype(np.int64),
+        "d": d_f.astype(np.int64),
+        "expected": counts.expected,
+        "zero_cell_corrected": zero,
+    }
+    if counts.n_pairs == 0:
+        notes.append("no product-event pair was co-reported; there is nothing to analyse")
+    half = 0.5 * zero
+    ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
+    if "prr" in chosen:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_prr = np.log(ah / (ah + bh)) - np.log(ch / (ch + dh))
+            se = np.sqrt(np.maximum(1 / ah - 1 / (ah + bh) + 1 / ch - 1 / (ch + dh), 0.0))
+        lo, hi = _ratio_ci(log_prr, se)
+        den = n_p * (float(n) - n_p) * n_e * (float(n) - n_e)
+        diff = np.abs(a_f * d_f - b_f * c_f)
+        safe = np.where(den > 0, den, 1.0)
+        chi2 = np.where(den > 0, float(n) * diff**2 / safe, 0.0)
+        yates = np.where(den > 0, float(n) * np.maximum(diff - n / 2.0, 0.0) ** 2 / safe, 0.0)
+        prr = np.exp(log_prr)
+        used = yates if thresholds.chi2_yates else chi2
+        cols.update(
+            prr=prr, prr_lo=lo, prr_hi=hi, chi2=chi2, chi2_yates=yates,
+            flag_evans=(prr >= thresholds.prr_min)
+            & (used >= thresholds.chi2_min)
+            & (a >= thresholds.min_count),
+        )
+    if "ror" in chosen:
+        log_ror = np.log(ah) + np.log(dh) - np.log(bh) - np.log(ch)
+        se = np.sqrt(1 / ah + 1 / bh + 1 / ch + 1 / dh)
+        lo, hi = _ratio_ci(log_ror, se)
+        cols.update(
+            ror=np.exp(log_ror), ror_lo=lo, ror_hi=hi,
+            flag_ror=(lo > thresholds.ror025_min) & (a >= thresholds.ror_min_count),
+        )
+    if "ic" in chosen:
+        if ic_method == "noren":
+            ic, ic_lo, ic_hi = _ic_noren(a, counts.expected)
+        else:
+            ic, ic_lo, ic_hi = _ic_bcpnn(a_f, n_p, n_e, float(n))
+        cols.update(ic=ic, ic025=ic_lo, ic975=ic_hi, flag_ic=ic_lo > thresholds.ic025_min)
+    fitted = prior
+    if "ebgm" in chosen:
+        if counts.n_pairs == 0:
+            eb = eb05 = eb95 = np.zeros(0)
+        else:
+            if fitted is None:
+                fitted = gps.fit_gps_prior(a, counts.expected)
+                if not fitted.converged:
+                    notes.append(
+                        "the GPS prior fit did not converge cleanly "
+                        f"({fitted.method}); EBGM-based flags deserve caution"
+                    )
+            eb, eb05, eb95 = gps.gps_posterior(a, counts.expected, fitted)
+        cols.update(ebgm=eb, eb05=eb05, eb95=eb95, flag_ebgm=eb05 >= thresholds.eb05_min)
+
+    table = pl.DataFrame(
+        {
+            "product": counts.product_labels.gather(counts.product_code),
+            "event": counts.event_labels.gather(counts.event_code),
+            **cols,
+        }
+    )
+    if min_count > 1:
+        table = table.filter(pl.col("a") >= min_count)
+    _assert_finite(table)
+    return SignalResult(
+        table=table,
+        n_reports=n,
+        prior=fitted if "ebgm" in chosen else None,
+        methods=chosen,
+        thresholds=thresholds,
+        ic_method=ic_method,
+        n_strata=counts.n_strata,
+        notes=tuple(notes),
+    )
+
+
+def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be a non-empty subset of {ALL_METHODS}, got {methods}")
+    return tuple(m for m in ALL_METHODS if m in methods)
+
+
+def _assert_finite(table: pl.DataFrame) -> None:
+    floats = [c for c, t in table.schema.items() if t == pl.Float64]
+    if not floats or table.height == 0:
+        return
+    bad = table.select(
+        [(~pl.col(c).is_finite()).sum().alias(c) for c in floats]
+    ).row(0, named=True)
+    broken = {c: v for c, v in bad.items() if v}
+    if broken:  # a bug, not bad input: every convention above keeps values finite
+        raise ArithmeticError(f"non-finite values in disproportionality columns: {broken}")
+
+
+def disproportionality(
+    products: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    strata: pl.DataFrame | None = None,
+    methods: Sequence[Method] = ALL_METHODS,
+    min_count: int = 1,
+    thresholds: SignalThresholds | None = None,
+    prior: GpsPrior | None = None,
+    ic_method: IcMethod = "noren",
+    report_col: str = "report_id",
+    product_col: str = "product",
+    event_col: str = "event",
+    stratum_col: str = "stratum",
+) -> SignalResult:
+    """PRR, ROR, IC and EBGM for every co-reported product-event pair.
+
+    ``products`` (report_id, product) and ``events`` (report_id, event) are report-level;
+    pass a subset of reports (e.g. a peer group) to get the same statistics within it.
+    ``strata`` (report_id, stratum) stratifies E (IC and EBGM). ``prior`` reuses a GPS
+    prior instead of fitting one. See the module docstring for every convention.
+    """
+    counts = count_pairs(
+        products, events, strata=strata, report_col=report_col,
+        product_col=product_col, event_col=event_col, stratum_col=stratum_col,
+    )
+    return compute_signals(
+        counts, methods=methods, min_count=min_count, thresholds=thresholds,
+        prior=prior, ic_method=ic_method,
+    )
+
+
+def disproportionality_from_counts(
+    table: pl.DataFrame,
+    *,
+    product_col: str = "product",
+    event_col: str = "event",
+    count_col: str = "a",
+    product_totals: pl.DataFrame | None = None,
+    event_totals: pl.DataFrame | None = None,
+    n_reports: int | None = None,
+    methods: Sequence[Method] = ALL_METHODS,
+    min_count: int = 1,
+    thresholds: SignalThresholds | None = None,
+    prior: GpsPrior | None = None,
+    ic_method: IcMethod = "noren",
+) -> SignalResult:
+    """The same statistics from a ready contingency table (see :func:`pair_counts_from_table`)."""
+    counts = pair_counts_from_table(
+        table, product_col=product_col, event_col=event_col, count_col=count_col,
+        product_totals=product_totals, event_totals=event_totals, n_reports=n_reports,
+    )
+    return compute_signals(
+        counts, methods=methods, min_count=min_count, thresholds=thresholds,
+        prior=prior, ic_method=ic_method,
+    )
+
+
+def for_product(result: SignalResult, product: object) -> pl.DataFrame:
+    """The rows of one product, strongest first (an empty frame if it has no pair)."""
+    rows = result.table.filter(pl.col("product") == product)
+    order = [c for c in ("eb05", "ic025", "ror_lo", "prr", "a") if c in rows.columns]
+    return rows.sort(order, descending=True) if order else rows
