@@ -83,6 +83,37 @@ class Settings(BaseSettings):
     llm_price_per_1k_input: float = 0.00015
     llm_price_per_1k_output: float = 0.0006
 
+    # Background jobs (issue 6). Broker = redis_url unless set; no broker -> in-process pool.
+    broker_url: SecretStr | None = None
+    celery_queue_prefix: str = ""  # tests use a unique prefix per session
+    jobs_inprocess_workers: int = 2
+    jobs_soft_time_limit_seconds: int = 1500
+    jobs_time_limit_seconds: int = 1800
+    # Must stay well above jobs_time_limit_seconds, or Redis redelivers long tasks.
+    broker_visibility_timeout_seconds: int = 4 * 3600
+    jobs_max_retries: int = 5
+    jobs_retry_backoff_seconds: float = 2.0
+    jobs_retry_backoff_max_seconds: float = 300.0
+    jobs_heartbeat_seconds: float = 10.0
+    # A queued/running job no worker touched for this long is re-sent by the sweeper.
+    jobs_stale_after_seconds: float = 300.0
+    jobs_sweep_interval_seconds: float = 60.0
+    report_worker_max_tasks_per_child: int = 20
+    watch_refresh_interval_seconds: int = 24 * 3600
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 5
+    webhook_retry_backoff_seconds: float = 5.0
+    webhook_disable_after_failures: int = 10
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "cerflow@localhost"
+    smtp_timeout_seconds: float = 10.0
+    # Only honoured when environment == testing: lets system tests inject faults/delays.
+    jobs_allow_fault_injection: bool = False
+
     require_shared_data: bool = Field(default=False)
 
     @model_validator(mode="after")
@@ -97,6 +128,12 @@ class Settings(BaseSettings):
                 "before running with CERFLOW_ENVIRONMENT=production"
             )
         return self
+
+    @property
+    def effective_broker_url(self) -> str | None:
+        if self.broker_url is not None:
+            return self.broker_url.get_secret_value()
+        return self.redis_url
 
     @property
     def effective_database_url(self) -> str:
