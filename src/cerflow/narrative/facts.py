@@ -59,6 +59,11 @@ class SnapshotFacts(_Model):
     unchanged: int = 0
     rejected: int = 0
     superseded: int = 0  # case versions dropped by the FAERS/MAUDE dedup rule
+    deleted: int = 0  # cases removed by the source's deleted-cases list (FAERS)
+    rows_before_dedup: int = 0  # record_count + superseded + deleted
+    reports_in_store: int = 0  # reports of this kind (in the window) last written by it
+    product_reports: int = 0  # of those, reports of the product
+    role: Literal["product", "background", "recalls", "identification"] = "background"
 
 
 class CountShare(_Model):
@@ -80,6 +85,7 @@ class VolumeFacts(_Model):
     life_threatening: int
     disability: int
     year_only_dates: int = 0  # reports whose received date has year precision only
+    undated: int = 0  # reports without a received date
     by_event_type: list[CountShare] = Field(default_factory=list)  # devices
     by_sex: list[CountShare] = Field(default_factory=list)
     by_country: list[CountShare] = Field(default_factory=list)
@@ -178,6 +184,8 @@ class ThresholdFacts(_Model):
 
 class SignalsFacts(_Model):
     background_reports: int  # N: all reports in the store of the same kind
+    product_reports: int = 0  # n_P: the product's reports that entered the 2x2 tables
+    product_label: str = ""
     pairs_tested: int
     thresholds: ThresholdFacts
     prior: PriorFacts | None = None
@@ -208,6 +216,31 @@ class RecallsFacts(_Model):
     class_ii: int
     class_iii: int
     items: list[RecallFacts] = Field(default_factory=list)
+
+
+class MethodsFacts(_Model):
+    """Method constants the text quotes (levels, windows, tails): numbers, so in `Facts`."""
+
+    alpha: float = 0.05  # Mann-Kendall significance level
+    ci_percent: int = 95
+    forecast_levels: list[int] = Field(default_factory=lambda: [80, 95])
+    z975: float = 1.96
+    forecast_horizon: int = 12
+    backtest_origins_max: int = 12
+    min_model_months: int = 24
+    min_seasonal_months: int = 36
+    anomaly_tail: float = 0.00135
+    anomaly_sigma: int = 3
+    anomaly_window: int = 12
+    anomaly_min_baseline: int = 6
+    anomaly_min_observed: int = 3
+    changepoint_min_size: int = 3
+    changepoint_penalty_factor: float = 2.0
+    haldane_correction: float = 0.5
+    top_n: int = 10
+    p_floor: float = 0.0001  # p-values below are printed as "< 0.0001"
+    dedup_rules: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
 
 
 class ReportMeta(_Model):
@@ -243,6 +276,9 @@ class Facts(_Model):
     signals: SignalsFacts | None = None
     peers: PeerFacts | None = None
     recalls: RecallsFacts
+    methods: MethodsFacts = Field(default_factory=MethodsFacts)
+    # What could not be computed and why (e.g. "peer comparison: ..."), quoted in the text.
+    notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
 

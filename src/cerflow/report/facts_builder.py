@@ -1,0 +1,726 @@
+"""Build a CER's `Facts` from the store: the one place where data become report numbers.
+
+    build_facts(engine, *, drug=None, device_codes=None, since=None, until=None,
+                settings=None, report_id=None, version=1) -> Facts
+
+Why it is shaped like this:
+- Everything is read in one transaction (`report_queries`) and then handed to the pure
+  `cerflow.analysis` functions, so a number in the text is a function of the stored rows
+  and nothing else; `facts.json` is that function's output.
+- Disproportionality compares the product with every report of the same kind in the store
+  (drugs with drugs, devices with devices) in the same date window: that is the database a
+  PRR/ROR/IC/EBGM is defined on. Several device codes are analysed as one product.
+- Undefined statistics are None (never NaN or infinity) and `notes` says why, so the text
+  can say "not estimable" instead of printing a meaningless number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine
+
+from cerflow.analysis import anomalies as anomalies_mod
+from cerflow.analysis import trends
+from cerflow.analysis.disproportionality import disproportionality, for_product
+from cerflow.analysis.forecast import forecast
+from cerflow.analysis.thresholds import SignalThresholds
+from cerflow.config import Settings, get_settings
+from cerflow.etl.normalize import device_code, drug_key
+from cerflow.narrative.facts import (
+    AnomalyFacts,
+    ChangePointFacts,
+    CountShare,
+    DeviceIdentification,
+    Facts,
+    ForecastFacts,
+    MethodsFacts,
+    PeerFacts,
+    PriorFacts,
+    ProductFacts,
+    RecallFacts,
+    RecallsFacts,
+    ReportMeta,
+    SignalFacts,
+    SignalsFacts,
+    SnapshotFacts,
+    ThresholdFacts,
+    TrendFacts,
+    VolumeFacts,
+)
+from cerflow.store import report_queries as rq
+
+TOP_N = 10
+
+REFERENCES = [
+    "Evans SJW, Waller PC, Davis S. Use of proportional reporting ratios (PRRs) for signal "
+    "generation from spontaneous adverse drug reaction reports. Pharmacoepidemiol Drug Saf. "
+    "2001;10(6):483-486.",
+    "Rothman KJ, Lanes S, Sacks ST. The reporting odds ratio and its advantages over the "
+    "proportional reporting ratio. Pharmacoepidemiol Drug Saf. 2004;13(8):519-523.",
+    "Bate A, Lindquist M, Edwards IR, et al. A Bayesian neural network method for adverse "
+    "drug reaction signal generation. Eur J Clin Pharmacol. 1998;54(4):315-321.",
+    "Noren GN, Bate A, Orre R, Edwards IR. Extending the methods used to screen the WHO drug "
+    "safety database towards analysis of complex associations and improved accuracy for rare "
+    "events. Stat Med. 2006;25(21):3740-3757.",
+    "DuMouchel W. Bayesian data mining in large frequency tables, with an application to the "
+    "FDA spontaneous reporting system. Am Stat. 1999;53(3):177-190.",
+    "Mann HB. Nonparametric tests against trend. Econometrica. 1945;13(3):245-259.",
+    "Kendall MG. Rank Correlation Methods. 4th ed. London: Charles Griffin; 1975.",
+    "Sen PK. Estimates of the regression coefficient based on Kendall's tau. J Am Stat Assoc. "
+    "1968;63(324):1379-1389.",
+    "Hyndman RJ, Koehler AB. Another look at measures of forecast accuracy. Int J Forecast. "
+    "2006;22(4):679-688.",
+    "Syntetos AA, Boylan JE. The accuracy of intermittent demand estimates. Int J Forecast. "
+    "2005;21(2):303-314.",
+    "Killick R, Fearnhead P, Eckley IA. Optimal detection of changepoints with a linear "
+    "computational cost. J Am Stat Assoc. 2012;107(500):1590-1598.",
+    "European Commission. MEDDEV 2.7/1 revision 4: Clinical evaluation: a guide for "
+    "manufacturers and notified bodies under directives 93/42/EEC and 90/385/EEC. 2016.",
+    "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
+    "devices (MDR), Article 61 and Annex XIV.",
+    "ICH E2C(R2): Periodic Benefit-Risk Evaluation Report (PBRER). 2012.",
+]
+
+DEDUP_RULES = [
+    "FAERS: one report per case (caseid); the latest case version (caseversion) wins, and "
+    "cases on the FDA deleted-cases lists are removed.",
+    "MAUDE: one report per mdr_report_key; repeated rows of the same key are merged.",
+    "openFDA: reports keyed by safety report id / MDR report key; a re-import replaces a "
+    "stored report only with a newer or changed version.",
+    "Within a report, a product or an event term coded twice counts once.",
+]
+
+WRITER_INPUTS = [
+    "Manufacturer's own clinical data: pre-market clinical investigations, literature search "
+    "and appraisal, and post-market clinical follow-up (PMCF) results.",
+    "Sales volumes or usage data (number of devices sold, patients treated): the "
+    "denominators needed to turn report counts into incidence rates.",
+    "State of the art, similar and equivalent devices or medicinal products, and the "
+    "benefit-risk determination.",
+    "Intended purpose, indications, contraindications and target population from the "
+    "instructions for use or the summary of product characteristics.",
+    "The manufacturer's own complaint, vigilance and field safety corrective action (FSCA) "
+    "records, which public data do not show completely.",
+]
+
+
+class ProductNotFoundError(LookupError):
+    """The store holds no report for the product asked for."""
+
+
+def _num(x: float | None, digits: int = 4) -> float | None:
+    """Round, and turn NaN/infinity into None (Facts never holds a non-finite number)."""
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return round(x, digits)
+
+
+def _req(x: float | None, digits: int = 4) -> float:
+    v = _num(x, digits)
+    return 0.0 if v is None else v
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").upper() or "PRODUCT"
+
+
+def _month(d: dt.date) -> dt.date:
+    return dt.date(d.year, d.month, 1)
+
+
+def _shares(counts: Sequence[tuple[str, int]], total: int) -> list[CountShare]:
+    return [CountShare(label=k, count=int(n), percent=_pct(int(n), total)) for k, n in counts]
+
+
+def _value_counts(
+    frame: pl.DataFrame, col: str, *, unknown: str = "unknown"
+) -> list[tuple[str, int]]:
+    if frame.height == 0:
+        return []
+    vc = (
+        frame.select(pl.col(col).cast(pl.Utf8).fill_null(unknown).alias(col))
+        .group_by(col)
+        .agg(pl.len().alias("n"))
+        .sort(["n", col], descending=[True, False])
+    )
+    return [(str(k), int(n)) for k, n in vc.iter_rows()]
+
+
+# --- pieces ----------------------------------------------------------------------------
+
+
+def _volumes(reports: pl.DataFrame) -> VolumeFacts:
+    total = reports.height
+    cov = trends.date_coverage(reports)
+    dated = reports.filter(pl.col("received_date").is_not_null())
+    start = dated["received_date"].min() if dated.height else None
+    end = dated["received_date"].max() if dated.height else None
+    months = 0
+    if isinstance(start, dt.date) and isinstance(end, dt.date):
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+
+    def flag(col: str) -> int:
+        return int(reports[col].fill_null(False).sum()) if total else 0
+
+    serious = flag("serious")
+    deaths = flag("death")
+    by_year = (
+        dated.select(pl.col("received_date").dt.year().cast(pl.Utf8).alias("year"))
+        .group_by("year")
+        .agg(pl.len().alias("n"))
+        .sort("year")
+    )
+    ages = reports["age_years"].drop_nulls()
+    ages = ages.filter(ages.is_finite()) if ages.len() else ages
+    q1 = med = q3 = None
+    if ages.len():
+        arr = ages.to_numpy()
+        q1, med, q3 = (float(np.percentile(arr, q)) for q in (25, 50, 75))
+    sex = [
+        (("female" if k == "F" else "male" if k == "M" else k), n)
+        for k, n in _value_counts(reports, "sex")
+    ]
+    event_type = _value_counts(reports.filter(pl.col("event_type").is_not_null()), "event_type")
+    return VolumeFacts(
+        total_reports=total,
+        period_start=start if isinstance(start, dt.date) else None,
+        period_end=end if isinstance(end, dt.date) else None,
+        months_covered=months,
+        serious=serious,
+        serious_percent=_pct(serious, total),
+        deaths=deaths,
+        death_percent=_pct(deaths, total),
+        hospitalizations=flag("hospitalization"),
+        life_threatening=flag("life_threatening"),
+        disability=flag("disability"),
+        year_only_dates=cov.year_only,
+        undated=cov.undated,
+        by_event_type=_shares(event_type, total),
+        by_sex=_shares(sex, total),
+        by_country=_shares(_value_counts(reports, "country")[:TOP_N], total),
+        by_year=_shares([(str(y), int(n)) for y, n in by_year.iter_rows()], total),
+        age_median=_num(med, 1),
+        age_q1=_num(q1, 1),
+        age_q3=_num(q3, 1),
+        age_missing=int(reports["age_years"].null_count()) if total else 0,
+    )
+
+
+def _display_terms(events: pl.DataFrame) -> dict[str, str]:
+    """Case-folded term -> its most frequent verbatim spelling (for printing)."""
+    if events.height == 0:
+        return {}
+    best = (
+        events.with_columns(pl.col("term_raw").fill_null(pl.col("term")))
+        .group_by(["term", "term_raw"])
+        .agg(pl.len().alias("n"))
+        .sort(["term", "n", "term_raw"], descending=[False, True, False])
+        .unique("term", keep="first")
+    )
+    return {str(t): str(r) for t, r, _ in best.iter_rows()}
+
+
+def _trend(monthly: pl.DataFrame, reports: pl.DataFrame, notes: list[str]) -> TrendFacts:
+    counts = [int(c) for c in monthly["count"].to_list()]
+    months = [m.strftime("%Y-%m") for m in monthly["month"].to_list()]
+    mk = trends.mann_kendall(counts)
+    notes.extend(mk.notes)
+    share = trends.serious_share(reports, period="year")
+    by_year = [
+        CountShare(label=str(p.year), count=int(s), percent=round(float(sp), 1))
+        for p, s, sp in share.select("period", "serious", "serious_percent").iter_rows()
+    ]
+    return TrendFacts(
+        months=months,
+        counts=counts,
+        mk_tau=_req(mk.tau),
+        mk_z=_req(mk.z),
+        mk_p=_req(mk.p, 6),
+        mk_trend=mk.trend,
+        sen_slope=_req(mk.sen_slope),
+        serious_share_by_year=by_year,
+    )
+
+
+def _forecast(
+    monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
+) -> ForecastFacts | None:
+    if monthly.height == 0:
+        notes.append("no report has a month-precise received date: no forecast")
+        return None
+    fc = forecast(monthly, horizon=methods.forecast_horizon, origins=methods.backtest_origins_max)
+    notes.extend(fc.notes)
+    return ForecastFacts(
+        method=fc.method,
+        horizon=fc.horizon,
+        months=fc.months,
+        mean=[_req(v) for v in fc.mean],
+        lo80=[_req(v) for v in fc.lo80],
+        hi80=[_req(v) for v in fc.hi80],
+        lo95=[_req(v) for v in fc.lo95],
+        hi95=[_req(v) for v in fc.hi95],
+        mase=_num(fc.mase),
+        backtest_origins=fc.backtest_origins,
+        notes=list(fc.notes),
+        total_expected=_req(sum(fc.mean), 1),
+        total_lo95=_req(sum(fc.lo95), 1),
+        total_hi95=_req(sum(fc.hi95), 1),
+    )
+
+
+def _anomalies(
+    monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
+) -> tuple[list[AnomalyFacts], list[ChangePointFacts]]:
+    if monthly.height == 0:
+        return [], []
+    res = anomalies_mod.detect_anomalies(
+        monthly,
+        window=methods.anomaly_window,
+        min_baseline=methods.anomaly_min_baseline,
+        tail=methods.anomaly_tail,
+        min_observed=methods.anomaly_min_observed,
+        min_size=methods.changepoint_min_size,
+        penalty_factor=methods.changepoint_penalty_factor,
+    )
+    notes.extend(res.notes)
+    flags = [
+        AnomalyFacts(
+            month=f.month,
+            observed=f.observed,
+            expected=_req(f.expected, 1),
+            threshold=_req(f.threshold, 1),
+            p_value=_req(f.p_value, 6),
+            distribution=f.distribution.replace("_", " "),
+            baseline_months=f.baseline_months,
+        )
+        for f in res.flags
+    ]
+    cps = [
+        ChangePointFacts(
+            month=c.month, mean_before=_req(c.mean_before, 1), mean_after=_req(c.mean_after, 1)
+        )
+        for c in res.change_points
+    ]
+    return flags, cps
+
+
+def _signal_row(row: dict[str, Any], label: str) -> SignalFacts:
+    flags = [
+        name
+        for name, col in (
+            ("evans", "flag_evans"),
+            ("ror", "flag_ror"),
+            ("ic", "flag_ic"),
+            ("ebgm", "flag_ebgm"),
+        )
+        if row.get(col)
+    ]
+    return SignalFacts(
+        event=label,
+        a=int(row["a"]),
+        b=int(row["b"]),
+        c=int(row["c"]),
+        d=int(row["d"]),
+        expected=_req(row["expected"], 2),
+        prr=_num(row.get("prr"), 2),
+        prr_lo=_num(row.get("prr_lo"), 2),
+        prr_hi=_num(row.get("prr_hi"), 2),
+        chi2=_num(row.get("chi2_yates"), 2),
+        ror=_num(row.get("ror"), 2),
+        ror_lo=_num(row.get("ror_lo"), 2),
+        ror_hi=_num(row.get("ror_hi"), 2),
+        ic=_num(row.get("ic"), 2),
+        ic025=_num(row.get("ic025"), 2),
+        ic975=_num(row.get("ic975"), 2),
+        ebgm=_num(row.get("ebgm"), 2),
+        eb05=_num(row.get("eb05"), 2),
+        eb95=_num(row.get("eb95"), 2),
+        flags=flags,
+    )
+
+
+def _signals(
+    products: pl.DataFrame,
+    events: pl.DataFrame,
+    label: str,
+    thresholds: SignalThresholds,
+    display: dict[str, str],
+    notes: list[str],
+) -> SignalsFacts | None:
+    tf = ThresholdFacts(
+        prr_min=thresholds.prr_min,
+        chi2_min=thresholds.chi2_min,
+        min_count=thresholds.min_count,
+        ror025_min=thresholds.ror025_min,
+        ic025_min=thresholds.ic025_min,
+        eb05_min=thresholds.eb05_min,
+    )
+    if products.height == 0 or events.height == 0:
+        notes.append("no report of this kind names both a product and an event: not estimable")
+        return None
+    try:
+        res = disproportionality(products, events, thresholds=thresholds)
+    except (ValueError, ArithmeticError) as exc:  # degenerate tables: say so, do not guess
+        notes.append(f"disproportionality not estimable: {exc}")
+        return None
+    notes.extend(res.notes)
+    rows = for_product(res, label)
+    items = [
+        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+        for r in rows.iter_rows(named=True)
+    ]
+    flagged = [s for s in items if s.flags]
+    flagged.sort(key=lambda s: (-(s.eb05 or 0.0), -s.a, s.event))
+    top = sorted(
+        (s for s in items if s.a >= thresholds.min_count),
+        key=lambda s: (-(s.ebgm or 0.0), -s.a, s.event),
+    )[:TOP_N]
+    prior = None
+    if res.prior is not None:
+        p = res.prior
+        prior = PriorFacts(
+            alpha1=_req(p.alpha1),
+            beta1=_req(p.beta1),
+            alpha2=_req(p.alpha2),
+            beta2=_req(p.beta2),
+            p=_req(p.p),
+            loglik=_num(p.loglik, 2),
+            converged=p.converged,
+        )
+    n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
+    return SignalsFacts(
+        background_reports=res.n_reports,
+        product_reports=n_product,
+        product_label=label,
+        pairs_tested=rows.height,
+        thresholds=tf,
+        prior=prior,
+        signals=flagged,
+        top_by_ebgm=top,
+    )
+
+
+def _peers(kind: str, notes: list[str]) -> PeerFacts | None:
+    """Peer comparison needs a peer group the public data define (same product code for a
+    device brand; a therapeutic class for a drug, which openFDA/FAERS do not carry)."""
+    if kind == "drug":
+        notes.append(
+            "no peer comparison: the public data give no therapeutic class to define peers"
+        )
+    else:
+        notes.append(
+            "no peer comparison: the report covers whole FDA product codes, which are "
+            "themselves the peer groups; disproportionality against all other device "
+            "codes is reported instead"
+        )
+    return None
+
+
+def _recalls(rows: list[dict[str, Any]]) -> RecallsFacts:
+    items = [
+        RecallFacts(
+            recall_number=str(r["recall_number"]),
+            source=str(r["source"]),
+            classification=r.get("classification"),
+            report_date=r.get("report_date"),
+            status=r.get("status"),
+            firm=r.get("firm"),
+            reason=r.get("reason"),
+        )
+        for r in rows
+    ]
+    cls = [i.classification for i in items]
+    return RecallsFacts(
+        total=len(items),
+        class_i=cls.count("I"),
+        class_ii=cls.count("II"),
+        class_iii=cls.count("III"),
+        items=items,
+    )
+
+
+def _identification(rows: list[dict[str, Any]]) -> list[DeviceIdentification]:
+    return [
+        DeviceIdentification(
+            source=str(r["source"]),
+            udi_di=r.get("udi_di"),
+            basic_udi_di=r.get("basic_udi_di"),
+            trade_name=r.get("trade_name"),
+            risk_class=r.get("risk_class"),
+            manufacturer_name=r.get("manufacturer_name"),
+            manufacturer_srn=r.get("manufacturer_srn"),
+            status=r.get("status"),
+        )
+        for r in rows
+    ]
+
+
+def _int(d: dict[str, Any], *keys: str) -> int:
+    total = 0
+    for k in keys:
+        v = d.get(k)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            total += int(v)
+    return total
+
+
+def _provenance(
+    rows: list[dict[str, Any]],
+    in_store: dict[int, int],
+    product_counts: dict[int, int],
+    recall_ids: set[int],
+    device_ids: set[int],
+) -> list[SnapshotFacts]:
+    out = []
+    for r in rows:
+        sid = int(r["id"])
+        stats = r.get("stats") or {}
+        src = stats.get("source") or {}
+        load = stats.get("load") or {}
+        superseded = _int(src, "superseded", "duplicate_primaryid", "duplicate_reports")
+        deleted = _int(src, "deleted")
+        if product_counts.get(sid):
+            role = "product"
+        elif sid in in_store:
+            role = "background"
+        elif sid in recall_ids:
+            role = "recalls"
+        else:
+            role = "identification"
+        retrieved = r["retrieved_at"]
+        if isinstance(retrieved, dt.datetime) and retrieved.tzinfo is None:
+            retrieved = retrieved.replace(tzinfo=dt.UTC)
+        out.append(
+            SnapshotFacts(
+                snapshot_id=sid,
+                source=str(r["source"]),
+                location=str(r["location"]),
+                query=r.get("query"),
+                retrieved_at=retrieved,
+                record_count=int(r.get("record_count") or 0),
+                sha256=str(r["sha256"]),
+                is_generated=bool(r.get("is_generated")),
+                inserted=_int(load, "inserted"),
+                updated=_int(load, "updated"),
+                unchanged=_int(load, "unchanged"),
+                rejected=_int(load, "rejected"),
+                superseded=superseded,
+                deleted=deleted,
+                rows_before_dedup=int(r.get("record_count") or 0) + superseded + deleted,
+                reports_in_store=in_store.get(sid, 0),
+                product_reports=product_counts.get(sid, 0),
+                role=role,
+            )
+        )
+    return out
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cerflow")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def _assert_finite(facts: Facts) -> None:
+    """A bug guard: every builder above maps undefined values to None."""
+
+    def walk(v: Any, path: str) -> None:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ArithmeticError(f"non-finite value in Facts at {path}")
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{path}.{k}")
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, f"{path}[{i}]")
+
+    walk(facts.model_dump(mode="python"), "facts")
+
+
+# --- entry point -----------------------------------------------------------------------
+
+
+def build_facts(
+    engine: Engine,
+    *,
+    drug: str | None = None,
+    device_codes: Sequence[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    settings: Settings | None = None,
+    report_id: str | None = None,
+    version: int = 1,
+) -> Facts:
+    """Every number of the CER for one drug or one set of device product codes.
+
+    Raises `ProductNotFoundError` (naming the product and the import to run) when the store
+    has no report for it, and ValueError for contradictory arguments.
+    """
+    settings = settings or get_settings()
+    codes = sorted({c for c in (device_code(x) for x in (device_codes or [])) if c})
+    if bool(drug and drug.strip()) == bool(codes):
+        raise ValueError("give exactly one of a drug name or one or more device product codes")
+    if since and until and since > until:
+        raise ValueError(f"since {since} is after until {until}")
+    kind: rq.Kind
+    if drug:
+        key = drug_key(drug)
+        if not key:
+            raise ValueError(f"drug name {drug!r} has no usable ingredient after normalization")
+        kind = "drug"
+        sel = rq.ProductSelector("drug", product_keys=(key,), since=since, until=until)
+        label, query, display = key, drug.strip(), key.title()
+    else:
+        kind = "device"
+        sel = rq.ProductSelector("device", product_codes=tuple(codes), since=since, until=until)
+        label = "+".join(codes)
+        query = ", ".join(codes)
+        display = f"FDA product code{'s' if len(codes) > 1 else ''} {query}"
+
+    notes: dict[str, list[str]] = {}
+    methods = MethodsFacts(dedup_rules=list(DEDUP_RULES), references=list(REFERENCES))
+    with engine.connect() as conn:
+        reports = rq.product_reports(conn, sel)
+        if reports.height == 0:
+            similar = rq.similar_products(conn, kind, label.split("+")[0])
+            window = ""
+            if since or until:
+                window = f" received between {since or 'the start'} and {until or 'today'}"
+            hint = (
+                f"`cerflow ingest openfda --drug {query!r}` (or `cerflow ingest faers FILES`)"
+                if kind == "drug"
+                else "`cerflow ingest openfda "
+                + " ".join(f"--device-code {c}" for c in codes)
+                + "` (or `cerflow ingest maude FILES`)"
+            )
+            msg = (
+                f"no {kind} reports for {query!r} (key {label!r}){window} in the store; "
+                f"import them first with {hint}"
+            )
+            if similar:
+                msg += f", or use one of the stored names: {', '.join(similar)}"
+            raise ProductNotFoundError(msg)
+        events = rq.product_events(conn, sel)
+        prod_rows = rq.product_rows(conn, sel)
+        bg_products, bg_events = rq.background(conn, kind, since, until)
+        _, cutoff = rq.kind_summary(conn, kind, since, until)
+        in_store = rq.snapshot_ids_for_kind(conn, kind, since, until)
+        recall_rows = rq.recalls_for(conn, sel)
+        names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
+        device_rows = rq.devices_for(conn, codes, names) if kind == "device" else []
+        recall_ids = {int(r["snapshot_id"]) for r in recall_rows if r.get("snapshot_id")}
+        device_ids = {int(r["snapshot_id"]) for r in device_rows if r.get("snapshot_id")}
+        snap_rows = rq.snapshot_rows(conn, sorted(set(in_store) | recall_ids | device_ids))
+
+    # Product facts.
+    def top_names(col: str) -> list[str]:
+        return [k for k, _ in _value_counts(prod_rows.filter(pl.col(col).is_not_null()), col)[:5]]
+
+    verbatim = top_names("brand_name") if kind == "device" else top_names("raw_name")
+    product = ProductFacts(
+        kind=kind,
+        query=query,
+        display_name=display,
+        product_keys=list(sel.product_keys),
+        product_codes=list(sel.product_codes),
+        verbatim_names=verbatim,
+        manufacturers=top_names("manufacturer"),
+    )
+
+    volumes = _volumes(reports)
+    display_terms = _display_terms(events)
+    top = trends.top_events(reports, events.select("report_id", "term"), n=TOP_N)
+    top_events = [
+        CountShare(label=display_terms.get(t, t), count=int(n), percent=round(float(p), 1))
+        for t, n, p in top.iter_rows()
+    ]
+
+    # Monthly series from the product's first month (or `since`) to the data cut-off.
+    dated = reports.filter(trends._monthly_mask())
+    first = since or (dated["received_date"].min() if dated.height else None)
+    last = until or cutoff or (dated["received_date"].max() if dated.height else None)
+    if isinstance(first, dt.date) and isinstance(last, dt.date) and _month(first) <= _month(last):
+        monthly = trends.monthly_counts(reports, start=_month(first), end=_month(last))
+    else:
+        monthly = trends.monthly_counts(reports)
+    trend_notes: list[str] = []
+    trend = _trend(monthly, reports, trend_notes) if monthly.height else None
+    if trend is None:
+        trend_notes.append("no report has a month-precise received date: no trend test")
+    notes["trend"] = trend_notes
+    notes["forecast"] = []
+    fc = _forecast(monthly, methods, notes["forecast"])
+    notes["anomalies"] = []
+    flags, cps = _anomalies(monthly, methods, notes["anomalies"])
+
+    # Disproportionality: the product's labels become one label (several device codes are
+    # one product), against every other product of the same kind.
+    members = set(sel.product_keys if kind == "drug" else sel.product_codes)
+    bg = bg_products.with_columns(
+        pl.when(pl.col("product").is_in(list(members)))
+        .then(pl.lit(label))
+        .otherwise(pl.col("product"))
+        .alias("product")
+    ).unique()
+    notes["signals"] = []
+    thresholds = SignalThresholds.from_settings(settings)
+    signals = _signals(bg, bg_events, label, thresholds, display_terms, notes["signals"])
+    notes["peers"] = []
+    peers = _peers(kind, notes["peers"])
+
+    product_counts: dict[int, int] = {}
+    if reports.height:
+        sc = reports.filter(pl.col("snapshot_id").is_not_null()).group_by("snapshot_id").len()
+        product_counts = {int(s): int(n) for s, n in sc.iter_rows()}
+    provenance = _provenance(snap_rows, in_store, product_counts, recall_ids, device_ids)
+    generated = any(s.is_generated for s in provenance)
+
+    generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rid = report_id or f"CER-{_slug(label)}-{(cutoff or generated_at.date()):%Y%m%d}"
+    meta = ReportMeta(
+        report_id=rid,
+        version=version,
+        title=f"Clinical Evaluation Report: post-market safety data for {display}",
+        generated_at=generated_at,
+        data_cutoff=cutoff,
+        since=since,
+        until=until,
+        cerflow_version=_version(),
+        generated_data=generated,
+    )
+    facts = Facts(
+        meta=meta,
+        product=product,
+        identification=_identification(device_rows),
+        provenance=provenance,
+        volumes=volumes,
+        top_events=top_events,
+        trend=trend,
+        forecast=fc,
+        anomalies=flags,
+        change_points=cps,
+        signals=signals,
+        peers=peers,
+        recalls=_recalls(recall_rows),
+        methods=methods,
+        notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
+        writer_inputs=list(WRITER_INPUTS),
+    )
+    _assert_finite(facts)
+    return facts

@@ -1,0 +1,265 @@
+"""Store reads a CER needs, as Polars frames in the shape `cerflow.analysis` expects.
+
+Why a separate module: `cerflow.analysis` is pure and never touches the store, and the
+report needs a few reads the general frames do not cover (the product's reports with every
+seriousness flag, the same-kind background for disproportionality, recalls and EUDAMED rows
+matched to the product, the snapshots behind all of them). Every function takes an open
+`Connection` so one report reads one consistent view (a single transaction).
+
+Which product rows count: for drugs, products in the suspect or interacting role (a
+concomitant drug is not suspected of anything); for devices, the device rows' FDA product
+codes. A report that names the product twice counts once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import polars as pl
+from sqlalchemy import Connection, Select, and_, func, select
+
+from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
+
+Kind = Literal["drug", "device"]
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+DRUG_ROLES = ("suspect", "interacting")
+
+REPORT_FRAME_COLUMNS: dict[str, Any] = {
+    "report_id": pl.Int64(),
+    "source": pl.Utf8(),
+    "received_date": pl.Date(),
+    "received_precision": pl.Utf8(),
+    "serious": pl.Boolean(),
+    "death": pl.Boolean(),
+    "life_threatening": pl.Boolean(),
+    "hospitalization": pl.Boolean(),
+    "disability": pl.Boolean(),
+    "congenital_anomaly": pl.Boolean(),
+    "required_intervention": pl.Boolean(),
+    "other_serious": pl.Boolean(),
+    "event_type": pl.Utf8(),
+    "country": pl.Utf8(),
+    "sex": pl.Utf8(),
+    "age_years": pl.Float64(),
+    "snapshot_id": pl.Int64(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSelector:
+    """Which reports belong to the product: drug keys or device product codes."""
+
+    kind: Kind
+    product_keys: tuple[str, ...] = ()
+    product_codes: tuple[str, ...] = ()
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def product_condition(self) -> Any:
+        if self.kind == "drug":
+            return and_(
+                ReportProduct.product_key.in_(self.product_keys),
+                ReportProduct.role.in_(DRUG_ROLES),
+            )
+        return ReportProduct.product_code.in_(self.product_codes)
+
+
+def _window(stmt: S, since: dt.date | None, until: dt.date | None) -> S:
+    if since is not None:
+        stmt = stmt.where(Report.received_date >= since)
+    if until is not None:
+        stmt = stmt.where(Report.received_date <= until)
+    return stmt
+
+
+def product_report_ids(sel: ProductSelector) -> Select[Any]:
+    """Sub-select of the ids of the product's reports (inside the date window)."""
+    stmt = (
+        select(ReportProduct.report_id)
+        .join(Report, Report.id == ReportProduct.report_id)
+        .where(Report.kind == sel.kind)
+        .where(sel.product_condition())
+    )
+    return _window(stmt, sel.since, sel.until).distinct()
+
+
+def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def product_reports(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
+    """One row per report of the product (columns: `REPORT_FRAME_COLUMNS`)."""
+    cols = [getattr(Report, "id" if c == "report_id" else c) for c in REPORT_FRAME_COLUMNS]
+    stmt = select(*cols).where(Report.id.in_(product_report_ids(sel))).order_by(Report.id)
+    return _frame(conn.execute(stmt).all(), REPORT_FRAME_COLUMNS)
+
+
+def product_events(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
+    """(report_id, term, term_raw, term_type) of the product's reports."""
+    stmt = select(
+        ReportEvent.report_id, ReportEvent.term, ReportEvent.term_raw, ReportEvent.term_type
+    ).where(ReportEvent.report_id.in_(product_report_ids(sel)))
+    schema = {
+        "report_id": pl.Int64(),
+        "term": pl.Utf8(),
+        "term_raw": pl.Utf8(),
+        "term_type": pl.Utf8(),
+    }
+    return _frame(conn.execute(stmt).all(), schema)
+
+
+def product_rows(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
+    """The product rows themselves: names, brands, manufacturers, codes as reported."""
+    stmt = (
+        select(
+            ReportProduct.report_id,
+            ReportProduct.product_key,
+            ReportProduct.raw_name,
+            ReportProduct.brand_name,
+            ReportProduct.manufacturer,
+            ReportProduct.product_code,
+        )
+        .join(Report, Report.id == ReportProduct.report_id)
+        .where(Report.kind == sel.kind)
+        .where(sel.product_condition())
+    )
+    schema = {
+        "report_id": pl.Int64(),
+        "product_key": pl.Utf8(),
+        "raw_name": pl.Utf8(),
+        "brand_name": pl.Utf8(),
+        "manufacturer": pl.Utf8(),
+        "product_code": pl.Utf8(),
+    }
+    return _frame(conn.execute(_window(stmt, sel.since, sel.until)).all(), schema)
+
+
+def background(
+    conn: Connection, kind: Kind, since: dt.date | None, until: dt.date | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every report of the same kind as (report_id, product) and (report_id, event) frames.
+
+    Drugs are named by product key (suspect or interacting role), devices by FDA product
+    code; this is the database the product is compared with in disproportionality.
+    """
+    label: Any
+    if kind == "drug":
+        label = ReportProduct.product_key
+        cond = ReportProduct.role.in_(DRUG_ROLES)
+    else:
+        label = ReportProduct.product_code
+        cond = ReportProduct.product_code.is_not(None)
+    pstmt = (
+        select(ReportProduct.report_id, label)
+        .join(Report, Report.id == ReportProduct.report_id)
+        .where(Report.kind == kind)
+        .where(cond)
+    )
+    estmt = (
+        select(ReportEvent.report_id, ReportEvent.term)
+        .join(Report, Report.id == ReportEvent.report_id)
+        .where(Report.kind == kind)
+    )
+    products = _frame(
+        conn.execute(_window(pstmt, since, until)).all(),
+        {"report_id": pl.Int64(), "product": pl.Utf8()},
+    ).unique()
+    events = _frame(
+        conn.execute(_window(estmt, since, until)).all(),
+        {"report_id": pl.Int64(), "event": pl.Utf8()},
+    ).unique()
+    return products, events
+
+
+def kind_summary(
+    conn: Connection, kind: Kind, since: dt.date | None, until: dt.date | None
+) -> tuple[int, dt.date | None]:
+    """Reports of this kind in the window and the latest received date (the data cut-off)."""
+    stmt = _window(
+        select(func.count(Report.id), func.max(Report.received_date)).where(Report.kind == kind),
+        since,
+        until,
+    )
+    count, latest = conn.execute(stmt).one()
+    if isinstance(latest, str):  # SQLite aggregate over a Date column comes back as text
+        latest = dt.date.fromisoformat(latest)
+    return int(count or 0), latest
+
+
+def snapshot_ids_for_kind(
+    conn: Connection, kind: Kind, since: dt.date | None, until: dt.date | None
+) -> dict[int, int]:
+    """snapshot id -> number of reports of this kind (in the window) last written by it."""
+    stmt = _window(
+        select(Report.snapshot_id, func.count(Report.id))
+        .where(Report.kind == kind)
+        .where(Report.snapshot_id.is_not(None))
+        .group_by(Report.snapshot_id),
+        since,
+        until,
+    )
+    return {int(sid): int(n) for sid, n in conn.execute(stmt).all() if sid is not None}
+
+
+def snapshot_rows(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Snapshot rows as plain dicts (a Connection returns rows, not ORM objects)."""
+    if not ids:
+        return []
+    t = SourceSnapshot.__table__
+    stmt = select(t).where(t.c.id.in_(list(ids))).order_by(t.c.retrieved_at, t.c.id)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def recalls_for(conn: Connection, sel: ProductSelector) -> list[dict[str, Any]]:
+    """Recalls and enforcement reports naming the product's keys or codes.
+
+    Recalls are few (thousands), and their keys/codes are JSON lists that SQLite and
+    PostgreSQL query differently, so the match is done here on the rows of that kind.
+    """
+    t = Recall.__table__
+    rows = conn.execute(select(t).where(t.c.product_type == sel.kind)).all()
+    wanted = set(sel.product_keys if sel.kind == "drug" else sel.product_codes)
+    field = "product_keys" if sel.kind == "drug" else "product_codes"
+    out = []
+    for r in rows:
+        m = dict(r._mapping)
+        if wanted & {str(v) for v in (m.get(field) or [])}:
+            out.append(m)
+    out.sort(key=lambda m: (m["report_date"] or dt.date.min, m["recall_number"]), reverse=True)
+    return out
+
+
+def devices_for(
+    conn: Connection, codes: Sequence[str], names: Sequence[str]
+) -> list[dict[str, Any]]:
+    """EUDAMED/GUDID devices whose FDA product codes or trade names match the product."""
+    t = Device.__table__
+    wanted_codes = {c.upper() for c in codes}
+    wanted_names = {n.casefold() for n in names if n}
+    out = []
+    for r in conn.execute(select(t).order_by(t.c.id)).all():
+        m = dict(r._mapping)
+        dev_codes = {str(c).upper() for c in (m.get("product_codes") or [])}
+        trade = (m.get("trade_name") or "").casefold()
+        if dev_codes & wanted_codes or (trade and trade in wanted_names):
+            out.append(m)
+    return out
+
+
+def similar_products(conn: Connection, kind: Kind, text: str, limit: int = 5) -> list[str]:
+    """Stored product keys or codes containing `text`, most reported first (for errors)."""
+    col = ReportProduct.product_key if kind == "drug" else ReportProduct.product_code
+    needle = f"%{text.strip().upper()}%"
+    stmt = (
+        select(col, func.count())
+        .where(func.upper(col).like(needle))
+        .group_by(col)
+        .order_by(func.count().desc())
+        .limit(limit)
+    )
+    return [str(v) for v, _ in conn.execute(stmt).all() if v]
