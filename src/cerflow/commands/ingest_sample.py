@@ -67,7 +67,11 @@ def ingest_sample_command(
 
             try:
                 result = ingest_sample(engine, progress=advance, sample_dir=sample_dir)
-            except (SampleIntegrityError, FileNotFoundError, SourceFormatError) as exc:
+            except (SampleIntegrityError, FileNotFoundError) as exc:
+                progress.stop()
+                console.print(f"[red]error:[/red] {exc}\nNothing was imported.")
+                raise typer.Exit(1) from None
+            except SourceFormatError as exc:
                 progress.stop()
                 console.print(
                     f"[red]error:[/red] {exc}\nThe file being imported when this happened was "

@@ -155,7 +155,6 @@ def _device_records(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict
                 "address_2": "",
                 "city": "Springfield",
                 "state": "MA",
-                "postal_code": "01101",
                 "country": "United States",
                 "reason_for_recall": reason,
                 "product_description": description,
@@ -196,7 +195,6 @@ def _drug_records(rng: random.Random) -> list[dict[str, Any]]:
                 "address_2": "",
                 "city": "Princeton",
                 "state": "NJ",
-                "postal_code": "08540",
                 "country": "United States",
                 "reason_for_recall": reason,
                 "product_description": (
