@@ -1,0 +1,1 @@
+"""Alerts raised by scheduled refreshes of watched products, and their delivery."""

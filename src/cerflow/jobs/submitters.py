@@ -1,0 +1,196 @@
+"""`JobSubmitter` implementations: Celery on Redis, or an in-process thread pool.
+
+Both write the job row in the caller's transaction and start the work only after it
+commits (`cerflow.unit_of_work.on_commit`). The row is written already marked as sent, so
+if the process dies between commit and send, the sweeper sends it after the bound.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+from celery import Celery
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cerflow.config import Settings
+from cerflow.db import make_engine, make_session_factory
+from cerflow.jobs import service as jobs
+from cerflow.jobs.interface import JobHandle, JobSubmitter
+from cerflow.jobs.models import Job, utcnow
+from cerflow.unit_of_work import on_commit
+
+log = structlog.get_logger(__name__)
+
+
+def _create(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    requested_by: int | None,
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    job, created = jobs.create(
+        session=session,
+        type=kind,
+        params=payload,
+        owner_id=requested_by,
+        idempotency_key=idempotency_key,
+    )
+    if created:
+        job.task_id = f"{job.id}-1"
+        job.sends = 1
+        job.sent_at = utcnow()
+        session.flush()
+    return job, created
+
+
+class CelerySubmitter:
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
+        self.settings = settings
+        self._app = app
+
+    @property
+    def app(self) -> Celery:
+        if self._app is None:
+            from cerflow.jobs.celery_app import app
+
+            self._app = app
+        return self._app
+
+    def send(self, job_id: str, job_type: str, task_id: str) -> None:
+        from cerflow.jobs.celery_app import RUN_TASK, queue_for
+
+        self.app.send_task(
+            RUN_TASK, args=[job_id], task_id=task_id, queue=queue_for(self.settings, job_type)
+        )
+
+    def submit(
+        self,
+        *,
+        session: Session,
+        kind: str,
+        payload: dict[str, Any],
+        requested_by: int | None,
+        idempotency_key: str | None = None,
+    ) -> JobHandle:
+        job, created = _create(session, kind, payload, requested_by, idempotency_key)
+        if created:
+            job_id, job_type, task_id = job.id, job.type, job.task_id or f"{job.id}-1"
+            on_commit(session, lambda: self.send(job_id, job_type, task_id))
+        return JobHandle(id=job.id, kind=job.type, state=job.state)
+
+    def resend(self, *, session: Session, job: Job) -> None:
+        """After a manual retry: a fresh task id, sent once the reset commits."""
+        task_id = f"{job.id}-{job.sends + 1}"
+        jobs.mark_sent(session=session, job_id=job.id, task_id=task_id)
+        job_id, job_type = job.id, job.type
+        on_commit(session, lambda: self.send(job_id, job_type, task_id))
+
+    def revoke(self, task_id: str | None) -> None:
+        if not task_id:
+            return
+        try:
+            self.app.control.revoke(task_id)
+        except Exception as exc:  # the cooperative check in progress() still stops it
+            log.warning("job_revoke_failed", error=type(exc).__name__)
+
+
+class InProcessSubmitter:
+    """Embedded default: the same task functions in a small thread pool, retries on timers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        factory: sessionmaker[Session] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._factory = factory
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, settings.jobs_inprocess_workers), thread_name_prefix="cerflow-job"
+        )
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(settings=self.settings)
+        return self._engine
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        if self._factory is None:
+            self._factory = make_session_factory(self.engine)
+        return self._factory
+
+    def _run(self, job_id: str) -> None:
+        from cerflow.jobs.runner import execute
+
+        try:
+            outcome = execute(
+                job_id, settings=self.settings, engine=self.engine, factory=self.factory
+            )
+        except Exception:
+            log.exception("inprocess_job_crashed", job_id=job_id)
+            return
+        if outcome.action in ("retry", "recheck"):
+            self._later(outcome.countdown, job_id)
+
+    def _later(self, delay: float, job_id: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            timer = threading.Timer(delay, self.send, args=(job_id,))
+            timer.daemon = True
+            self._timers.add(timer)
+        timer.start()
+
+    def send(self, job_id: str, *_: object) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._pool.submit(self._run, job_id)
+
+    def submit(
+        self,
+        *,
+        session: Session,
+        kind: str,
+        payload: dict[str, Any],
+        requested_by: int | None,
+        idempotency_key: str | None = None,
+    ) -> JobHandle:
+        job, created = _create(session, kind, payload, requested_by, idempotency_key)
+        if created:
+            job_id = job.id
+            on_commit(session, lambda: self.send(job_id))
+        return JobHandle(id=job.id, kind=job.type, state=job.state)
+
+    def resend(self, *, session: Session, job: Job) -> None:
+        job_id = job.id
+        jobs.mark_sent(session=session, job_id=job.id, task_id=f"{job.id}-{job.sends + 1}")
+        on_commit(session, lambda: self.send(job_id))
+
+    def revoke(self, task_id: str | None) -> None:
+        """Nothing to revoke: the running step notices the cancelled state at its next step."""
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            self._closed = True
+            for timer in self._timers:
+                timer.cancel()
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def make_submitter(settings: Settings) -> JobSubmitter:
+    """Celery when a broker is configured, the in-process pool otherwise."""
+    if settings.effective_broker_url:
+        return CelerySubmitter(settings)
+    return InProcessSubmitter(settings)

@@ -1,0 +1,1 @@
+"""User-registered webhooks: signed JSON deliveries with retries and a delivery log."""

@@ -1,0 +1,157 @@
+"""Webhook registration and delivery: signed POSTs, a delivery log, auto-disable.
+
+Every attempt is logged. Success resets the failure counter; each failed attempt raises
+it, and at `webhook_disable_after_failures` consecutive failures the hook is disabled
+with the reason (last status or error) so its owner can see why and re-enable it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from cerflow.config import Settings
+from cerflow.jobs.errors import backoff_seconds, redact
+from cerflow.jobs.models import utcnow
+from cerflow.webhooks import signing
+from cerflow.webhooks.models import Webhook, WebhookDelivery
+
+log = structlog.get_logger(__name__)
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def create(*, session: Session, user_id: int, url: str, events: list[str]) -> Webhook:
+    hook = Webhook(
+        user_id=user_id,
+        url=url,
+        secret=new_secret(),
+        events=list(events),
+        active=True,
+        consecutive_failures=0,
+        created_at=utcnow(),
+    )
+    session.add(hook)
+    session.flush()
+    return hook
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: str  # delivered | failed | disabled | skipped
+    retry_in: float | None = None
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def deliver_once(
+    *,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    webhook_id: int,
+    event: dict[str, Any],
+    attempt: int,
+    client: httpx.Client | None = None,
+) -> DeliveryResult:
+    with factory() as session:
+        hook = session.get(Webhook, webhook_id)
+        if hook is None or not hook.active:
+            return DeliveryResult("skipped")
+        if hook.events and event.get("type") not in hook.events:
+            return DeliveryResult("skipped")
+        url, secret = hook.url, hook.secret
+    body = _body(event)
+    ts = int(time.time())
+    event_id = str(event.get("id") or uuid.uuid4().hex)
+    headers = {
+        "Content-Type": "application/json",
+        signing.TIMESTAMP_HEADER: str(ts),
+        signing.SIGNATURE_HEADER: signing.sign(secret, ts, body),
+        signing.EVENT_HEADER: str(event.get("type", "event")),
+        signing.DELIVERY_HEADER: event_id,
+        "User-Agent": "cerflow-webhooks/1",
+    }
+    status_code: int | None = None
+    error: str | None = None
+    start = time.monotonic()
+    try:
+        if client is None:
+            with httpx.Client(timeout=settings.webhook_timeout_seconds) as own:
+                resp = own.post(url, content=body, headers=headers)
+        else:
+            resp = client.post(url, content=body, headers=headers)
+        status_code = resp.status_code
+        if not 200 <= resp.status_code < 300:
+            error = f"receiver answered HTTP {resp.status_code}"
+    except httpx.HTTPError as exc:
+        error = redact(f"{type(exc).__name__}: {exc}", settings)
+    ok = error is None
+    with factory() as session:
+        hook = session.get(Webhook, webhook_id)
+        if hook is None:
+            return DeliveryResult("skipped")
+        session.add(
+            WebhookDelivery(
+                webhook_id=webhook_id,
+                event_id=event_id[:64],
+                event=str(event.get("type", "event"))[:64],
+                attempt=attempt,
+                ok=ok,
+                status_code=status_code,
+                error=error,
+                duration_ms=int((time.monotonic() - start) * 1000),
+                created_at=utcnow(),
+            )
+        )
+        if ok:
+            hook.consecutive_failures = 0
+            session.commit()
+            return DeliveryResult("delivered")
+        hook.consecutive_failures += 1
+        if hook.consecutive_failures >= settings.webhook_disable_after_failures:
+            hook.active = False
+            hook.disabled_reason = (
+                f"disabled after {hook.consecutive_failures} consecutive failed deliveries; "
+                f"last: {error}"
+            )
+            session.commit()
+            log.warning("webhook_disabled", webhook_id=webhook_id)
+            return DeliveryResult("disabled")
+        session.commit()
+    if attempt >= settings.webhook_max_attempts:
+        return DeliveryResult("failed")
+    return DeliveryResult(
+        "failed",
+        retry_in=backoff_seconds(attempt, base=settings.webhook_retry_backoff_seconds, cap=3600),
+    )
+
+
+def deliver_with_retries(
+    *,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    webhook_id: int,
+    event: dict[str, Any],
+) -> DeliveryResult:
+    """Embedded mode (no broker): retry in this thread with the same backoff."""
+    attempt = 1
+    while True:
+        result = deliver_once(
+            settings=settings, factory=factory, webhook_id=webhook_id, event=event, attempt=attempt
+        )
+        if result.retry_in is None:
+            return result
+        time.sleep(result.retry_in)
+        attempt += 1
