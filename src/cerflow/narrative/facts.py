@@ -239,6 +239,7 @@ class MethodsFacts(_Model):
     haldane_correction: float = 0.5
     top_n: int = 10
     p_floor: float = 0.0001  # p-values below are printed as "< 0.0001"
+    checksum_algorithm: str = "SHA-256"
     dedup_rules: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
 
@@ -322,6 +323,8 @@ def _number_forms(value: float | int) -> Iterator[str]:
     x = abs(value)
     for digits in range(0, 5):
         yield f"{x:.{digits}f}"
+    if "e" not in repr(x):
+        yield repr(x)  # the shortest exact form, for constants such as 0.00135
     if x == int(x):
         yield str(int(x))
     yield f"{x * 100:.1f}"  # a proportion shown as a percentage

@@ -419,12 +419,10 @@ def _peers(kind: str, notes: list[str]) -> PeerFacts | None:
     """Peer comparison needs a peer group the public data define (same product code for a
     device brand; a therapeutic class for a drug, which openFDA/FAERS do not carry)."""
     if kind == "drug":
-        notes.append(
-            "no peer comparison: the public data give no therapeutic class to define peers"
-        )
+        notes.append("the public data give no therapeutic class to define peers")
     else:
         notes.append(
-            "no peer comparison: the report covers whole FDA product codes, which are "
+            "the report covers whole FDA product codes, which are "
             "themselves the peer groups; disproportionality against all other device "
             "codes is reported instead"
         )
