@@ -18,6 +18,8 @@ from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
 from cerflow.store import migrate
 from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, Any]]]:
