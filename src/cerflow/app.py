@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
-from cerflow.api import feedback, health, products, watched
+from cerflow.api import feedback, health, jobs, products, watched, ws
 from cerflow.api.deps import AppState
 from cerflow.api.errors import validation_error_handler
 from cerflow.api.middleware import (
@@ -28,7 +28,8 @@ from cerflow.auth import router as auth_router
 from cerflow.cache import Cache, MemoryCache, RedisCache
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine, make_session_factory
-from cerflow.jobs.interface import JobSubmitter, RecordingSubmitter
+from cerflow.jobs.interface import JobSubmitter
+from cerflow.jobs.submitters import make_submitter
 from cerflow.observability.logging import configure_logging
 from cerflow.ratelimit import (
     Decision,
@@ -38,6 +39,8 @@ from cerflow.ratelimit import (
     RedisRateLimiter,
 )
 from cerflow.redis import make_redis
+from cerflow.reports import router as reports_router
+from cerflow.webhooks import router as webhooks_router
 
 DESCRIPTION = """
 Clinical Evaluation Report data as a service.
@@ -74,7 +77,7 @@ def _build_state(
         redis=redis,
         cache=cache,
         rate_limiter=limiter,
-        job_submitter=job_submitter or RecordingSubmitter(),
+        job_submitter=job_submitter or make_submitter(settings),
     )
 
 
@@ -129,6 +132,11 @@ def create_app(
         watched.router,
         feedback.router,
         health.router,
+        jobs.router,
+        jobs.alias_router,
+        reports_router.router,
+        webhooks_router.router,
+        ws.router,
     ):
         app.include_router(router)
 

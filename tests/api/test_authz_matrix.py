@@ -97,6 +97,22 @@ EXPECTED: dict[tuple[str, str], Case] = {
         Role.VIEWER, 201, lambda c: {"rating": 4, "comment": "useful"}
     ),
     ("GET", "/api/v1/feedback"): Case(Role.ADMIN, 200),
+    ("GET", "/api/v1/jobs"): Case(Role.VIEWER, 200),
+    ("GET", "/api/v1/jobs/{job_id}"): Case(Role.VIEWER, 404),
+    ("GET", "/api/tasks/{task_id}"): Case(Role.VIEWER, 404),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): Case(Role.ANALYST, 404),
+    ("POST", "/api/v1/jobs/{job_id}/retry"): Case(Role.ANALYST, 404),
+    ("POST", "/api/v1/reports"): Case(Role.ANALYST, 202, lambda c: {"product_ref": "DQA"}),
+    ("GET", "/api/v1/reports"): Case(Role.VIEWER, 200),
+    ("GET", "/api/v1/reports/{report_id}"): Case(Role.VIEWER, 404),
+    ("GET", "/api/v1/reports/{report_id}/download/{fmt}"): Case(Role.VIEWER, 404),
+    ("POST", "/api/v1/webhooks"): Case(
+        Role.ANALYST, 201, lambda c: {"url": "https://hooks.example.org/cerflow"}
+    ),
+    ("GET", "/api/v1/webhooks"): Case(Role.VIEWER, 200),
+    ("POST", "/api/v1/webhooks/{hook_id}/enable"): Case(Role.ANALYST, 404),
+    ("GET", "/api/v1/webhooks/{hook_id}/deliveries"): Case(Role.VIEWER, 404),
+    ("DELETE", "/api/v1/webhooks/{hook_id}"): Case(Role.ANALYST, 404),
 }
 
 
@@ -180,6 +196,10 @@ def test_authorization_matrix(
         "ref": "DQA",
         "item_id": "999999",
         "report_id": "r-1",
+        "job_id": "0000",
+        "task_id": "0000",
+        "hook_id": "999999",
+        "fmt": "json",
     }
     failures = []
     for (method, template), case in sorted(EXPECTED.items()):

@@ -1,0 +1,26 @@
+"""Job bodies as the API shows them (read from the jobs table, never the result backend)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    type: str
+    state: str = Field(description="queued, running, retrying, succeeded, failed or cancelled")
+    progress: int = Field(ge=0, le=100)
+    step: str | None
+    attempts: int
+    error: str | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None

@@ -1,0 +1,123 @@
+"""Reports: create (202 + job id), list, get, download. Files come from the worker's output.
+
+The `Idempotency-Key` header makes a create safe to repeat: the same key (per user) gives
+the same job instead of a second report.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Path
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from cerflow.api import API_PREFIX
+from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, SettingsDep, ViewerUser
+from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
+from cerflow.auth.models import Role
+from cerflow.auth.service import Principal
+from cerflow.jobs.pipelines import reports_dir
+from cerflow.products.service import resolve
+from cerflow.reports.models import CerReport
+from cerflow.reports.schemas import Format, ReportAccepted, ReportCreate, ReportOut
+
+router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"], responses={**AUTH_RESPONSES})
+
+ReportId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+MEDIA = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def _out(r: CerReport) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "job_id": r.job_id,
+        "product_kind": r.product_kind,
+        "product_ref": r.product_ref,
+        "title": r.title,
+        "formats": sorted(r.files),
+        "created_at": r.created_at,
+    }
+
+
+def _visible(session: SessionDep, principal: Principal, report_id: str) -> CerReport:
+    r = session.get(CerReport, report_id)
+    if r is None or (r.owner_id != principal.user_id and principal.role != Role.ADMIN):
+        raise HTTPException(404, detail=f"no report with id {report_id}")
+    return r
+
+
+@router.post("", response_model=ReportAccepted, status_code=202)
+def create_report(
+    body: ReportCreate,
+    user: AnalystUser,
+    session: SessionDep,
+    submitter: JobSubmitterDep,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> ReportAccepted:
+    """Start a report job; poll `status_url`, then download from `/api/v1/reports/{job_id}`."""
+    kind, key = resolve(body.product_ref)
+    kind = body.product_kind or kind
+    if body.since and body.until and body.since > body.until:
+        raise HTTPException(422, detail=f"since {body.since} is after until {body.until}")
+    handle = submitter.submit(
+        session=session,
+        kind="report",
+        payload={
+            "product_kind": kind,
+            "product_ref": key,
+            "since": body.since.isoformat() if body.since else None,
+            "until": body.until.isoformat() if body.until else None,
+            "formats": list(dict.fromkeys(body.formats)),
+        },
+        requested_by=user.user_id,
+        idempotency_key=f"user:{user.user_id}:report:{idempotency_key}"
+        if idempotency_key
+        else None,
+    )
+    return ReportAccepted(
+        job_id=handle.id, state=handle.state, status_url=f"/api/v1/jobs/{handle.id}"
+    )
+
+
+@router.get("", response_model=list[ReportOut])
+def list_reports(user: ViewerUser, session: SessionDep) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(CerReport)
+        .where(CerReport.owner_id == user.user_id)
+        .order_by(CerReport.created_at.desc())
+        .limit(200)
+    )
+    return [_out(r) for r in rows]
+
+
+@router.get("/{report_id}", response_model=ReportOut, responses={**NOT_FOUND})
+def get_report(report_id: ReportId, user: ViewerUser, session: SessionDep) -> dict[str, Any]:
+    return _out(_visible(session, user, report_id))
+
+
+@router.get(
+    "/{report_id}/download/{fmt}",
+    response_class=FileResponse,
+    responses={**NOT_FOUND, 200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+def download_report(
+    report_id: ReportId, fmt: Format, user: ViewerUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    r = _visible(session, user, report_id)
+    rel = r.files.get(fmt)
+    if not rel:
+        raise HTTPException(
+            404, detail=f"report {report_id} has no {fmt} file; it has {sorted(r.files)}"
+        )
+    path = (reports_dir(settings.data_dir) / r.job_id / rel).resolve()
+    if not path.is_file() or reports_dir(settings.data_dir).resolve() not in path.parents:
+        raise HTTPException(404, detail=f"the {fmt} file of report {report_id} is missing on disk")
+    return FileResponse(path, media_type=MEDIA[fmt], filename=f"cer-{r.id}.{fmt}")
