@@ -1,9 +1,265 @@
-"""CLI commands for report (filled in by the issue that builds it)."""
+"""`cerflow report` (one CER from stored or freshly fetched data) and `cerflow demo`.
+
+`cerflow report --drug NAME | --device-code CODE ... [--offline]`: without --offline the
+product's openFDA data are imported first (the same path as `cerflow ingest openfda`), so
+the report reflects today's data; with it only the store is read. `cerflow demo` builds a
+fresh SQLite store from the bundled SYNTHETIC sample and writes one drug and one device
+report from it, offline.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from cerflow.config import get_settings
+from cerflow.db import make_engine
+from cerflow.report.facts_builder import ProductNotFoundError
+from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
+from cerflow.store import migrate
+
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def run_report(
+    engine: Engine,
+    *,
+    out_dir: Path,
+    drug: str | None,
+    device_codes: list[str] | None,
+    since: dt.date | None,
+    until: dt.date | None,
+    formats: tuple[str, ...],
+    label: str,
+) -> ReportResult:
+    """Generate one report under a progress bar of the four stages."""
+    with _progress() as progress:
+        task = progress.add_task(f"{label}: facts", total=len(STAGES))
+        seen: list[str] = []
+
+        def stage(name: str) -> None:
+            if seen:
+                progress.advance(task)
+            if name == "done":
+                progress.update(task, description=f"{label}: done")
+                return
+            seen.append(name)
+            progress.update(task, description=f"{label}: {name}")
+            if name == "charts":  # charts and documents are drawn in one renderer call
+                progress.advance(task)
+                seen.append("documents")
+                progress.update(task, description=f"{label}: charts and documents")
+
+        return generate_report(
+            engine,
+            out_dir=out_dir,
+            drug=drug,
+            device_codes=device_codes,
+            since=since,
+            until=until,
+            formats=formats,
+            stage=stage,
+        )
+
+
+def _print_files(result: ReportResult) -> None:
+    out = Console()
+    facts = result.facts
+    out.print(
+        f"[bold]{facts.meta.title}[/bold] ({facts.meta.report_id} v{facts.meta.version}, "
+        f"data cut-off {facts.meta.data_cutoff})"
+    )
+    if facts.meta.generated_data:
+        out.print("[bold yellow]Built from generated sample data, not real reports.[/bold yellow]")
+    for fmt, path in sorted(result.files.items()):
+        out.print(f"  {fmt:5} {path}")
+    if result.narrative.llm.get("enabled"):
+        llm = result.narrative.llm
+        out.print(
+            f"  LLM {llm.get('model')}: {llm.get('accepted')} paragraphs accepted, "
+            f"{llm.get('rejected')} rejected, {llm.get('prompt_tokens')} + "
+            f"{llm.get('completion_tokens')} tokens, ${llm.get('cost_usd')}"
+        )
+
+
+def _refresh_from_openfda(
+    engine: Engine, drug: str | None, codes: list[str], since: dt.date | None, until: dt.date | None
+) -> None:
+    """Import the product's openFDA data first; an unreachable API is a clear error."""
+    import httpx
+
+    from cerflow.commands.ingest_openfda import datasets, run_dataset
+    from cerflow.sources import openfda as ofda
+    from cerflow.sources.base import SourceFormatError
+
+    settings = get_settings()
+    try:
+        plan = datasets(drug, codes, since, until, True)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    with ofda.OpenFDAClient.from_settings(settings) as client, _progress() as progress:
+        for ds in plan:
+            try:
+                run_dataset(client, engine, ds, progress=progress)
+            except (ofda.OpenFDAError, httpx.HTTPError, OSError) as exc:
+                progress.stop()
+                raise _fail(
+                    f"could not fetch {ds.name} from openFDA ({settings.openfda_base_url}): "
+                    f"{exc}\nRun again with --offline to report on the data already stored."
+                ) from None
+            except SourceFormatError as exc:
+                progress.stop()
+                raise _fail(f"{ds.name}: {exc}\nNothing from this dataset was stored.") from None
+
+
+def report_command(
+    drug: Annotated[
+        str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
+    ] = None,
+    device_code: Annotated[
+        list[str] | None,
+        typer.Option("--device-code", help="FDA device product code, e.g. LZG (repeatable)."),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use only stored data; do not contact openFDA.")
+    ] = False,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option("--since", formats=["%Y-%m-%d"], help="First received date (YYYY-MM-DD)."),
+    ] = None,
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option("--until", formats=["%Y-%m-%d"], help="Last received date (YYYY-MM-DD)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
+    ] = "pdf,docx,html,json",
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+) -> None:
+    """Write a Clinical Evaluation Report for one drug or device product code(s)."""
+    codes = device_code or []
+    if bool(drug) == bool(codes):
+        raise _fail("give exactly one of --drug NAME or --device-code CODE", 2)
+    since_d = since.date() if since else None
+    until_d = until.date() if until else None
+    if since_d and until_d and since_d > until_d:
+        raise _fail(f"--since {since_d} is after --until {until_d}", 2)
+    try:
+        formats = parse_formats(fmt)
+    except ValueError as exc:
+        raise _fail(f"--format: {exc}", 2) from None
+    engine = make_engine()
+    try:
+        migrate.upgrade(engine)
+        if not offline:
+            _refresh_from_openfda(engine, drug, codes, since_d, until_d)
+        try:
+            result = run_report(
+                engine,
+                out_dir=out,
+                drug=drug,
+                device_codes=codes,
+                since=since_d,
+                until=until_d,
+                formats=formats,
+                label=drug or ", ".join(codes),
+            )
+        except ProductNotFoundError as exc:
+            raise _fail(str(exc)) from None
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        _print_files(result)
+    finally:
+        engine.dispose()
+
+
+def _focus_products(manifest: dict[str, Any]) -> tuple[str, str]:
+    """The drug and device the sample plants its signals on (fallback: the first focus)."""
+    faers = manifest.get("faers", {})
+    maude = manifest.get("maude", {})
+    drug = (faers.get("planted", {}).get("signal") or {}).get("drug") or faers["focus_drugs"][0][
+        "name"
+    ]
+    code = (maude.get("planted", {}).get("signal") or {}).get("product_code") or maude[
+        "focus_product_codes"
+    ][0]
+    return str(drug), str(code)
+
+
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
+) -> None:
+    """Build a store from the bundled SYNTHETIC sample and write one drug and one device CER."""
+    from cerflow.sample.generate import SAMPLE_DIR
+    from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
+
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    manifest = json.loads((SAMPLE_DIR / "manifest.json").read_text(encoding="utf-8"))
+    drug, code = _focus_products(manifest)
+    engine = make_engine(f"sqlite:///{db.resolve()}")
+    try:
+        migrate.upgrade(engine)
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def advance(step: str, n: int) -> None:
+                if step not in tasks:
+                    tasks[step] = progress.add_task(f"sample: {step}", total=None)
+                progress.advance(tasks[step], n)
+
+            try:
+                ingest_sample(engine, progress=advance)
+            except SampleIntegrityError as exc:
+                progress.stop()
+                raise _fail(str(exc)) from None
+        results = []
+        for kwargs, sub in (
+            ({"drug": drug, "device_codes": None}, drug.lower()),
+            ({"drug": None, "device_codes": [code]}, code.lower()),
+        ):
+            results.append(
+                run_report(
+                    engine,
+                    out_dir=out / sub,
+                    since=None,
+                    until=None,
+                    formats=("pdf", "docx", "html", "json"),
+                    label=sub,
+                    **kwargs,
+                )
+            )
+        for result in results:
+            _print_files(result)
+    finally:
+        engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `cerflow report` and `cerflow demo` to the root app."""
+    app.command("report")(report_command)
+    app.command("demo")(demo_command)

@@ -1,0 +1,131 @@
+"""One report from stored data: facts -> narrative (-> LLM polish) -> charts and documents.
+
+    generate_report(engine, *, drug=None, device_codes=None, since=None, until=None,
+                    settings=None, formats=("pdf", "docx", "html", "json"), out_dir,
+                    report_id=None, version=1, stage=None) -> ReportResult
+
+Shared by `cerflow report`, `cerflow demo`, the job runner and the benchmark so they all
+produce the same files. `stage(name)` is called as each stage starts (facts, narrative,
+charts, documents) so callers can drive a progress bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from cerflow.config import Settings, get_settings
+from cerflow.narrative.facts import Facts
+from cerflow.narrative.llm import polish_narrative
+from cerflow.narrative.render import write_narrative
+from cerflow.narrative.sections import Narrative
+from cerflow.report.facts_builder import build_facts
+
+FORMATS = ("pdf", "docx", "html", "json")
+STAGES = ("facts", "narrative", "charts", "documents")
+
+
+@dataclass(slots=True)
+class ReportResult:
+    facts: Facts
+    narrative: Narrative
+    files: dict[str, Path]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'pdf,docx' -> ('pdf', 'docx'); unknown names are an error naming the valid ones."""
+    wanted = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in wanted if f not in FORMATS]
+    if bad or not wanted:
+        raise ValueError(
+            f"unknown format(s) {', '.join(bad) or '(none given)'}; "
+            f"choose from {', '.join(FORMATS)}"
+        )
+    return tuple(dict.fromkeys(wanted))
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Statsmodels' many small fits run several times slower when OpenBLAS spins threads on
+    a busy machine; one thread per process is faster for these sizes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional: only a speed-up
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _render(
+    facts: Facts,
+    narrative: Narrative,
+    out_dir: Path,
+    formats: Sequence[str],
+) -> dict[str, Path]:
+    try:
+        renderer = importlib.import_module("cerflow.report.render")
+    except ImportError:  # the document renderers ship separately; facts.json always works
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "facts.json"
+        path.write_text(facts.to_json(), encoding="utf-8")
+        return {"json": path}
+    files: dict[str, Path] = renderer.render_report(facts, narrative, out_dir, list(formats))
+    return files
+
+
+def generate_report(
+    engine: Engine,
+    *,
+    out_dir: Path,
+    drug: str | None = None,
+    device_codes: Sequence[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    settings: Settings | None = None,
+    formats: Sequence[str] = FORMATS,
+    report_id: str | None = None,
+    version: int = 1,
+    stage: Callable[[str], Any] | None = None,
+) -> ReportResult:
+    settings = settings or get_settings()
+    timings: dict[str, float] = {}
+
+    def start(name: str) -> float:
+        if stage is not None:
+            stage(name)
+        return time.perf_counter()
+
+    with single_threaded_blas():
+        t = start("facts")
+        facts = build_facts(
+            engine,
+            drug=drug,
+            device_codes=device_codes,
+            since=since,
+            until=until,
+            settings=settings,
+            report_id=report_id,
+            version=version,
+        )
+        timings["facts"] = time.perf_counter() - t
+    t = start("narrative")
+    narrative = write_narrative(facts)
+    if settings.llm_base_url:
+        narrative = polish_narrative(narrative, facts, settings)
+    timings["narrative"] = time.perf_counter() - t
+    t = start("charts")  # charts and documents are drawn by one renderer call
+    files = _render(facts, narrative, out_dir, formats)
+    timings["documents"] = time.perf_counter() - t
+    if stage is not None:
+        stage("done")
+    return ReportResult(facts=facts, narrative=narrative, files=files, timings=timings)
