@@ -1,4 +1,4 @@
-"""Search, detail (figures against the hand-counted seed), caching, refresh, watch list, feedback."""
+"""Search, detail (against the hand-counted seed), caching, refresh, watch list, feedback."""
 
 from __future__ import annotations
 

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerflow.auth.models import Role
+
+# A plain shape check: deliverability is the mail server's business, and a strict validator
+# rejects addresses (e.g. internal domains) that organisations really use.
+Email = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\x00-\x20]+@[^@\x00-\x20]+\.[^@\x00-\x20]+$",
+        examples=["analyst@example.org"],
+    ),
+]
 
 _PASSWORD = Field(
     min_length=12,
@@ -22,7 +35,7 @@ class LoginRequest(BaseModel):
             "examples": [{"email": "analyst@example.org", "password": "correct horse battery"}]
         }
     )
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -55,7 +68,7 @@ class UserCreate(BaseModel):
             ]
         }
     )
-    email: EmailStr
+    email: Email
     password: str = _PASSWORD
     role: Role = Role.VIEWER
 
