@@ -1,9 +1,102 @@
-"""CLI commands for service (filled in by the issue that builds it)."""
+"""`cerflow serve` and `cerflow user ...`."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from cerflow.auth import service as auth_service
+from cerflow.auth.models import Role, User
+from cerflow.config import get_settings
+from cerflow.db import make_engine, make_session_factory
+from cerflow.store import migrate
+from cerflow.unit_of_work import unit_of_work
+
+console = Console()
+user_app = typer.Typer(help="Manage API users.", no_args_is_help=True)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 behind a proxy)."),
+    port: int = typer.Option(8000, min=1, max=65535),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    migrate_first: bool = typer.Option(
+        True, "--migrate/--no-migrate", help="Run `cerflow db upgrade` before serving."
+    ),
+) -> None:
+    """Run the HTTP API (migrates the database first; safe with several replicas)."""
+    import uvicorn
+
+    settings = get_settings()
+    if migrate_first:
+        engine = make_engine(settings=settings)
+        migrate.upgrade(engine)  # advisory-locked on PostgreSQL: replicas take turns
+        engine.dispose()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker must write its metrics where /metrics can aggregate them.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cerflow-metrics-")
+    uvicorn.run(
+        "cerflow.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,  # our middleware logs each request (with redaction)
+        log_config=None,
+    )
+
+
+@user_app.command("create")
+def create_user(
+    email: str = typer.Option(..., help="Sign-in e-mail (case-insensitive)."),
+    role: Role = typer.Option(Role.VIEWER, case_sensitive=False),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="CERFLOW_NEW_USER_PASSWORD",
+        help="Prompted when omitted (never put it on the command line in shared shells).",
+    ),
+) -> None:
+    """Create a user; the first admin is created this way."""
+    if len(password) < 12:
+        console.print("[red]password must be at least 12 characters[/]")
+        raise typer.Exit(2)
+    engine = make_engine()
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            user = auth_service.create_user(
+                session=session, email=email, password=password, role=role
+            )
+            console.print(f"created user [bold]{user.email}[/] (id {user.id}, role {user.role})")
+    except auth_service.Conflict as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@user_app.command("list")
+def list_users() -> None:
+    """Show every user with role and status."""
+    engine = make_engine()
+    with make_session_factory(engine)() as session:
+        users = session.scalars(select(User).order_by(User.id)).all()
+    engine.dispose()
+    table = Table("id", "email", "role", "active", "created")
+    for u in users:
+        table.add_row(str(u.id), u.email, u.role, "yes" if u.is_active else "no", str(u.created_at))
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `serve` and the `user` group to the root app."""
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
