@@ -1,0 +1,178 @@
+"""`build_facts` against a small store filled through the loader, checked by hand counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from cerflow.config import Settings
+from cerflow.etl.load import load_reports
+from cerflow.narrative.facts import Facts
+from cerflow.report.facts_builder import ProductNotFoundError, build_facts
+from cerflow.sources.base import Provenance
+from tests.report import store_factory as sf
+
+
+@pytest.fixture
+def store(db_engine: Engine) -> Engine:
+    sf.fill(db_engine)
+    return db_engine
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _floats(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _floats(v)]
+    return []
+
+
+def test_drug_volumes_match_hand_counts(store: Engine) -> None:
+    f = build_facts(store, drug="Atorvastatin calcium 20 mg", settings=Settings())
+    v = f.volumes
+    assert f.product.kind == "drug" and f.product.product_keys == ["ATORVASTATIN"]
+    # c1 names atorvastatin only as concomitant: not a report of the product.
+    assert v.total_reports == 5
+    assert (v.serious, v.serious_percent, v.deaths, v.death_percent) == (2, 40.0, 1, 20.0)
+    assert (v.hospitalizations, v.life_threatening) == (1, 0)
+    assert (v.year_only_dates, v.undated) == (1, 0)
+    assert {s.label: s.count for s in v.by_sex} == {"female": 3, "male": 1, "unknown": 1}
+    # ages 30, 50, 60, 70 (a4 has none): numpy's linear quartiles by hand: 45, 55, 62.5
+    assert (v.age_q1, v.age_median, v.age_q3, v.age_missing) == (45.0, 55.0, 62.5, 1)
+    assert [(e.label, e.count, e.percent) for e in f.top_events] == [
+        ("Myalgia", 3, 60.0),
+        ("Nausea", 2, 40.0),
+        ("Headache", 1, 20.0),
+        ("Rash", 1, 20.0),
+    ]
+
+
+def test_monthly_series_runs_to_the_data_cutoff(store: Engine) -> None:
+    f = build_facts(store, drug="atorvastatin")
+    assert f.meta.data_cutoff == dt.date(2024, 4, 11)  # latest drug report (c1)
+    assert f.trend is not None
+    # a5 is year-only: not in any month; April has no atorvastatin report.
+    assert f.trend.months == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert f.trend.counts == [2, 1, 1, 0]
+    assert f.forecast is not None and len(f.forecast.months) == 12
+    assert f.forecast.months[0] == "2024-05"
+
+
+def test_disproportionality_2x2_by_hand(store: Engine) -> None:
+    f = build_facts(store, drug="atorvastatin")
+    s = f.signals
+    assert s is not None
+    assert s.background_reports == 16  # l1 has no event: outside the 2x2 tables
+    assert s.product_reports == 5
+    myalgia = next(x for x in s.top_by_ebgm if x.event == "Myalgia")
+    a, b, c, d = sf.MYALGIA_2X2
+    assert (myalgia.a, myalgia.b, myalgia.c, myalgia.d) == (a, b, c, d)
+    assert myalgia.prr == round((a / (a + b)) / (c / (c + d)), 2)
+    assert myalgia.ror == round(a * d / (b * c), 2)
+    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    assert myalgia.ror_lo == round(math.exp(math.log(a * d / (b * c)) - 1.959964 * se), 2)
+    assert myalgia.expected == round((a + b) * (a + c) / 16, 2)
+    assert myalgia.flags == []  # PRR 3.3 but only 3 reports and chi2 small: no Evans flag
+    assert s.thresholds.prr_min == 2.0
+
+
+def test_thresholds_come_from_settings(store: Engine) -> None:
+    f = build_facts(store, drug="atorvastatin", settings=Settings(signal_ror025_min=0.5))
+    assert f.signals is not None and f.signals.thresholds.ror025_min == 0.5
+    flagged = {x.event: x.flags for x in f.signals.signals}
+    assert "ror" in flagged["Myalgia"]  # ROR025 0.64 > 0.5
+
+
+def test_recalls_and_provenance(store: Engine) -> None:
+    f = build_facts(store, drug="atorvastatin")
+    assert [r.recall_number for r in f.recalls.items] == ["D-0001-2024"]
+    assert (f.recalls.total, f.recalls.class_i, f.recalls.class_ii) == (1, 0, 1)
+    by_sha = {p.sha256[0]: p for p in f.provenance}
+    assert set(by_sha) == {"a", "b", "c"}  # product, background, recalls; not device data
+    assert (by_sha["a"].role, by_sha["a"].product_reports, by_sha["a"].record_count) == (
+        "product",
+        5,
+        5,
+    )
+    assert (by_sha["b"].role, by_sha["b"].product_reports, by_sha["b"].reports_in_store) == (
+        "background",
+        0,
+        12,
+    )
+    assert by_sha["c"].role == "recalls"
+    assert f.meta.generated_data is False
+
+
+def test_device_identification_event_types_and_codes(store: Engine) -> None:
+    f = build_facts(store, device_codes=["lzg"])
+    assert f.product.product_codes == ["LZG"]
+    assert f.volumes.total_reports == 3
+    assert [(e.label, e.count, e.percent) for e in f.volumes.by_event_type] == [
+        ("malfunction", 2, 66.7),
+        ("injury", 1, 33.3),
+    ]
+    assert [(d.trade_name, d.risk_class, d.manufacturer_srn) for d in f.identification] == [
+        ("PUMPX", "IIb", "DE-MF-000001234")
+    ]
+    assert [r.recall_number for r in f.recalls.items] == ["Z-0003-2024"]
+    assert f.product.verbatim_names == ["PUMPX", "PUMPY"]
+    assert f.signals is not None and f.signals.background_reports == 4
+
+
+def test_several_device_codes_are_one_product(store: Engine) -> None:
+    f = build_facts(store, device_codes=["LZG", "DQA"])
+    assert f.volumes.total_reports == 4
+    assert f.signals is not None and f.signals.product_label == "DQA+LZG"
+    assert {d.trade_name for d in f.identification} == {"PUMPX", "OXI"}
+
+
+def test_since_until_window(store: Engine) -> None:
+    f = build_facts(
+        store, drug="atorvastatin", since=dt.date(2024, 1, 15), until=dt.date(2024, 2, 28)
+    )
+    assert f.volumes.total_reports == 2  # a2, a3
+    assert f.trend is not None and f.trend.counts == [1, 1]
+
+
+def test_degenerate_product_has_no_nan(store: Engine) -> None:
+    f = build_facts(store, drug="lonely")
+    assert f.volumes.total_reports == 1
+    assert f.top_events == []
+    assert f.volumes.age_median is None
+    assert all(math.isfinite(x) for x in _floats(f.model_dump(mode="json")))
+    assert "NaN" not in f.to_json() and "Infinity" not in f.to_json()
+    Facts.model_validate_json(f.to_json())  # facts.json round-trips
+
+
+def test_unknown_product_names_it_and_the_import(store: Engine) -> None:
+    with pytest.raises(ProductNotFoundError) as err:
+        build_facts(store, drug="zzzdrug")
+    assert "zzzdrug" in str(err.value) and "cerflow ingest openfda --drug" in str(err.value)
+    with pytest.raises(ProductNotFoundError) as err2:
+        build_facts(store, device_codes=["XYZ"])
+    assert "--device-code XYZ" in str(err2.value)
+    with pytest.raises(ProductNotFoundError, match="METFORMIN"):  # suggests stored names
+        build_facts(store, drug="metfor")
+
+
+def test_bad_arguments(store: Engine) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        build_facts(store, drug="x", device_codes=["LZG"])
+    with pytest.raises(ValueError, match="after"):
+        build_facts(
+            store, drug="atorvastatin", since=dt.date(2025, 1, 1), until=dt.date(2024, 1, 1)
+        )
+
+
+def test_generated_snapshots_mark_the_report(sqlite_engine: Engine) -> None:
+    prov = Provenance(source="sample", location="memory://s", sha256="f" * 64, is_generated=True)
+    load_reports(sqlite_engine, sf.product_reports(), prov)
+    f = build_facts(sqlite_engine, drug="atorvastatin")
+    assert f.meta.generated_data is True
+    assert [p.is_generated for p in f.provenance] == [True]
