@@ -117,9 +117,7 @@ def generate(
 
     prod_names = np.array([f"PRODUCT-{i:05d}" for i in range(n_products)])
     term_names = np.array([f"TERM-{i:05d}" for i in range(n_terms)])
-    products = pl.DataFrame(
-        {"report_id": p_rep.astype(np.int64), "product": prod_names[p_item]}
-    )
+    products = pl.DataFrame({"report_id": p_rep.astype(np.int64), "product": prod_names[p_item]})
     events = pl.DataFrame({"report_id": e_rep.astype(np.int64), "event": term_names[e_item]})
     signals = pl.DataFrame(
         {

@@ -35,8 +35,11 @@ def _slow_posterior(theta: tuple[float, ...], k: int, ex: float) -> tuple[float,
 
     def log_nb(a: float, b: float) -> float:
         return (
-            math.lgamma(a + k) - math.lgamma(a) - math.lgamma(k + 1)
-            + a * math.log(b / (b + ex)) + k * math.log(ex / (b + ex))
+            math.lgamma(a + k)
+            - math.lgamma(a)
+            - math.lgamma(k + 1)
+            + a * math.log(b / (b + ex))
+            + k * math.log(ex / (b + ex))
         )
 
     w1 = p * math.exp(log_nb(a1, b1))
@@ -64,8 +67,10 @@ def _caers_pairs(shared_data: Path) -> pl.DataFrame:
     pairs = d.select("id", "var1", "var2").unique().group_by("var1", "var2").len("n")
     n1 = d.select("id", "var1").unique().group_by("var1").len("n1")
     n2 = d.select("id", "var2").unique().group_by("var2").len("n2")
-    return pairs.join(n1, on="var1").join(n2, on="var2").with_columns(
-        e=pl.col("n1") * pl.col("n2") / n_ids
+    return (
+        pairs.join(n1, on="var1")
+        .join(n2, on="var2")
+        .with_columns(e=pl.col("n1") * pl.col("n2") / n_ids)
     )
 
 

@@ -190,9 +190,11 @@ def count_pairs(
     _require_columns(products, "products", [report_col, product_col])
     _require_columns(events, "events", [report_col, event_col])
     n_p_rows = products.height
-    report_all = pl.concat(
-        [products.get_column(report_col), events.get_column(report_col)], how="vertical"
-    ) if products.height or events.height else pl.Series(report_col, [], dtype=pl.Int64)
+    report_all = (
+        pl.concat([products.get_column(report_col), events.get_column(report_col)], how="vertical")
+        if products.height or events.height
+        else pl.Series(report_col, [], dtype=pl.Int64)
+    )
     if products.height and events.height:
         rep_codes, rep_labels = _dense_codes(report_all)
     else:
@@ -226,8 +228,15 @@ def count_pairs(
     if n_reports == 0:
         empty_i = np.zeros(0, dtype=np.int64)
         return PairCounts(
-            empty_i, empty_i, empty_i, empty_i, empty_i, np.zeros(0), 0,
-            p_labels[:0], e_labels[:0],
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_i,
+            np.zeros(0),
+            0,
+            p_labels[:0],
+            e_labels[:0],
         )
     # Sparse (products x reports) @ (reports x events): rows sorted by report already.
     ones_p = np.ones(pc.size, dtype=np.int32)
@@ -256,8 +265,19 @@ def count_pairs(
         expected = n_product.astype(np.float64) * n_event / float(n_reports)
     else:
         expected, n_strata = _stratified_expected(
-            strata, report_col, stratum_col, rep_labels, usable, rp, pc, re, ec,
-            n_prod, n_ev, p_code, e_code,
+            strata,
+            report_col,
+            stratum_col,
+            rep_labels,
+            usable,
+            rp,
+            pc,
+            re,
+            ec,
+            n_prod,
+            n_ev,
+            p_code,
+            e_code,
         )
     return PairCounts(
         product_code=p_code,
@@ -365,17 +385,11 @@ def pair_counts_from_table(
             "the margins are inconsistent with the cell counts (a margin is smaller than a "
             "cell, or n_P + n_E - a exceeds N); check product_totals/event_totals/n_reports"
         )
-    expected = (
-        n_product.astype(np.float64) * n_event / float(total) if total else np.zeros(0)
-    )
-    return PairCounts(
-        p_code, e_code, a, n_product, n_event, expected, total, p_labels, e_labels
-    )
+    expected = n_product.astype(np.float64) * n_event / float(total) if total else np.zeros(0)
+    return PairCounts(p_code, e_code, a, n_product, n_event, expected, total, p_labels, e_labels)
 
 
-def _totals(
-    frame: pl.DataFrame, labels: pl.Series, col: str, default: IntArray
-) -> IntArray:
+def _totals(frame: pl.DataFrame, labels: pl.Series, col: str, default: IntArray) -> IntArray:
     _require_columns(frame, "totals", [col, "n"])
     lookup = pl.DataFrame({col: labels}).with_row_index("_code")
     joined = lookup.join(frame.select(col, "n"), on=col, how="left")
@@ -424,8 +438,12 @@ def _ic_bcpnn(
     ic = (
         special.digamma(r1)
         - special.digamma(r1 + r2b)
-        - (special.digamma(p1) - special.digamma(p1 + p2) + special.digamma(q1)
-           - special.digamma(q1 + q2))
+        - (
+            special.digamma(p1)
+            - special.digamma(p1 + p2)
+            + special.digamma(q1)
+            - special.digamma(q1 + q2)
+        )
     ) / ln2
     var = (
         special.polygamma(1, r1)
@@ -490,7 +508,11 @@ def compute_signals(
         prr = np.exp(log_prr)
         used = yates if thresholds.chi2_yates else chi2
         cols.update(
-            prr=prr, prr_lo=lo, prr_hi=hi, chi2=chi2, chi2_yates=yates,
+            prr=prr,
+            prr_lo=lo,
+            prr_hi=hi,
+            chi2=chi2,
+            chi2_yates=yates,
             flag_evans=(prr >= thresholds.prr_min)
             & (used >= thresholds.chi2_min)
             & (a >= thresholds.min_count),
@@ -500,7 +522,9 @@ def compute_signals(
         se = np.sqrt(1 / ah + 1 / bh + 1 / ch + 1 / dh)
         lo, hi = _ratio_ci(log_ror, se)
         cols.update(
-            ror=np.exp(log_ror), ror_lo=lo, ror_hi=hi,
+            ror=np.exp(log_ror),
+            ror_lo=lo,
+            ror_hi=hi,
             flag_ror=(lo > thresholds.ror025_min) & (a >= thresholds.ror_min_count),
         )
     if "ic" in chosen:
@@ -557,9 +581,7 @@ def _assert_finite(table: pl.DataFrame) -> None:
     floats = [c for c, t in table.schema.items() if t == pl.Float64]
     if not floats or table.height == 0:
         return
-    bad = table.select(
-        [(~pl.col(c).is_finite()).sum().alias(c) for c in floats]
-    ).row(0, named=True)
+    bad = table.select([(~pl.col(c).is_finite()).sum().alias(c) for c in floats]).row(0, named=True)
     broken = {c: v for c, v in bad.items() if v}
     if broken:  # a bug, not bad input: every convention above keeps values finite
         raise ArithmeticError(f"non-finite values in disproportionality columns: {broken}")
@@ -588,12 +610,21 @@ def disproportionality(
     prior instead of fitting one. See the module docstring for every convention.
     """
     counts = count_pairs(
-        products, events, strata=strata, report_col=report_col,
-        product_col=product_col, event_col=event_col, stratum_col=stratum_col,
+        products,
+        events,
+        strata=strata,
+        report_col=report_col,
+        product_col=product_col,
+        event_col=event_col,
+        stratum_col=stratum_col,
     )
     return compute_signals(
-        counts, methods=methods, min_count=min_count, thresholds=thresholds,
-        prior=prior, ic_method=ic_method,
+        counts,
+        methods=methods,
+        min_count=min_count,
+        thresholds=thresholds,
+        prior=prior,
+        ic_method=ic_method,
     )
 
 
@@ -614,12 +645,21 @@ def disproportionality_from_counts(
 ) -> SignalResult:
     """The same statistics from a ready contingency table (see :func:`pair_counts_from_table`)."""
     counts = pair_counts_from_table(
-        table, product_col=product_col, event_col=event_col, count_col=count_col,
-        product_totals=product_totals, event_totals=event_totals, n_reports=n_reports,
+        table,
+        product_col=product_col,
+        event_col=event_col,
+        count_col=count_col,
+        product_totals=product_totals,
+        event_totals=event_totals,
+        n_reports=n_reports,
     )
     return compute_signals(
-        counts, methods=methods, min_count=min_count, thresholds=thresholds,
-        prior=prior, ic_method=ic_method,
+        counts,
+        methods=methods,
+        min_count=min_count,
+        thresholds=thresholds,
+        prior=prior,
+        ic_method=ic_method,
     )
 
 

@@ -426,7 +426,7 @@ def _mixture_quantile_exact(
         lo_a = np.where(f < 0, ua, lo[active])
         hi_a = np.where(f > 0, ua, hi[active])
         lo[active], hi[active] = lo_a, hi_a
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = f / d
         new = ua - step
         bad = ~np.isfinite(new) | (new <= lo_a) | (new >= hi_a)
