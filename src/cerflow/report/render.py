@@ -1,0 +1,109 @@
+"""One call from `Facts` + `Narrative` to the report files: PDF, DOCX, HTML, facts.json.
+
+    render_report(facts, narrative, out_dir, formats=("pdf", "docx", "html", "json"),
+                  charts=None) -> {"pdf": path, "docx": path, "html": path, "json": path}
+
+Why it is shaped like this:
+- `facts.json` is written from `facts.to_json()` byte for byte: the SHA-256 printed in
+  every footer is `facts.sha256()`, so anyone can check a document against its basis.
+- Charts are drawn once: the same matplotlib figures give the SVGs (HTML/PDF) and the
+  PNGs (DOCX). A caller that already has the SVGs passes `charts`; the PNGs are then drawn
+  only if a DOCX is wanted.
+- Every file is written to a temporary name and renamed, so a failed render never leaves a
+  half-written report next to good ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from cerflow.narrative.facts import Facts
+from cerflow.narrative.sections import Narrative
+from cerflow.report import charts as charts_mod
+from cerflow.report.html import _llm_note, render_html
+
+FORMATS = ("pdf", "docx", "html", "json")
+
+
+class ReportFormatError(ValueError):
+    """An output format that cerflow cannot write."""
+
+
+def _check_formats(formats: Iterable[str]) -> list[str]:
+    wanted = [f.strip().lower() for f in formats if f.strip()]
+    unknown = sorted(set(wanted) - set(FORMATS))
+    if unknown:
+        raise ReportFormatError(
+            f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}"
+        )
+    if not wanted:
+        raise ReportFormatError(f"no report format given; choose from {', '.join(FORMATS)}")
+    return [f for f in FORMATS if f in wanted]
+
+
+def _atomic_write(target: Path, data: bytes) -> Path:
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def render_report(
+    facts: Facts,
+    narrative: Narrative,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    charts: dict[str, str] | None = None,
+) -> dict[str, Path]:
+    """Write `<report_id>.pdf/.docx/.html` and `facts.json` into `out_dir`."""
+    wanted = _check_formats(formats)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = facts.meta.report_id
+    facts_json = facts.to_json().encode()
+    written: dict[str, Path] = {}
+
+    svgs = charts
+    pngs: dict[str, bytes] | None = None
+    needs_svg = svgs is None and ("pdf" in wanted or "html" in wanted)
+    needs_png = "docx" in wanted
+    if needs_svg or needs_png:
+        figures = charts_mod.draw_charts(facts)
+        if needs_svg:
+            svgs = {cid: charts_mod.figure_svg(fig) for cid, fig in figures.items()}
+        if needs_png:
+            pngs = {cid: charts_mod.figure_png(fig) for cid, fig in figures.items()}
+
+    if "json" in wanted:
+        written["json"] = _atomic_write(out_dir / "facts.json", facts_json)
+    html: str | None = None
+    if "html" in wanted or "pdf" in wanted:
+        html = render_html(facts, narrative, svgs or {})
+    if "html" in wanted and html is not None:
+        written["html"] = _atomic_write(out_dir / f"{stem}.html", html.encode("utf-8"))
+    if "pdf" in wanted and html is not None:
+        from cerflow.report.pdf import write_pdf
+
+        target = out_dir / f"{stem}.pdf"
+        tmp = target.with_name(f".{target.name}.tmp")
+        write_pdf(
+            html,
+            tmp,
+            report_id=facts.meta.report_id,
+            version=facts.meta.version,
+            facts_json=facts_json,
+            generated_at=facts.meta.generated_at,
+        )
+        os.replace(tmp, target)
+        written["pdf"] = target
+    if "docx" in wanted:
+        from cerflow.report.docx import write_docx
+
+        target = out_dir / f"{stem}.docx"
+        tmp = target.with_name(f".{target.name}.tmp")
+        write_docx(facts, narrative, tmp, chart_pngs=pngs or {}, llm_note=_llm_note(narrative))
+        os.replace(tmp, target)
+        written["docx"] = target
+    return written
