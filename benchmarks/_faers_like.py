@@ -68,8 +68,8 @@ def generate(
     t_global = np.cumsum(w_term) / w_term.sum()
 
     report_cluster = rng.choice(n_clusters, n_reports, p=cluster_w)
-    k_p = rng.choice([1, 2, 3, 4], n_reports, p=[0.5, 0.3, 0.15, 0.05])
-    k_e = rng.choice([1, 2, 3, 4, 5], n_reports, p=[0.35, 0.3, 0.2, 0.1, 0.05])
+    k_p = rng.integers(1, 5, n_reports)
+    k_e = rng.integers(1, 6, n_reports)
 
     def draw(k: np.ndarray, cum: np.ndarray, order: np.ndarray, glob: np.ndarray, local: float):
         rep = np.repeat(np.arange(n_reports), k)
