@@ -1,0 +1,184 @@
+"""Benchmark: a full CER from stored data for a product with 50,000 reports.
+
+    uv run python benchmarks/report.py [--reports 50000] [--background 50000]
+                                       [--backend sqlite|pg|both] [--out DIR]
+
+Fills a fresh store (a SQLite file; a PostgreSQL database on 127.0.0.1:5432 created and
+dropped here) through the real loader with seeded `CanonicalReport`s: the product
+(BENCHSTATIN, suspect) with `--reports` reports over 60 months, and a background of
+`--background` reports over 200 other drugs; about 2.5 events per report from 400 terms,
+with a planted signal. Then times one full report the way `cerflow report --offline` makes
+it: facts (store reads + all analysis), narrative, charts + documents (PDF, DOCX, HTML,
+facts.json). Prints JSON per backend: seconds per stage and in total. The fill is not part
+of the figure (it is the ingest benchmark's business).
+
+BLAS is limited to one thread (as the report pipeline does): on a shared 2-core machine
+OpenBLAS threads spinning against each other make statsmodels several times slower.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import datetime as dt
+import json
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from cerflow.config import Settings
+from cerflow.db import make_engine
+from cerflow.etl.load import load_reports
+from cerflow.etl.records import (
+    CanonicalEvent,
+    CanonicalProduct,
+    CanonicalReport,
+    PartialDate,
+)
+from cerflow.narrative.render import write_narrative
+from cerflow.report.facts_builder import build_facts
+from cerflow.report.pipeline import _render
+from cerflow.sources.base import Provenance
+from cerflow.store import migrate
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PRODUCT = "BENCHSTATIN"
+TERMS = [f"benchmark term {i:03d}" for i in range(400)]
+SIGNAL = "rhabdomyolysis"
+
+
+def _reports(n: int, background: int, seed: int = 4) -> Iterator[CanonicalReport]:
+    rng = random.Random(seed)
+    start = dt.date(2020, 1, 1)
+    drugs = [f"BGDRUG{i:03d}" for i in range(200)]
+    weights = [1.0 / (i + 1) for i in range(len(TERMS))]
+    for i in range(n + background):
+        is_product = i < n
+        # Growing volume: later months are more likely for the product.
+        month = int(60 * (rng.random() ** (0.8 if is_product else 1.0)))
+        day = start + dt.timedelta(days=month * 30.4 + rng.randint(0, 27))
+        k = 1 + int(rng.random() * 3)
+        terms = set(rng.choices(TERMS, weights=weights, k=k))
+        if (is_product and rng.random() < 0.05) or (not is_product and rng.random() < 0.002):
+            terms.add(SIGNAL)
+        key = PRODUCT if is_product else rng.choice(drugs)
+        products = [CanonicalProduct(role="suspect", product_key=key, raw_name=key)]
+        if rng.random() < 0.3:
+            products.append(
+                CanonicalProduct(role="concomitant", product_key=rng.choice(drugs), seq=1)
+            )
+        serious = rng.random() < 0.4
+        yield CanonicalReport(
+            source="faers",
+            source_key=f"b{i}",
+            kind="drug",
+            source_version=1,
+            received=PartialDate(day, "D"),
+            country=rng.choice(["US", "GB", "DE", "FR", "JP", None]),
+            sex=rng.choice(["F", "M", None]),
+            age_years=round(rng.uniform(18, 90), 0) if rng.random() < 0.7 else None,
+            serious=serious,
+            death=serious and rng.random() < 0.05,
+            hospitalization=serious and rng.random() < 0.5,
+            products=products,
+            events=[CanonicalEvent(term=t, term_raw=t.capitalize()) for t in sorted(terms)],
+        )
+
+
+def _fill(engine: Engine, n: int, background: int) -> float:
+    t = time.perf_counter()
+    prov = Provenance(
+        source="benchmark", location="memory://benchmark", sha256="0" * 64, is_generated=True
+    )
+    load_reports(engine, _reports(n, background), prov)
+    return time.perf_counter() - t
+
+
+def _time_report(engine: Engine, out: Path) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    facts = build_facts(engine, drug=PRODUCT, settings=Settings())
+    timings["facts_s"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    narrative = write_narrative(facts)
+    timings["narrative_s"] = time.perf_counter() - t
+    stages: dict[str, float] = {}
+    for fmt in ("json", "html", "pdf", "docx"):  # one renderer call per format, timed apart
+        t = time.perf_counter()
+        files = _render(facts, narrative, out, [fmt])
+        stages[f"{fmt}_s"] = time.perf_counter() - t
+        if fmt not in files:
+            stages[f"{fmt}_s"] = float("nan")
+    t = time.perf_counter()
+    files = _render(facts, narrative, out / "all", ["pdf", "docx", "html", "json"])
+    timings["charts_and_documents_s"] = time.perf_counter() - t
+    timings["total_s"] = (
+        timings["facts_s"] + timings["narrative_s"] + timings["charts_and_documents_s"]
+    )
+    return {
+        **{k: round(v, 3) for k, v in timings.items()},
+        "per_format_s": {k: round(v, 3) for k, v in stages.items()},
+        "files": sorted(files),
+        "product_reports": facts.volumes.total_reports,
+        "background_reports": facts.signals.background_reports if facts.signals else None,
+        "signals": len(facts.signals.signals) if facts.signals else None,
+        "forecast_method": facts.forecast.method if facts.forecast else None,
+    }
+
+
+def _run(backend: str, n: int, background: int, out: Path) -> dict[str, Any]:
+    if backend == "sqlite":
+        tmp = tempfile.mkdtemp(prefix="cerflow-bench-")
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        cleanup = None
+    else:
+        admin = make_engine(PG_ADMIN)
+        name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
+
+        def cleanup() -> None:
+            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+    try:
+        migrate.upgrade(engine)
+        fill_s = _fill(engine, n, background)
+        result = _time_report(engine, out / backend)
+        return {"backend": backend, "fill_s": round(fill_s, 1), **result}
+    finally:
+        engine.dispose()
+        if cleanup:
+            cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reports", type=int, default=50_000)
+    parser.add_argument("--background", type=int, default=50_000)
+    parser.add_argument("--backend", choices=["sqlite", "pg", "both"], default="sqlite")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "cerflow-bench")
+    args = parser.parse_args()
+    backends = ["sqlite", "pg"] if args.backend == "both" else [args.backend]
+    results = [_run(b, args.reports, args.background, args.out) for b in backends]
+    print(
+        json.dumps(
+            {"benchmark": "report", "load_average": os.getloadavg(), "results": results}, indent=2
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
