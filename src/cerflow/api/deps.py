@@ -13,11 +13,12 @@ rollback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,7 +48,7 @@ class AppState:
     job_submitter: JobSubmitter
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.cerflow
     return state
 
@@ -55,7 +56,7 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings_dep(state: StateDep) -> Settings:
+async def get_settings_dep(state: StateDep) -> Settings:
     return state.settings
 
 
@@ -71,11 +72,11 @@ def get_session(state: StateDep) -> Iterator[Session]:
         session.close()
 
 
-def get_cache(state: StateDep) -> Cache:
+async def get_cache(state: StateDep) -> Cache:
     return state.cache
 
 
-def get_job_submitter(state: StateDep) -> JobSubmitter:
+async def get_job_submitter(state: StateDep) -> JobSubmitter:
     return state.job_submitter
 
 
@@ -96,21 +97,27 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def get_principal(
+def _api_key_principal(state: AppState, key: str) -> Principal:
+    with unit_of_work.unit_of_work(state.session_factory) as session:
+        return auth_service.authenticate_api_key(session=session, key=key)
+
+
+async def get_principal(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
+    state: StateDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     token = bearer.credentials if bearer else None
     try:
         if api_key or (token and token.startswith(API_KEY_PREFIX)):
-            principal = auth_service.authenticate_api_key(
-                session=session, key=api_key or token or ""
-            )
+            # Database look-up (and a last-used stamp): off the event loop.
+            principal = await run_in_threadpool(_api_key_principal, state, api_key or token or "")
         elif token:
-            principal = auth_service.principal_from_access_token(settings=settings, token=token)
+            # Self-contained JWT: verified on the event loop, no thread hop, no database.
+            principal = auth_service.principal_from_access_token(
+                settings=state.settings, token=token
+            )
         else:
             raise _unauthorized(
                 "not authenticated: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'"
@@ -124,8 +131,8 @@ def get_principal(
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(role: Role) -> Callable[[Principal], Principal]:
-    def _check(principal: CurrentUser) -> Principal:
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def _check(principal: CurrentUser) -> Principal:
         if not principal.role.allows(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

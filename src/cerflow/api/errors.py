@@ -37,10 +37,22 @@ def _clean_loc(loc: Any) -> list[str | int]:
     return [p if isinstance(p, int) else str(p) for p in loc]
 
 
+def _message(error: dict[str, Any]) -> str:
+    """Pydantic's message, with regex patterns replaced by words a user understands."""
+    if error.get("type") == "string_pattern_mismatch":
+        loc = error.get("loc") or ("",)
+        if str(loc[-1]) == "email":
+            return "not a valid e-mail address (expected name@domain.tld)"
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        if "\\x00" in pattern:
+            return "is blank or contains a character not allowed here (NUL, or '/' in a path)"
+    return str(error.get("msg", ""))
+
+
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        {"loc": _clean_loc(e.get("loc", ())), "msg": _message(e), "type": e.get("type")}
         for e in exc.errors()
     ]
     return JSONResponse({"detail": errors}, status_code=422)

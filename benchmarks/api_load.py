@@ -1,0 +1,414 @@
+"""Benchmark: the API under load on the real PostgreSQL and Redis, vs a bare FastAPI endpoint.
+
+    uv run python benchmarks/api_load.py [--workers 3] [--duration 25] [--users 100,500,1000]
+
+Creates a throwaway PostgreSQL database (migrated with Alembic, seeded with 400 reports of
+one device code and 200 feedback rows) and a Redis key prefix, starts `uvicorn` with
+several workers on loopback for the production app (production settings: JSON logs at
+WARNING, every middleware, JWT auth, Redis rate limiting with limits raised so the load
+generator's single address is not throttled) and, in the same run, a bare FastAPI app
+(one async endpoint returning a constant: the ceiling of this machine). Then runs locust
+headless, each simulated user pausing 1 s between requests:
+
+- cached product reads: `GET /api/v1/products/DQA` (warm Redis cache),
+- report listing: `GET /api/v1/feedback?limit=50` (a paged list read from PostgreSQL; the
+  CER report list `GET /api/v1/reports` arrives with the job layer - change LIST_PATH),
+- bare endpoint,
+
+at each user count, then a step search for the highest request rate whose p95 < 100 ms.
+Prints one JSON object. Figures are noisy on a shared machine: note the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get(
+    "CERFLOW_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CERFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PRODUCT_PATH = "/api/v1/products/DQA"
+LIST_PATH = "/api/v1/feedback?limit=50"
+BARE_PATH = "/bare"
+P95_GOAL_MS = 100.0
+
+LOCUSTFILE = """
+import os
+from locust import FastHttpUser, task, constant, constant_throughput
+
+PATH = os.environ["BENCH_PATH"]
+TOKEN = os.environ.get("BENCH_TOKEN", "")
+RATE = float(os.environ.get("BENCH_RATE_PER_USER", "0"))
+
+
+class ApiUser(FastHttpUser):
+    wait_time = constant_throughput(RATE) if RATE > 0 else constant(1)
+    connection_timeout = 30
+    network_timeout = 30
+
+    @task
+    def get(self):
+        headers = {"Authorization": "Bearer " + TOKEN} if TOKEN else {}
+        self.client.get(PATH, headers=headers, name=PATH)
+"""
+
+BARE_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/bare")
+async def bare() -> dict[str, bool]:
+    return {"ok": True}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_database() -> tuple[str, str]:
+    from cerflow.db import make_engine
+    from cerflow.store import migrate
+
+    name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_ADMIN_URL)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    from cerflow.db import make_engine
+
+    admin = make_engine(PG_ADMIN_URL)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, settings: Any) -> str:
+    """400 DQA reports over 24 months with a few events each; 200 feedback rows; a token."""
+    import datetime as dt
+    import random
+
+    from cerflow.auth import service as auth_service
+    from cerflow.auth.models import Role
+    from cerflow.db import make_engine, make_session_factory
+    from cerflow.feedback.models import Feedback
+    from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
+    from cerflow.unit_of_work import unit_of_work
+
+    rng = random.Random(7)
+    terms = ["hypoxia", "alarm failure", "display issue", "burn", "false reading", "no display"]
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as s:
+        snap = SourceSnapshot(source="bench", location="synthetic", sha256="0" * 64)
+        s.add(snap)
+        s.flush()
+        for i in range(600):
+            code = "DQA" if i < 400 else "ABC"
+            r = Report(
+                source="maude",
+                source_key=f"b{i}",
+                kind="device",
+                received_date=dt.date(2022, 1, 1) + dt.timedelta(days=rng.randrange(730)),
+                received_precision="D",
+                serious=rng.random() < 0.3,
+                death=rng.random() < 0.02,
+                event_type=rng.choice(["death", "injury", "malfunction"]),
+                content_hash=f"{i:064d}",
+                snapshot_id=snap.id,
+            )
+            r.products = [
+                ReportProduct(role="device", product_key="OXI", product_code=code, brand_name="Oxi")
+            ]
+            r.events = [
+                ReportEvent(term=t, term_type="device_problem")
+                for t in rng.sample(terms, rng.randint(1, 3))
+            ]
+            s.add(r)
+        user = auth_service.create_user(
+            session=s, email="bench-admin@example.org", password="bench " * 4, role=Role.ADMIN
+        )
+        for i in range(200):
+            s.add(Feedback(report_ref=str(i % 20), user_id=user.id, rating=1 + i % 5))
+        token = auth_service.issue_tokens(session=s, settings=settings, user=user).access_token
+    engine.dispose()
+    return token
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not become ready")
+
+
+def run_locust(
+    workdir: Path, base: str, path: str, token: str, users: int, duration: int, rate: float = 0
+) -> dict[str, Any]:
+    locustfile = workdir / "locustfile.py"
+    locustfile.write_text(LOCUSTFILE)
+    prefix = workdir / f"run_{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "BENCH_PATH": path,
+        "BENCH_TOKEN": token,
+        "BENCH_RATE_PER_USER": str(rate),
+    }
+    spawn = max(10, users // 4)
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile),
+        "--headless",
+        "--host",
+        base,
+        "-u",
+        str(users),
+        "-r",
+        str(spawn),
+        "-t",
+        f"{duration}s",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "ERROR",
+        "--stop-timeout",
+        "5",
+    ]
+    subprocess.run(cmd, env=env, check=False, capture_output=True, timeout=duration + 120)
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    return {
+        "users": users,
+        "requests": int(row["Request Count"]),
+        "errors": int(row["Failure Count"]),
+        "throughput_rps": round(float(row["Requests/s"]), 1),
+        "p50_ms": float(row["50%"]),
+        "p95_ms": float(row["95%"]),
+        "p99_ms": float(row["99%"]),
+    }
+
+
+def saturation(
+    workdir: Path, base: str, path: str, token: str, duration: int, rates: list[int]
+) -> dict[str, Any]:
+    """Raise the offered rate until p95 >= 100 ms or the server cannot keep up."""
+    users = 200
+    best: dict[str, Any] | None = None
+    steps = []
+    for rate in rates:
+        r = run_locust(workdir, base, path, token, users, duration, rate=rate / users)
+        r["offered_rps"] = rate
+        steps.append(r)
+        keeps_up = r["throughput_rps"] >= 0.85 * rate
+        if r["p95_ms"] < P95_GOAL_MS and r["errors"] == 0 and keeps_up:
+            best = r
+        else:
+            break
+    return {
+        "max_rps_with_p95_under_100ms": best["throughput_rps"] if best else 0.0,
+        "steps": steps,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=25, help="seconds per load level")
+    parser.add_argument("--users", default="100,500,1000")
+    parser.add_argument("--rates", default="200,400,600,800,1000,1300,1600,2000")
+    args = parser.parse_args()
+    user_levels = [int(u) for u in args.users.split(",")]
+    rates = [int(r) for r in args.rates.split(",")]
+
+    from pydantic import SecretStr
+
+    from cerflow.config import Settings
+
+    secret = secrets.token_urlsafe(48)
+    db_name, db_url = make_database()
+    prefix = f"cerflow-bench:{uuid.uuid4().hex[:8]}:"
+    settings = Settings(
+        database_url=db_url, secret_key=SecretStr(secret), access_token_ttl_seconds=7200
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    workdir = Path(tempfile.mkdtemp(prefix="cerflow-bench-"))
+    try:
+        token = seed(db_url, settings)
+        api_port, bare_port = free_port(), free_port()
+        metrics_dir = workdir / "metrics"
+        metrics_dir.mkdir()
+        env = {
+            **os.environ,
+            "CERFLOW_ENVIRONMENT": "production",
+            "CERFLOW_DATABASE_URL": db_url,
+            "CERFLOW_REDIS_URL": REDIS_URL,
+            "CERFLOW_REDIS_KEY_PREFIX": prefix,
+            "CERFLOW_SECRET_KEY": secret,
+            "CERFLOW_LOG_LEVEL": "WARNING",
+            "CERFLOW_DB_POOL_SIZE": "5",
+            "CERFLOW_DB_MAX_OVERFLOW": "5",
+            "CERFLOW_RATE_LIMIT_PER_USER": "100000000",
+            "CERFLOW_RATE_LIMIT_PER_IP": "100000000",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        }
+        (workdir / "bare_app.py").write_text(BARE_APP)
+        common = [
+            "--host",
+            "127.0.0.1",
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+        ]
+        log = open(workdir / "server.log", "wb")  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "cerflow.app:create_app",
+                    "--factory",
+                    "--port",
+                    str(api_port),
+                    *common,
+                ],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bare_app:app",
+                    "--app-dir",
+                    str(workdir),
+                    "--port",
+                    str(bare_port),
+                    *common,
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        )
+        api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+        wait_ready(api + "/health/ready", procs[0])
+        wait_ready(bare + BARE_PATH, procs[1])
+        warm = httpx.get(api + PRODUCT_PATH, headers={"Authorization": f"Bearer {token}"})
+        assert warm.status_code == 200, warm.text
+        load_before = os.getloadavg()
+
+        results: dict[str, Any] = {}
+        for name, base, path in (
+            ("cached_product_read", api, PRODUCT_PATH),
+            ("report_listing", api, LIST_PATH),
+            ("bare_fastapi", bare, BARE_PATH),
+        ):
+            results[name] = {
+                "path": path,
+                "levels": [
+                    run_locust(workdir, base, path, token, u, args.duration) for u in user_levels
+                ],
+            }
+        for name, base, path in (
+            ("cached_product_read", api, PRODUCT_PATH),
+            ("bare_fastapi", bare, BARE_PATH),
+        ):
+            results[name]["saturation"] = saturation(
+                workdir, base, path, token, max(10, args.duration // 2), rates
+            )
+        goal = next(
+            (lv for lv in results["cached_product_read"]["levels"] if lv["users"] == 1000), None
+        )
+        cache_hits = httpx.get(api + "/metrics").text
+        hit_lines = [
+            ln
+            for ln in cache_hits.splitlines()
+            if ln.startswith("cerflow_cache_requests_total{") and "product_detail" in ln
+        ]
+        print(
+            json.dumps(
+                {
+                    "benchmark": "api_load",
+                    "workers": args.workers,
+                    "cpus": os.cpu_count(),
+                    "loadavg_before": [round(x, 2) for x in load_before],
+                    "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+                    "user_pause_s": 1.0,
+                    "results": results,
+                    "goal_p95_under_100ms_at_1000_users": (
+                        bool(goal and goal["p95_ms"] < P95_GOAL_MS and goal["errors"] == 0)
+                    ),
+                    "cache_counters": hit_lines,
+                },
+                indent=2,
+            )
+        )
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        try:
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except Exception as exc:
+            print(f"could not clean Redis prefix {prefix}: {exc}", file=sys.stderr)
+        drop_database(db_name)
+
+
+if __name__ == "__main__":
+    main()
