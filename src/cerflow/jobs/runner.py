@@ -23,6 +23,7 @@ from cerflow.jobs import service as jobs
 from cerflow.jobs.context import JobContext
 from cerflow.jobs.errors import JobAborted, backoff_seconds, describe, is_transient
 from cerflow.jobs.pipelines import PIPELINES
+from cerflow.store import all_models  # noqa: F401  (every table known to the mapper)
 
 log = structlog.get_logger(__name__)
 

@@ -245,6 +245,8 @@ def stale_jobs(*, session: Session, stale_after: float, limit: int = 500) -> lis
             select(Job)
             .where(
                 Job.state.in_(ACTIVE_STATES),
+                # At most one re-send per bound, whatever the state.
+                func.coalesce(Job.sent_at, Job.created_at) < cutoff,
                 (
                     (
                         (Job.state == "queued")
