@@ -421,7 +421,9 @@ def _cerflow_invocations() -> list[list[str]]:
 
 
 def test_the_deployment_runs_the_expected_commands() -> None:
-    paths = {tuple(a for a in argv[1:3] if not a.startswith("-")) for argv in _cerflow_invocations()}
+    paths = {
+        tuple(a for a in argv[1:3] if not a.startswith("-")) for argv in _cerflow_invocations()
+    }
     assert {("serve",), ("worker",), ("beat",), ("db", "upgrade")} <= paths
 
 
@@ -455,7 +457,9 @@ def test_celery_invocations_name_the_real_app() -> None:
 
 
 def _nginx_body_limit() -> int:
-    match = re.search(r"^\s*client_max_body_size\s+(\d+);", (NGINX / "nginx.conf").read_text(), re.M)
+    match = re.search(
+        r"^\s*client_max_body_size\s+(\d+);", (NGINX / "nginx.conf").read_text(), re.M
+    )
     assert match, "nginx.conf sets client_max_body_size in bytes"
     return int(match.group(1))
 
@@ -494,9 +498,7 @@ def test_each_queue_has_its_own_worker() -> None:
         return argv[argv.index("--queues") + 1]
 
     compose = _compose()["services"]
-    compose_queues = sorted(
-        queues_of(_argv(compose[f"worker-{q}"]["command"])) for q in QUEUES
-    )
+    compose_queues = sorted(queues_of(_argv(compose[f"worker-{q}"]["command"])) for q in QUEUES)
     assert compose_queues == sorted(QUEUES)
     k8s_queues = sorted(
         queues_of(_argv(_containers(_k8s("Deployment", f"cerflow-worker-{q}"))[0]["command"]))
