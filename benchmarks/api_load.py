@@ -2,17 +2,17 @@
 
     uv run python benchmarks/api_load.py [--workers 3] [--duration 25] [--users 100,500,1000]
 
-Creates a throwaway PostgreSQL database (migrated with Alembic, seeded with 400 reports of
-one device code and 200 feedback rows) and a Redis key prefix, starts `uvicorn` with
-several workers on loopback for the production app (production settings: JSON logs at
+Creates a throwaway PostgreSQL database (migrated with Alembic, seeded with 600 device
+reports, 400 of code DQA, and 50 finished CER reports owned by the benchmark user) and a
+Redis key prefix, starts `uvicorn` with several workers on loopback for the production app (production settings: JSON logs at
 WARNING, every middleware, JWT auth, Redis rate limiting with limits raised so the load
 generator's single address is not throttled) and, in the same run, a bare FastAPI app
 (one async endpoint returning a constant: the ceiling of this machine). Then runs locust
 headless, each simulated user pausing 1 s between requests:
 
 - cached product reads: `GET /api/v1/products/DQA` (warm Redis cache),
-- report listing: `GET /api/v1/feedback?limit=50` (a paged list read from PostgreSQL; the
-  CER report list `GET /api/v1/reports` arrives with the job layer - change LIST_PATH),
+- report listing: `GET /api/v1/reports` (the caller's 50 generated CERs, read from
+  PostgreSQL on every request: not cached),
 - bare endpoint,
 
 at each user count, then a step search for the highest request rate whose p95 < 100 ms.
@@ -45,7 +45,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("CERFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PRODUCT_PATH = "/api/v1/products/DQA"
-LIST_PATH = "/api/v1/feedback?limit=50"
+LIST_PATH = "/api/v1/reports"
 BARE_PATH = "/bare"
 P95_GOAL_MS = 100.0
 
@@ -113,14 +113,15 @@ def drop_database(name: str) -> None:
 
 
 def seed(url: str, settings: Any) -> str:
-    """400 DQA reports over 24 months with a few events each; 200 feedback rows; a token."""
+    """600 device reports (400 DQA) over 24 months; 50 finished CERs; an admin token."""
     import datetime as dt
     import random
 
     from cerflow.auth import service as auth_service
     from cerflow.auth.models import Role
     from cerflow.db import make_engine, make_session_factory
-    from cerflow.feedback.models import Feedback
+    from cerflow.jobs.models import Job
+    from cerflow.reports.models import CerReport
     from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
     from cerflow.unit_of_work import unit_of_work
 
@@ -157,8 +158,21 @@ def seed(url: str, settings: Any) -> str:
         user = auth_service.create_user(
             session=s, email="bench-admin@example.org", password="bench " * 4, role=Role.ADMIN
         )
-        for i in range(200):
-            s.add(Feedback(report_ref=str(i % 20), user_id=user.id, rating=1 + i % 5))
+        for i in range(50):
+            job = Job(id=uuid.uuid4().hex, type="report", state="succeeded", owner_id=user.id)
+            s.add(job)
+            s.flush()
+            s.add(
+                CerReport(
+                    id=uuid.uuid4().hex,
+                    job_id=job.id,
+                    owner_id=user.id,
+                    product_kind="device",
+                    product_ref="DQA",
+                    title=f"CER DQA #{i}",
+                    files={},
+                )
+            )
         token = auth_service.issue_tokens(session=s, settings=settings, user=user).access_token
     engine.dispose()
     return token
@@ -255,6 +269,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=25, help="seconds per load level")
     parser.add_argument("--users", default="100,500,1000")
     parser.add_argument("--rates", default="200,400,600,800,1000,1300,1600,2000")
+    parser.add_argument("--scenarios", default="cached_product_read,report_listing,bare_fastapi")
     args = parser.parse_args()
     user_levels = [int(u) for u in args.users.split(",")]
     rates = [int(r) for r in args.rates.split(",")]
@@ -344,12 +359,15 @@ def main() -> None:
         assert warm.status_code == 200, warm.text
         load_before = os.getloadavg()
 
+        wanted = set(args.scenarios.split(","))
         results: dict[str, Any] = {}
         for name, base, path in (
             ("cached_product_read", api, PRODUCT_PATH),
             ("report_listing", api, LIST_PATH),
             ("bare_fastapi", bare, BARE_PATH),
         ):
+            if name not in wanted:
+                continue
             results[name] = {
                 "path": path,
                 "levels": [
@@ -360,12 +378,13 @@ def main() -> None:
             ("cached_product_read", api, PRODUCT_PATH),
             ("bare_fastapi", bare, BARE_PATH),
         ):
+            if name not in wanted:
+                continue
             results[name]["saturation"] = saturation(
                 workdir, base, path, token, max(10, args.duration // 2), rates
             )
-        goal = next(
-            (lv for lv in results["cached_product_read"]["levels"] if lv["users"] == 1000), None
-        )
+        product_levels = results.get("cached_product_read", {}).get("levels", [])
+        goal = next((lv for lv in product_levels if lv["users"] == 1000), None)
         cache_hits = httpx.get(api + "/metrics").text
         hit_lines = [
             ln
