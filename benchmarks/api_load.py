@@ -4,11 +4,11 @@
 
 Creates a throwaway PostgreSQL database (migrated with Alembic, seeded with 600 device
 reports, 400 of code DQA, and 50 finished CER reports owned by the benchmark user) and a
-Redis key prefix, starts `uvicorn` with several workers on loopback for the production
-app (production settings: JSON logs at WARNING, every middleware, JWT auth, Redis rate
-limiting with limits raised so the load generator's single address is not throttled)
-and, in the same run, a bare FastAPI app (one async endpoint returning a constant: the ceiling of this machine). Then runs locust
-headless, each simulated user pausing 1 s between requests:
+Redis key prefix, starts `uvicorn` with several workers on loopback for the production app
+(production settings: JSON logs at WARNING, every middleware, JWT auth, Redis rate limiting
+with limits raised so the load generator's single address is not throttled) and, in the same
+run, a bare FastAPI app (one async endpoint returning a constant: the ceiling of this
+machine). Then runs locust headless, each simulated user pausing 1 s between requests:
 
 - cached product reads: `GET /api/v1/products/DQA` (warm Redis cache),
 - report listing: `GET /api/v1/reports` (the caller's 50 generated CERs, read from
