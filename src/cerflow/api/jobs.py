@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
@@ -20,7 +20,9 @@ router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"], responses={**AUTH
 alias_router = APIRouter(prefix="/api/tasks", tags=["jobs"], responses={**AUTH_RESPONSES})
 
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f-]+$")]
-CONFLICT_409 = {409: {"description": "The job's state does not allow this"}}
+CONFLICT_409: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The job's state does not allow this"}
+}
 
 
 def visible_job(session: SessionDep, principal: Principal, job_id: str) -> Job:

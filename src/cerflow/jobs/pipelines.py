@@ -140,8 +140,8 @@ def _render(ctx: JobContext, facts: Any, out: Path, formats: list[str]) -> dict[
     others = [f for f in formats if f != "json"]
     if others:
         try:
-            from cerflow.narrative.render import write_narrative  # type: ignore[import-not-found]
-            from cerflow.report.render import render_report  # type: ignore[import-not-found]
+            from cerflow.narrative.render import write_narrative
+            from cerflow.report.render import render_report
         except ImportError:
             raise PermanentJobError(
                 f"formats {', '.join(others)} need the document renderer, which this build "

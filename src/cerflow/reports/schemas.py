@@ -19,7 +19,7 @@ class ReportCreate(BaseModel):
     )
     since: dt.date | None = None
     until: dt.date | None = None
-    formats: list[Format] = Field(default_factory=lambda: ["json"], min_length=1, max_length=4)
+    formats: list[Format] = Field(default=["json"], min_length=1, max_length=4)
 
 
 class ReportAccepted(BaseModel):
