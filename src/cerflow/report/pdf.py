@@ -66,6 +66,5 @@ def write_pdf(
         pdf_variant=PDF_VARIANT,
         pdf_identifier=pdf_identifier(report_id, version),
         attachments=[attachment],
-        custom_metadata=True,
     )
     return target

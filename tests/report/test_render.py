@@ -1,0 +1,358 @@
+"""Documents: the PDF, DOCX, HTML and facts.json of one report agree with each other and
+with the `Narrative` they were rendered from."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import docx
+import lxml.html
+import pypdf
+import pytest
+
+from cerflow.narrative.facts import Facts
+from cerflow.narrative.sections import Narrative
+from cerflow.report.charts import CHART_IDS
+from cerflow.report.pdf import pdf_identifier
+from cerflow.report.render import ReportFormatError, render_report
+from tests.report.conftest import SECTION_TITLES, build_facts, build_narrative
+
+HEADINGS = [f"{number} {title}" for number, title, _ in SECTION_TITLES]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Facts, Narrative, dict[str, Path]]:
+    facts = build_facts()
+    narrative = build_narrative(facts)
+    out = render_report(facts, narrative, tmp_path_factory.mktemp("report"))
+    return facts, narrative, out
+
+
+def _narrative_tables(narrative: Narrative) -> list[tuple[str, list[str], list[list[str]]]]:
+    return [
+        (b.table.caption, b.table.columns, b.table.rows)
+        for s in narrative.sections
+        for b in s.blocks
+        if b.kind == "table" and b.table is not None
+    ]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# --- files and facts.json ------------------------------------------------------------------
+
+
+def test_writes_the_four_files_named_after_the_report(
+    rendered: tuple[Facts, Narrative, dict[str, Path]],
+) -> None:
+    facts, _, out = rendered
+    rid = facts.meta.report_id
+    assert {k: p.name for k, p in out.items()} == {
+        "pdf": f"{rid}.pdf",
+        "docx": f"{rid}.docx",
+        "html": f"{rid}.html",
+        "json": "facts.json",
+    }
+    assert not list(out["pdf"].parent.glob(".*.tmp"))  # no temporary leftovers
+
+
+def test_facts_json_bytes_hash_to_the_footer_hash(
+    rendered: tuple[Facts, Narrative, dict[str, Path]],
+) -> None:
+    facts, _, out = rendered
+    data = out["json"].read_bytes()
+    assert data == facts.to_json().encode()
+    assert hashlib.sha256(data).hexdigest() == facts.sha256()
+    assert Facts.model_validate_json(data) == facts
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdf(rendered: tuple[Facts, Narrative, dict[str, Path]]) -> pypdf.PdfReader:
+    return pypdf.PdfReader(rendered[2]["pdf"])
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(pdf: pypdf.PdfReader) -> list[str]:
+    return [page.extract_text() for page in pdf.pages]
+
+
+def _outline(pdf: pypdf.PdfReader) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+
+    def walk(items: list[object]) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                out.append((str(item.title), pdf.get_destination_page_number(item)))  # type: ignore[attr-defined]
+
+    walk(pdf.outline)
+    return out
+
+
+def test_pdf_sections_in_order(pdf: pypdf.PdfReader, pdf_pages: list[str]) -> None:
+    outline = _outline(pdf)
+    assert [title for title, _ in outline] == HEADINGS
+    pages = [page for _, page in outline]
+    assert pages == sorted(pages)
+    assert pages[0] >= 2  # after the cover and the contents
+    # The body text has the headings in the same order.
+    body = _squash(" ".join(pdf_pages[pages[0] :]))
+    position = 0
+    for heading in HEADINGS:
+        found = body.find(_squash(heading), position)
+        assert found >= 0, heading
+        position = found
+
+
+def test_pdf_contents_page_numbers_point_at_the_sections(
+    pdf: pypdf.PdfReader, pdf_pages: list[str]
+) -> None:
+    toc_lines = [_squash(line) for line in pdf_pages[1].splitlines()]
+    for heading, page_index in _outline(pdf):
+        line = next(ln for ln in toc_lines if ln.startswith(_squash(heading)))
+        assert line.endswith(f" {page_index + 1}"), (heading, line)
+
+
+def test_pdf_cover_says_generated_sample_data(pdf_pages: list[str]) -> None:
+    cover = _squash(pdf_pages[0])
+    assert "GENERATED SAMPLE DATA — NOT REAL ADVERSE EVENT REPORTS" in cover
+    for expected in (
+        "Infusion pump (DQA)",
+        "CER-DQA-20240131-0001",
+        "2023-12-31",
+        "2024-01-31 09:30 UTC",
+    ):
+        assert expected in cover
+
+
+def test_pdf_footer_hash_and_page_numbers_on_every_page(
+    rendered: tuple[Facts, Narrative, dict[str, Path]], pdf_pages: list[str]
+) -> None:
+    facts = rendered[0]
+    n = len(pdf_pages)
+    assert n >= 5
+    for i, text in enumerate(pdf_pages, start=1):
+        flat = _squash(text)
+        assert f"facts.json SHA-256: {facts.sha256()}" in flat, i
+        assert f"Page {i} of {n}" in flat, i
+
+
+def test_pdf_running_header_after_the_cover(pdf_pages: list[str]) -> None:
+    assert all("CER-DQA-20240131-0001" in page for page in pdf_pages[1:])
+
+
+def test_pdf_contains_the_charts(pdf: pypdf.PdfReader, pdf_pages: list[str]) -> None:
+    text = _squash(" ".join(pdf_pages))
+    for title in (
+        "Monthly reports: Infusion pump (DQA)",
+        "12-month forecast of monthly reports",
+        "Anomalous months and change points",
+        "Most frequently reported events",
+        "Disproportionality by event: ROR and EBGM with intervals",
+        "Seriousness and outcomes",
+        "Recalls and field actions over time (3 dated)",
+    ):
+        assert title in text, title
+    # Drawn as vectors: the chart pages carry far more path operators than text pages.
+    outline = dict(_outline(pdf))
+    chart_page = pdf.pages[outline["5.1 Trend"]].get_contents()
+    text_page = pdf.pages[1].get_contents()
+    assert chart_page is not None and text_page is not None
+    assert chart_page.get_data().count(b" l\n") > 10 * max(text_page.get_data().count(b" l\n"), 10)
+
+
+def test_pdf_embeds_facts_json_and_has_pdfa_metadata(
+    rendered: tuple[Facts, Narrative, dict[str, Path]], pdf: pypdf.PdfReader
+) -> None:
+    facts, _, out = rendered
+    assert pdf.attachments["facts.json"] == [out["json"].read_bytes()]
+    meta = pdf.metadata
+    assert meta is not None and facts.meta.report_id in (meta.title or "")
+    assert meta.author == "cerflow 0.1.0"
+    assert meta.creation_date is not None and meta.creation_date.year == 2024
+    assert str(pdf.trailer["/ID"][0]).encode() == pdf_identifier(
+        facts.meta.report_id, facts.meta.version
+    )
+    xmp = pdf.xmp_metadata
+    assert xmp is not None
+    description = xmp.rdf_root.getElementsByTagName("rdf:Description")[0]
+    assert description.getAttribute("pdfaid:part") == "3"
+    assert description.getAttribute("pdfaid:conformance") == "B"
+
+
+def test_pdf_marks_writer_input(pdf_pages: list[str]) -> None:
+    text = _squash(" ".join(pdf_pages))
+    assert (
+        "INPUT REQUIRED FROM THE MANUFACTURER Summarise the manufacturer's clinical investigations"
+        in text
+    )
+
+
+# --- DOCX ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def document(rendered: tuple[Facts, Narrative, dict[str, Path]]) -> docx.document.Document:
+    return docx.Document(str(rendered[2]["docx"]))
+
+
+def test_docx_headings_use_real_heading_styles(document: docx.document.Document) -> None:
+    headings = [
+        (p.style.name, p.text)
+        for p in document.paragraphs
+        if p.style is not None and p.style.name.startswith("Heading")
+    ]
+    assert headings == [(f"Heading {level}", f"{n} {t}") for n, t, level in SECTION_TITLES]
+
+
+def test_docx_tables_match_the_narrative(
+    rendered: tuple[Facts, Narrative, dict[str, Path]], document: docx.document.Document
+) -> None:
+    expected = _narrative_tables(rendered[1])
+    assert len(document.tables) == len(expected)
+    captions = [
+        p.text for p in document.paragraphs if p.style is not None and p.style.name == "Caption"
+    ]
+    for table, (caption, columns, rows) in zip(document.tables, expected, strict=True):
+        assert [c.text for c in table.rows[0].cells] == columns
+        assert [[c.text for c in r.cells] for r in table.rows[1:]] == rows
+        assert caption in captions
+        header_xml = table.rows[0]._tr.xml
+        assert "w:tblHeader" in header_xml  # header row repeats on each page
+
+
+def test_docx_cover_footer_toc_and_pictures(
+    rendered: tuple[Facts, Narrative, dict[str, Path]], document: docx.document.Document
+) -> None:
+    facts = rendered[0]
+    assert document.paragraphs[0].text == "GENERATED SAMPLE DATA — NOT REAL ADVERSE EVENT REPORTS"
+    body_xml = document.element.body.xml
+    assert 'TOC \\o "1-3"' in body_xml
+    footer = document.sections[0].footer
+    footer_xml = footer._element.xml
+    assert f"facts.json SHA-256: {facts.sha256()}" in " ".join(p.text for p in footer.paragraphs)
+    assert " PAGE " in footer_xml and " NUMPAGES " in footer_xml
+    assert len(document.inline_shapes) == len(CHART_IDS)
+    assert document.core_properties.identifier == facts.meta.report_id
+    texts = [p.text for p in document.paragraphs]
+    wi = texts.index("INPUT REQUIRED FROM THE MANUFACTURER")
+    assert texts[wi + 1].startswith("Summarise the manufacturer's clinical investigations")
+    assert "w:shd" in document.paragraphs[wi + 1]._p.xml  # shaded box
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.ids.extend(v for k, v in attrs if k == "id" and v)
+
+
+def test_html_parses_and_shows_the_same_sections(
+    rendered: tuple[Facts, Narrative, dict[str, Path]],
+) -> None:
+    facts, narrative, out = rendered
+    source = out["html"].read_text("utf-8")
+    parser = _Collect()
+    parser.feed(source)
+    parser.close()
+    assert len(parser.ids) == len(set(parser.ids))  # chart ids were made unique
+    tree = lxml.html.fromstring(source)
+    headings = [_squash(h.text_content()) for h in tree.xpath("//main//h1 | //main//h2")]
+    assert headings == HEADINGS
+    tables = tree.xpath("//main//table")
+    expected = _narrative_tables(narrative)
+    assert len(tables) == len(expected)
+    for table, (caption, columns, rows) in zip(tables, expected, strict=True):
+        assert _squash(table.xpath("caption")[0].text_content()) == caption
+        assert [_squash(th.text_content()) for th in table.xpath("thead//th")] == columns
+        assert [
+            [_squash(td.text_content()) for td in tr.xpath("td")] for tr in table.xpath("tbody/tr")
+        ] == rows
+    assert len(tree.xpath("//figure[@class='chart']/*[local-name()='svg']")) == len(CHART_IDS)
+    toc = [a.get("href") for a in tree.xpath("//nav[@id='contents']//a")]
+    assert toc == [f"#{s.id}" for s in narrative.sections]
+    assert facts.sha256() in tree.xpath("//footer")[0].text_content()
+    assert "GENERATED SAMPLE DATA" in tree.xpath("//section[@id='cover']")[0].text_content()
+    assert (
+        tree.xpath("//div[@class='writer-input']/p[@class='wi-label']")[0].text
+        == "Input required from the manufacturer"
+    )
+
+
+def test_html_escapes_text_from_data(tmp_path: Path) -> None:
+    facts = build_facts()
+    narrative = build_narrative(facts)
+    narrative.sections[0].blocks[0].text = "<script>alert(1)</script> & more"
+    out = render_report(facts, narrative, tmp_path, formats=["html"])
+    source = out["html"].read_text("utf-8")
+    assert "<script>" not in source
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in source
+
+
+# --- missing data and bad input -------------------------------------------------------------
+
+
+def test_missing_charts_become_a_no_data_note(tmp_path: Path) -> None:
+    facts = build_facts(rich=False)
+    narrative = build_narrative(facts)
+    out = render_report(facts, narrative, tmp_path, formats=["html", "docx"])
+    tree = lxml.html.fromstring(out["html"].read_text("utf-8"))
+    notes = [_squash(p.text_content()) for p in tree.xpath("//p[@class='no-data']")]
+    assert notes == [
+        "No chart: there are no data for this analysis (Recalls by report date and class).",
+        "No chart: there are no data for this analysis (Monthly reports with Sen trend line).",
+        "No chart: there are no data for this analysis (Twelve-month forecast with intervals).",
+        "No chart: there are no data for this analysis (Flagged months and change points).",
+        "No chart: there are no data for this analysis (ROR and EBGM with intervals).",
+    ]
+    assert "GENERATED SAMPLE DATA" in tree.xpath("//section[@id='cover']")[0].text_content()
+    document = docx.Document(str(out["docx"]))
+    assert len(document.inline_shapes) == 2  # outcomes and top events
+    assert sum(p.text.startswith("No chart: there are no data") for p in document.paragraphs) == 5
+
+
+def test_real_data_has_no_generated_banner(tmp_path: Path) -> None:
+    facts = build_facts(rich=False)
+    facts.meta.generated_data = False
+    out = render_report(facts, build_narrative(facts), tmp_path, formats=["html", "docx"])
+    assert "GENERATED SAMPLE DATA" not in out["html"].read_text("utf-8")
+    assert "GENERATED SAMPLE DATA" not in docx.Document(str(out["docx"])).paragraphs[0].text
+
+
+def test_supplied_charts_are_used_as_given(tmp_path: Path) -> None:
+    facts = build_facts(rich=False)
+    svg = (
+        '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+        '<rect id="r" width="5" height="5"/></svg>'
+    )
+    out = render_report(
+        facts, build_narrative(facts), tmp_path, formats=["html"], charts={"outcomes": svg}
+    )
+    source = out["html"].read_text("utf-8")
+    assert '<rect id="c-outcomes-r" width="5" height="5"/>' in source
+    assert source.count("<svg") == 1
+
+
+def test_unknown_format_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    facts = build_facts(rich=False)
+    with pytest.raises(
+        ReportFormatError,
+        match=r"unknown report format\(s\) xls; choose from pdf, docx, html, json",
+    ):
+        render_report(facts, build_narrative(facts), tmp_path / "out", formats=["pdf", "xls"])
+    assert not (tmp_path / "out").exists()
