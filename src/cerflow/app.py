@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy.exc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.api import feedback, health, jobs, products, watched, ws
 from cerflow.api.deps import AppState
-from cerflow.api.errors import validation_error_handler
+from cerflow.api.errors import pool_timeout_handler, validation_error_handler
 from cerflow.api.middleware import (
     BodySizeLimitMiddleware,
     RateLimitMiddleware,
@@ -123,6 +124,7 @@ def create_app(
         redoc_url="/redoc",
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, pool_timeout_handler)
 
     # Routers carry their full prefix, so route templates in logs and metrics are real paths.
     for router in (

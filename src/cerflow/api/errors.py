@@ -63,3 +63,12 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
 MAX_ID = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id")]
+
+
+async def pool_timeout_handler(_request: Request, _exc: Exception) -> JSONResponse:
+    """Every database connection is busy: an overload, so 503 + Retry-After, not a 500."""
+    return JSONResponse(
+        {"detail": "the service is overloaded; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
