@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+import cerflow.store.all_models  # noqa: F401 - every table, for TRUNCATE
 from cerflow.db import make_engine
 from cerflow.store import migrate
 from cerflow.store.base import Base
@@ -40,26 +41,72 @@ def _pg_url(dbname: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
 
 
+class PgDatabases:
+    """Creates migrated PostgreSQL databases for this session and drops them at the end.
+
+    Test families that commit data get a database of their own, so one family's rows never
+    change another's numbers (the API tests compute statistics over the whole store).
+    """
+
+    def __init__(self) -> None:
+        self.admin = make_engine(PG_ADMIN_URL)
+        self.names: list[str] = []
+
+    def create(self, label: str) -> str:
+        name = f"cerflow_test_{label}_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.names.append(name)
+        url = _pg_url(name)
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        return url
+
+    def drop_all(self) -> None:
+        with self.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in self.names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to head."""
-    admin = make_engine(PG_ADMIN_URL)
-    name = f"cerflow_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _pg_url(name)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def pg_databases() -> Iterator[PgDatabases]:
+    dbs = PgDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_databases: PgDatabases) -> str:
+    """A PostgreSQL database for tests that roll back (API tests); nothing commits here."""
+    return pg_databases.create("api")
 
 
 @pytest.fixture(scope="session")
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def jobs_pg_url(pg_databases: PgDatabases) -> str:
+    """A PostgreSQL database for real-worker tests (jobs, alerts, webhooks) that commit."""
+    return pg_databases.create("jobs")
+
+
+@pytest.fixture(scope="session")
+def jobs_pg_engine(jobs_pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(jobs_pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def scratch_pg_engine(pg_databases: PgDatabases) -> Iterator[Engine]:
+    """A PostgreSQL database emptied around each `db_engine` test."""
+    engine = make_engine(pg_databases.create("scratch"))
     yield engine
     engine.dispose()
 
@@ -87,7 +134,7 @@ def db_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine
         yield engine
         engine.dispose()
     else:
-        engine = request.getfixturevalue("pg_engine")
+        engine = request.getfixturevalue("scratch_pg_engine")
         _truncate_all(engine)
         yield engine
         _truncate_all(engine)

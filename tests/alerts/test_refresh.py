@@ -50,9 +50,11 @@ class _Inbox:
         return "250 OK"
 
 
-def test_beat_refresh_raises_one_alert_and_emails_it(pg_engine: Engine, tmp_path: Path) -> None:
-    seed(pg_engine, prefix=f"alert-{uuid.uuid4().hex[:6]}")
-    factory: sessionmaker[Session] = make_session_factory(pg_engine)
+def test_beat_refresh_raises_one_alert_and_emails_it(
+    jobs_pg_engine: Engine, tmp_path: Path
+) -> None:
+    seed(jobs_pg_engine, prefix=f"alert-{uuid.uuid4().hex[:6]}")
+    factory: sessionmaker[Session] = make_session_factory(jobs_pg_engine)
     inbox = _Inbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -61,7 +63,7 @@ def test_beat_refresh_raises_one_alert_and_emails_it(pg_engine: Engine, tmp_path
     smtp.start()
     with OpenFDAReplayServer() as fda:
         base = job_settings(
-            pg_engine.url.render_as_string(hide_password=False), tmp_path, uuid.uuid4().hex[:8]
+            jobs_pg_engine.url.render_as_string(hide_password=False), tmp_path, uuid.uuid4().hex[:8]
         )
         settings: Settings = base.model_copy(
             update={
@@ -87,7 +89,9 @@ def test_beat_refresh_raises_one_alert_and_emails_it(pg_engine: Engine, tmp_path
                 sends = _Sends()
                 schedule_due_refreshes(settings=settings, factory=factory, app=sends)  # type: ignore[arg-type]
                 for _name, args in sends.sent:
-                    outcome = execute(args[0], settings=settings, engine=pg_engine, factory=factory)
+                    outcome = execute(
+                        args[0], settings=settings, engine=jobs_pg_engine, factory=factory
+                    )
                     assert outcome.state == "succeeded"
             with factory() as session:
                 alerts = list(session.scalars(select(Alert).where(Alert.user_id == user_id)))

@@ -137,9 +137,9 @@ class Workers:
 
 
 @pytest.fixture(scope="session")
-def seeded_pg(pg_url: str, pg_engine: Engine) -> str:
-    seed(pg_engine, prefix="sys")
-    return pg_url
+def seeded_pg(jobs_pg_url: str, jobs_pg_engine: Engine) -> str:
+    seed(jobs_pg_engine, prefix="sys")
+    return jobs_pg_url
 
 
 @pytest.fixture
@@ -174,8 +174,8 @@ def celery_client(settings: Settings) -> Celery:
 
 
 @pytest.fixture
-def factory(pg_engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(pg_engine)
+def factory(jobs_pg_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(jobs_pg_engine)
 
 
 @pytest.fixture

@@ -53,8 +53,8 @@ class _Receiver:
 
 
 @pytest.fixture
-def factory(pg_engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(pg_engine)
+def factory(jobs_pg_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(jobs_pg_engine)
 
 
 @pytest.fixture
@@ -83,9 +83,9 @@ EVENT = {"type": "alert", "id": "alert-1", "title": "New signal for PSG: thermal
 
 
 def test_receiver_gets_a_correctly_signed_payload(
-    factory: sessionmaker[Session], user_id: int, pg_url: str, tmp_path: Path
+    factory: sessionmaker[Session], user_id: int, jobs_pg_url: str, tmp_path: Path
 ) -> None:
-    settings = job_settings(pg_url, tmp_path, "wh")
+    settings = job_settings(jobs_pg_url, tmp_path, "wh")
     receiver = _Receiver(204)
     try:
         hook_id, secret = _hook(factory, user_id, receiver.url)
@@ -106,9 +106,9 @@ def test_receiver_gets_a_correctly_signed_payload(
 
 
 def test_failing_receiver_is_retried_then_disabled_with_the_reason(
-    factory: sessionmaker[Session], user_id: int, pg_url: str, tmp_path: Path
+    factory: sessionmaker[Session], user_id: int, jobs_pg_url: str, tmp_path: Path
 ) -> None:
-    settings = job_settings(pg_url, tmp_path, "wh").model_copy(
+    settings = job_settings(jobs_pg_url, tmp_path, "wh").model_copy(
         update={
             "webhook_max_attempts": 3,
             "webhook_retry_backoff_seconds": 0.05,

@@ -36,7 +36,7 @@ from cerflow.store import frames
 from cerflow.store.frames import ProductQuery
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 class OutputFormat(StrEnum):

@@ -45,7 +45,7 @@ from cerflow.sources.eudamed import (
 )
 from cerflow.store import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 @dataclass(slots=True)

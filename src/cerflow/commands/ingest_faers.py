@@ -22,7 +22,7 @@ from cerflow.sources.base import SourceFormatError
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 def ingest_zip(

@@ -27,7 +27,7 @@ from cerflow.sources.base import SourceFormatError
 from cerflow.sources.maude_bulk import MaudeBulkReader
 from cerflow.store import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 def _canonical(reader: MaudeBulkReader, source_stats: dict[str, Any]) -> Iterator[CanonicalReport]:

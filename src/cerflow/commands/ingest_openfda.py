@@ -32,7 +32,7 @@ from cerflow.sources import openfda as ofda
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord
 from cerflow.store import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 @dataclass(slots=True)

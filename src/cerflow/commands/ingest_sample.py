@@ -19,7 +19,7 @@ from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
 from cerflow.sources.base import SourceFormatError
 from cerflow.store import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 def _summary(result: dict[str, Any]) -> Table:

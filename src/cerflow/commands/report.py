@@ -25,7 +25,7 @@ from cerflow.report.facts_builder import ProductNotFoundError
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.store import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
