@@ -168,13 +168,13 @@ def background_reports() -> list[CanonicalReport]:
 
 
 def device_reports() -> list[CanonicalReport]:
-    def dev(code: str, brand: str) -> CanonicalProduct:
+    def dev(code: str, brand: str, maker: str = "Pump Co") -> CanonicalProduct:
         return CanonicalProduct(
             role="device",
             product_key=brand,
             brand_name=brand,
             product_code=code,
-            manufacturer="Pump Co",
+            manufacturer=maker,
         )
 
     return [
@@ -200,7 +200,7 @@ def device_reports() -> list[CanonicalReport]:
         _rep(
             "d3",
             _day(2024, 3, 5),
-            [dev("LZG", "PUMPY")],
+            [dev("LZG", "PUMPY", "Other Co")],
             ["alarm"],
             kind="device",
             event_type="malfunction",

@@ -176,3 +176,14 @@ def test_generated_snapshots_mark_the_report(sqlite_engine: Engine) -> None:
     f = build_facts(sqlite_engine, drug="atorvastatin")
     assert f.meta.generated_data is True
     assert [p.is_generated for p in f.provenance] == [True]
+
+
+def test_device_peers_are_other_manufacturers_of_the_code(store: Engine) -> None:
+    f = build_facts(store, device_codes=["LZG"])
+    assert f.peers is not None
+    # d1, d2 by Pump Co (the most reported manufacturer), d3 by Other Co.
+    assert f.peers.peer_products == ["OTHER CO"]
+    assert f.peers.peer_reports == 1
+    assert "PUMP CO (2 reports)" in f.peers.description
+    drug = build_facts(store, drug="atorvastatin")
+    assert drug.peers is None and drug.notes["peers"]

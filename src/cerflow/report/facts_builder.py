@@ -28,6 +28,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from cerflow.analysis import anomalies as anomalies_mod
+from cerflow.analysis import peers as peers_mod
 from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import disproportionality, for_product
 from cerflow.analysis.forecast import forecast
@@ -55,6 +56,7 @@ from cerflow.narrative.facts import (
     TrendFacts,
     VolumeFacts,
 )
+from cerflow.store import frames
 from cerflow.store import report_queries as rq
 
 TOP_N = 10
@@ -415,18 +417,50 @@ def _signals(
     )
 
 
-def _peers(kind: str, notes: list[str]) -> PeerFacts | None:
-    """Peer comparison needs a peer group the public data define (same product code for a
-    device brand; a therapeutic class for a drug, which openFDA/FAERS do not carry)."""
+def _peers(
+    kind: str,
+    manufacturers: pl.DataFrame,
+    events: pl.DataFrame,
+    thresholds: SignalThresholds,
+    display: dict[str, str],
+    notes: list[str],
+) -> PeerFacts | None:
+    """Devices: the most-reported manufacturer against the other manufacturers of the same
+    product code(s) (`cerflow.analysis.peers`). Drugs: the public data give no class."""
     if kind == "drug":
         notes.append("the public data give no therapeutic class to define peers")
-    else:
-        notes.append(
-            "the report covers whole FDA product codes, which are "
-            "themselves the peer groups; disproportionality against all other device "
-            "codes is reported instead"
-        )
-    return None
+        return None
+    if manufacturers.height == 0:
+        notes.append("no report of the product code names a manufacturer")
+        return None
+    counts = _value_counts(manufacturers, "product")
+    product = counts[0][0]
+    if len(counts) < 2:
+        notes.append(f"only one manufacturer ({product}) reports under this product code")
+        return None
+    cmp = peers_mod.compare_to_peers(
+        manufacturers,
+        events.select("report_id", pl.col("term").alias("event")).unique(),
+        product=product,
+        thresholds=thresholds,
+    )
+    notes.extend(cmp.notes)
+    if cmp.result is None:
+        return None
+    rows = [
+        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+        for r in cmp.signals.iter_rows(named=True)
+    ]
+    flagged = sorted((x for x in rows if x.flags), key=lambda x: (-(x.eb05 or 0.0), x.event))
+    return PeerFacts(
+        description=(
+            f"Reports naming {product} ({cmp.product_reports} reports) were compared with the "
+            "reports of the other manufacturers of the same FDA product code."
+        ),
+        peer_products=cmp.peers,
+        peer_reports=cmp.peer_reports,
+        signals=flagged,
+    )
 
 
 def _recalls(rows: list[dict[str, Any]]) -> RecallsFacts:
@@ -622,6 +656,11 @@ def build_facts(
         recall_rows = rq.recalls_for(conn, sel)
         names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
         device_rows = rq.devices_for(conn, codes, names) if kind == "device" else []
+        makers = (
+            frames.device_manufacturer_products(conn, codes)
+            if kind == "device"
+            else pl.DataFrame(schema={"report_id": pl.Int64(), "product": pl.Utf8()})
+        )
         recall_ids = {int(r["snapshot_id"]) for r in recall_rows if r.get("snapshot_id")}
         device_ids = {int(r["snapshot_id"]) for r in device_rows if r.get("snapshot_id")}
         snap_rows = rq.snapshot_rows(conn, sorted(set(in_store) | recall_ids | device_ids))
@@ -680,7 +719,8 @@ def build_facts(
     thresholds = SignalThresholds.from_settings(settings)
     signals = _signals(bg, bg_events, label, thresholds, display_terms, notes["signals"])
     notes["peers"] = []
-    peers = _peers(kind, notes["peers"])
+    makers = makers.join(reports.select("report_id"), on="report_id", how="semi")
+    peers = _peers(kind, makers, events, thresholds, display_terms, notes["peers"])
 
     product_counts: dict[int, int] = {}
     if reports.height:

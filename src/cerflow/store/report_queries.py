@@ -89,7 +89,33 @@ def product_report_ids(sel: ProductSelector) -> Select[Any]:
 def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=schema)
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    # Column-wise construction: several times faster than row tuples for 10^5 rows.
+    columns = list(zip(*rows, strict=True))
+    return pl.DataFrame(
+        {
+            name: pl.Series(name, col, dtype=dtype)
+            for (name, dtype), col in zip(schema.items(), columns, strict=True)
+        }
+    )
+
+
+def _fetch_raw(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows straight from the DB-API cursor: for the 10^5-row background reads, SQLAlchemy's
+    per-row Result processing costs as much as the query. Only for statements whose output
+    columns need no type conversion (ids and text)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = dict(compiled.params)
+    if conn.dialect.name == "sqlite":  # the raw driver gets ISO text, as SQLAlchemy's Date does
+        params = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
+    args: Any = params
+    if compiled.positional and compiled.positiontup is not None:
+        args = tuple(params[k] for k in compiled.positiontup)
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(str(compiled), args)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
 
 
 def product_reports(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
@@ -166,11 +192,11 @@ def background(
         .where(Report.kind == kind)
     )
     products = _frame(
-        conn.execute(_window(pstmt, since, until)).all(),
+        _fetch_raw(conn, _window(pstmt, since, until)),
         {"report_id": pl.Int64(), "product": pl.Utf8()},
     ).unique()
     events = _frame(
-        conn.execute(_window(estmt, since, until)).all(),
+        _fetch_raw(conn, _window(estmt, since, until)),
         {"report_id": pl.Int64(), "event": pl.Utf8()},
     ).unique()
     return products, events
