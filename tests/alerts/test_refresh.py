@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ from cerflow.alerts.models import Alert
 from cerflow.alerts.schedule import schedule_due_refreshes
 from cerflow.auth.models import User
 from cerflow.config import Settings
-from cerflow.db import make_session_factory
+from cerflow.db import make_engine, make_session_factory
 from cerflow.jobs import events
 from cerflow.jobs.models import Job
 from cerflow.jobs.runner import execute
 from cerflow.products.models import WatchedProduct
+from tests.conftest import PgDatabases
 from tests.replay.openfda_server import OpenFDAReplayServer
 from tests.system.conftest import job_settings
 from tests.system.store_seed import SIGNAL_CODE, SIGNAL_TERM, seed
@@ -50,11 +52,19 @@ class _Inbox:
         return "250 OK"
 
 
+@pytest.fixture
+def alerts_pg_engine(pg_databases: PgDatabases) -> Iterator[Engine]:
+    """Its own database: the planted product must not meet the system tests' copy of it."""
+    engine = make_engine(pg_databases.create("alerts"))
+    yield engine
+    engine.dispose()
+
+
 def test_beat_refresh_raises_one_alert_and_emails_it(
-    jobs_pg_engine: Engine, tmp_path: Path
+    alerts_pg_engine: Engine, tmp_path: Path
 ) -> None:
-    seed(jobs_pg_engine, prefix=f"alert-{uuid.uuid4().hex[:6]}")
-    factory: sessionmaker[Session] = make_session_factory(jobs_pg_engine)
+    seed(alerts_pg_engine, prefix=f"alert-{uuid.uuid4().hex[:6]}")
+    factory: sessionmaker[Session] = make_session_factory(alerts_pg_engine)
     inbox = _Inbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -63,7 +73,9 @@ def test_beat_refresh_raises_one_alert_and_emails_it(
     smtp.start()
     with OpenFDAReplayServer() as fda:
         base = job_settings(
-            jobs_pg_engine.url.render_as_string(hide_password=False), tmp_path, uuid.uuid4().hex[:8]
+            alerts_pg_engine.url.render_as_string(hide_password=False),
+            tmp_path,
+            uuid.uuid4().hex[:8],
         )
         settings: Settings = base.model_copy(
             update={
@@ -90,7 +102,7 @@ def test_beat_refresh_raises_one_alert_and_emails_it(
                 schedule_due_refreshes(settings=settings, factory=factory, app=sends)  # type: ignore[arg-type]
                 for _name, args in sends.sent:
                     outcome = execute(
-                        args[0], settings=settings, engine=jobs_pg_engine, factory=factory
+                        args[0], settings=settings, engine=alerts_pg_engine, factory=factory
                     )
                     assert outcome.state == "succeeded"
             with factory() as session:
