@@ -227,9 +227,11 @@ def run_locust(
         "--stop-timeout",
         "5",
     ]
-    subprocess.run(cmd, env=env, check=False, capture_output=True, timeout=duration + 120)
+    proc = subprocess.run(cmd, env=env, check=False, capture_output=True, timeout=duration + 120)
     with open(f"{prefix}_stats.csv", newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    if int(row["Request Count"]) == 0:
+        raise SystemExit(f"locust made no request against {base}{path}:\n{proc.stderr.decode()}")
     return {
         "users": users,
         "requests": int(row["Request Count"]),
