@@ -16,7 +16,8 @@ machine). Then runs locust headless, each simulated user pausing 1 s between req
 - bare endpoint,
 
 at each user count (statistics taken after all users have spawned), then a step search
-for the highest request rate whose p95 < 100 ms. Prints one JSON object. Figures are noisy on a shared machine: note the load average.
+for the highest request rate whose p95 < 100 ms. Prints one JSON object. Figures are noisy
+on a shared machine: note the load average.
 """
 
 from __future__ import annotations
