@@ -91,8 +91,8 @@ def generate(
     # Signals: mid-popularity products and terms from different clusters.
     prod_rank = np.argsort(-w_prod)
     term_rank = np.argsort(-w_term)
-    cand_p = prod_rank[30:400]
-    cand_t = term_rank[20:400]
+    cand_p = prod_rank[10:150]
+    cand_t = term_rank[20:300]
     sig_p = rng.choice(cand_p, n_signals, replace=False)
     sig_t = np.empty(n_signals, dtype=np.int64)
     used: set[int] = set()
