@@ -378,13 +378,17 @@ def main() -> None:
                 levels.append(run_locust(workdir, base, path, token, u, args.duration))
                 time.sleep(5)  # let queued requests drain before the next level
             results[name] = {"path": path, "levels": levels}
+            print(json.dumps({name: levels}), file=sys.stderr, flush=True)  # progress
             if saturate:
                 results[name]["saturation"] = saturation(
                     workdir, base, path, token, max(10, args.duration // 2), rates
                 )
         product_levels = results.get("cached_product_read", {}).get("levels", [])
         goal = next((lv for lv in product_levels if lv["users"] == 1000), None)
-        cache_hits = httpx.get(api + "/metrics").text
+        try:  # the server may still be draining the overload of the last scenario
+            cache_hits = httpx.get(api + "/metrics", timeout=120).text
+        except httpx.HTTPError as exc:
+            cache_hits = f"# metrics unavailable: {type(exc).__name__}"
         hit_lines = [
             ln
             for ln in cache_hits.splitlines()
