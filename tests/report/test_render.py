@@ -14,7 +14,7 @@ import pypdf
 import pytest
 
 from cerflow.narrative.facts import Facts
-from cerflow.narrative.sections import Narrative
+from cerflow.narrative.sections import Block, Narrative, Table
 from cerflow.report.charts import CHART_IDS
 from cerflow.report.pdf import pdf_identifier
 from cerflow.report.render import ReportFormatError, render_report
@@ -356,3 +356,24 @@ def test_unknown_format_is_refused_before_anything_is_written(tmp_path: Path) ->
     ):
         render_report(facts, build_narrative(facts), tmp_path / "out", formats=["pdf", "xls"])
     assert not (tmp_path / "out").exists()
+
+
+def test_wide_tables_get_a_landscape_page_and_tokens_may_break(tmp_path: Path) -> None:
+    facts = build_facts(rich=False)
+    narrative = build_narrative(facts)
+    columns = [f"Column {i}" for i in range(10)]
+    narrative.sections[-1].blocks.append(
+        Block(
+            kind="table",
+            table=Table(caption="Wide", columns=columns, rows=[["a" * 64] + ["x y"] * 9]),
+        )
+    )
+    out = render_report(facts, narrative, tmp_path, formats=["html", "pdf"])
+    tree = lxml.html.fromstring(out["html"].read_text("utf-8"))
+    classes = [t.get("class") for t in tree.xpath("//main//table")]
+    assert classes == ["data keep", "data keep", "data keep wide"]
+    assert tree.xpath("(//main//table)[3]//td")[0].get("class") == "token"
+    pdf = pypdf.PdfReader(out["pdf"])
+    sizes = [(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in pdf.pages]
+    assert sizes[-1] == (842, 595)  # A4 landscape for the wide table
+    assert sizes[0] == (595, 842)

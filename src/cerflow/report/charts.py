@@ -360,6 +360,10 @@ def _forest_rows(facts: Facts) -> list[SignalFacts]:
     return rows[: max(facts.methods.top_n, 1) * 2]
 
 
+def _ratio_label(value: float, _pos: object = None) -> str:
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
 def _signal_forest(facts: Facts) -> Figure | None:
     rows = _forest_rows(facts)
     if not rows:
@@ -405,8 +409,11 @@ def _signal_forest(facts: Facts) -> Figure | None:
     lo_lim = min(min(values, default=1.0), 1.0) / 1.5
     hi_lim = max(max(values, default=1.0), 1.0) * 1.5
     ax.set_xlim(lo_lim, hi_lim)
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    # Fewer ticks per decade as the range widens, so tick labels never run together.
+    decades = np.log10(hi_lim / lo_lim)
+    subs = (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0, 3.0) if decades <= 4 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(_ratio_label))
     ax.xaxis.set_minor_formatter(NullFormatter())
     labels = [f"{_wrap(r.event, 30)} (n={r.a})" for r in rows]
     ax.set_yticks(y, labels)

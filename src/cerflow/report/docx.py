@@ -34,6 +34,7 @@ from docx.text.paragraph import Paragraph
 
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Block, Narrative
+from cerflow.report.html import WIDE_TABLE_COLUMNS
 
 GENERATED_BANNER = "GENERATED SAMPLE DATA — NOT REAL ADVERSE EVENT REPORTS"
 WRITER_INPUT_LABEL = "Input required from the manufacturer"
@@ -212,14 +213,15 @@ def _table(doc: DocxDocument, block: Block) -> DocxTable:
         cell.text = ""
         run = cell.paragraphs[0].add_run(text)
         run.bold = True
-        run.font.size = Pt(8)
+        run.font.size = Pt(6.5) if len(t.columns) >= WIDE_TABLE_COLUMNS else Pt(8)
         _shade(cell._tc.get_or_add_tcPr(), "E6EEF5")
+    size = Pt(6.5) if len(t.columns) >= WIDE_TABLE_COLUMNS else Pt(8)
     for row in t.rows:
         cells = table.add_row().cells
         for cell, text in zip(cells, row, strict=False):
             para = cell.paragraphs[0]
             run = para.add_run(text)
-            run.font.size = Pt(8)
+            run.font.size = size
             if _NUMERIC_CELL.match(text.strip()):
                 para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     doc.add_paragraph()

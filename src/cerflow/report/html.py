@@ -29,6 +29,14 @@ _HREF = re.compile(r'(xlink:href|href)="#([^"]+)"')
 _URL = re.compile(r"url\(#([^)]+)\)")
 
 
+WIDE_TABLE_COLUMNS = 9  # from this many columns a table gets a landscape page
+_LONG_TOKEN = re.compile(r"[^\s]{25,}")
+
+
+def _is_long_token(value: object) -> bool:
+    return isinstance(value, str) and bool(_LONG_TOKEN.search(value))
+
+
 def _is_numeric_cell(value: object) -> bool:
     return isinstance(value, str) and bool(_NUMERIC_CELL.match(value.strip()))
 
@@ -43,6 +51,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.tests["numeric_cell"] = _is_numeric_cell
+    env.tests["long_token"] = _is_long_token
     return env
 
 
@@ -94,4 +103,5 @@ def render_html(facts: Facts, narrative: Narrative, charts: dict[str, str]) -> s
         generated_at=meta.generated_at.isoformat(),
         generated_at_text=meta.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
         llm_note=_llm_note(narrative),
+        wide_columns=WIDE_TABLE_COLUMNS,
     )
