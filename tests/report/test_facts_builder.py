@@ -187,3 +187,36 @@ def test_device_peers_are_other_manufacturers_of_the_code(store: Engine) -> None
     assert "PUMP CO (2 reports)" in f.peers.description
     drug = build_facts(store, drug="atorvastatin")
     assert drug.peers is None and drug.notes["peers"]
+
+
+def test_a_recall_published_twice_counts_once() -> None:
+    """FDA lists a device recall under /device/recall (no class) and /device/enforcement."""
+    from cerflow.report.facts_builder import _recalls
+
+    rows = [
+        {
+            "recall_number": "Z-0100-2024",
+            "source": "device_recall",
+            "classification": None,
+            "report_date": dt.date(2024, 5, 2),
+            "status": "Open",
+            "firm": "Acme",
+            "reason": "Battery may fail",
+        },
+        {
+            "recall_number": "Z-0100-2024",
+            "source": "device_enforcement",
+            "classification": "II",
+            "report_date": dt.date(2024, 5, 9),
+            "status": None,
+            "firm": "Acme Inc.",
+            "reason": None,
+        },
+        {"recall_number": "Z-0200-2024", "source": "device_enforcement", "classification": "I"},
+    ]
+    f = _recalls(rows)
+    assert (f.total, f.class_i, f.class_ii) == (2, 1, 1)
+    first = f.items[0]
+    assert first.source == "device_enforcement + device_recall"
+    assert (first.classification, first.report_date) == ("II", dt.date(2024, 5, 2))
+    assert (first.status, first.firm, first.reason) == ("Open", "Acme", "Battery may fail")

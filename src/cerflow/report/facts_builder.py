@@ -463,6 +463,32 @@ def _peers(
     )
 
 
+def _merge_recalls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per recall number.
+
+    FDA publishes the same device recall in `/device/recall` (no class) and in
+    `/device/enforcement` (with its class): counted twice it would inflate the recall
+    figures and show an unclassified duplicate. Fields are taken from whichever record has
+    them; the sources are all named.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = str(r["recall_number"])
+        if key not in merged:
+            merged[key] = dict(r)
+            merged[key]["source"] = str(r["source"])
+            continue
+        m = merged[key]
+        sources = set(str(m["source"]).split(" + ")) | {str(r["source"])}
+        m["source"] = " + ".join(sorted(sources))
+        for field in ("classification", "status", "firm", "reason"):
+            if not m.get(field) and r.get(field):
+                m[field] = r[field]
+        dates = [d for d in (m.get("report_date"), r.get("report_date")) if d is not None]
+        m["report_date"] = min(dates) if dates else None
+    return list(merged.values())
+
+
 def _recalls(rows: list[dict[str, Any]]) -> RecallsFacts:
     items = [
         RecallFacts(
@@ -474,7 +500,7 @@ def _recalls(rows: list[dict[str, Any]]) -> RecallsFacts:
             firm=r.get("firm"),
             reason=r.get("reason"),
         )
-        for r in rows
+        for r in _merge_recalls(rows)
     ]
     cls = [i.classification for i in items]
     return RecallsFacts(
