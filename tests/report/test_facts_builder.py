@@ -220,3 +220,15 @@ def test_a_recall_published_twice_counts_once() -> None:
     assert first.source == "device_enforcement + device_recall"
     assert (first.classification, first.report_date) == ("II", dt.date(2024, 5, 2))
     assert (first.status, first.firm, first.reason) == ("Open", "Acme", "Battery may fail")
+
+
+def test_sample_locations_are_shown_relative_to_the_package() -> None:
+    from cerflow.report.facts_builder import display_location
+    from cerflow.sample import SAMPLE_DIR
+
+    inside = str(SAMPLE_DIR.resolve() / "faers" / "faers_ascii_2022Q1.zip")
+    assert display_location(inside) == "cerflow/sample/data/faers/faers_ascii_2022Q1.zip"
+    assert display_location("https://api.fda.gov/drug/event.json") == (
+        "https://api.fda.gov/drug/event.json"
+    )
+    assert display_location("/data/faers_ascii_2024q1.zip") == "/data/faers_ascii_2024q1.zip"

@@ -537,6 +537,21 @@ def _int(d: dict[str, Any], *keys: str) -> int:
     return total
 
 
+def display_location(location: str) -> str:
+    """Where a snapshot came from, as a reader elsewhere can understand it.
+
+    The bundled sample lives wherever cerflow is installed; a machine-specific absolute
+    path in a CER would mean nothing to its reader, so it is shown relative to the package
+    (`cerflow/sample/data/...`). Other locations (URLs, the user's own files) are kept.
+    """
+    from cerflow.sample import SAMPLE_DIR
+
+    root = str(SAMPLE_DIR.resolve())
+    if location.startswith(root):
+        return "cerflow/sample/data" + location[len(root) :]
+    return location
+
+
 def _provenance(
     rows: list[dict[str, Any]],
     in_store: dict[int, int],
@@ -567,7 +582,7 @@ def _provenance(
             SnapshotFacts(
                 snapshot_id=sid,
                 source=str(r["source"]),
-                location=str(r["location"]),
+                location=display_location(str(r["location"])),
                 query=r.get("query"),
                 retrieved_at=retrieved,
                 record_count=int(r.get("record_count") or 0),
