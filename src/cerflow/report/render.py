@@ -16,6 +16,7 @@ Why it is shaped like this:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -83,21 +84,12 @@ def render_report(
         html = render_html(facts, narrative, svgs or {})
     if "html" in wanted and html is not None:
         written["html"] = _atomic_write(out_dir / f"{stem}.html", html.encode("utf-8"))
+    pdf_job: _PdfJob | None = None
     if "pdf" in wanted and html is not None:
-        from cerflow.report.pdf import write_pdf
-
-        target = out_dir / f"{stem}.pdf"
-        tmp = target.with_name(f".{target.name}.tmp")
-        write_pdf(
-            html,
-            tmp,
-            report_id=facts.meta.report_id,
-            version=facts.meta.version,
-            facts_json=facts_json,
-            generated_at=facts.meta.generated_at,
-        )
-        os.replace(tmp, target)
-        written["pdf"] = target
+        pdf_job = _PdfJob(facts, html, facts_json, out_dir / f"{stem}.pdf")
+        # WeasyPrint is the slowest step; on a machine with a spare core it runs in a forked
+        # child while this process writes the DOCX (see _PdfJob for when it may fork).
+        pdf_job.start(parallel="docx" in wanted)
     if "docx" in wanted:
         from cerflow.report.docx import write_docx
 
@@ -106,4 +98,77 @@ def render_report(
         write_docx(facts, narrative, tmp, chart_pngs=pngs or {}, llm_note=_llm_note(narrative))
         os.replace(tmp, target)
         written["docx"] = target
+    if pdf_job is not None:
+        written["pdf"] = pdf_job.wait()
     return written
+
+
+class _PdfJob:
+    """Writes the PDF inline, or in a forked child while the parent does other work.
+
+    It forks only where that is safe and useful: a POSIX `fork`, more than one CPU, and a
+    single-threaded process (forking a process with other threads can deadlock the child
+    on a lock one of them held, e.g. a logging handler's). Celery workers run a heartbeat
+    thread, so they render inline; the CLI and benchmarks get the parallel path.
+    """
+
+    def __init__(self, facts: Facts, html: str, facts_json: bytes, target: Path) -> None:
+        self.facts = facts
+        self.html = html
+        self.facts_json = facts_json
+        self.target = target
+        self.tmp = target.with_name(f".{target.name}.tmp")
+        self.pid: int | None = None
+        self.err_read: int | None = None
+
+    def _write(self) -> None:
+        from cerflow.report.pdf import write_pdf
+
+        write_pdf(
+            self.html,
+            self.tmp,
+            report_id=self.facts.meta.report_id,
+            version=self.facts.meta.version,
+            facts_json=self.facts_json,
+            generated_at=self.facts.meta.generated_at,
+        )
+
+    def start(self, *, parallel: bool) -> None:
+        can_fork = (
+            parallel
+            and hasattr(os, "fork")
+            and (os.cpu_count() or 1) > 1
+            and threading.active_count() == 1
+        )
+        if not can_fork:
+            self._write()
+            return
+        from cerflow.report import pdf as _pdf_module  # import before fork: once, in parent
+
+        _pdf_module._weasyprint()
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: render, report any error through the pipe, never return
+            os.close(read_fd)
+            code = 0
+            try:
+                self._write()
+            except BaseException as exc:
+                os.write(write_fd, f"{type(exc).__name__}: {exc}".encode()[:4000])
+                code = 1
+            finally:
+                os.close(write_fd)
+                os._exit(code)
+        os.close(write_fd)
+        self.pid, self.err_read = pid, read_fd
+
+    def wait(self) -> Path:
+        if self.pid is not None and self.err_read is not None:
+            with os.fdopen(self.err_read, "rb") as fh:
+                message = fh.read().decode(errors="replace")
+            _, status = os.waitpid(self.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                self.tmp.unlink(missing_ok=True)
+                raise RuntimeError(f"PDF rendering failed: {message or 'child process died'}")
+        os.replace(self.tmp, self.target)
+        return self.target
