@@ -90,6 +90,7 @@ class LoadStats:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    deleted: int = 0  # stored reports removed because the source lists them as deleted
     snapshot_id: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -100,6 +101,7 @@ class LoadStats:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "deleted": self.deleted,
             "reject_reasons": dict(self.reject_reasons),
         }
 
@@ -147,6 +149,20 @@ def _finish_snapshot(
     conn.execute(
         update(SourceSnapshot).where(SourceSnapshot.id == stats.snapshot_id).values(**values)
     )
+
+
+def insert_snapshot(
+    conn: Connection, provenance: Provenance, source_stats: dict[str, Any] | None
+) -> int:
+    """The snapshot row every import starts with (public for the columnar loader)."""
+    return _insert_snapshot(conn, provenance, source_stats)
+
+
+def finish_snapshot(
+    conn: Connection, stats: LoadStats, source_stats: dict[str, Any] | None
+) -> None:
+    """Record the final counts on the snapshot row (public for the columnar loader)."""
+    _finish_snapshot(conn, stats, source_stats)
 
 
 class _IdAllocator:

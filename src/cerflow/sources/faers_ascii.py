@@ -80,6 +80,12 @@ def _decode(raw: bytes) -> str:
             return raw.decode("latin-1")
 
 
+def decode_row(raw: bytes) -> str:
+    """Public form of the reader's per-row decoding (UTF-8, else cp1252, else latin-1), so a
+    columnar reader decodes exactly as this one does."""
+    return _decode(raw)
+
+
 def _physical_lines(stream: IO[bytes]) -> Iterator[bytes]:
     """Lines without their end-of-line bytes, read in large blocks (fast on zip members)."""
     rest = b""
@@ -284,6 +290,10 @@ class FaersQuarter:
         self.close()
 
     # -- pass 1 ---------------------------------------------------------------------------
+    def deleted_caseids(self) -> set[int]:
+        """Caseids listed in the quarter's deleted-cases members (validated as in `scan`)."""
+        return self._deleted_caseids()
+
     def _deleted_caseids(self) -> set[int]:
         ids: set[int] = set()
         for member in self.deleted_members:
