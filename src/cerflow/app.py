@@ -30,6 +30,7 @@ from cerflow.cache import Cache, MemoryCache, RedisCache
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine, make_session_factory
 from cerflow.jobs.interface import JobSubmitter
+from cerflow.jobs.lifecycle import JobLayer
 from cerflow.jobs.submitters import make_submitter
 from cerflow.observability.logging import configure_logging
 from cerflow.ratelimit import (
@@ -106,9 +107,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = _build_state(settings, session_factory, job_submitter)
         app.state.cerflow = state
+        # Table metrics; with no broker, recovery of interrupted jobs and a sweeper thread.
+        job_layer = JobLayer(settings, state.session_factory, state.job_submitter)
+        job_layer.start()
         try:
             yield
         finally:
+            job_layer.stop()
             if state.redis is not None:
                 await state.redis.aclose()
             if state.engine is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,7 @@ from cerflow.jobs import events
 from cerflow.jobs import service as jobs
 from cerflow.jobs.context import JobContext
 from cerflow.jobs.errors import JobAborted, backoff_seconds, describe, is_transient
+from cerflow.jobs.metrics import JOB_DURATION, JOB_RETRIES, JOBS_FINISHED
 from cerflow.jobs.pipelines import PIPELINES
 from cerflow.store import all_models  # noqa: F401  (every table known to the mapper)
 
@@ -74,6 +76,14 @@ def _emit(
     )
 
 
+def _observe(job_type: str, state: str, started: float) -> None:
+    JOB_DURATION.labels(type=job_type, state=state).observe(time.monotonic() - started)
+    if state in ("succeeded", "failed"):
+        JOBS_FINISHED.labels(type=job_type, state=state).inc()
+    elif state == "retrying":
+        JOB_RETRIES.labels(type=job_type).inc()
+
+
 def execute(
     job_id: str,
     *,
@@ -98,6 +108,7 @@ def execute(
     if status == "busy" or lease is None:
         return Outcome("recheck", countdown=settings.jobs_stale_after_seconds, state="busy")
 
+    started = time.monotonic()
     log.info("job_started", job_id=job_id, type=lease.type, attempt=lease.attempt)
     _emit(settings, job_id, lease.owner_id, "running", attempt=lease.attempt)
     ctx = JobContext(settings=settings, engine=engine, factory=factory, lease=lease)
@@ -113,12 +124,14 @@ def execute(
             if not jobs.succeed(session=session, lease=lease, result=result):
                 session.rollback()
                 log.info("job_result_discarded", job_id=job_id, reason="lease lost")
+                _observe(lease.type, "aborted", started)
                 return Outcome("done", state="aborted")
             if finalize is not None:
                 finalize(session)
             session.commit()
     except JobAborted:
         log.info("job_aborted", job_id=job_id)
+        _observe(lease.type, "aborted", started)
         return Outcome("done", state="aborted")
     except Exception as exc:
         message = describe(exc, settings)
@@ -132,16 +145,19 @@ def execute(
                 jobs.schedule_retry(
                     session=session, lease=lease, error=message, countdown=countdown
                 )
+            _observe(lease.type, "retrying", started)
             log.warning("job_retrying", job_id=job_id, attempt=lease.attempt, error=message)
             _emit(settings, job_id, lease.owner_id, "retrying", error=message)
             return Outcome("retry", countdown=countdown, state="retrying")
         if is_transient(exc):
             message = f"gave up after {lease.attempt} attempts: {message}"
         with factory() as session:
-            jobs.fail(session=session, lease=lease, error=message)
+            failed = jobs.fail(session=session, lease=lease, error=message)
+        _observe(lease.type, "failed" if failed else "aborted", started)
         log.warning("job_failed", job_id=job_id, attempt=lease.attempt, error=message)
         _emit(settings, job_id, lease.owner_id, "failed", error=message)
         return Outcome("done", state="failed")
+    _observe(lease.type, "succeeded", started)
     log.info("job_succeeded", job_id=job_id, attempt=lease.attempt)
     _emit(settings, job_id, lease.owner_id, "succeeded", progress=100, result=result)
     for callback in ctx.after_success:

@@ -152,6 +152,13 @@ class InProcessSubmitter:
             self._timers.add(timer)
         timer.start()
 
+    def send_later(self, delay: float, job_id: str) -> None:
+        """Run the job after `delay` seconds (now when 0), e.g. a retry recovered at start-up."""
+        if delay <= 0:
+            self.send(job_id)
+        else:
+            self._later(delay, job_id)
+
     def send(self, job_id: str, *_: object) -> None:
         with self._lock:
             if self._closed:

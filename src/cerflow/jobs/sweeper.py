@@ -9,7 +9,7 @@ that is in fact still alive or already done changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from celery import Celery
@@ -17,8 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Settings
 from cerflow.jobs import service as jobs
+from cerflow.jobs.metrics import JOBS_FINISHED
 
 log = structlog.get_logger(__name__)
+
+
+class Resend(NamedTuple):
+    job_id: str
+    job_type: str
+    task_id: str
 
 
 def beat_entries(settings: Settings) -> dict[str, Any]:
@@ -29,15 +36,18 @@ def beat_entries(settings: Settings) -> dict[str, Any]:
     }
 
 
-def sweep(*, settings: Settings, factory: sessionmaker[Session], app: Celery) -> int:
-    """Returns how many jobs were re-sent. Jobs over the attempt budget are failed instead."""
-    from cerflow.jobs.celery_app import RUN_TASK, queue_for
+def plan_resends(*, settings: Settings, factory: sessionmaker[Session]) -> list[Resend]:
+    """Marks stale jobs as sent again (committed) and returns what to send.
+
+    Jobs over the attempt budget are failed instead. Shared by beat's sweep task and the
+    embedded mode's sweeper thread, which only differ in how they send.
+    """
     from cerflow.jobs.models import utcnow
 
-    resent = 0
     with factory() as session:
         stale = jobs.stale_jobs(session=session, stale_after=settings.jobs_stale_after_seconds)
-        plans: list[tuple[str, str, str]] = []
+        plans: list[Resend] = []
+        gave_up: list[str] = []
         for job in stale:
             if job.attempts > settings.jobs_max_retries + 1:
                 job.state = "failed"
@@ -46,12 +56,23 @@ def sweep(*, settings: Settings, factory: sessionmaker[Session], app: Celery) ->
                     "attempts; giving up (check the worker logs and the job's time limit)"
                 )
                 job.finished_at = utcnow()
+                gave_up.append(job.type)
                 continue
             task_id = f"{job.id}-{job.sends + 1}"
             jobs.mark_sent(session=session, job_id=job.id, task_id=task_id)
-            plans.append((job.id, job.type, task_id))
+            plans.append(Resend(job.id, job.type, task_id))
         session.commit()
-    for job_id, job_type, task_id in plans:
+    for job_type in gave_up:
+        JOBS_FINISHED.labels(type=job_type, state="failed").inc()
+    return plans
+
+
+def sweep(*, settings: Settings, factory: sessionmaker[Session], app: Celery) -> int:
+    """Returns how many jobs were re-sent. Jobs over the attempt budget are failed instead."""
+    from cerflow.jobs.celery_app import RUN_TASK, queue_for
+
+    resent = 0
+    for job_id, job_type, task_id in plan_resends(settings=settings, factory=factory):
         try:
             app.send_task(
                 RUN_TASK, args=[job_id], task_id=task_id, queue=queue_for(settings, job_type)

@@ -3,11 +3,18 @@
 With several uvicorn workers each process writes its samples to files in that
 directory and `/metrics` aggregates them, so a scrape sees the whole server, not
 whichever worker answered.
+
+Collectors that read the database at scrape time (jobs per state) are not per-process
+samples: `add_live_collector` adds them to what `render_latest` serves, once, whatever
+the mode. `enable_multiprocess` lets a process that imported prometheus_client before
+choosing a directory (the worker command) still write its samples there.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +24,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 HTTP_REQUESTS = Counter(
@@ -39,13 +47,51 @@ RATE_LIMIT_FAIL_OPEN = Counter(
 )
 
 
+_live: list[Any] = []
+_live_lock = threading.Lock()
+
+
+def add_live_collector(collector: Any) -> None:
+    """Serve `collector` (anything with `collect()`) from `render_latest` until removed."""
+    with _live_lock:
+        _live.append(collector)
+
+
+def remove_live_collector(collector: Any) -> None:
+    with _live_lock:
+        if collector in _live:
+            _live.remove(collector)
+
+
+def enable_multiprocess(directory: str) -> None:
+    """Write this process's (and its forked children's) samples under `directory`.
+
+    prometheus_client picks its value class when imported; metrics with labels create
+    their values on first use, so switching here covers every labelled metric used later.
+    """
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = values.get_value_class()
+
+
 def render_latest() -> tuple[bytes, str]:
     """The exposition text for `/metrics` (aggregated over workers in multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        data = generate_latest(registry)
+    else:
+        data = generate_latest(REGISTRY)
+    with _live_lock:
+        live = list(_live)
+    if live:
+        extra = CollectorRegistry(auto_describe=False)
+        for collector in live:
+            try:
+                extra.register(collector)
+            except ValueError:  # two apps in one process (tests): the first one answers
+                continue
+        data += generate_latest(extra)
+    return data, CONTENT_TYPE_LATEST
 
 
 def sample_value(name: str, labels: dict[str, str]) -> float:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Settings
 from cerflow.jobs.errors import backoff_seconds, redact
+from cerflow.jobs.metrics import WEBHOOK_DELIVERIES
 from cerflow.jobs.models import utcnow
 from cerflow.webhooks import signing
 from cerflow.webhooks.models import Webhook, WebhookDelivery
@@ -118,6 +119,7 @@ def deliver_once(
         if ok:
             hook.consecutive_failures = 0
             session.commit()
+            WEBHOOK_DELIVERIES.labels(result="delivered").inc()
             return DeliveryResult("delivered")
         hook.consecutive_failures += 1
         if hook.consecutive_failures >= settings.webhook_disable_after_failures:
@@ -128,8 +130,10 @@ def deliver_once(
             )
             session.commit()
             log.warning("webhook_disabled", webhook_id=webhook_id)
+            WEBHOOK_DELIVERIES.labels(result="disabled").inc()
             return DeliveryResult("disabled")
         session.commit()
+    WEBHOOK_DELIVERIES.labels(result="failed").inc()
     if attempt >= settings.webhook_max_attempts:
         return DeliveryResult("failed")
     return DeliveryResult(
