@@ -273,7 +273,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--duration", type=int, default=25, help="seconds per load level")
     parser.add_argument("--users", default="100,500,1000")
-    parser.add_argument("--rates", default="200,400,600,800,1000,1300,1600,2000")
+    parser.add_argument("--rates", default="50,100,150,200,300,400,600,800,1000,1300")
     parser.add_argument("--scenarios", default="cached_product_read,report_listing,bare_fastapi")
     args = parser.parse_args()
     user_levels = [int(u) for u in args.users.split(",")]
