@@ -252,6 +252,10 @@ def _exported_names() -> set[str]:
         for suffix in suffixes.get(family.type, ("",)):
             names.add(family.name + suffix)
         names.update(sample.name for sample in family.samples)
+    # Gauges read from the tables at scrape time (served by the API's /metrics only).
+    from cerflow.jobs.metrics import TableCollector
+
+    names.update(family.name for family in TableCollector(factory=None).describe())  # type: ignore[arg-type]
     return names
 
 
@@ -268,6 +272,7 @@ def promql_metric_names(expr: str) -> set[str]:
     text = re.sub(r"\{[^}]*\}", "{}", text)  # label matchers
     text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
     text = re.sub(r"\[[^\]]*\]", "", text)  # ranges
+    text = re.sub(r"\boffset\s+-?(?:\d+[a-z]+)+", "", text)  # offset 1h, offset 1h30m
     text = re.sub(r"\b\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b", "0", text)  # numbers (1e-9)
     names = set()
     for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
@@ -287,6 +292,7 @@ def test_promql_name_extraction() -> None:
         "/ clamp_min(sum(rate(x_total[5m])), 1e-9) > 0.02 and up == 0"
     )
     assert promql_metric_names(expr) == {"cerflow_http_requests_total", "x_total", "up"}
+    assert promql_metric_names("max(a) - max(a offset 1h30m) > 0") == {"a"}
     assert promql_metric_names("histogram_quantile(0.95, sum by (le) (rate(a_bucket[5m])))") == {
         "a_bucket"
     }
@@ -344,6 +350,10 @@ def test_required_alerts_exist() -> None:
         "CerflowQueueBacklog",
         "CerflowJobsStuckQueued",
         "CerflowRedisDown",
+        "CerflowJobFailureRatioHigh",
+        "CerflowJobQueuedTooLong",
+        "CerflowJobRunningWithoutHeartbeat",
+        "CerflowWebhooksDisabled",
     } <= alerts
 
 
