@@ -61,6 +61,8 @@ MEANINGS: dict[str, str] = {
     "rate_limit_per_user": "Requests per window per authenticated user or API key",
     "rate_limit_per_ip": "Requests per window per client address (needs the real address: "
     "run behind the provided nginx)",
+    "shutdown_grace_seconds": "After SIGTERM the API finishes in-flight requests for this long "
+    "(uvicorn graceful shutdown); keep below the pod's termination grace period",
     "log_level": "Python log level",
     "log_json": "JSON logs (`true`/`false`); unset = JSON in production, console otherwise",
     "openfda_base_url": "openFDA API root",
@@ -97,7 +99,9 @@ MEANINGS: dict[str, str] = {
     "jobs_heartbeat_seconds": "How often a running job records that it is alive",
     "jobs_stale_after_seconds": "A queued/running job untouched this long is re-sent by the "
     "sweeper",
-    "jobs_sweep_interval_seconds": "How often beat runs the sweeper",
+    "jobs_sweep_interval_seconds": "How often beat (or, embedded, the API) runs the sweeper",
+    "worker_metrics_port": "Port where `cerflow worker` serves `/health/live`, `/health/ready` "
+    "and `/metrics` (`--metrics-port`); 0 = none",
     "report_worker_max_tasks_per_child": "Report worker processes are replaced after this many "
     "tasks (rendering memory)",
     "watch_refresh_interval_seconds": "Default refresh period of a watched product",

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 60
     rate_limit_per_user: int = 600  # requests per window per authenticated principal
     rate_limit_per_ip: int = 1200  # requests per window per client address
+    # uvicorn's graceful shutdown: in-flight requests get this long after SIGTERM.
+    shutdown_grace_seconds: float = 25.0
     log_level: str = "INFO"
     log_json: bool | None = None  # None -> JSON in production, console otherwise
 
@@ -98,6 +100,8 @@ class Settings(BaseSettings):
     # A queued/running job no worker touched for this long is re-sent by the sweeper.
     jobs_stale_after_seconds: float = 300.0
     jobs_sweep_interval_seconds: float = 60.0
+    # `cerflow worker` serves /health/live, /health/ready and /metrics here; 0 = off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     report_worker_max_tasks_per_child: int = 20
     watch_refresh_interval_seconds: int = 24 * 3600
     webhook_timeout_seconds: float = 10.0
