@@ -456,11 +456,43 @@ def test_every_cerflow_command_and_option_exists(argv: list[str]) -> None:
 
 def test_celery_invocations_name_the_real_app() -> None:
     celery_cmds = [c for c in _compose_commands() + _k8s_commands() if c and c[0] == "celery"]
-    assert celery_cmds, "worker health checks are expected to ping through Celery"
     for argv in celery_cmds:
         target = argv[argv.index("-A") + 1]
         module = importlib.import_module(target)
         assert hasattr(module, "app") or hasattr(module, "celery"), target
+
+
+def _metrics_port(argv: list[str]) -> int:
+    assert "--metrics-port" in argv, f"{argv} serves no health/metrics port"
+    return int(argv[argv.index("--metrics-port") + 1])
+
+
+def test_workers_are_probed_and_scraped_on_their_own_port() -> None:
+    from cerflow.jobs.celery_app import QUEUES
+
+    for queue in QUEUES:
+        obj = _k8s("Deployment", f"cerflow-worker-{queue}")
+        (container,) = _containers(obj)
+        port = _metrics_port(_argv(container["command"]))
+        named = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert named["metrics"] == port
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "metrics"}
+        assert container["readinessProbe"]["httpGet"] == {
+            "path": "/health/ready",
+            "port": "metrics",
+        }
+        annotations = obj["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(port)
+        service = _compose()["services"][f"worker-{queue}"]
+        assert _metrics_port(_argv(service["command"])) == port
+    worker_check = " ".join(_compose()["x-worker"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/health/ready" in worker_check
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (workers,) = [j for j in scrape["scrape_configs"] if j["job_name"] == "cerflow-workers"]
+    (sd,) = workers["dns_sd_configs"]
+    assert sorted(sd["names"]) == sorted(f"worker-{q}" for q in QUEUES) and sd["port"] == port
+    # The alert on worker liveness uses that job name.
+    assert any('job="cerflow-workers"' in expr for _, expr in _rule_exprs())
 
 
 # ------------------------------------------------------------------ limits that must agree
@@ -520,13 +552,24 @@ def test_each_queue_has_its_own_worker() -> None:
     assert sorted(k.split("=", 1)[1] for k in keys.split(",")) == sorted(QUEUES)
 
 
-def test_exactly_one_beat() -> None:
+def test_exactly_one_beat_with_its_schedule_in_a_volume() -> None:
     beat = _k8s("Deployment", "cerflow-beat")
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
+    (container,) = _containers(beat)
+    argv = _argv(container["command"])
+    schedule = Path(argv[argv.index("--schedule") + 1])
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert any(schedule.is_relative_to(m) and m != "/tmp" for m in mounts)
+    assert "workingDir" not in container
     compose_beat = _compose()["services"]["beat"]
     assert compose_beat["deploy"]["replicas"] == 1
-    assert _argv(compose_beat["command"]) == ["cerflow", "beat"]
+    argv = _argv(compose_beat["command"])
+    assert argv[:2] == ["cerflow", "beat"]
+    schedule = Path(argv[argv.index("--schedule") + 1])
+    volumes = [v.split(":")[1] for v in compose_beat["volumes"]]
+    assert any(schedule.is_relative_to(v) for v in volumes)
+    assert "working_dir" not in compose_beat
 
 
 def test_api_probes_and_draining() -> None:

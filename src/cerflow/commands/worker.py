@@ -4,15 +4,24 @@ A worker finishes its current task on SIGTERM (Celery warm shutdown); if it is k
 instead, late acks + reject-on-worker-lost hand the task back, and the job sweeper
 re-sends anything the broker forgot. The report queue recycles its processes after
 `report_worker_max_tasks_per_child` tasks (rendering is memory-hungry).
+
+`--metrics-port` serves the worker's health and metrics (`cerflow.jobs.health_server`)
+from a thread of the main process; the pool children write their samples to a
+multiprocess directory that the port aggregates. Beat keeps its schedule file where
+`--schedule` says (default under the data directory), not in whatever the working
+directory happens to be.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cerflow.config import get_settings
+from cerflow.config import Settings, get_settings
 
 
 def worker(
@@ -23,6 +32,19 @@ def worker(
         int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
     ] = 2,
     loglevel: Annotated[str, typer.Option("--loglevel")] = "INFO",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve /health/live, /health/ready and /metrics on this port; 0 = off "
+            "(default: CERFLOW_WORKER_METRICS_PORT).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address of the metrics port.")
+    ] = "0.0.0.0",
 ) -> None:
     """Run a Celery worker for the given queues (needs CERFLOW_REDIS_URL)."""
     from cerflow.jobs.celery_app import QUEUES, app, queue_name
@@ -45,17 +67,69 @@ def worker(
     ]
     if "reports" in names:
         argv.append(f"--max-tasks-per-child={settings.report_worker_max_tasks_per_child}")
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        _serve_health(settings, metrics_host, port)
     app.worker_main(argv)
 
 
-def beat(loglevel: Annotated[str, typer.Option("--loglevel")] = "INFO") -> None:
+def _serve_health(settings: Settings, host: str, port: int) -> None:
+    from cerflow.jobs.health_server import serve_worker_health
+    from cerflow.observability.metrics import enable_multiprocess
+
+    try:
+        serve_worker_health(settings, port, host)
+    except OSError as exc:
+        typer.echo(
+            f"error: cannot serve worker health on {host}:{port} ({exc.strerror or exc}); "
+            "choose another --metrics-port, or 0 to serve none",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    # Before the pool forks: every child then writes its samples where /metrics reads.
+    enable_multiprocess(
+        os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        or tempfile.mkdtemp(prefix="cerflow-worker-metrics-")
+    )
+
+
+def default_schedule_path(settings: Settings) -> Path:
+    return settings.data_dir / "beat" / "celerybeat-schedule"
+
+
+def beat(
+    loglevel: Annotated[str, typer.Option("--loglevel")] = "INFO",
+    schedule: Annotated[
+        Path | None,
+        typer.Option(
+            "--schedule",
+            "-s",
+            help="Beat's schedule file (last run of each entry); default: "
+            "<data dir>/beat/celerybeat-schedule. Its directory must be writable.",
+        ),
+    ] = None,
+) -> None:
     """Run Celery beat: the job sweeper and the watched-product refreshes."""
     from cerflow.jobs.celery_app import app
 
-    if not get_settings().effective_broker_url:
+    settings = get_settings()
+    if not settings.effective_broker_url:
         typer.echo("error: set CERFLOW_REDIS_URL (or CERFLOW_BROKER_URL) to run beat", err=True)
         raise typer.Exit(2)
-    app.start(["beat", f"--loglevel={loglevel}"])
+    path = schedule or default_schedule_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / f".cerflow-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        typer.echo(
+            f"error: beat cannot write its schedule file in {path.parent} "
+            f"({exc.strerror or exc}); pass --schedule PATH in a writable directory",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    app.start(["beat", f"--loglevel={loglevel}", f"--schedule={path}"])
 
 
 def register(app: typer.Typer) -> None:
