@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
+from cerflow.alerts import router as alerts_router
 from cerflow.api import feedback, health, jobs, products, watched, ws
 from cerflow.api.deps import AppState
 from cerflow.api.errors import pool_timeout_handler, validation_error_handler
@@ -143,6 +144,7 @@ def create_app(
         jobs.alias_router,
         reports_router.router,
         webhooks_router.router,
+        alerts_router.router,
         ws.router,
     ):
         app.include_router(router)

@@ -113,6 +113,8 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/webhooks/{hook_id}/enable"): Case(Role.ANALYST, 404),
     ("GET", "/api/v1/webhooks/{hook_id}/deliveries"): Case(Role.VIEWER, 404),
     ("DELETE", "/api/v1/webhooks/{hook_id}"): Case(Role.ANALYST, 404),
+    ("GET", "/api/v1/alerts"): Case(Role.VIEWER, 200),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): Case(Role.VIEWER, 404),
 }
 
 
@@ -199,6 +201,7 @@ def test_authorization_matrix(
         "job_id": "0000",
         "task_id": "0000",
         "hook_id": "999999",
+        "alert_id": "999999",
         "fmt": "json",
     }
     failures = []

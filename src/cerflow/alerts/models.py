@@ -29,6 +29,8 @@ class Alert(Base):
     title: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by its user (POST /api/v1/alerts/{id}/ack); the first acknowledgement is kept.
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WatchRefresh(Base):
