@@ -42,6 +42,12 @@ def normalize_query(query: str | Mapping[str, Any]) -> str:
 class Cache(Protocol):
     def get(self, namespace: str, query: str | Mapping[str, Any], version: str) -> bytes | None: ...
 
+    async def aget(
+        self, namespace: str, query: str | Mapping[str, Any], version: str
+    ) -> bytes | None:
+        """`get` for async endpoints: no thread hop on a hit."""
+        ...
+
     def set(
         self,
         namespace: str,
@@ -70,6 +76,22 @@ class RedisCache:
             return None
         try:
             value = self.clients.sync.get(self._key(namespace, query, version))
+        except REDIS_ERRORS as exc:
+            self.clients.gate.failed(exc, operation="cache_get")
+            _count(namespace, "bypass")
+            return None
+        self.clients.gate.succeeded()
+        _count(namespace, "hit" if value is not None else "miss")
+        return value if isinstance(value, bytes) else None
+
+    async def aget(
+        self, namespace: str, query: str | Mapping[str, Any], version: str
+    ) -> bytes | None:
+        if not self.clients.gate.available():
+            _count(namespace, "bypass")
+            return None
+        try:
+            value = await self.clients.aio.get(self._key(namespace, query, version))
         except REDIS_ERRORS as exc:
             self.clients.gate.failed(exc, operation="cache_get")
             _count(namespace, "bypass")
@@ -116,6 +138,11 @@ class MemoryCache:
             self._data.pop(key, None)
         _count(namespace, "miss")
         return None
+
+    async def aget(
+        self, namespace: str, query: str | Mapping[str, Any], version: str
+    ) -> bytes | None:
+        return self.get(namespace, query, version)
 
     def set(
         self,

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
+from cerflow import unit_of_work
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import (
     AnalystUser,
-    CacheDep,
+    AppState,
     JobSubmitterDep,
     SessionDep,
-    SettingsDep,
+    StateDep,
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, NO_NUL, NOT_FOUND
 from cerflow.products import service
 from cerflow.products.schemas import JobAccepted, ProductDetail, ProductHit
+from cerflow.products.version import DataVersionMemo
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"], responses={**AUTH_RESPONSES})
 
@@ -55,29 +58,49 @@ def search(
     return service.search(session=session, query=q, limit=limit)
 
 
+def _version_memo(state: AppState, request: Request) -> DataVersionMemo:
+    """One memo per app (and so per session factory), created on first use."""
+    memo: DataVersionMemo | None = getattr(request.app.state, "product_data_version", None)
+    if memo is None or memo.session_factory is not state.session_factory:
+        memo = DataVersionMemo(state.session_factory)
+        request.app.state.product_data_version = memo
+    return memo
+
+
+def _compute_detail(
+    state: AppState, ref: str, query: dict[str, str], version: str
+) -> ProductDetail | None:
+    with unit_of_work.unit_of_work(state.session_factory) as session:
+        result = service.detail(session=session, settings=state.settings, ref=ref, version=version)
+    if result is not None:
+        state.cache.set("product_detail", query, version, result.model_dump_json().encode())
+    return result
+
+
 @router.get("/{ref}", response_model=ProductDetail, responses={**NOT_FOUND})
-def detail(
+async def detail(
     ref: ProductRef,
     _user: ViewerUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    cache: CacheDep,
+    state: StateDep,
+    request: Request,
     response: Response,
 ) -> Response | ProductDetail:
     """Counts, monthly trend, top events, PRR screen, recalls and identification.
 
-    Cached per normalized reference and data version (header `X-Cache: hit|miss`).
+    Cached per normalized reference and data version (header `X-Cache: hit|miss`). A hit
+    stays on the event loop: JWT checked in-process, data version from a per-process memo
+    (at most 1 s old, see `cerflow.products.version`), one async Redis GET, no database.
+    A miss computes in a worker thread.
     """
     kind, key = service.resolve(ref)
-    version = service.data_version(session=session)
+    version = await _version_memo(state, request).get()
     query = {"kind": kind, "ref": key}
-    raw = cache.get("product_detail", query, version)
+    raw = await state.cache.aget("product_detail", query, version)
     if raw is not None:
         return Response(content=raw, media_type="application/json", headers={"X-Cache": "hit"})
-    result = service.detail(session=session, settings=settings, ref=ref, version=version)
+    result = await run_in_threadpool(_compute_detail, state, ref, query, version)
     if result is None:
         raise HTTPException(404, detail=f"no stored data for product {ref!r}; try search first")
-    cache.set("product_detail", query, version, result.model_dump_json().encode())
     response.headers["X-Cache"] = "miss"
     return result
 

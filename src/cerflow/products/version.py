@@ -1,0 +1,104 @@
+"""The data version (newest source snapshot id) without a database query per request.
+
+Every cached product read needs the version to build its cache key. Asking PostgreSQL each
+time costs a pool checkout, a round trip and a commit, which dominated cached reads under
+load. So each process remembers the version for at most `ttl_seconds` (1 s by default) and
+one request at a time refreshes it, off the event loop.
+
+Freshness bound: an import committed by another process (a worker) is visible to cached
+reads within `ttl_seconds`. An import committed through this process's ORM session (the
+embedded job runner, tests) is visible at once: inserting a `SourceSnapshot` bumps a
+process-wide generation that makes every memo stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from cerflow.products import service
+from cerflow.store.models import SourceSnapshot
+
+DEFAULT_TTL_SECONDS = 1.0
+
+_generation = itertools.count(1)
+_current_generation = 0
+
+
+def _bump(*_args: Any) -> None:
+    global _current_generation
+    _current_generation = next(_generation)
+
+
+# Flush (before commit) and commit both bump: a memo refreshed between the two would
+# otherwise keep the old version until its TTL runs out.
+event.listen(SourceSnapshot, "after_insert", _bump)
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop("cerflow_new_snapshot", False):
+        _bump()
+
+
+def _mark(_mapper: Any, _connection: Any, target: SourceSnapshot) -> None:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(target)
+    if session is not None:
+        session.info["cerflow_new_snapshot"] = True
+
+
+event.listen(SourceSnapshot, "after_insert", _mark)
+event.listen(Session, "after_commit", _after_commit)
+
+
+def invalidate() -> None:
+    """Make every process-local memo re-read the version (e.g. after a bulk Core insert)."""
+    _bump()
+
+
+class DataVersionMemo:
+    """Per-process memo of `service.data_version`, refreshed at most once per TTL."""
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], ttl_seconds: float = DEFAULT_TTL_SECONDS
+    ) -> None:
+        self.session_factory = session_factory
+        self.ttl = ttl_seconds
+        self._value: str | None = None
+        self._expires = 0.0
+        self._generation = -1
+        self._lock: asyncio.Lock | None = None
+
+    def _fresh(self) -> str | None:
+        if self._generation == _current_generation and time.monotonic() < self._expires:
+            return self._value
+        return None
+
+    def _read(self) -> str:
+        with self.session_factory() as session:
+            value = service.data_version(session=session)
+            session.rollback()
+            return value
+
+    async def get(self) -> str:
+        value = self._fresh()
+        if value is not None:
+            return value
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one refresh at a time; the others reuse its result
+            value = self._fresh()
+            if value is not None:
+                return value
+            generation = _current_generation
+            value = await run_in_threadpool(self._read)
+            self._value, self._generation = value, generation
+            self._expires = time.monotonic() + self.ttl
+            return value
