@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import select
 
 from cerflow.alerts.models import Alert
@@ -38,6 +38,14 @@ class AlertOut(BaseModel):
     payload: dict[str, Any]
     created_at: dt.datetime
     acknowledged_at: dt.datetime | None
+
+    @field_validator("created_at", "acknowledged_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """SQLite returns naive datetimes; every stored time is UTC."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 @router.get("", response_model=list[AlertOut])
