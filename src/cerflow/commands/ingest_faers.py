@@ -1,5 +1,7 @@
 """`cerflow ingest faers PATH.zip [PATH.zip ...]`: FDA quarterly ASCII extracts into the store.
 
+"deleted" in the summary counts the quarter's cases on its deleted-cases list plus stored
+cases that list removed from the store.
 Each zip is one transaction (the loader's): a malformed file stops with its member, line and
 field named and leaves the store as it was; zips already imported stay imported. Give the
 quarters oldest first; a case version older than the stored one is never applied anyway.
@@ -16,10 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cerflow.db import make_engine
-from cerflow.etl.faers import faers_reports
-from cerflow.etl.load import LoadStats, load_reports
+from cerflow.etl.faers_columnar import read_faers_frames
+from cerflow.etl.load import LoadStats
+from cerflow.etl.load_columnar import load_report_frames
 from cerflow.sources.base import SourceFormatError
-from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
 
 console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
@@ -28,27 +30,35 @@ console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 def ingest_zip(
     engine: Any, path: Path, progress: Progress | None = None
 ) -> tuple[LoadStats, dict[str, Any]]:
-    """Read, normalize and load one quarterly zip; returns loader and reader statistics."""
-    with FaersQuarter(path) as quarter:
-        task = None
-        if progress is not None:
-            task = progress.add_task(f"{path.name}: scanning", total=None)
-        stats = quarter.scan()
+    """Read, normalize and load one quarterly zip; returns loader and reader statistics.
+
+    Uses the columnar path (`etl.faers_columnar` + `etl.load_columnar`), proven equal to the
+    per-record reference by tests; cases on the quarter's deleted list are also removed from
+    the store (`LoadStats.deleted`)."""
+    task = None
+    if progress is not None:
+        task = progress.add_task(f"{path.name}: reading", total=None)
+    frames = read_faers_frames(path)
+    if progress is not None and task is not None:
+        progress.update(task, description=f"{path.name}: loading", total=frames.reports.height)
+
+    def advance(n: int) -> None:
         if progress is not None and task is not None:
-            progress.update(task, description=path.name, total=stats["distinct_cases"])
+            progress.advance(task, n)
 
-        def advance(n: int) -> None:
-            if progress is not None and task is not None:
-                progress.advance(task, n)
-
-        load = load_reports(
-            engine,
-            faers_reports(quarter.records()),
-            quarter.provenance,
-            source_stats=quarter.stats,
-            progress=advance,
-        )
-        return load, quarter.stats
+    load = load_report_frames(
+        engine,
+        frames.reports,
+        frames.products,
+        frames.events,
+        frames.provenance,
+        source_stats=frames.stats,
+        progress=advance,
+        delete_keys=[("faers", key) for key in frames.deleted_keys],
+    )
+    if progress is not None and task is not None:
+        progress.update(task, description=path.name)
+    return load, frames.stats
 
 
 def _summary(rows: list[tuple[str, LoadStats, dict[str, Any]]]) -> Table:
@@ -70,7 +80,7 @@ def _summary(rows: list[tuple[str, LoadStats, dict[str, Any]]]) -> Table:
             name,
             str(src["demo_rows"]),
             str(src["superseded"] + src["duplicate_primaryid"]),
-            str(src["deleted"]),
+            str(src["deleted"] + load.deleted),
             str(load.read),
             str(load.inserted),
             str(load.updated),

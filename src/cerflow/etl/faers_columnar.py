@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from cerflow.sources.faers_ascii import CHILD_TABLES, FaersQuarter, decode_row
 # The content-hash separators of `cerflow.etl.records.report_hash_text` (tests pin equality).
 _US, _RS, _GS, _NULL = "\x1f", "\x1e", "\x1d", "\x00"
 _DECODE_CHUNK = 1 << 20
+_HASH_SLICE = 50_000
 _FLAGS = tuple(OUTCOMES.values())
 
 
@@ -104,30 +106,33 @@ def _utf8(body: bytes) -> bytes:
 def _fast_table(data: bytes, names: list[str], wanted: list[str]) -> pl.DataFrame | None:
     """Parse a plain `$` table with polars; None when its structure needs the reference."""
     n = len(names)
-    nl = data.find(b"\n")
-    body = b"" if nl < 0 else data[nl + 1 :]
-    if b"\r" in body:
-        body = body.replace(b"\r\n", b"\n")
-    body = body.rstrip(b"\n")  # blank lines at the end are skipped by the reference too
+    # The header stays in `data` (skipped by polars): slicing would copy a 200 MB member.
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if data.endswith(b"\n\n"):  # blank lines at the end: the reference skips them too
+        data = data.rstrip(b"\n") + b"\n"
     present = [c for c in wanted if c in names]
-    if not body:
+    newlines = data.count(b"\n")
+    rows = newlines - 1 if data.endswith(b"\n") else newlines  # lines after the header
+    if rows == 0:
         frame = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in present})
     else:
-        if b"\r" in body or b"\n\n" in body:
+        if b"\r" in data or b"\n\n" in data:
             return None
-        body = _utf8(body)
-        sep = next((chr(c) for c in range(1, 9) if bytes([c]) not in body), None)
+        data = _utf8(data)
+        sep = next((chr(c) for c in range(1, 9) if bytes([c]) not in data), None)
         if sep is None:
             return None
         lines = pl.read_csv(
-            body,
+            data,
             separator=sep,
             has_header=False,
+            skip_rows=1,
             quote_char=None,
             schema={"line": pl.String},
             empty_string_is_null=False,
         )["line"]
-        if lines.len() != body.count(b"\n") + 1:
+        if lines.len() != rows:
             return None
         dollars = lines.str.count_matches("$", literal=True)
         plain = (dollars == n - 1) | ((dollars == n) & lines.str.ends_with("$"))
@@ -136,9 +141,10 @@ def _fast_table(data: bytes, names: list[str], wanted: list[str]) -> pl.DataFram
         del lines, dollars, plain
         index = [names.index(c) for c in present]
         frame = pl.read_csv(
-            body,
+            data,
             separator="$",
             has_header=False,
+            skip_rows=1,
             quote_char=None,
             schema={f"column_{i + 1}": pl.String for i in range(n)},
             columns=[f"column_{i + 1}" for i in sorted(index)],
@@ -146,7 +152,7 @@ def _fast_table(data: bytes, names: list[str], wanted: list[str]) -> pl.DataFram
             extra_columns="ignore",
             empty_string_is_null=False,
         )
-        if frame.height != body.count(b"\n") + 1:
+        if frame.height != rows:
             return None
         frame = frame.rename({f"column_{i + 1}": names[i] for i in index}).select(present)
     # An absent column reads as "" : every rule maps "" and None alike (`row.get` -> None).
@@ -202,16 +208,34 @@ def read_faers_frames(path: Path | str) -> QuarterFrames:
         raise _reference_error(path, hint) from None
 
 
+def _read_member(path: Path, member: str) -> bytes:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(member)
+
+
 def _read(path: Path) -> QuarterFrames:
-    with FaersQuarter(path) as quarter, zipfile.ZipFile(path) as zf:
+    with FaersQuarter(path) as quarter, ThreadPoolExecutor(1) as pool:
         deleted = quarter.deleted_caseids()
         slow: list[str] = []
         legacy = quarter.layout.version is None
         key, case = quarter.layout.key, quarter.layout.case
+        # Inflating the next member (zlib releases the GIL) overlaps parsing this one;
+        # at most two members are held in memory.
+        order = ["demo", *(t for t in CHILD_TABLES if t in quarter.tables)]
+        pending: dict[str, Future[bytes]] = {}
+
+        def prefetch(i: int) -> None:
+            if i < len(order):
+                pending[order[i]] = pool.submit(_read_member, path, quarter.members[order[i]])
+
+        prefetch(0)
 
         def table_frame(table: str, wanted: list[str]) -> pl.DataFrame:
             tab = quarter.tables[table]
-            frame = _fast_table(zf.read(tab.member), tab.names, wanted)
+            data = pending.pop(table).result()
+            prefetch(order.index(table) + 1)
+            frame = _fast_table(data, tab.names, wanted)
+            del data
             if frame is None:
                 slow.append(table)
                 try:
@@ -455,7 +479,14 @@ def _canonical(
         raise _Malformed(members.get("drug", "drug"), "unknown drug role")
     raw_name = _lookup(drug["drugname"], _text, pl.String)
     by_ai = _lookup(drug["prod_ai"], lambda v: drug_key(_text(v)), pl.String)
-    by_name = _lookup(drug["drugname"], lambda v: drug_key(_text(v)), pl.String)
+    # The verbatim name is normalized only where the ingredient gives no key (as `or` does).
+    no_ai = by_ai == ""
+    by_name = pl.Series([], dtype=pl.String).extend_constant("", drug.height)
+    if no_ai.any():
+        by_name = by_name.scatter(
+            no_ai.arg_true(),
+            _lookup(drug["drugname"].filter(no_ai), lambda v: drug_key(_text(v)), pl.String),
+        )
     if legacy:
         seq = drug.select(pl.int_range(1, pl.len() + 1).over("report_row").cast(pl.Int64))
         seq_s = seq.to_series()
@@ -501,6 +532,30 @@ def _canonical(
 
 
 def _content_hash(reports: pl.DataFrame, products: pl.DataFrame, events: pl.DataFrame) -> pl.Series:
+    """Hashes in slices of reports (children are sorted by `report_row`): the texts of a
+    whole quarter would hold ~1 GB at once."""
+    out: list[pl.Series] = []
+    p_rows, e_rows = products["report_row"], events["report_row"]
+    for start in range(0, reports.height, _HASH_SLICE):
+        part = reports.slice(start, _HASH_SLICE)
+        lo, hi = part["report_row"][0], part["report_row"][-1] + 1
+        p_lo, p_hi = (int(p_rows.search_sorted(v, "left")) for v in (lo, hi))
+        e_lo, e_hi = (int(e_rows.search_sorted(v, "left")) for v in (lo, hi))
+        out.append(
+            _content_hash_slice(
+                part,
+                products.slice(p_lo, p_hi - p_lo),
+                events.slice(e_lo, e_hi - e_lo),
+            )
+        )
+    if not out:
+        return pl.Series([], dtype=pl.String)
+    return pl.concat(out)
+
+
+def _content_hash_slice(
+    reports: pl.DataFrame, products: pl.DataFrame, events: pl.DataFrame
+) -> pl.Series:
     """`CanonicalReport.content_hash()` for every row: the `report_hash_text` built with
     `concat_str`, then sha256 of each text in Python (~1 us a report)."""
     iso = "%Y-%m-%d"
@@ -578,6 +633,7 @@ def _content_hash(reports: pl.DataFrame, products: pl.DataFrame, events: pl.Data
         )
         .to_series()
     )
+    sha256 = hashlib.sha256
     return pl.Series(
-        [hashlib.sha256(t.encode()).hexdigest() for t in texts.to_list()], dtype=pl.String
+        [sha256(t).hexdigest() for t in texts.cast(pl.Binary).to_list()], dtype=pl.String
     )

@@ -1,7 +1,8 @@
 """Load the bundled synthetic sample through the same readers, ETL and loader as real data.
 
-Nothing here shortcuts the pipeline: FAERS zips go through `sources.faers_ascii` +
-`etl.faers`, MAUDE files through `sources.maude_bulk` + `etl.maude`, the openFDA responses
+Nothing here shortcuts the pipeline: FAERS zips go through `etl.faers_columnar` (the
+columnar path, tested equal to `sources.faers_ascii` + `etl.faers`), MAUDE files through
+`sources.maude_bulk` + `etl.maude`, the openFDA responses
 through `etl.recalls`, the EUDAMED pages through `etl.eudamed`. The only differences from a
 real import are that every `Provenance` says `is_generated=True` (so every snapshot, and
 every report built on it, is marked synthetic) and that each file's sha256 is checked
@@ -19,14 +20,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cerflow.etl.eudamed import to_canonical_device
-from cerflow.etl.faers import faers_reports
+from cerflow.etl.faers_columnar import read_faers_frames
 from cerflow.etl.load import LoadStats, load_devices, load_recalls, load_reports
+from cerflow.etl.load_columnar import load_report_frames
 from cerflow.etl.maude import device_event_to_canonical
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalDevice, CanonicalRecall, CanonicalReport
 from cerflow.sample.generate import SAMPLE_DIR, STATEMENT, Manifest, load_manifest
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
-from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.sources.maude_bulk import MaudeBulkReader
 
 # progress(step, n): `step` names the file being loaded, `n` records just stored.
@@ -78,19 +79,19 @@ def _faers(
     out = []
     for entry in manifest["faers"]["files"]:  # oldest quarter first
         path = sample_dir / entry["path"]
-        with FaersQuarter(path) as quarter:
-            quarter.scan()
-            prov = _generated(
-                quarter.provenance, f"synthetic sample, FAERS quarter {entry['quarter']}"
-            )
-            stats = load_reports(
-                engine,
-                faers_reports(quarter.records()),
-                prov,
-                source_stats={**quarter.stats, "generated": True, "statement": STATEMENT},
-                progress=_step(progress, path.name),
-            )
-            out.append({"file": entry["path"], "reader": dict(quarter.stats), **_load(stats)})
+        frames = read_faers_frames(path)
+        prov = _generated(frames.provenance, f"synthetic sample, FAERS quarter {entry['quarter']}")
+        stats = load_report_frames(
+            engine,
+            frames.reports,
+            frames.products,
+            frames.events,
+            prov,
+            source_stats={**frames.stats, "generated": True, "statement": STATEMENT},
+            progress=_step(progress, path.name),
+            delete_keys=[("faers", key) for key in frames.deleted_keys],
+        )
+        out.append({"file": entry["path"], "reader": dict(frames.stats), **_load(stats)})
     return out
 
 
