@@ -1,6 +1,6 @@
 """Benchmark: the API under load on the real PostgreSQL and Redis, vs a bare FastAPI endpoint.
 
-    uv run python benchmarks/api_load.py [--workers 3] [--duration 25] [--users 100,500,1000]
+    uv run python benchmarks/api_load.py [--workers 2] [--duration 25] [--users 100,500,1000]
 
 Creates a throwaway PostgreSQL database (migrated with Alembic, seeded with 600 device
 reports, 400 of code DQA, and 50 finished CER reports owned by the benchmark user) and a
@@ -270,10 +270,10 @@ def saturation(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="leave a core for locust")
     parser.add_argument("--duration", type=int, default=25, help="seconds per load level")
     parser.add_argument("--users", default="100,500,1000")
-    parser.add_argument("--rates", default="50,100,150,200,300,400,600,800,1000,1300")
+    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1000,1300")
     parser.add_argument("--scenarios", default="cached_product_read,report_listing,bare_fastapi")
     args = parser.parse_args()
     user_levels = [int(u) for u in args.users.split(",")]
@@ -321,6 +321,10 @@ def main() -> None:
             "warning",
             "--backlog",
             "4096",
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
         ]
         log = open(workdir / "server.log", "wb")  # noqa: SIM115
         procs.append(

@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from cerflow.products import service
 from cerflow.store.models import SourceSnapshot
@@ -47,8 +47,6 @@ def _after_commit(session: Session) -> None:
 
 
 def _mark(_mapper: Any, _connection: Any, target: SourceSnapshot) -> None:
-    from sqlalchemy.orm import object_session
-
     session = object_session(target)
     if session is not None:
         session.info["cerflow_new_snapshot"] = True

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path
+from fastapi import APIRouter, Header, HTTPException, Path, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlalchemy import select
 
 from cerflow.api import API_PREFIX
-from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, SettingsDep, ViewerUser
+from cerflow.api.deps import (
+    AnalystUser,
+    JobSubmitterDep,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    ViewerUser,
+)
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
 from cerflow.jobs.pipelines import reports_dir
 from cerflow.products.service import resolve
+from cerflow.reports import listing
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import Format, ReportAccepted, ReportCreate, ReportOut
 
@@ -88,14 +96,12 @@ def create_report(
 
 
 @router.get("", response_model=list[ReportOut])
-def list_reports(user: ViewerUser, session: SessionDep) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(CerReport)
-        .where(CerReport.owner_id == user.user_id)
-        .order_by(CerReport.created_at.desc())
-        .limit(200)
-    )
-    return [_out(r) for r in rows]
+async def list_reports(user: ViewerUser, state: StateDep) -> Response:
+    """The caller's newest 200 reports (may lag a worker's new report by up to 1 s)."""
+    body = listing.cached_json(state.session_factory, user.user_id)
+    if body is None:
+        body = await run_in_threadpool(listing.list_json, state.session_factory, user.user_id)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/{report_id}", response_model=ReportOut, responses={**NOT_FOUND})
