@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     rate_limit_per_user: int = 600  # requests per window per authenticated principal
     rate_limit_per_ip: int = 1200  # requests per window per client address
     # uvicorn's graceful shutdown: in-flight requests get this long after SIGTERM.
-    shutdown_grace_seconds: float = 25.0
+    shutdown_grace_seconds: int = Field(default=25, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None  # None -> JSON in production, console otherwise
 

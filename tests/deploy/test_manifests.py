@@ -580,7 +580,16 @@ def test_api_probes_and_draining() -> None:
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
     grace = api["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace > int(pre_stop[1]) + 10
+    draining = int(
+        _configmap().get(
+            "CERFLOW_SHUTDOWN_GRACE_SECONDS",
+            Settings.model_fields["shutdown_grace_seconds"].default,
+        )
+    )
+    # preStop, then uvicorn's graceful shutdown, then a margin to exit before SIGKILL.
+    assert grace >= int(pre_stop[1]) + draining + 5
+    compose_grace = str(_compose()["services"]["api"]["stop_grace_period"])
+    assert int(compose_grace.removesuffix("s")) >= Settings().shutdown_grace_seconds + 5
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PROMETHEUS_MULTIPROC_DIR"]
     assert _k8s("HorizontalPodAutoscaler", "cerflow-api")["spec"]["minReplicas"] >= 2

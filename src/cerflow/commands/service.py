@@ -49,6 +49,8 @@ def serve(
         proxy_headers=True,
         access_log=False,  # our middleware logs each request (with redaction)
         log_config=None,
+        # After SIGTERM: stop accepting, finish in-flight requests for this long.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
