@@ -1,0 +1,242 @@
+"""Columnar loader against `load_reports` on SQLite and the real PostgreSQL: the same stored
+rows, idempotence, versions, rejects, rollback, and removal of cases FDA lists as deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from cerflow.etl.faers import faers_reports
+from cerflow.etl.faers_columnar import read_faers_frames
+from cerflow.etl.load import load_reports
+from cerflow.etl.load_columnar import load_report_frames, reports_to_frames
+from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport
+from cerflow.sources.base import Provenance, SourceFormatError
+from cerflow.sources.faers_ascii import FaersQuarter
+from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
+from tests.etl.test_faers_columnar import SAMPLE_DIR, demo, drug, make_zip, quirky_quarter
+
+PROV = Provenance(source="test", location="memory://test", sha256="0" * 64)
+
+
+def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Whole tables without ids: children carry their report's key instead of its id."""
+    with engine.connect() as conn:
+        reports = conn.execute(
+            text(
+                "SELECT source, source_key, source_version, source_record_id, kind,"
+                " received_date, received_precision, event_date, event_precision, country, sex,"
+                " age_years, serious, death, life_threatening, hospitalization, disability,"
+                " congenital_anomaly, required_intervention, other_serious, event_type,"
+                " reporter_type, narrative, content_hash FROM reports"
+            )
+        ).all()
+        products = conn.execute(
+            text(
+                "SELECT r.source_key, p.seq, p.role, p.product_key, p.raw_name, p.product_code,"
+                " p.brand_name, p.manufacturer, p.route, p.udi_di"
+                " FROM report_products p JOIN reports r ON r.id = p.report_id"
+            )
+        ).all()
+        events = conn.execute(
+            text(
+                "SELECT r.source_key, e.term, e.term_raw, e.term_type"
+                " FROM report_events e JOIN reports r ON r.id = e.report_id"
+            )
+        ).all()
+    key = repr
+    return {
+        "reports": sorted((tuple(r) for r in reports), key=key),
+        "products": sorted((tuple(r) for r in products), key=key),
+        "events": sorted((tuple(r) for r in events), key=key),
+    }
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in ("report_events", "report_products", "reports", "source_snapshots"):
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
+def _counts(engine: Engine) -> tuple[int, int, int, int]:
+    with engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            conn.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (Report, ReportProduct, ReportEvent, SourceSnapshot)
+        )
+
+
+def _load_frames(engine: Engine, path: Path) -> Any:
+    frames = read_faers_frames(path)
+    return load_report_frames(
+        engine,
+        frames.reports,
+        frames.products,
+        frames.events,
+        frames.provenance,
+        source_stats=frames.stats,
+        delete_keys=[("faers", k) for k in frames.deleted_keys],
+    )
+
+
+def _load_reference(engine: Engine, path: Path) -> Any:
+    with FaersQuarter(path) as quarter:
+        return load_reports(
+            engine, faers_reports(quarter.records()), quarter.provenance, source_stats=quarter.stats
+        )
+
+
+def _same_tables(engine: Engine, paths: list[Path]) -> dict[str, list[tuple[Any, ...]]]:
+    _empty(engine)
+    ref_stats = [_load_reference(engine, p).as_dict() for p in paths]
+    expected = _dump(engine)
+    _empty(engine)
+    got_stats = [_load_frames(engine, p).as_dict() for p in paths]
+    assert _dump(engine) == expected
+    assert got_stats == ref_stats
+    return expected
+
+
+def test_real_quarters_store_the_same_rows(db_engine: Engine, shared_data: Path) -> None:
+    paths = sorted((shared_data / "faers_ascii").glob("*.zip"))
+    stored = _same_tables(db_engine, paths)
+    assert len(stored["reports"]) == 200 and len(stored["products"]) > 200
+
+
+def test_bundled_quarters_store_the_same_rows_including_updates(db_engine: Engine) -> None:
+    paths = sorted(SAMPLE_DIR.glob("*.zip"))[:3]  # later quarters update earlier cases
+    stored = _same_tables(db_engine, paths)
+    assert len(stored["reports"]) > 1000
+
+
+def test_quirky_quarter_stores_the_same_rows(db_engine: Engine, tmp_path: Path) -> None:
+    stored = _same_tables(db_engine, [quirky_quarter(tmp_path / "q.zip")])
+    # cases 400 and 600 have no product: rejected by both loaders
+    assert {r[1] for r in stored["reports"]} == {"100", "300", "500"}
+    assert ("100", "nausea", "Nausea", "pt") in stored["events"]
+
+
+def test_reimport_is_unchanged_and_newer_version_updates(db_engine: Engine, tmp_path: Path) -> None:
+    q1 = make_zip(
+        tmp_path / "q1.zip",
+        {
+            "demo": [demo(1001, 100, 1), demo(2001, 200, 1)],
+            "drug": [drug(1001, 100, 1, "PS", "A", "A"), drug(2001, 200, 1, "PS", "B", "B")],
+            "reac": ["1001$100$Rash$", "2001$200$Rash$"],
+        },
+    )
+    q2 = make_zip(
+        tmp_path / "q2.zip",
+        {
+            "demo": [demo(1002, 100, 2)],
+            "drug": [drug(1002, 100, 1, "PS", "A", "A"), drug(1002, 100, 2, "C", "C", "C")],
+            "reac": ["1002$100$Headache$"],
+        },
+        quarter="17Q3",
+    )
+    first = _load_frames(db_engine, q1)
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    again = _load_frames(db_engine, q1)
+    assert (again.read, again.inserted, again.updated, again.unchanged) == (2, 0, 0, 2)
+    newer = _load_frames(db_engine, q2)
+    assert (newer.inserted, newer.updated, newer.unchanged) == (0, 1, 0)
+    older = _load_frames(db_engine, q1)  # an old quarter never overwrites a later version
+    assert (older.updated, older.unchanged) == (0, 2)
+    stored = _dump(db_engine)
+    assert [r[1:3] for r in stored["reports"]] == [("100", 2), ("200", 1)]
+    assert [p[:4] for p in stored["products"] if p[0] == "100"] == [
+        ("100", 1, "suspect", "A"),
+        ("100", 2, "concomitant", "C"),
+    ]
+    assert [e[:2] for e in stored["events"] if e[0] == "100"] == [("100", "headache")]
+    assert _counts(db_engine) == (2, 3, 2, 4)
+
+
+def test_deleted_cases_already_stored_are_removed(db_engine: Engine, tmp_path: Path) -> None:
+    q1 = make_zip(
+        tmp_path / "q1.zip",
+        {
+            "demo": [demo(1001, 100, 1), demo(2001, 200, 1), demo(3001, 300, 1)],
+            "drug": [
+                drug(p, c, 1, "PS", "A", "A") for p, c in ((1001, 100), (2001, 200), (3001, 300))
+            ],
+            "reac": ["1001$100$Rash$", "2001$200$Rash$", "3001$300$Rash$"],
+        },
+    )
+    q2 = make_zip(
+        tmp_path / "q2.zip",
+        {
+            "demo": [demo(4001, 400, 1)],
+            "drug": [drug(4001, 400, 1, "PS", "D", "D")],
+            "reac": ["4001$400$Rash$"],
+            "deleted": ["200", "300", "999"],
+        },
+        quarter="17Q3",
+    )
+    _load_frames(db_engine, q1)
+    stats = _load_frames(db_engine, q2)
+    assert (stats.inserted, stats.deleted) == (1, 2)
+    stored = _dump(db_engine)
+    assert [r[1] for r in stored["reports"]] == ["100", "400"]
+    assert sorted(p[0] for p in stored["products"]) == ["100", "400"]
+    assert sorted(e[0] for e in stored["events"]) == ["100", "400"]
+    with db_engine.connect() as conn:
+        snap = conn.execute(
+            select(SourceSnapshot.stats).order_by(SourceSnapshot.id.desc()).limit(1)
+        ).scalar_one()
+    assert snap["load"]["deleted"] == 2
+
+
+def test_rejects_and_duplicate_keys(db_engine: Engine) -> None:
+    def rep(key: str, version: int, name: str, products: bool = True) -> CanonicalReport:
+        return CanonicalReport(
+            source="faers",
+            source_key=key,
+            kind="drug",
+            source_version=version,
+            products=[CanonicalProduct(role="suspect", product_key=name)] if products else [],
+            events=[CanonicalEvent(term="rash"), CanonicalEvent(term="rash")],
+        )
+
+    reports = [rep("1", 2, "NEW"), rep("1", 1, "OLD"), rep("", 1, "X"), rep("2", 1, "Y", False)]
+    frames = reports_to_frames(reports)
+    stats = load_report_frames(db_engine, *frames, PROV)
+    _empty(db_engine)
+    ref = load_reports(db_engine, reports, PROV)  # the reference loader on the same input
+    assert stats.as_dict() == ref.as_dict()
+    assert (stats.inserted, stats.unchanged, stats.rejected) == (1, 1, 2)
+    assert stats.reject_reasons == {"missing source key": 1, "no product": 1}
+
+
+def test_failure_stores_nothing(db_engine: Engine, tmp_path: Path) -> None:
+    _load_frames(db_engine, quirky_quarter(tmp_path / "q.zip"))
+    before = _dump(db_engine), _counts(db_engine)
+    frames = read_faers_frames(tmp_path / "q.zip")
+    reports = frames.reports.with_columns(  # all newer and changed: updates, then a failure
+        pl.lit(5).alias("source_version"), pl.lit("f" * 64).alias("content_hash")
+    )
+    products = frames.products.with_columns(pl.lit(None, dtype=pl.String).alias("product_key"))
+    with pytest.raises(Exception, match=r"(?i)null|not null"):
+        load_report_frames(db_engine, reports, products, frames.events, frames.provenance)
+    assert (_dump(db_engine), _counts(db_engine)) == before
+
+
+def test_malformed_quarter_raises_before_anything_is_stored(
+    db_engine: Engine, tmp_path: Path
+) -> None:
+    bad = make_zip(
+        tmp_path / "bad.zip",
+        {
+            "demo": [demo(1001, 100, 1)],
+            "drug": [drug(1001, 100, 1, "XX", "A", "A")],
+            "reac": ["1001$100$Rash$"],
+        },
+    )
+    with pytest.raises(SourceFormatError) as info:
+        _load_frames(db_engine, bad)
+    assert info.value.field == "role_cod" and info.value.line == 2
+    assert _counts(db_engine) == (0, 0, 0, 0)
