@@ -1,6 +1,12 @@
 """Benchmark: one realistic FAERS quarter, read + ETL + load, into PostgreSQL and SQLite.
 
     uv run python benchmarks/ingest.py [--reports 400000] [--backend pg|sqlite|both]
+        [--path columnar|record|both] [--reimport]
+
+`--path columnar` (default) times what `cerflow ingest faers` runs: `etl.faers_columnar`
+(stages `read_s`: tables parsed and deduplicated, `etl_s`: canonical values and hashes) then
+`etl.load_columnar.load_report_frames` (`load_s`); `import_s` is the whole, wall clock.
+`--path record` times the per-record reference path (reader, reader+ETL, full import).
 
 Generates (seeded) a current-layout quarterly zip of the size of a real quarter (~400k
 reports, ~4 drugs and ~3.3 reactions per report, 2 % multi-version cases), then times the
@@ -31,7 +37,9 @@ from sqlalchemy import text
 
 from cerflow.db import make_engine
 from cerflow.etl.faers import faers_reports
+from cerflow.etl.faers_columnar import read_faers_frames
 from cerflow.etl.load import load_reports
+from cerflow.etl.load_columnar import load_report_frames
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
 
@@ -293,12 +301,91 @@ def time_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str
     }
 
 
+def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str, Any]:
+    """The `cerflow ingest faers` path: columnar frames, then the columnar loader."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+
+    def run() -> tuple[Any, dict[str, float], float, float, int]:
+        with PeakRss() as rss:
+            t0, c0 = time.perf_counter(), time.process_time()
+            frames = read_faers_frames(zip_path)
+            t1 = time.perf_counter()
+            stats = load_report_frames(
+                engine,
+                frames.reports,
+                frames.products,
+                frames.events,
+                frames.provenance,
+                source_stats=frames.stats,
+                delete_keys=[("faers", k) for k in frames.deleted_keys],
+            )
+            t2 = time.perf_counter()
+            cpu = time.process_time() - c0
+        stages = {**frames.timings, "load_s": round(t2 - t1, 2)}
+        return stats, stages, t2 - t0, cpu, rss.peak
+
+    stats, stages, seconds, cpu, peak = run()
+    extra: dict[str, Any] = {}
+    if reimport:
+        again, stages2, seconds2, _cpu2, peak2 = run()
+        extra = {
+            "reimport_s": round(seconds2, 2),
+            "reimport_stages": stages2,
+            "reimport_peak_rss_mb": _mb(peak2),
+            "reimport": again.as_dict(),
+        }
+    with engine.connect() as conn:
+        counts = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("reports", "report_products", "report_events")
+        }
+    engine.dispose()
+    return {
+        "import_s": round(seconds, 2),
+        "stages": stages,
+        "import_client_cpu_s": round(cpu, 2),
+        "reports_per_s": round(stats.inserted / seconds),
+        "input_rows_per_s": round(rows / seconds),
+        "peak_rss_mb": _mb(peak),
+        "load": stats.as_dict(),
+        "stored": counts,
+        **extra,
+    }
+
+
+def _backend_runs(
+    args: argparse.Namespace, tmp: str, zip_path: Path, rows: int, path: str
+) -> dict[str, Any]:
+    timer = time_columnar_import if path == "columnar" else time_import
+    out: dict[str, Any] = {}
+    if args.backend in ("pg", "both"):
+        admin = make_engine(PG_ADMIN)
+        name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+            out["postgresql"] = timer(url, zip_path, rows, args.reimport)
+            out["postgresql"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+        finally:
+            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    if args.backend in ("sqlite", "both"):
+        db = Path(tmp) / f"bench-{path}.db"
+        out["sqlite"] = timer(f"sqlite:///{db}", zip_path, rows, args.reimport)
+        out["sqlite"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=400_000)
     parser.add_argument("--backend", choices=("pg", "sqlite", "both"), default="both")
     parser.add_argument("--seed", type=int, default=20170402)
     parser.add_argument("--reimport", action="store_true", help="also time a second import")
+    parser.add_argument("--path", choices=("columnar", "record", "both"), default="columnar")
     args = parser.parse_args()
     result: dict[str, Any] = {
         "reports_requested": args.reports,
@@ -313,23 +400,13 @@ def main() -> None:
         result["input_rows"] = counts
         result["zip_mb"] = _mb(zip_path.stat().st_size)
         rows = sum(counts.values())
-        result["reader"] = time_reader(zip_path)
-        if args.backend in ("pg", "both"):
-            admin = make_engine(PG_ADMIN)
-            name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-                result["postgresql"] = time_import(url, zip_path, rows, args.reimport)
-            finally:
-                with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
-        if args.backend in ("sqlite", "both"):
-            result["sqlite"] = time_import(
-                f"sqlite:///{Path(tmp) / 'bench.db'}", zip_path, rows, args.reimport
-            )
+        paths = ("columnar", "record") if args.path == "both" else (args.path,)
+        for path in paths:
+            if path == "record":
+                result["record"] = {"reader": time_reader(zip_path)}
+                result["record"].update(_backend_runs(args, tmp, zip_path, rows, path))
+            else:
+                result["columnar"] = _backend_runs(args, tmp, zip_path, rows, path)
     result["process_max_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )

@@ -23,6 +23,7 @@ How it stays equivalent:
 from __future__ import annotations
 
 import hashlib
+import time
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,6 +62,7 @@ class QuarterFrames:
     stats: dict[str, Any]
     deleted_keys: list[str] = field(default_factory=list)  # the quarter's deleted caseids
     slow_tables: list[str] = field(default_factory=list)  # read by the reference reader
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (benchmarks)
 
 
 def _text(value: str | None) -> str | None:
@@ -214,6 +216,7 @@ def _read_member(path: Path, member: str) -> bytes:
 
 
 def _read(path: Path) -> QuarterFrames:
+    started = time.perf_counter()
     with FaersQuarter(path) as quarter, ThreadPoolExecutor(1) as pool:
         deleted = quarter.deleted_caseids()
         slow: list[str] = []
@@ -341,7 +344,9 @@ def _read(path: Path) -> QuarterFrames:
                     .sort(["report_row", "_row"])
                     .drop("_pid", "_ord", "_row")
                 )
+        read_s = time.perf_counter() - started
         reports, products, events = _canonical(quarter, kept, children)
+        etl_s = time.perf_counter() - started - read_s
         return QuarterFrames(
             reports=reports,
             products=products,
@@ -350,6 +355,7 @@ def _read(path: Path) -> QuarterFrames:
             stats=stats,
             deleted_keys=[str(c) for c in sorted(deleted)],
             slow_tables=slow,
+            timings={"read_s": round(read_s, 3), "etl_s": round(etl_s, 3)},
         )
 
 
