@@ -83,7 +83,31 @@ def encode_token(
     return token, TokenClaims(sub, typ, claims["jti"], exp, role, family)
 
 
+# Verified access tokens, so the rate limiter and authentication of one request (and the
+# next requests of the same client) verify the signature once. A hit re-checks expiry; the
+# entry is only reached by the identical token string under the same secret and issuer.
+_VERIFIED_MAX = 8192
+_verified: dict[tuple[str, str, str], TokenClaims] = {}
+
+
 def decode_token(token: str, *, secret: str, issuer: str, typ: TokenType) -> TokenClaims:
+    key = (token, secret, issuer)
+    if typ == "access":
+        cached = _verified.get(key)
+        if cached is not None:
+            if cached.exp > dt.datetime.now(dt.UTC):
+                return cached
+            _verified.pop(key, None)
+            raise InvalidToken("ExpiredSignatureError")
+    claims = _verify(token, secret=secret, issuer=issuer, typ=typ)
+    if typ == "access":
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()  # crude but bounded; a miss only costs one verification
+        _verified[key] = claims
+    return claims
+
+
+def _verify(token: str, *, secret: str, issuer: str, typ: TokenType) -> TokenClaims:
     try:
         data = jwt.decode(
             token,

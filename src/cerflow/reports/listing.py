@@ -12,8 +12,10 @@ every memo at once (mapper events on `CerReport`).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -30,7 +32,11 @@ LIMIT = 200
 
 _adapter = TypeAdapter(list[ReportOut])
 _lock = threading.Lock()
-_memo: OrderedDict[tuple[int, int], tuple[float, bytes]] = OrderedDict()
+# Per session factory (weakly: a disposed app or test database takes its entries along),
+# then per owner id: (expiry, JSON body).
+_memo: weakref.WeakKeyDictionary[sessionmaker[Session], OrderedDict[int, tuple[float, bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
 _generation = 0
 
 
@@ -82,18 +88,25 @@ def _query(session: Session, owner_id: int) -> list[dict[str, Any]]:
             "product_ref": r.product_ref,
             "title": r.title,
             "formats": sorted(r.files or {}),
-            "created_at": r.created_at,
+            # SQLite hands back naive datetimes; they were stored as UTC.
+            "created_at": r.created_at
+            if r.created_at is None or r.created_at.tzinfo
+            else r.created_at.replace(tzinfo=dt.UTC),
         }
         for r in rows
     ]
 
 
+def _entry(factory: sessionmaker[Session], owner_id: int) -> tuple[float, bytes] | None:
+    memo = _memo.get(factory)
+    return memo.get(owner_id) if memo is not None else None
+
+
 def list_json(factory: sessionmaker[Session], owner_id: int) -> bytes:
     """The owner's newest reports as a JSON array (blocking: call from a worker thread)."""
-    key = (id(factory), owner_id)
     now = time.monotonic()
     with _lock:
-        item = _memo.get(key)
+        item = _entry(factory, owner_id)
         if item is not None and item[0] > now:
             return item[1]
         generation = _generation
@@ -103,15 +116,16 @@ def list_json(factory: sessionmaker[Session], owner_id: int) -> bytes:
     body = _adapter.dump_json(_adapter.validate_python(rows))
     with _lock:
         if generation == _generation:  # nothing changed while we were reading
-            _memo[key] = (now + TTL_SECONDS, body)
-            _memo.move_to_end(key)
-            while len(_memo) > MAX_USERS:
-                _memo.popitem(last=False)
+            memo = _memo.setdefault(factory, OrderedDict())
+            memo[owner_id] = (now + TTL_SECONDS, body)
+            memo.move_to_end(owner_id)
+            while len(memo) > MAX_USERS:
+                memo.popitem(last=False)
     return body
 
 
 def cached_json(factory: sessionmaker[Session], owner_id: int) -> bytes | None:
     """The memoized list if still fresh, without blocking on the database."""
     with _lock:
-        item = _memo.get((id(factory), owner_id))
+        item = _entry(factory, owner_id)
     return item[1] if item is not None and item[0] > time.monotonic() else None
