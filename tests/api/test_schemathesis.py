@@ -13,6 +13,7 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.app import create_app
@@ -23,6 +24,11 @@ from tests.api.conftest import Actors, make_settings
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 MAX_EXAMPLES = 15
+# Constraints across fields that JSON Schema cannot state: a schema-valid body may still be
+# refused with a 422 (e.g. a report window whose `since` is after its `until`). For these
+# operations only, "schema-valid data must be accepted" is not checked; every other check
+# (no 5xx, response conforms to the schema, status documented...) still is.
+CROSS_FIELD_RULES = {"POST /api/v1/reports"}
 
 
 @pytest.fixture
@@ -45,6 +51,7 @@ def test_api_conforms_to_its_schema(fuzz_app: FastAPI, actors: Actors) -> None:
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        excluded = [positive_data_acceptance] if operation.label in CROSS_FIELD_RULES else []
 
         @given(case=operation.as_strategy())
         @settings(
@@ -55,7 +62,7 @@ def test_api_conforms_to_its_schema(fuzz_app: FastAPI, actors: Actors) -> None:
             database=None,
         )
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers)
+            case.call_and_validate(headers=headers, excluded_checks=excluded)  # noqa: B023 - run() is called within this iteration
 
         try:
             run()

@@ -73,8 +73,6 @@ def create_report(
     """Start a report job; poll `status_url`, then download from `/api/v1/reports/{job_id}`."""
     kind, key = resolve(body.product_ref)
     kind = body.product_kind or kind
-    if body.since and body.until and body.since > body.until:
-        raise HTTPException(422, detail=f"since {body.since} is after until {body.until}")
     handle = submitter.submit(
         session=session,
         kind="report",

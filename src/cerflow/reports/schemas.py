@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Format = Literal["json", "html", "pdf", "docx"]
 
@@ -20,6 +20,14 @@ class ReportCreate(BaseModel):
     since: dt.date | None = None
     until: dt.date | None = None
     formats: list[Format] = Field(default=["json"], min_length=1, max_length=4)
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> ReportCreate:
+        # A validator, not a check in the route: the 422 then has FastAPI's documented
+        # validation-error shape (loc/msg/type) like every other bad field.
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since {self.since} is after until {self.until}; swap them")
+        return self
 
 
 class ReportAccepted(BaseModel):
