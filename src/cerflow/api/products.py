@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
@@ -18,6 +20,7 @@ from cerflow.api.deps import (
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, NO_NUL, NOT_FOUND
+from cerflow.cache import _count as count_cache
 from cerflow.products import service
 from cerflow.products.schemas import JobAccepted, ProductDetail, ProductHit
 from cerflow.products.version import DataVersionMemo
@@ -67,6 +70,43 @@ def _version_memo(state: AppState, request: Request) -> DataVersionMemo:
     return memo
 
 
+class _LocalDetails:
+    """Per-process copy of recent detail bodies in front of Redis (saves one round trip).
+
+    Keyed by data version, so an entry is never stale beyond the version memo's bound;
+    bounded in size and age. Dropped whenever Redis is seen down, so after an outage the
+    shared cache is again the one source of hits.
+    """
+
+    def __init__(self, max_items: int = 256, ttl_seconds: float = 30.0) -> None:
+        self.max_items = max_items
+        self.ttl = ttl_seconds
+        self._data: OrderedDict[tuple[str, str, str], tuple[float, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str]) -> bytes | None:
+        item = self._data.get(key)
+        if item is None or item[0] <= time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, key: tuple[str, str, str], value: bytes) -> None:
+        self._data[key] = (time.monotonic() + self.ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_items:
+            self._data.popitem(last=False)
+
+
+def _local_cache(state: AppState, request: Request) -> _LocalDetails | None:
+    """Only in front of Redis (the in-memory cache needs no copy) and only while it is up."""
+    if state.redis is None:
+        return None
+    local: _LocalDetails | None = getattr(request.app.state, "product_detail_local", None)
+    if local is None or state.redis.gate.is_down:
+        local = _LocalDetails()
+        request.app.state.product_detail_local = local
+    return local
+
+
 def _compute_detail(
     state: AppState, ref: str, query: dict[str, str], version: str
 ) -> ProductDetail | None:
@@ -95,12 +135,22 @@ async def detail(
     kind, key = service.resolve(ref)
     version = await _version_memo(state, request).get()
     query = {"kind": kind, "ref": key}
-    raw = await state.cache.aget("product_detail", query, version)
+    local = _local_cache(state, request)
+    l1_key = (version, kind, key)
+    raw = local.get(l1_key) if local is not None else None
     if raw is not None:
+        count_cache("product_detail", "hit")
+    else:
+        raw = await state.cache.aget("product_detail", query, version)
+    if raw is not None:
+        if local is not None:
+            local.put(l1_key, raw)  # (a hit from Redis: Redis is up)
         return Response(content=raw, media_type="application/json", headers={"X-Cache": "hit"})
     result = await run_in_threadpool(_compute_detail, state, ref, query, version)
     if result is None:
         raise HTTPException(404, detail=f"no stored data for product {ref!r}; try search first")
+    if local is not None and state.redis is not None and not state.redis.gate.is_down:
+        local.put(l1_key, result.model_dump_json().encode())
     response.headers["X-Cache"] = "miss"
     return result
 
