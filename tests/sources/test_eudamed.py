@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
@@ -304,8 +305,15 @@ def test_datalake_follows_next_link_cursors(replay: EudamedReplay) -> None:
     assert records[0].provenance.source == "eudamed_datalake:/udi"
 
 
-def test_datalake_sends_the_key_in_a_header_and_never_shows_it(real_dir: Path) -> None:
+def test_datalake_sends_the_key_in_a_header_and_never_shows_it(
+    real_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = "k-3f9a1c7e-secret"
+    # The app's logging setup caches bound loggers on first use; once another test has used
+    # the module's logger, capture_logs() cannot see it. A fresh proxy can be captured.
+    import cerflow.sources.eudamed as eudamed_module
+
+    monkeypatch.setattr(eudamed_module, "log", structlog.get_logger("cerflow.sources.eudamed"))
     with EudamedReplay(real_dir, api_key=key) as server:
         server.fail_next("/udi", 500)
         with (
