@@ -3,13 +3,17 @@ rows, idempotence, versions, rejects, rollback, and removal of cases FDA lists a
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import psycopg
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from cerflow.db import make_engine
+from cerflow.etl import load_columnar
 from cerflow.etl.faers import faers_reports
 from cerflow.etl.faers_columnar import read_faers_frames
 from cerflow.etl.load import load_reports
@@ -240,3 +244,97 @@ def test_malformed_quarter_raises_before_anything_is_stored(
         _load_frames(db_engine, bad)
     assert info.value.field == "role_cod" and info.value.line == 2
     assert _counts(db_engine) == (0, 0, 0, 0)
+
+
+def _foreign_keys(engine: Engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint"
+                " WHERE contype = 'f' AND convalidated"
+                " AND conrelid::regclass::text IN ('reports', 'report_products', 'report_events')"
+            )
+        ).all()
+    return {(a, b) for a, b in rows}
+
+
+def _drop_last_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simulate a loader bug: the last new report row is never written, its children are."""
+    real = load_columnar._insert
+
+    def insert(conn: Any, table: str, frame: pl.DataFrame) -> None:
+        real(conn, table, frame.head(frame.height - 1) if table == "reports" else frame)
+
+    monkeypatch.setattr(load_columnar, "_insert", insert)
+
+
+def test_bulk_load_checks_parents_once_and_keeps_the_foreign_keys(
+    scratch_pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL bulk path: per-row triggers off, foreign keys still declared and validated,
+    an orphan child refused by the set-based check with nothing stored."""
+    engine = scratch_pg_engine
+    _empty(engine)
+    calls: list[bool] = []
+    real_off = load_columnar._triggers_off
+
+    def off(conn: Any) -> bool:
+        calls.append(real_off(conn))
+        return calls[-1]
+
+    monkeypatch.setattr(load_columnar, "_triggers_off", off)
+    path = quirky_quarter(tmp_path / "q.zip")
+    stats = _load_frames(engine, path)
+    assert calls == [True] and stats.inserted > 0
+    assert _foreign_keys(engine) == {
+        ("reports", "source_snapshots"),
+        ("report_products", "reports"),
+        ("report_events", "reports"),
+    }
+    with engine.connect() as conn:  # the role is back to normal after the load
+        assert conn.exec_driver_sql("SHOW session_replication_role").scalar_one() == "origin"
+        orphans = conn.execute(
+            text(
+                "SELECT count(*) FROM report_products p"
+                " WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = p.report_id)"
+            )
+        ).scalar_one()
+    assert orphans == 0
+    _empty(engine)
+
+    _drop_last_report(monkeypatch)
+    with pytest.raises(load_columnar.LoadIntegrityError, match=r"1 report id\(s\).*nothing"):
+        _load_frames(engine, path)
+    assert _counts(engine) == (0, 0, 0, 0)
+    _empty(engine)
+
+
+def test_bulk_load_without_the_privilege_keeps_per_row_checks(
+    scratch_pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A role that may not set session_replication_role loads the same rows, FK-checked."""
+    engine = scratch_pg_engine
+    _empty(engine)
+    role = f"cerflow_loader_{uuid.uuid4().hex[:8]}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        conn.execute(text(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"'))
+    limited = make_engine(engine.url.set(username=role).render_as_string(hide_password=False))
+    try:
+        path = quirky_quarter(tmp_path / "q.zip")
+        expected = _same_tables(engine, [path])  # reference rows, loaded as the superuser
+        _empty(engine)
+        stats = _load_frames(limited, path)
+        assert stats.inserted > 0 and _dump(engine) == expected
+        _empty(engine)
+        _drop_last_report(monkeypatch)
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="foreign key"):
+            _load_frames(limited, path)
+        assert _counts(engine) == (0, 0, 0, 0)
+    finally:
+        limited.dispose()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"'))
+            conn.execute(text(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))

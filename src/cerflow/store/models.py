@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -101,7 +102,14 @@ class ReportProduct(Base):
     __tablename__ = "report_products"
     __table_args__ = (
         Index("ix_report_products_product_key", "product_key", "report_id"),
-        Index("ix_report_products_product_code", "product_code", "report_id"),
+        # Partial: drug rows have no device code (migration 0005 says why).
+        Index(
+            "ix_report_products_product_code",
+            "product_code",
+            "report_id",
+            postgresql_where=text("product_code IS NOT NULL"),
+            sqlite_where=text("product_code IS NOT NULL"),
+        ),
         Index("ix_report_products_report_id", "report_id"),
     )
 
