@@ -71,7 +71,7 @@ class RedisRateLimiter:
     async def hit(self, limits: list[Limit]) -> Decision:
         if not limits:
             return Decision(True)
-        if not self.clients.gate.available():
+        if not self.clients.limiter_gate.available():
             RATE_LIMIT_FAIL_OPEN.inc()
             return Decision(True)
         keys = [self.clients.key("rl", lim.scope, lim.identity) for lim in limits]
@@ -81,10 +81,10 @@ class RedisRateLimiter:
         try:
             wait_ms = int(await self._script(keys=keys, args=args))
         except REDIS_ERRORS as exc:
-            self.clients.gate.failed(exc, operation="rate_limit")
+            self.clients.limiter_gate.failed(exc, operation="rate_limit")
             RATE_LIMIT_FAIL_OPEN.inc()
             return Decision(True)
-        self.clients.gate.succeeded()
+        self.clients.limiter_gate.succeeded()
         if wait_ms <= 0:
             return Decision(True)
         scope = _fullest_scope(limits)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
@@ -74,8 +76,9 @@ class _LocalDetails:
     """Per-process copy of recent detail bodies in front of Redis (saves one round trip).
 
     Keyed by data version, so an entry is never stale beyond the version memo's bound;
-    bounded in size and age. Dropped whenever Redis is seen down, so after an outage the
-    shared cache is again the one source of hits.
+    bounded in size and age. Kept while Redis is merely slow (timeouts under load: the
+    copy is what keeps cached reads off PostgreSQL then) and dropped once Redis is seen
+    unreachable, so after an outage the shared cache is again the one source of hits.
     """
 
     def __init__(self, max_items: int = 256, ttl_seconds: float = 30.0) -> None:
@@ -97,24 +100,55 @@ class _LocalDetails:
 
 
 def _local_cache(state: AppState, request: Request) -> _LocalDetails | None:
-    """Only in front of Redis (the in-memory cache needs no copy) and only while it is up."""
+    """Only in front of Redis (the in-memory cache needs no copy) and only while reachable."""
     if state.redis is None:
         return None
     local: _LocalDetails | None = getattr(request.app.state, "product_detail_local", None)
-    if local is None or state.redis.gate.is_down:
+    if local is None or state.redis.unreachable:
         local = _LocalDetails()
         request.app.state.product_detail_local = local
     return local
 
 
-def _compute_detail(
-    state: AppState, ref: str, query: dict[str, str], version: str
-) -> ProductDetail | None:
+class _SingleFlight:
+    """One computation per key at a time; concurrent callers share its result.
+
+    When the cache is cold (a new data version, Redis bypassed) hundreds of requests for
+    the same product arrive together; without this each ran the full set of PostgreSQL
+    queries in its own thread. The computation is a task of its own, so a caller that
+    goes away (client disconnect) does not cancel it for the others.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[str, str, str], asyncio.Future[bytes | None]] = {}
+
+    async def run(
+        self, key: tuple[str, str, str], compute: Callable[[], Awaitable[bytes | None]]
+    ) -> bytes | None:
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._running[key] = task
+            task.add_done_callback(lambda _t: self._running.pop(key, None))
+        return await asyncio.shield(task)
+
+
+def _single_flight(request: Request) -> _SingleFlight:
+    flight: _SingleFlight | None = getattr(request.app.state, "product_detail_flight", None)
+    if flight is None:
+        flight = _SingleFlight()
+        request.app.state.product_detail_flight = flight
+    return flight
+
+
+def _compute_detail(state: AppState, ref: str, query: dict[str, str], version: str) -> bytes | None:
     with unit_of_work.unit_of_work(state.session_factory) as session:
         result = service.detail(session=session, settings=state.settings, ref=ref, version=version)
-    if result is not None:
-        state.cache.set("product_detail", query, version, result.model_dump_json().encode())
-    return result
+    if result is None:
+        return None
+    raw = result.model_dump_json().encode()
+    state.cache.set("product_detail", query, version, raw)
+    return raw
 
 
 @router.get("/{ref}", response_model=ProductDetail, responses={**NOT_FOUND})
@@ -123,14 +157,14 @@ async def detail(
     _user: ViewerUser,
     state: StateDep,
     request: Request,
-    response: Response,
-) -> Response | ProductDetail:
+) -> Response:
     """Counts, monthly trend, top events, PRR screen, recalls and identification.
 
     Cached per normalized reference and data version (header `X-Cache: hit|miss`). A hit
     stays on the event loop: JWT checked in-process, data version from a per-process memo
-    (at most 1 s old, see `cerflow.products.version`), one async Redis GET, no database.
-    A miss computes in a worker thread.
+    (at most 1 s old, see `cerflow.products.version`), the per-process copy or one async
+    Redis GET, no database. A miss computes in a worker thread, once for all concurrent
+    requests of the same product and version.
     """
     kind, key = service.resolve(ref)
     version = await _version_memo(state, request).get()
@@ -144,15 +178,18 @@ async def detail(
         raw = await state.cache.aget("product_detail", query, version)
     if raw is not None:
         if local is not None:
-            local.put(l1_key, raw)  # (a hit from Redis: Redis is up)
+            local.put(l1_key, raw)
         return Response(content=raw, media_type="application/json", headers={"X-Cache": "hit"})
-    result = await run_in_threadpool(_compute_detail, state, ref, query, version)
-    if result is None:
+
+    async def compute() -> bytes | None:
+        return await run_in_threadpool(_compute_detail, state, ref, query, version)
+
+    raw = await _single_flight(request).run(l1_key, compute)
+    if raw is None:
         raise HTTPException(404, detail=f"no stored data for product {ref!r}; try search first")
-    if local is not None and state.redis is not None and not state.redis.gate.is_down:
-        local.put(l1_key, result.model_dump_json().encode())
-    response.headers["X-Cache"] = "miss"
-    return result
+    if local is not None and state.redis is not None and not state.redis.unreachable:
+        local.put(l1_key, raw)
+    return Response(content=raw, media_type="application/json", headers={"X-Cache": "miss"})
 
 
 @router.post(
