@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow import unit_of_work
+from cerflow.auth import keycache
 from cerflow.auth import service as auth_service
 from cerflow.auth.models import Role
 from cerflow.auth.security import API_KEY_PREFIX
@@ -111,8 +112,17 @@ async def get_principal(
     token = bearer.credentials if bearer else None
     try:
         if api_key or (token and token.startswith(API_KEY_PREFIX)):
-            # Database look-up (and a last-used stamp): off the event loop.
-            principal = await run_in_threadpool(_api_key_principal, state, api_key or token or "")
+            key = api_key or token or ""
+            # Verified in the last seconds by this process (see `keycache` for how soon a
+            # revocation is honoured), else a database look-up and a last-used stamp, off
+            # the event loop.
+            cached = keycache.get(key)
+            if cached is None:
+                seen = keycache.generation()
+                principal = await run_in_threadpool(_api_key_principal, state, key)
+                keycache.put(key, principal, seen)
+            else:
+                principal = cached
         elif token:
             # Self-contained JWT: verified on the event loop, no thread hop, no database.
             principal = auth_service.principal_from_access_token(
