@@ -100,3 +100,36 @@ def test_orm_write_drops_the_memo_but_a_foreign_write_waits_for_the_ttl(
     listing._invalidate()
     assert [r["id"] for r in json.loads(listing.list_json(factory, owner))] == ["rx", f"r{owner}-1"]
     assert listing.cached_json(factory, owner) is None  # TTL 0: nothing kept
+
+
+def test_concurrent_misses_read_the_database_once(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    owner = _user(factory, "dave@example.org")
+    with unit_of_work(factory) as s:
+        _report(s, owner, 1)
+    listing._invalidate()
+    real_query = listing._query
+    reads: list[int] = []
+
+    def slow_query(session: Session, owner_id: int) -> list[dict[str, object]]:
+        reads.append(owner_id)
+        time.sleep(0.5)  # the others arrive while this read is in progress
+        return real_query(session, owner_id)
+
+    monkeypatch.setattr(listing, "_query", slow_query)
+    bodies: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: bodies.append(listing.list_json(factory, owner)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert reads == [owner]
+    assert len(bodies) == 8 and len(set(bodies)) == 1
+    assert [r["id"] for r in json.loads(bodies[0])] == [f"r{owner}-1"]

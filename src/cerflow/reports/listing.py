@@ -38,6 +38,9 @@ _memo: weakref.WeakKeyDictionary[sessionmaker[Session], OrderedDict[int, tuple[f
     weakref.WeakKeyDictionary()
 )
 _generation = 0
+WAIT_SECONDS = 5.0
+# (id of the session factory, owner id) -> set when the read in progress has finished.
+_in_flight: dict[tuple[int, int], threading.Event] = {}
 
 
 def _invalidate(*_args: Any) -> None:
@@ -103,19 +106,45 @@ def _entry(factory: sessionmaker[Session], owner_id: int) -> tuple[float, bytes]
 
 
 def list_json(factory: sessionmaker[Session], owner_id: int) -> bytes:
-    """The owner's newest reports as a JSON array (blocking: call from a worker thread)."""
+    """The owner's newest reports as a JSON array (blocking: call from a worker thread).
+
+    When the memo lapses, the many requests of a polling client arrive together; one of
+    them reads the database and the others wait for its answer (at most `WAIT_SECONDS`,
+    then they read for themselves) instead of each taking a pooled connection.
+    """
     now = time.monotonic()
+    flight_key = (id(factory), owner_id)
     with _lock:
         item = _entry(factory, owner_id)
         if item is not None and item[0] > now:
             return item[1]
+        running = _in_flight.get(flight_key)
+        if running is None:
+            _in_flight[flight_key] = threading.Event()
+    if running is not None:
+        running.wait(WAIT_SECONDS)
+        fresh = cached_json(factory, owner_id)
+        if fresh is not None:
+            return fresh
+        return _read(factory, owner_id, time.monotonic(), leader=False)
+    try:
+        return _read(factory, owner_id, now, leader=True)
+    finally:
+        with _lock:
+            done = _in_flight.pop(flight_key, None)
+        if done is not None:
+            done.set()
+
+
+def _read(factory: sessionmaker[Session], owner_id: int, now: float, *, leader: bool) -> bytes:
+    with _lock:
         generation = _generation
     with factory() as session:
         rows = _query(session, owner_id)
         session.rollback()
     body = _adapter.dump_json(_adapter.validate_python(rows))
     with _lock:
-        if generation == _generation:  # nothing changed while we were reading
+        if generation == _generation and leader:  # nothing changed while we were reading
             memo = _memo.setdefault(factory, OrderedDict())
             memo[owner_id] = (now + TTL_SECONDS, body)
             memo.move_to_end(owner_id)
