@@ -247,6 +247,46 @@ def run_locust(
     }
 
 
+def run_asyncio(
+    base: str, path: str, token: str, users: int, duration: int, rate: float = 0
+) -> dict[str, Any]:
+    """The same closed-loop users as the locust file, from `benchmarks/loadgen.py`."""
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "loadgen.py"),
+        "--host",
+        base,
+        "--path",
+        path,
+        "--token",
+        token,
+        "--users",
+        str(users),
+        "--duration",
+        str(duration),
+        "--rate-per-user",
+        str(rate),
+    ]
+    proc = subprocess.run(cmd, check=False, capture_output=True, timeout=duration + 120)
+    if proc.returncode != 0:
+        raise SystemExit(f"load generator failed against {base}{path}:\n{proc.stderr.decode()}")
+    result: dict[str, Any] = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    if result["requests"] == 0:
+        raise SystemExit(f"load generator made no request against {base}{path}")
+    return result
+
+
+GENERATOR = "asyncio"
+
+
+def run_load(
+    workdir: Path, base: str, path: str, token: str, users: int, duration: int, rate: float = 0
+) -> dict[str, Any]:
+    if GENERATOR == "locust":
+        return run_locust(workdir, base, path, token, users, duration, rate)
+    return run_asyncio(base, path, token, users, duration, rate)
+
+
 def saturation(
     workdir: Path, base: str, path: str, token: str, duration: int, rates: list[int]
 ) -> dict[str, Any]:
@@ -255,7 +295,7 @@ def saturation(
     steps = []
     for rate in rates:
         users = max(10, rate)  # about one request per user per second, as in the levels
-        r = run_locust(workdir, base, path, token, users, duration, rate=rate / users)
+        r = run_load(workdir, base, path, token, users, duration, rate=rate / users)
         r["offered_rps"] = rate
         steps.append(r)
         time.sleep(3)
@@ -277,7 +317,15 @@ def main() -> None:
     parser.add_argument("--users", default="100,500,1000")
     parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1000,1300")
     parser.add_argument("--scenarios", default="cached_product_read,report_listing,bare_fastapi")
+    parser.add_argument(
+        "--generator",
+        choices=("asyncio", "locust"),
+        default="asyncio",
+        help="asyncio: benchmarks/loadgen.py (lean, same user model); locust: FastHttpUser",
+    )
     args = parser.parse_args()
+    global GENERATOR
+    GENERATOR = args.generator
     user_levels = [int(u) for u in args.users.split(",")]
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -381,7 +429,7 @@ def main() -> None:
                 continue
             levels = []
             for u in user_levels:
-                levels.append(run_locust(workdir, base, path, token, u, args.duration))
+                levels.append(run_load(workdir, base, path, token, u, args.duration))
                 time.sleep(5)  # let queued requests drain before the next level
             results[name] = {"path": path, "levels": levels}
             print(json.dumps({name: levels}), file=sys.stderr, flush=True)  # progress
@@ -404,6 +452,7 @@ def main() -> None:
             json.dumps(
                 {
                     "benchmark": "api_load",
+                    "generator": args.generator,
                     "workers": args.workers,
                     "cpus": os.cpu_count(),
                     "loadavg_before": [round(x, 2) for x in load_before],
