@@ -7,19 +7,26 @@ is let in again as soon as its oldest counted request leaves the window.
 
 When Redis is unreachable the limiter fails open (the request passes, a warning is logged
 once per outage, a counter ticks): losing limits for a while is better than losing the API.
+
+Round trips are shared: the checks of the requests that arrive in one turn of the event
+loop go to Redis as one pipeline (each still its own atomic script call, in arrival
+order). A single script call cost ~0.2 ms of client CPU and a socket write per request,
+a large share of a cached read; in a pipeline the per-request part is packing and parsing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 
 from cerflow.observability.metrics import RATE_LIMIT_FAIL_OPEN, RATE_LIMITED
 from cerflow.redis import REDIS_ERRORS, RedisClients
@@ -62,34 +69,89 @@ class Decision:
     scope: str | None = None
 
 
+_Pending = tuple[list[str], list[str | int], "asyncio.Future[int]"]
+
+
 class RedisRateLimiter:
     def __init__(self, clients: RedisClients, window_seconds: int) -> None:
         self.clients = clients
         self.window_ms = window_seconds * 1000
-        self._script: AsyncScript = clients.aio.register_script(_SLIDING_WINDOW)
+        self._script = clients.aio.register_script(_SLIDING_WINDOW)
+        self._pending: list[_Pending] = []
 
     async def hit(self, limits: list[Limit]) -> Decision:
         if not limits:
             return Decision(True)
-        if not self.clients.limiter_gate.available():
+        gate = self.clients.limiter_gate
+        if not gate.available():
             RATE_LIMIT_FAIL_OPEN.inc()
             return Decision(True)
         keys = [self.clients.key("rl", lim.scope, lim.identity) for lim in limits]
         now_ms = int(time.time() * 1000)
         args: list[str | int] = [now_ms, self.window_ms, f"{now_ms}-{uuid.uuid4().hex[:8]}"]
         args += [lim.limit for lim in limits]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        if not self._pending:
+            # After the callbacks already due in this turn: their checks join the batch.
+            loop.call_soon(self._flush)
+        self._pending.append((keys, args, future))
         try:
-            wait_ms = int(await self._script(keys=keys, args=args))
+            wait_ms = await future
         except REDIS_ERRORS as exc:
-            self.clients.limiter_gate.failed(exc, operation="rate_limit")
+            gate.failed(exc, operation="rate_limit")
             RATE_LIMIT_FAIL_OPEN.inc()
             return Decision(True)
-        self.clients.limiter_gate.succeeded()
+        gate.succeeded()
         if wait_ms <= 0:
             return Decision(True)
         scope = _fullest_scope(limits)
         RATE_LIMITED.labels(scope=scope).inc()
         return Decision(False, max(1, math.ceil(wait_ms / 1000)), scope)
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.ensure_future(self._run(batch))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        try:
+            results = await self._execute(batch)
+            if any(isinstance(r, NoScriptError) for r in results):
+                # Redis restarted (or was flushed) since the script was loaded.
+                self._script.sha = await self.clients.aio.script_load(_SLIDING_WINDOW)
+                results = await self._execute(batch)
+        except Exception as exc:  # one failure for the whole round trip
+            _fail(batch, exc)
+            return
+        except asyncio.CancelledError:  # shutdown: the waiting requests fail open
+            _fail(batch, RedisConnectionError("rate-limit batch cancelled"))
+            raise
+        for (_keys, _args, future), result in zip(batch, results, strict=True):
+            if future.done():  # the caller went away
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(int(result))
+
+    async def _execute(self, batch: list[_Pending]) -> list[Any]:
+        async with self.clients.aio.pipeline(transaction=False) as pipe:
+            for keys, args, _future in batch:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
+
+
+def _fail(batch: list[_Pending], exc: Exception) -> None:
+    for _keys, _args, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
+# Batches in flight (a task needs a strong reference until it finishes).
+_background: set[asyncio.Future[None]] = set()
 
 
 def _fullest_scope(limits: list[Limit]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cerflow.app import create_app
 from cerflow.auth.models import Role
 from cerflow.jobs.interface import RecordingSubmitter
+from cerflow.ratelimit import Decision, Limit, RedisRateLimiter
+from cerflow.redis import RedisClients
 from tests.api.conftest import create_actor, make_settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -54,3 +58,34 @@ def test_per_ip_limit_applies_without_credentials(limited: tuple[TestClient, obj
     assert codes == [401] * 5 + [429]
     # Health and metrics are not limited.
     assert client.get("/health/live").status_code == 200
+
+
+def test_concurrent_checks_share_a_round_trip_and_still_count_exactly(
+    pg_url: str, redis_prefix: str
+) -> None:
+    settings = make_settings(pg_url, redis_prefix, rate_limit_window_seconds=30)
+    clients = RedisClients(settings)
+    limiter = RedisRateLimiter(clients, settings.rate_limit_window_seconds)
+    limits = [Limit("user", "batch", 5)]
+    executed: list[int] = []
+    real_execute = limiter._execute
+
+    async def counting_execute(batch: list[Any]) -> list[Any]:
+        executed.append(len(batch))
+        return await real_execute(batch)
+
+    limiter._execute = counting_execute  # type: ignore[method-assign]
+
+    async def scenario() -> list[Decision]:
+        try:
+            together = await asyncio.gather(*(limiter.hit(limits) for _ in range(8)))
+            limiter._script.sha = "0" * 40  # as after a Redis restart: NOSCRIPT, reload, retry
+            return [*together, await limiter.hit(limits)]
+        finally:
+            await clients.aclose()
+
+    decisions = asyncio.run(scenario())
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 4
+    assert all(1 <= d.retry_after <= 30 and d.scope == "user" for d in decisions[5:])
+    assert executed == [8, 1, 1]  # one pipeline for the eight; the last one ran twice
+    assert clients.limiter_gate.available() and not clients.limiter_gate.is_down
