@@ -289,13 +289,13 @@ def _take_ids(conn: Connection, n: int) -> pl.Series:
     if n == 0:
         return pl.Series("id", [], dtype=pl.Int64)
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(
-            text(
+        with _raw(conn).cursor() as cur:  # the driver's tuples: no Row objects for 400k ids
+            cur.execute(
                 "SELECT nextval(pg_get_serial_sequence('reports', 'id'))"
-                " FROM generate_series(1, :n)"
-            ),
-            {"n": n},
-        ).all()
+                " FROM generate_series(1, %s)",
+                (n,),
+            )
+            rows = cur.fetchall()
         return pl.Series("id", [r[0] for r in rows], dtype=pl.Int64)
     start = int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM reports")).scalar_one()) + 1
     return pl.int_range(start, start + n, dtype=pl.Int64, eager=True).alias("id")
