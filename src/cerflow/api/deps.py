@@ -103,12 +103,14 @@ def _api_key_principal(state: AppState, key: str) -> Principal:
         return auth_service.authenticate_api_key(session=session, key=key)
 
 
-async def get_principal(
-    request: Request,
-    state: StateDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
+async def _authenticate(
+    request: Request, bearer: HTTPAuthorizationCredentials | None, api_key: str | None
 ) -> Principal:
+    """The caller of this request, resolved once per request (kept on `request.state`)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    state: AppState = request.app.state.cerflow
     token = bearer.credentials if bearer else None
     try:
         if api_key or (token and token.startswith(API_KEY_PREFIX)):
@@ -138,11 +140,28 @@ async def get_principal(
     return principal
 
 
+# The app state is read from the request here, not through `StateDep`: every dependency
+# FastAPI solves costs tens of microseconds per request, and these run on every request.
+async def get_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    return await _authenticate(request, bearer, api_key)
+
+
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    async def _check(principal: CurrentUser) -> Principal:
+def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """Authenticate and check the role in one dependency (one solve, not two)."""
+
+    async def _check(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key)],
+    ) -> Principal:
+        principal = await _authenticate(request, bearer, api_key)
         if not principal.role.allows(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

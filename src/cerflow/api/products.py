@@ -18,7 +18,6 @@ from cerflow.api.deps import (
     AppState,
     JobSubmitterDep,
     SessionDep,
-    StateDep,
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, NO_NUL, NOT_FOUND
@@ -152,12 +151,7 @@ def _compute_detail(state: AppState, ref: str, query: dict[str, str], version: s
 
 
 @router.get("/{ref}", response_model=ProductDetail, responses={**NOT_FOUND})
-async def detail(
-    ref: ProductRef,
-    _user: ViewerUser,
-    state: StateDep,
-    request: Request,
-) -> Response:
+async def detail(ref: ProductRef, _user: ViewerUser, request: Request) -> Response:
     """Counts, monthly trend, top events, PRR screen, recalls and identification.
 
     Cached per normalized reference and data version (header `X-Cache: hit|miss`). A hit
@@ -166,6 +160,7 @@ async def detail(
     Redis GET, no database. A miss computes in a worker thread, once for all concurrent
     requests of the same product and version.
     """
+    state: AppState = request.app.state.cerflow  # not `StateDep`: one dependency fewer
     kind, key = service.resolve(ref)
     version = await _version_memo(state, request).get()
     query = {"kind": kind, "ref": key}
