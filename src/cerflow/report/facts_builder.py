@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from cerflow.analysis import anomalies as anomalies_mod
 from cerflow.analysis import peers as peers_mod
 from cerflow.analysis import trends
-from cerflow.analysis.disproportionality import disproportionality, for_product
+from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
@@ -56,6 +56,7 @@ from cerflow.narrative.facts import (
     TrendFacts,
     VolumeFacts,
 )
+from cerflow.report.signal_cache import SignalCache, signal_cache_key
 from cerflow.store import frames
 from cerflow.store import report_queries as rq
 
@@ -356,9 +357,25 @@ def _signal_row(row: dict[str, Any], label: str) -> SignalFacts:
     )
 
 
-def _signals(
+def _signal_result(
     products: pl.DataFrame,
     events: pl.DataFrame,
+    thresholds: SignalThresholds,
+    notes: list[str],
+) -> SignalResult | None:
+    """The all-pairs result over the background, or None (with a note) when not estimable."""
+    if products.height == 0 or events.height == 0:
+        notes.append("no report of this kind names both a product and an event: not estimable")
+        return None
+    try:
+        return disproportionality(products, events, thresholds=thresholds)
+    except (ValueError, ArithmeticError) as exc:  # degenerate tables: say so, do not guess
+        notes.append(f"disproportionality not estimable: {exc}")
+        return None
+
+
+def _signals(
+    res: SignalResult | None,
     label: str,
     thresholds: SignalThresholds,
     display: dict[str, str],
@@ -372,13 +389,7 @@ def _signals(
         ic025_min=thresholds.ic025_min,
         eb05_min=thresholds.eb05_min,
     )
-    if products.height == 0 or events.height == 0:
-        notes.append("no report of this kind names both a product and an event: not estimable")
-        return None
-    try:
-        res = disproportionality(products, events, thresholds=thresholds)
-    except (ValueError, ArithmeticError) as exc:  # degenerate tables: say so, do not guess
-        notes.append(f"disproportionality not estimable: {exc}")
+    if res is None:
         return None
     notes.extend(res.notes)
     rows = for_product(res, label)
@@ -639,8 +650,13 @@ def build_facts(
     settings: Settings | None = None,
     report_id: str | None = None,
     version: int = 1,
+    signal_cache: SignalCache | None = None,
 ) -> Facts:
     """Every number of the CER for one drug or one set of device product codes.
+
+    `signal_cache` keeps the database-wide disproportionality result per data version
+    (`cerflow.report.signal_cache`): with it, a report after the first one for the same
+    data skips the background read and the GPS prior fit; the numbers are the same.
 
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
@@ -691,9 +707,54 @@ def build_facts(
             raise ProductNotFoundError(msg)
         events = rq.product_events(conn, sel)
         prod_rows = rq.product_rows(conn, sel)
-        bg_products, bg_events = rq.background(conn, kind, since, until)
         _, cutoff = rq.kind_summary(conn, kind, since, until)
         in_store = rq.snapshot_ids_for_kind(conn, kind, since, until)
+        # Disproportionality: the product's labels become one label (several device codes
+        # are one product), against every other product of the same kind.
+        members = set(sel.product_keys if kind == "drug" else sel.product_codes)
+        thresholds = SignalThresholds.from_settings(settings)
+        signal_notes: list[str] = []  # filed under notes["signals"] below, in the usual order
+        signal_res: SignalResult | None = None
+        cache_key: str | None = None
+        store_before: rq.StoreVersion | None = None
+        if signal_cache is not None:
+            store_before = rq.store_version(conn)
+            cache_key = signal_cache_key(
+                engine_url=engine.url.render_as_string(hide_password=True),
+                kind=kind,
+                since=since,
+                until=until,
+                members=members,
+                label=label,
+                thresholds=thresholds,
+                version=store_before,
+                in_store=in_store,
+            )
+            hit = signal_cache.get(cache_key, product=label)
+            if hit is not None:
+                signal_res = hit.result
+        if signal_res is None:
+            bg_products, bg_events = rq.background(conn, kind, since, until)
+            bg = bg_products.with_columns(
+                pl.when(pl.col("product").is_in(list(members)))
+                .then(pl.lit(label))
+                .otherwise(pl.col("product"))
+                .alias("product")
+            ).unique()
+            # A canonical row order: Polars' unique() and the database return rows in any
+            # order, which reorders the pairs and so the float sums of the GPS prior fit; a
+            # flat likelihood (small stores) then gave different priors run to run.
+            bg = bg.sort(["report_id", "product"])
+            bg_events = bg_events.sort(["report_id", "event"])
+            signal_res = _signal_result(bg, bg_events, thresholds, signal_notes)
+            # Stored only when no load landed while the background was read.
+            if (
+                signal_cache is not None
+                and cache_key is not None
+                and signal_res is not None
+                and rq.store_version(conn) == store_before
+            ):
+                signal_cache.put(cache_key, signal_res)
         recall_rows = rq.recalls_for(conn, sel)
         names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
         device_rows = rq.devices_for(conn, codes, names) if kind == "device" else []
@@ -747,18 +808,8 @@ def build_facts(
     notes["anomalies"] = []
     flags, cps = _anomalies(monthly, methods, notes["anomalies"])
 
-    # Disproportionality: the product's labels become one label (several device codes are
-    # one product), against every other product of the same kind.
-    members = set(sel.product_keys if kind == "drug" else sel.product_codes)
-    bg = bg_products.with_columns(
-        pl.when(pl.col("product").is_in(list(members)))
-        .then(pl.lit(label))
-        .otherwise(pl.col("product"))
-        .alias("product")
-    ).unique()
-    notes["signals"] = []
-    thresholds = SignalThresholds.from_settings(settings)
-    signals = _signals(bg, bg_events, label, thresholds, display_terms, notes["signals"])
+    notes["signals"] = signal_notes
+    signals = _signals(signal_res, label, thresholds, display_terms, notes["signals"])
     notes["peers"] = []
     makers = makers.join(reports.select("report_id"), on="report_id", how="semi")
     peers = _peers(kind, makers, events, thresholds, display_terms, notes["peers"])

@@ -28,6 +28,7 @@ from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
 from cerflow.report.facts_builder import build_facts
+from cerflow.report.signal_cache import SignalCache
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -116,6 +117,7 @@ def generate_report(
             settings=settings,
             report_id=report_id,
             version=version,
+            signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
         )
         timings["facts"] = time.perf_counter() - t
     t = start("narrative")

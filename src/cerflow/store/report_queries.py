@@ -232,6 +232,38 @@ def snapshot_ids_for_kind(
     return {int(sid): int(n) for sid, n in conn.execute(stmt).all() if sid is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class StoreVersion:
+    """What changes whenever data land: every load writes a source snapshot row first.
+
+    The count, last id, its checksum and its retrieval time together also tell apart two
+    databases (or one truncated and refilled) that happen to reuse the same ids.
+    """
+
+    snapshots: int
+    last_id: int | None
+    last_sha256: str | None
+    last_retrieved_at: str | None
+
+
+def store_version(conn: Connection) -> StoreVersion:
+    """The data version of the store (two index-only reads of `source_snapshots`)."""
+    t = SourceSnapshot.__table__
+    count = int(conn.execute(select(func.count()).select_from(t)).scalar_one() or 0)
+    last = conn.execute(
+        select(t.c.id, t.c.sha256, t.c.retrieved_at).order_by(t.c.id.desc()).limit(1)
+    ).first()
+    if last is None:
+        return StoreVersion(count, None, None, None)
+    retrieved = last.retrieved_at
+    return StoreVersion(
+        count,
+        int(last.id),
+        str(last.sha256),
+        retrieved.isoformat() if isinstance(retrieved, dt.datetime) else str(retrieved),
+    )
+
+
 def snapshot_rows(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Snapshot rows as plain dicts (a Connection returns rows, not ORM objects)."""
     if not ids:

@@ -1,0 +1,138 @@
+"""The per-data-version cache of the background disproportionality result.
+
+A hit must give exactly the facts of an uncached build (every number, note and order), must
+not read the background again, and new data must make it a miss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from cerflow.etl.load import load_reports
+from cerflow.narrative.facts import Facts
+from cerflow.report.facts_builder import build_facts
+from cerflow.report.signal_cache import SignalCache
+from cerflow.sources.base import Provenance
+from cerflow.store import report_queries as rq
+from tests.report import store_factory as sf
+
+
+@pytest.fixture
+def store(db_engine: Engine) -> Engine:
+    sf.fill(db_engine)
+    return db_engine
+
+
+def _same(facts: Facts) -> dict[str, Any]:
+    """Everything but the clock."""
+    data = facts.model_dump(mode="json")
+    data["meta"].pop("generated_at")
+    return data
+
+
+def _no_background(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = rq.background
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rq, "background", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"drug": "atorvastatin"},
+        {"drug": "metformin"},  # another product of the same kind: the same entry
+        {"device_codes": ["LZG"]},
+        {"device_codes": ["LZG", "DQA"]},  # merged codes: an entry of its own
+        {"drug": "atorvastatin", "since": dt.date(2024, 1, 15), "until": dt.date(2024, 2, 28)},
+    ],
+)
+def test_a_hit_gives_the_uncached_facts_without_reading_the_background(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: dict[str, Any]
+) -> None:
+    cache = SignalCache(tmp_path / "signals")
+    plain = build_facts(store, **query)
+    calls = _no_background(monkeypatch)
+    cold = build_facts(store, signal_cache=cache, **query)
+    assert len(calls) == 1 and len(list(cache.directory.glob("*.parquet"))) == 1
+    warm = build_facts(store, signal_cache=cache, **query)
+    assert len(calls) == 1  # the hit read no background
+    assert _same(cold) == _same(plain) and _same(warm) == _same(plain)
+    assert warm.signals is not None and warm.signals.signals == plain.signals.signals  # type: ignore[union-attr]
+    assert list(warm.notes) == list(plain.notes)
+
+
+def test_other_products_of_the_kind_share_one_entry(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SignalCache(tmp_path / "signals")
+    calls = _no_background(monkeypatch)
+    build_facts(store, drug="atorvastatin", signal_cache=cache)
+    metformin = build_facts(store, drug="metformin", signal_cache=cache)
+    assert len(calls) == 1
+    assert metformin.signals is not None and metformin.signals.product_label == "METFORMIN"
+    assert metformin.signals.background_reports == 16
+
+
+def test_new_data_make_it_a_miss(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SignalCache(tmp_path / "signals")
+    before = build_facts(store, drug="atorvastatin", signal_cache=cache)
+    assert before.signals is not None and before.signals.background_reports == 16
+    extra = sf._rep("m99", sf._day(2024, 3, 9), [sf._suspect("METFORMIN")], ["myalgia"])
+    prov = Provenance(source="faers_ascii", location="memory://more", sha256="9" * 64)
+    load_reports(store, [extra], prov)
+    calls = _no_background(monkeypatch)
+    after = build_facts(store, drug="atorvastatin", signal_cache=cache)
+    assert len(calls) == 1  # read again
+    assert after.signals is not None and after.signals.background_reports == 17
+    myalgia = next(s for s in after.signals.top_by_ebgm if s.event == "Myalgia")
+    assert myalgia.c == 3  # c1, m10 and the new m99
+    assert _same(after) == _same(build_facts(store, drug="atorvastatin"))
+
+
+def test_thresholds_are_part_of_the_key(store: Engine, tmp_path: Path) -> None:
+    from cerflow.config import Settings
+
+    cache = SignalCache(tmp_path / "signals")
+    build_facts(store, drug="atorvastatin", signal_cache=cache)
+    loose = build_facts(
+        store, drug="atorvastatin", settings=Settings(signal_ror025_min=0.5), signal_cache=cache
+    )
+    assert loose.signals is not None and loose.signals.thresholds.ror025_min == 0.5
+    assert "ror" in {x.event: x.flags for x in loose.signals.signals}["Myalgia"]
+
+
+def test_a_broken_entry_is_a_miss(store: Engine, tmp_path: Path) -> None:
+    cache = SignalCache(tmp_path / "signals")
+    plain = build_facts(store, drug="atorvastatin")
+    build_facts(store, drug="atorvastatin", signal_cache=cache)
+    for table in cache.directory.glob("*.parquet"):
+        table.write_bytes(b"not parquet")
+    again = build_facts(store, drug="atorvastatin", signal_cache=cache)
+    assert _same(again) == _same(plain)
+
+
+def test_store_version_moves_with_every_load(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        empty = rq.store_version(conn)
+    assert empty == rq.StoreVersion(0, None, None, None)
+    load_reports(sqlite_engine, sf.product_reports(), sf.PRODUCT_PROV)
+    with sqlite_engine.connect() as conn:
+        one = rq.store_version(conn)
+    load_reports(sqlite_engine, sf.product_reports(), sf.PRODUCT_PROV)  # same file again
+    with sqlite_engine.connect() as conn:
+        two = rq.store_version(conn)
+    assert one.snapshots == 1 and one.last_sha256 == "a" * 64
+    assert two.snapshots == 2 and two != one
