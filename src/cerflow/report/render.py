@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Narrative
@@ -67,15 +68,13 @@ def render_report(
     written: dict[str, Path] = {}
 
     svgs = charts
-    pngs: dict[str, bytes] | None = None
     needs_svg = svgs is None and ("pdf" in wanted or "html" in wanted)
     needs_png = "docx" in wanted
+    figures: dict[str, Any] = {}
     if needs_svg or needs_png:
         figures = charts_mod.draw_charts(facts)
         if needs_svg:
             svgs = {cid: charts_mod.figure_svg(fig) for cid, fig in figures.items()}
-        if needs_png:
-            pngs = {cid: charts_mod.figure_png(fig) for cid, fig in figures.items()}
 
     if "json" in wanted:
         written["json"] = _atomic_write(out_dir / "facts.json", facts_json)
@@ -93,9 +92,12 @@ def render_report(
     if "docx" in wanted:
         from cerflow.report.docx import write_docx
 
+        # Rasterised only now, while a forked PDF child (if any) renders on the other core.
+        pngs = {cid: charts_mod.figure_png(fig) for cid, fig in figures.items()}
+
         target = out_dir / f"{stem}.docx"
         tmp = target.with_name(f".{target.name}.tmp")
-        write_docx(facts, narrative, tmp, chart_pngs=pngs or {}, llm_note=_llm_note(narrative))
+        write_docx(facts, narrative, tmp, chart_pngs=pngs, llm_note=_llm_note(narrative))
         os.replace(tmp, target)
         written["docx"] = target
     if pdf_job is not None:
