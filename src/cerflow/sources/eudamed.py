@@ -37,7 +37,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -348,7 +348,31 @@ class DeviceQuery:
         return wrong
 
 
-class EudamedPublicClient:
+class _Client:
+    """Connection lifetime shared by both EUDAMED clients.
+
+    Both own one `_Http` (retries, rate limit, redaction) and must close it the same way,
+    whether used as a context manager or closed by hand; only paging and record shapes
+    differ, so those stay in the subclasses.
+    """
+
+    def __init__(self, http: _Http, *, max_pages: int) -> None:
+        self._http = http
+        self.base_url = http.base_url
+        self.max_pages = max_pages
+        self.last_stats = SearchStats()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class EudamedPublicClient(_Client):
     """Client of the EUDAMED public website API (devices, economic operators)."""
 
     def __init__(
@@ -365,30 +389,21 @@ class EudamedPublicClient:
         max_pages: int = 10_000,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._http = _Http(
-            base_url=base_url,
-            timeout=timeout,
-            transport=transport,
-            requests_per_second=requests_per_second,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            headers={},
-            sleep=sleep,
+        super().__init__(
+            _Http(
+                base_url=base_url,
+                timeout=timeout,
+                transport=transport,
+                requests_per_second=requests_per_second,
+                max_retries=max_retries,
+                backoff_base=backoff_base,
+                backoff_max=backoff_max,
+                headers={},
+                sleep=sleep,
+            ),
+            max_pages=max_pages,
         )
-        self.base_url = self._http.base_url
         self.language = language
-        self.max_pages = max_pages
-        self.last_stats = SearchStats()
-
-    def __enter__(self) -> EudamedPublicClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # -- paging -------------------------------------------------------------------------
 
@@ -618,7 +633,7 @@ def _check_any_matched(stats: SearchStats, query: DeviceQuery | None, url: str) 
         )
 
 
-class EudamedDataLakeClient:
+class EudamedDataLakeClient(_Client):
     """Client of the official EUDAMED data-lake API (`udi`, `actors`), cursor-paged."""
 
     def __init__(
@@ -637,31 +652,22 @@ class EudamedDataLakeClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         key = api_key.get_secret_value() if api_key is not None else ""
-        self._http = _Http(
-            base_url=base_url,
-            timeout=timeout,
-            transport=transport,
-            requests_per_second=requests_per_second,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            headers={DATALAKE_KEY_HEADER: key} if key else {},
-            secrets=(key,) if key else (),
-            sleep=sleep,
+        super().__init__(
+            _Http(
+                base_url=base_url,
+                timeout=timeout,
+                transport=transport,
+                requests_per_second=requests_per_second,
+                max_retries=max_retries,
+                backoff_base=backoff_base,
+                backoff_max=backoff_max,
+                headers={DATALAKE_KEY_HEADER: key} if key else {},
+                secrets=(key,) if key else (),
+                sleep=sleep,
+            ),
+            max_pages=max_pages,
         )
-        self.base_url = self._http.base_url
         self.api_version = api_version
-        self.max_pages = max_pages
-        self.last_stats = SearchStats()
-
-    def __enter__(self) -> EudamedDataLakeClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     def _cursor_pages(
         self, path: str, filters: Mapping[str, str], stats: SearchStats
