@@ -1,6 +1,7 @@
 """Benchmark: the API under load on the real PostgreSQL and Redis, vs a bare FastAPI endpoint.
 
     uv run python benchmarks/api_load.py [--workers 2] [--duration 25] [--users 100,500,1000]
+        [--generator asyncio|locust]
 
 Creates a throwaway PostgreSQL database (migrated with Alembic, seeded with 600 device
 reports, 400 of code DQA, and 50 finished CER reports owned by the benchmark user) and a
@@ -8,11 +9,15 @@ Redis key prefix, starts `uvicorn` with several workers on loopback for the prod
 (production settings: JSON logs at WARNING, every middleware, JWT auth, Redis rate limiting
 with limits raised so the load generator's single address is not throttled) and, in the same
 run, a bare FastAPI app (one async endpoint returning a constant: the ceiling of this
-machine). Then runs locust headless, each simulated user pausing 1 s between requests:
+machine). Then runs the load generator, each simulated user keeping one connection and
+pausing 1 s between requests: by default `benchmarks/loadgen.py` (asyncio + uvloop, the
+same closed-loop user model as locust at a fraction of its CPU, which on a 2-core machine
+otherwise takes much of the core the server needs), or locust headless (FastHttpUser) with
+`--generator locust`. Both servers are measured with the same generator in the same run:
 
 - cached product reads: `GET /api/v1/products/DQA` (warm Redis cache),
-- report listing: `GET /api/v1/reports` (the caller's 50 generated CERs, read from
-  PostgreSQL on every request: not cached),
+- report listing: `GET /api/v1/reports` (the caller's 50 generated CERs: one PostgreSQL
+  query per user and process at most every second, see `cerflow.reports.listing`),
 - bare endpoint,
 
 at each user count (statistics taken after all users have spawned), then a step search
@@ -315,7 +320,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="leave a core for locust")
     parser.add_argument("--duration", type=int, default=25, help="seconds per load level")
     parser.add_argument("--users", default="100,500,1000")
-    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1000,1300")
+    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1000,1300,1600,2000")
     parser.add_argument("--scenarios", default="cached_product_read,report_listing,bare_fastapi")
     parser.add_argument(
         "--generator",
