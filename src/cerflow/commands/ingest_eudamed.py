@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cerflow.commands._summary import figures_table, load_figures
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine
 from cerflow.etl.eudamed import merge_device, to_canonical_device
@@ -193,27 +194,21 @@ def ingest_devices(
 
 
 def _summary(result: EudamedImport) -> Table:
-    table = Table(title=f"EUDAMED import ({result.source}: {result.query.describe()})")
-    table.add_column("step")
-    table.add_column("count", justify="right")
     s, ld = result.search, result.load
-    rows = [
+    figures: list[tuple[str, object]] = [
         ("pages fetched", s.pages),
         ("records received", s.received),
         ("dropped: did not match the query", s.dropped_mismatch),
         ("details fetched", result.details_fetched),
-        ("read", ld.read),
-        ("inserted", ld.inserted),
-        ("updated", ld.updated),
-        ("unchanged", ld.unchanged),
-        ("rejected", ld.rejected),
+        *load_figures(ld),
+        *((f"  rejected: {reason}", n) for reason, n in sorted(ld.reject_reasons.items())),
     ]
-    for name, value in rows:
-        table.add_row(name, str(value))
-    for reason, n in sorted(ld.reject_reasons.items()):
-        table.add_row(f"  rejected: {reason}", str(n))
-    table.caption = f"snapshot {ld.snapshot_id}"
-    return table
+    return figures_table(
+        f"EUDAMED import ({result.source}: {result.query.describe()})",
+        "step",
+        figures,
+        caption=f"snapshot {ld.snapshot_id}",
+    )
 
 
 def ingest_eudamed(

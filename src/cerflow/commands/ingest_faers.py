@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cerflow.commands._summary import rows_table
 from cerflow.db import make_engine
 from cerflow.etl.faers_columnar import read_faers_frames
 from cerflow.etl.load import LoadStats
@@ -62,32 +63,23 @@ def ingest_zip(
 
 
 def _summary(rows: list[tuple[str, LoadStats, dict[str, Any]]]) -> Table:
-    table = Table(title="FAERS import")
-    for column in (
+    return rows_table(
+        "FAERS import",
         "file",
-        "DEMO rows",
-        "superseded",
-        "deleted",
-        "read",
-        "inserted",
-        "updated",
-        "unchanged",
-        "rejected",
-    ):
-        table.add_column(column, justify="left" if column == "file" else "right")
-    for name, load, src in rows:
-        table.add_row(
-            name,
-            str(src["demo_rows"]),
-            str(src["superseded"] + src["duplicate_primaryid"]),
-            str(src["deleted"] + load.deleted),
-            str(load.read),
-            str(load.inserted),
-            str(load.updated),
-            str(load.unchanged),
-            str(load.rejected),
-        )
-    return table
+        ("DEMO rows", "superseded", "deleted"),
+        (
+            (
+                name,
+                (
+                    src["demo_rows"],
+                    src["superseded"] + src["duplicate_primaryid"],
+                    src["deleted"] + load.deleted,
+                ),
+                load,
+            )
+            for name, load, src in rows
+        ),
+    )
 
 
 def ingest_faers(

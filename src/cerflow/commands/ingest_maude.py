@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cerflow.commands._summary import figures_table, load_figures
 from cerflow.db import make_engine
 from cerflow.etl.load import LoadStats, load_reports
 from cerflow.etl.maude import device_event_to_canonical
@@ -74,24 +75,15 @@ def ingest_paths(
 def summary_table(load: LoadStats, source: dict[str, Any]) -> Table:
     """One row per figure: the reader's (files, rows, joins) then the loader's."""
     files = source.get("files", {})
-    figures = [
+    figures: list[tuple[str, object]] = [
         ("files", len(files)),
         ("rows", sum(f.get("rows", 0) for f in files.values() if isinstance(f, dict))),
         ("reports joined", source.get("documents", 0)),
         ("duplicate rows", source.get("duplicate_reports", 0) + source.get("child_duplicates", 0)),
         ("orphan rows (no mdrfoi row)", source.get("orphan_rows", 0)),
-        ("read", load.read),
-        ("inserted", load.inserted),
-        ("updated", load.updated),
-        ("unchanged", load.unchanged),
-        ("rejected", load.rejected),
+        *load_figures(load),
     ]
-    table = Table(title="MAUDE import")
-    table.add_column("")
-    table.add_column("count", justify="right")
-    for name, value in figures:
-        table.add_row(name, str(value))
-    return table
+    return figures_table("MAUDE import", "", figures)
 
 
 def ingest_maude(

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cerflow.commands._summary import rows_table
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.etl.load import LoadStats, load_recalls, load_reports
@@ -223,20 +224,12 @@ def pages_digest(source_stats: dict[str, Any]) -> str:
 
 
 def _summary(rows: list[tuple[str, int, LoadStats]]) -> Table:
-    table = Table(title="openFDA import")
-    for column in ("dataset", "matched", "read", "inserted", "updated", "unchanged", "rejected"):
-        table.add_column(column, justify="left" if column == "dataset" else "right")
-    for name, total, st in rows:
-        table.add_row(
-            name,
-            str(total),
-            str(st.read),
-            str(st.inserted),
-            str(st.updated),
-            str(st.unchanged),
-            str(st.rejected),
-        )
-    return table
+    return rows_table(
+        "openFDA import",
+        "dataset",
+        ("matched",),
+        ((name, (total,), st) for name, total, st in rows),
+    )
 
 
 def ingest_openfda(
