@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cerflow.commands._summary import LOAD_FIGURES
 from cerflow.db import make_engine
 from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
 from cerflow.sources.base import SourceFormatError
@@ -24,19 +25,14 @@ console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 def _summary(result: dict[str, Any]) -> Table:
     table = Table(title=f"Sample import - {result['statement']}")
-    for column in ("file", "read", "inserted", "updated", "unchanged", "rejected"):
-        table.add_column(column, justify="left" if column == "file" else "right")
+    table.add_column("file")
+    for column in LOAD_FIGURES:
+        table.add_column(column, justify="right")
     steps = [*result["faers"], {**result["maude"], "file": "maude/ (bulk files)"}]
     steps += [*result["recalls"], *result["eudamed"]]
     for step in steps:
-        table.add_row(
-            step["file"],
-            *(str(step[k]) for k in ("read", "inserted", "updated", "unchanged", "rejected")),
-        )
-    totals = result["totals"]
-    table.add_row(
-        "total", *(str(totals[k]) for k in ("read", "inserted", "updated", "unchanged", "rejected"))
-    )
+        table.add_row(step["file"], *(str(step[k]) for k in LOAD_FIGURES))
+    table.add_row("total", *(str(result["totals"][k]) for k in LOAD_FIGURES))
     return table
 
 
