@@ -19,7 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from importlib import metadata
 from typing import Any
 
@@ -320,6 +323,74 @@ def _anomalies(
         for c in res.change_points
     ]
     return flags, cps
+
+
+class _InThread:
+    """Runs `fn()` in a short-lived thread; `result()` joins it and re-raises its error.
+
+    Not a pool: an idle pool thread would outlive the call, and the renderer only forks
+    its PDF child from a single-threaded process (`cerflow.report.render._PdfJob`).
+    """
+
+    def __init__(self, fn: Callable[[], _Series]) -> None:
+        self._fn = fn
+        self._value: _Series | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="cerflow-facts", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> _Series:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+@dataclass(slots=True)
+class _Series:
+    """The monthly series and everything computed from it alone (trend, forecast,
+    anomalies), with the notes of each."""
+
+    trend: TrendFacts | None = None
+    forecast: ForecastFacts | None = None
+    anomalies: list[AnomalyFacts] = dc_field(default_factory=list)
+    change_points: list[ChangePointFacts] = dc_field(default_factory=list)
+    notes: dict[str, list[str]] = dc_field(default_factory=dict)
+
+
+def _monthly_series(
+    reports: pl.DataFrame,
+    since: dt.date | None,
+    until: dt.date | None,
+    cutoff: dt.date | None,
+    methods: MethodsFacts,
+) -> _Series:
+    """Monthly series from the product's first month (or `since`) to the data cut-off."""
+    dated = reports.filter(trends._monthly_mask())
+    first = since or (dated["received_date"].min() if dated.height else None)
+    last = until or cutoff or (dated["received_date"].max() if dated.height else None)
+    if isinstance(first, dt.date) and isinstance(last, dt.date) and _month(first) <= _month(last):
+        monthly = trends.monthly_counts(reports, start=_month(first), end=_month(last))
+    else:
+        monthly = trends.monthly_counts(reports)
+    out = _Series()
+    trend_notes: list[str] = []
+    out.trend = _trend(monthly, reports, trend_notes) if monthly.height else None
+    if out.trend is None:
+        trend_notes.append("no report has a month-precise received date: no trend test")
+    out.notes["trend"] = trend_notes
+    out.notes["forecast"] = []
+    out.forecast = _forecast(monthly, methods, out.notes["forecast"])
+    out.notes["anomalies"] = []
+    out.anomalies, out.change_points = _anomalies(monthly, methods, out.notes["anomalies"])
+    return out
 
 
 def _signal_row(row: dict[str, Any], label: str) -> SignalFacts:
@@ -705,9 +776,14 @@ def build_facts(
             if similar:
                 msg += f", or use one of the stored names: {', '.join(similar)}"
             raise ProductNotFoundError(msg)
+        _, cutoff = rq.kind_summary(conn, kind, since, until)
+        # The time-series models (statsmodels: about a second of mostly Python) need only
+        # the product's reports: they run in a thread while the remaining reads wait on the
+        # database and the disproportionality runs in NumPy. Inputs and code are the same,
+        # so are the numbers.
+        series_job = _InThread(lambda: _monthly_series(reports, since, until, cutoff, methods))
         events = rq.product_events(conn, sel)
         prod_rows = rq.product_rows(conn, sel)
-        _, cutoff = rq.kind_summary(conn, kind, since, until)
         in_store = rq.snapshot_ids_for_kind(conn, kind, since, until)
         # Disproportionality: the product's labels become one label (several device codes
         # are one product), against every other product of the same kind.
@@ -790,23 +866,10 @@ def build_facts(
         for t, n, p in top.iter_rows()
     ]
 
-    # Monthly series from the product's first month (or `since`) to the data cut-off.
-    dated = reports.filter(trends._monthly_mask())
-    first = since or (dated["received_date"].min() if dated.height else None)
-    last = until or cutoff or (dated["received_date"].max() if dated.height else None)
-    if isinstance(first, dt.date) and isinstance(last, dt.date) and _month(first) <= _month(last):
-        monthly = trends.monthly_counts(reports, start=_month(first), end=_month(last))
-    else:
-        monthly = trends.monthly_counts(reports)
-    trend_notes: list[str] = []
-    trend = _trend(monthly, reports, trend_notes) if monthly.height else None
-    if trend is None:
-        trend_notes.append("no report has a month-precise received date: no trend test")
-    notes["trend"] = trend_notes
-    notes["forecast"] = []
-    fc = _forecast(monthly, methods, notes["forecast"])
-    notes["anomalies"] = []
-    flags, cps = _anomalies(monthly, methods, notes["anomalies"])
+    series = series_job.result()
+    notes.update(series.notes)  # trend, forecast, anomalies: the order they always had
+    trend, fc = series.trend, series.forecast
+    flags, cps = series.anomalies, series.change_points
 
     notes["signals"] = signal_notes
     signals = _signals(signal_res, label, thresholds, display_terms, notes["signals"])
