@@ -2,13 +2,16 @@
 
 Every cached product read needs the version to build its cache key. Asking PostgreSQL each
 time costs a pool checkout, a round trip and a commit, which dominated cached reads under
-load. So each process remembers the version for at most `ttl_seconds` (1 s by default) and
-one request at a time refreshes it, off the event loop.
+load. So each process remembers the version for `ttl_seconds` (1 s by default); once that
+has run out, requests keep getting the remembered version while one background task reads
+the new one off the event loop (stale while revalidating). Making the requests of that
+moment wait for the read instead put a database round trip into the tail latency of every
+second under load.
 
 Freshness bound: an import committed by another process (a worker) is visible to cached
-reads within `ttl_seconds`. An import committed through this process's ORM session (the
-embedded job runner, tests) is visible at once: inserting a `SourceSnapshot` bumps a
-process-wide generation that makes every memo stale.
+reads within `ttl_seconds` plus one version read. An import committed through this
+process's ORM session (the embedded job runner, tests) is visible at once: inserting a
+`SourceSnapshot` bumps a process-wide generation that makes every memo stale.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import itertools
 import time
 from typing import Any
 
+import structlog
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session, sessionmaker
@@ -26,6 +30,7 @@ from cerflow.products import service
 from cerflow.store.models import SourceSnapshot
 
 DEFAULT_TTL_SECONDS = 1.0
+log = structlog.get_logger(__name__)
 
 _generation = itertools.count(1)
 _current_generation = 0
@@ -73,6 +78,7 @@ class DataVersionMemo:
         self._expires = 0.0
         self._generation = -1
         self._lock: asyncio.Lock | None = None
+        self._background: asyncio.Task[None] | None = None
 
     def _fresh(self) -> str | None:
         if self._generation == _current_generation and time.monotonic() < self._expires:
@@ -85,18 +91,35 @@ class DataVersionMemo:
             session.rollback()
             return value
 
+    async def _refresh(self) -> str:
+        generation = _current_generation
+        value = await run_in_threadpool(self._read)
+        if generation >= self._generation:  # never overwrite a newer generation's value
+            self._value, self._generation = value, generation
+            self._expires = time.monotonic() + self.ttl
+        return value
+
+    async def _revalidate(self) -> None:
+        try:
+            await self._refresh()
+        except Exception as exc:  # keep serving the old version; the next request retries
+            log.warning("data version refresh failed", error=type(exc).__name__)
+        finally:
+            self._background = None
+
     async def get(self) -> str:
         value = self._fresh()
         if value is not None:
             return value
+        if self._value is not None and self._generation == _current_generation:
+            # Expired but not invalidated: answer now, refresh once in the background.
+            if self._background is None:
+                self._background = asyncio.get_running_loop().create_task(self._revalidate())
+            return self._value
         if self._lock is None:
             self._lock = asyncio.Lock()
-        async with self._lock:  # one refresh at a time; the others reuse its result
+        async with self._lock:  # one blocking read at a time; the others reuse its result
             value = self._fresh()
             if value is not None:
                 return value
-            generation = _current_generation
-            value = await run_in_threadpool(self._read)
-            self._value, self._generation = value, generation
-            self._expires = time.monotonic() + self.ttl
-            return value
+            return await self._refresh()
