@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 UV := $(shell sh scripts/ensure_uv.sh)
 export UV_LINK_MODE ?= copy
+# Compiled bytecode in the venv: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every
+# process would otherwise compile WeasyPrint, matplotlib, statsmodels... from source at
+# import (about 5 s per process: each CLI run, test worker and Celery worker).
+export UV_COMPILE_BYTECODE ?= 1
 
 .PHONY: sync sysdeps services demo test lint format
 

@@ -4,6 +4,9 @@
 # names what is missing and exits 1.
 missing=""
 ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing="$missing libpango-1.0-0 libpangoft2-1.0-0"
+# HarfBuzz's subsetter: WeasyPrint subsets the PDF's fonts with it instead of fontTools'
+# pure-Python subsetter (seconds per PDF).
+ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing="$missing libharfbuzz-subset0"
 command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
