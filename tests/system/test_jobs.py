@@ -113,6 +113,9 @@ def test_report_job_progress_through_api_and_websocket(
         facts = download.json()
         assert facts["volumes"]["total_reports"] == 40  # planted: 40 PSG reports
         assert [s["event"].lower() for s in facts["signals"]["signals"]] == ["thermal burn"]
+        # The worker kept the database-wide signal run for the next report on this data.
+        cached = {p.suffix for p in (settings.data_dir / "cache" / "signals").iterdir()}
+        assert cached == {".json", ".parquet"}
         # The same create request twice (same Idempotency-Key) gives one job.
         h2 = {**headers, "Idempotency-Key": "same-request-1"}
         first = client.post("/api/v1/reports", json=body, headers=h2).json()["job_id"]

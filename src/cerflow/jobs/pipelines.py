@@ -53,6 +53,7 @@ def _date(params: dict[str, Any], name: str) -> dt.date | None:
 def _facts(ctx: JobContext, kind: str, ref: str) -> Any:
     try:
         from cerflow.report.facts_builder import ProductNotFoundError, build_facts
+        from cerflow.report.signal_cache import SignalCache
     except ImportError as exc:  # report generation not installed in this build
         raise PermanentJobError(f"report generation is not available: {exc}") from None
     try:
@@ -64,6 +65,9 @@ def _facts(ctx: JobContext, kind: str, ref: str) -> Any:
             until=_date(ctx.params, "until"),
             settings=ctx.settings,
             report_id=ctx.job_id,
+            # The database-wide disproportionality run, shared by every report on the same
+            # data version (report/signal_cache.py); workers share data_dir in deployments.
+            signal_cache=SignalCache(ctx.settings.data_dir / "cache" / "signals"),
         )
     except (ProductNotFoundError, ValueError) as exc:
         raise PermanentJobError(str(exc)) from None
