@@ -1,4 +1,11 @@
-"""Liveness (the process answers) and readiness (its database and Redis answer)."""
+"""Liveness (the process answers) and readiness (it can serve: its database answers).
+
+Redis is reported but does not decide readiness: without it the API keeps serving (cache
+bypassed, rate limits fail open), and a probe that failed on Redis would take every replica
+out of the load balancer at once - turning a cache outage into a full outage. Such a
+replica answers 200 with `status: degraded`; `CerflowRedisDown` and
+`CerflowRedisUnreachableFromApi` alert on the outage itself.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ class Live(BaseModel):
 
 
 class Ready(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     database: Literal["ok", "unavailable"]
     redis: Literal["ok", "unavailable", "not configured"]
 
@@ -33,7 +40,7 @@ def live() -> Live:
 @router.get(
     "/health/ready",
     response_model=Ready,
-    responses={503: {"model": Ready, "description": "A dependency does not answer"}},
+    responses={503: {"model": Ready, "description": "The database does not answer"}},
 )
 def ready(state: StateDep) -> JSONResponse:
     database: Literal["ok", "unavailable"] = "ok"
@@ -45,9 +52,13 @@ def ready(state: StateDep) -> JSONResponse:
     redis_status: Literal["ok", "unavailable", "not configured"] = "not configured"
     if state.redis is not None:
         redis_status = "ok" if state.redis.ping() else "unavailable"
-    ok = database == "ok" and redis_status != "unavailable"
-    body = Ready(status="ok" if ok else "unavailable", database=database, redis=redis_status)
-    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+    status: Literal["ok", "degraded", "unavailable"] = "ok"
+    if database != "ok":
+        status = "unavailable"
+    elif redis_status == "unavailable":
+        status = "degraded"
+    body = Ready(status=status, database=database, redis=redis_status)
+    return JSONResponse(body.model_dump(), status_code=503 if status == "unavailable" else 200)
 
 
 @router.get(
