@@ -5,7 +5,7 @@
 
 `--path columnar` (default) times what `cerflow ingest faers` runs: `etl.faers_columnar`
 (stages `read_s`: tables parsed and deduplicated, `etl_s`: canonical values and hashes) then
-`etl.load_columnar.load_report_frames` (`load_s`); `import_s` is the whole, wall clock.
+`etl.faers_columnar.load_quarter` (`load_s`); `import_s` is the whole, wall clock.
 `--path record` times the per-record reference path (reader, reader+ETL, full import).
 
 Generates (seeded) a current-layout quarterly zip of the size of a real quarter (~400k
@@ -37,9 +37,8 @@ from sqlalchemy import text
 
 from cerflow.db import make_engine
 from cerflow.etl.faers import faers_reports
-from cerflow.etl.faers_columnar import read_faers_frames
+from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
 from cerflow.etl.load import load_reports
-from cerflow.etl.load_columnar import load_report_frames
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
 
@@ -259,6 +258,14 @@ def time_reader(zip_path: Path) -> dict[str, Any]:
     return out
 
 
+def _stored_counts(engine: Any) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("reports", "report_products", "report_events")
+        }
+
+
 def time_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str, Any]:
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -283,11 +290,7 @@ def time_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str
                 "reimport_peak_rss_mb": _mb(rss2.peak),
                 "reimport": again.as_dict(),
             }
-    with engine.connect() as conn:
-        counts = {
-            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-            for t in ("reports", "report_products", "report_events")
-        }
+    counts = _stored_counts(engine)
     engine.dispose()
     return {
         "import_s": round(seconds, 2),
@@ -311,15 +314,7 @@ def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) ->
             t0, c0 = time.perf_counter(), time.process_time()
             frames = read_faers_frames(zip_path)
             t1 = time.perf_counter()
-            stats = load_report_frames(
-                engine,
-                frames.reports,
-                frames.products,
-                frames.events,
-                frames.provenance,
-                source_stats=frames.stats,
-                delete_keys=[("faers", k) for k in frames.deleted_keys],
-            )
+            stats = load_quarter(engine, frames)
             t2 = time.perf_counter()
             cpu = time.process_time() - c0
         stages = {**frames.timings, "load_s": round(t2 - t1, 2)}
@@ -335,11 +330,7 @@ def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) ->
             "reimport_peak_rss_mb": _mb(peak2),
             "reimport": again.as_dict(),
         }
-    with engine.connect() as conn:
-        counts = {
-            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-            for t in ("reports", "report_products", "report_events")
-        }
+    counts = _stored_counts(engine)
     engine.dispose()
     return {
         "import_s": round(seconds, 2),

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select, text
 from cerflow.db import make_engine
 from cerflow.etl import load_columnar
 from cerflow.etl.faers import faers_reports
-from cerflow.etl.faers_columnar import read_faers_frames
+from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
 from cerflow.etl.load import load_reports
 from cerflow.etl.load_columnar import load_report_frames, reports_to_frames
 from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport
@@ -75,16 +75,7 @@ def _counts(engine: Engine) -> tuple[int, int, int, int]:
 
 
 def _load_frames(engine: Engine, path: Path) -> Any:
-    frames = read_faers_frames(path)
-    return load_report_frames(
-        engine,
-        frames.reports,
-        frames.products,
-        frames.events,
-        frames.provenance,
-        source_stats=frames.stats,
-        delete_keys=[("faers", k) for k in frames.deleted_keys],
-    )
+    return load_quarter(engine, read_faers_frames(path))
 
 
 def _load_reference(engine: Engine, path: Path) -> Any:

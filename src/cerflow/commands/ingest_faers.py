@@ -19,9 +19,8 @@ from rich.table import Table
 
 from cerflow.commands._summary import rows_table
 from cerflow.db import make_engine
-from cerflow.etl.faers_columnar import read_faers_frames
+from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
 from cerflow.etl.load import LoadStats
-from cerflow.etl.load_columnar import load_report_frames
 from cerflow.sources.base import SourceFormatError
 from cerflow.store import migrate
 
@@ -47,16 +46,7 @@ def ingest_zip(
         if progress is not None and task is not None:
             progress.advance(task, n)
 
-    load = load_report_frames(
-        engine,
-        frames.reports,
-        frames.products,
-        frames.events,
-        frames.provenance,
-        source_stats=frames.stats,
-        progress=advance,
-        delete_keys=[("faers", key) for key in frames.deleted_keys],
-    )
+    load = load_quarter(engine, frames, advance)
     if progress is not None and task is not None:
         progress.update(task, description=path.name)
     return load, frames.stats

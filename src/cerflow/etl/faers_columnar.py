@@ -32,12 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from sqlalchemy import Engine
 
 from cerflow.etl.faers import OUTCOMES, ROLES, faers_reports
+from cerflow.etl.load import LoadStats
 from cerflow.etl.load_columnar import (
     EVENT_FRAME_SCHEMA,
     PRODUCT_FRAME_SCHEMA,
     REPORT_FRAME_SCHEMA,
+    Progress,
+    load_report_frames,
     reports_to_frames,
 )
 from cerflow.etl.normalize import age_in_years, drug_key, parse_partial_date, sex_code, term_key
@@ -63,6 +67,23 @@ class QuarterFrames:
     deleted_keys: list[str] = field(default_factory=list)  # the quarter's deleted caseids
     slow_tables: list[str] = field(default_factory=list)  # read by the reference reader
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (benchmarks)
+
+
+def load_quarter(
+    engine: Engine, frames: QuarterFrames, progress: Progress | None = None
+) -> LoadStats:
+    """Store one quarter: its reports, and the removal of the cases on its deleted list, in one
+    transaction (`load_report_frames`)."""
+    return load_report_frames(
+        engine,
+        frames.reports,
+        frames.products,
+        frames.events,
+        frames.provenance,
+        source_stats=frames.stats,
+        progress=progress,
+        delete_keys=[("faers", key) for key in frames.deleted_keys],
+    )
 
 
 def _text(value: str | None) -> str | None:

@@ -28,7 +28,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
 
 from cerflow.etl.records import (
+    SERIOUSNESS_FLAGS,
     CanonicalDevice,
+    CanonicalProduct,
     CanonicalRecall,
     CanonicalReport,
 )
@@ -53,13 +55,7 @@ REPORT_COLUMNS = (
     "sex",
     "age_years",
     "serious",
-    "death",
-    "life_threatening",
-    "hospitalization",
-    "disability",
-    "congenital_anomaly",
-    "required_intervention",
-    "other_serious",
+    *SERIOUSNESS_FLAGS,
     "event_type",
     "reporter_type",
     "narrative",
@@ -194,7 +190,10 @@ class _IdAllocator:
         return list(range(start, start + n))
 
 
-def _report_row(rid: int, rep: CanonicalReport, digest: str, snapshot_id: int) -> tuple[Any, ...]:
+def report_values(rid: int, rep: CanonicalReport, digest: str) -> tuple[Any, ...]:
+    """A report's stored values in `REPORT_COLUMNS` order, up to `content_hash` (the snapshot
+    id is the loader's); the columnar loader's frames use the same tuple."""
+    r, e = rep.received, rep.event
     return (
         rid,
         rep.source,
@@ -202,47 +201,46 @@ def _report_row(rid: int, rep: CanonicalReport, digest: str, snapshot_id: int) -
         rep.source_version,
         rep.source_record_id,
         rep.kind,
-        rep.received.value if rep.received else None,
-        rep.received.precision if rep.received else None,
-        rep.event.value if rep.event else None,
-        rep.event.precision if rep.event else None,
+        r.value if r else None,
+        r.precision if r else None,
+        e.value if e else None,
+        e.precision if e else None,
         rep.country,
         rep.sex,
         rep.age_years,
         rep.serious,
-        rep.death,
-        rep.life_threatening,
-        rep.hospitalization,
-        rep.disability,
-        rep.congenital_anomaly,
-        rep.required_intervention,
-        rep.other_serious,
+        *(getattr(rep, f) for f in SERIOUSNESS_FLAGS),
         rep.event_type,
         rep.reporter_type,
         rep.narrative,
         digest,
-        snapshot_id,
+    )
+
+
+def _report_row(rid: int, rep: CanonicalReport, digest: str, snapshot_id: int) -> tuple[Any, ...]:
+    return (*report_values(rid, rep, digest), snapshot_id)
+
+
+def product_row(rid: int, p: CanonicalProduct) -> tuple[Any, ...]:
+    """A product's stored values in `PRODUCT_COLUMNS` order."""
+    return (
+        rid,
+        p.seq,
+        p.role,
+        p.product_key,
+        p.raw_name,
+        p.product_code,
+        p.brand_name,
+        p.manufacturer,
+        p.route,
+        p.udi_di,
     )
 
 
 def _child_rows(
     rid: int, rep: CanonicalReport
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    products = [
-        (
-            rid,
-            p.seq,
-            p.role,
-            p.product_key,
-            p.raw_name,
-            p.product_code,
-            p.brand_name,
-            p.manufacturer,
-            p.route,
-            p.udi_di,
-        )
-        for p in rep.products
-    ]
+    products = [product_row(rid, p) for p in rep.products]
     seen: set[tuple[str, str]] = set()
     events = []
     for e in rep.events:

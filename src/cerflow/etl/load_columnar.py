@@ -52,8 +52,16 @@ from cerflow.etl.load import (
     LoadStats,
     finish_snapshot,
     insert_snapshot,
+    product_row,
+    report_values,
 )
-from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport, PartialDate
+from cerflow.etl.records import (
+    SERIOUSNESS_FLAGS,
+    CanonicalEvent,
+    CanonicalProduct,
+    CanonicalReport,
+    PartialDate,
+)
 from cerflow.sources.base import Provenance
 
 Progress = Callable[[int], None]
@@ -64,15 +72,6 @@ class LoadIntegrityError(RuntimeError):
     """Rows written by a bulk load name a parent that does not exist (nothing is stored)."""
 
 
-_FLAGS = (
-    "death",
-    "life_threatening",
-    "hospitalization",
-    "disability",
-    "congenital_anomaly",
-    "required_intervention",
-    "other_serious",
-)
 REPORT_FRAME_SCHEMA: dict[str, pl.DataType] = {
     "report_row": pl.Int64(),
     "source": pl.String(),
@@ -88,7 +87,7 @@ REPORT_FRAME_SCHEMA: dict[str, pl.DataType] = {
     "sex": pl.String(),
     "age_years": pl.Float64(),
     "serious": pl.Boolean(),
-    **{f: pl.Boolean() for f in _FLAGS},
+    **{f: pl.Boolean() for f in SERIOUSNESS_FLAGS},
     "event_type": pl.String(),
     "reporter_type": pl.String(),
     "narrative": pl.String(),
@@ -124,47 +123,9 @@ def reports_to_frames(
     prod_rows: list[tuple[Any, ...]] = []
     ev_rows: list[tuple[Any, ...]] = []
     for i, rep in enumerate(reports):
-        r, e = rep.received, rep.event
-        rep_rows.append(
-            (
-                i,
-                rep.source,
-                rep.source_key,
-                rep.source_version,
-                rep.source_record_id,
-                rep.kind,
-                r.value if r else None,
-                r.precision if r else None,
-                e.value if e else None,
-                e.precision if e else None,
-                rep.country,
-                rep.sex,
-                rep.age_years,
-                rep.serious,
-                *(getattr(rep, f) for f in _FLAGS),
-                rep.event_type,
-                rep.reporter_type,
-                rep.narrative,
-                rep.content_hash(),
-            )
-        )
-        for p in rep.products:
-            prod_rows.append(
-                (
-                    i,
-                    p.seq,
-                    p.role,
-                    p.product_key,
-                    p.raw_name,
-                    p.product_code,
-                    p.brand_name,
-                    p.manufacturer,
-                    p.route,
-                    p.udi_di,
-                )
-            )
-        for ev in rep.events:
-            ev_rows.append((i, ev.term, ev.term_raw, ev.term_type))
+        rep_rows.append(report_values(i, rep, rep.content_hash()))
+        prod_rows.extend(product_row(i, p) for p in rep.products)
+        ev_rows.extend((i, ev.term, ev.term_raw, ev.term_type) for ev in rep.events)
     return (
         pl.DataFrame(rep_rows, schema=REPORT_FRAME_SCHEMA, orient="row"),
         pl.DataFrame(prod_rows, schema=PRODUCT_FRAME_SCHEMA, orient="row"),
@@ -204,7 +165,7 @@ def frames_to_reports(
             event_type=row["event_type"],
             reporter_type=row["reporter_type"],
             narrative=row["narrative"],
-            **{f: row[f] for f in _FLAGS},
+            **{f: row[f] for f in SERIOUSNESS_FLAGS},
         )
         by_row[row["report_row"]] = rep
         out.append(rep)

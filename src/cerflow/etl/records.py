@@ -47,6 +47,18 @@ class CanonicalEvent:
     term_type: TermType = "pt"
 
 
+# The seriousness criteria, as `CanonicalReport` fields and store columns, in that order.
+SERIOUSNESS_FLAGS = (
+    "death",
+    "life_threatening",
+    "hospitalization",
+    "disability",
+    "congenital_anomaly",
+    "required_intervention",
+    "other_serious",
+)
+
+
 @dataclass(slots=True)
 class CanonicalReport:
     source: str  # faers | maude

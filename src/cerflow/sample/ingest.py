@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cerflow.etl.eudamed import to_canonical_device
-from cerflow.etl.faers_columnar import read_faers_frames
+from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
 from cerflow.etl.load import LoadStats, load_devices, load_recalls, load_reports
-from cerflow.etl.load_columnar import load_report_frames
 from cerflow.etl.maude import device_event_to_canonical
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalDevice, CanonicalRecall, CanonicalReport
@@ -81,16 +80,12 @@ def _faers(
         path = sample_dir / entry["path"]
         frames = read_faers_frames(path)
         prov = _generated(frames.provenance, f"synthetic sample, FAERS quarter {entry['quarter']}")
-        stats = load_report_frames(
-            engine,
-            frames.reports,
-            frames.products,
-            frames.events,
-            prov,
-            source_stats={**frames.stats, "generated": True, "statement": STATEMENT},
-            progress=_step(progress, path.name),
-            delete_keys=[("faers", key) for key in frames.deleted_keys],
+        sample = dataclasses.replace(
+            frames,
+            provenance=prov,
+            stats={**frames.stats, "generated": True, "statement": STATEMENT},
         )
+        stats = load_quarter(engine, sample, _step(progress, path.name))
         out.append({"file": entry["path"], "reader": dict(frames.stats), **_load(stats)})
     return out
 
