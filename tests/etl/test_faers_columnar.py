@@ -4,7 +4,6 @@ generated quarter carrying every known quirk."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,24 +14,9 @@ from cerflow.etl.load_columnar import frames_to_reports
 from cerflow.etl.records import CanonicalReport
 from cerflow.sources.base import SourceFormatError
 from cerflow.sources.faers_ascii import FaersQuarter
+from tests.sources.test_faers_ascii import make_zip
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "src/cerflow/sample/data/faers"
-
-DEMO_H = (
-    "primaryid$caseid$caseversion$i_f_code$event_dt$mfr_dt$init_fda_dt$fda_dt$rept_cod$auth_num$"
-    "mfr_num$mfr_sndr$lit_ref$age$age_cod$age_grp$sex$e_sub$wt$wt_cod$rept_dt$to_mfr$occp_cod$"
-    "reporter_country$occr_country"
-)
-DRUG_H = (
-    "primaryid$caseid$drug_seq$role_cod$drugname$prod_ai$val_vbm$route$dose_vbm$cum_dose_chr$"
-    "cum_dose_unit$dechal$rechal$lot_num$exp_dt$nda_num$dose_amt$dose_unit$dose_form$dose_freq"
-)
-HEADERS = {
-    "demo": DEMO_H,
-    "drug": DRUG_H,
-    "reac": "primaryid$caseid$pt$drug_rec_act",
-    "outc": "primaryid$caseid$outc_cod",
-}
 
 
 def demo(
@@ -59,20 +43,6 @@ def drug(
     pid: int, caseid: int, seq: object, role: str, name: str, ai: str, route: str = "Oral"
 ) -> str:
     return f"{pid}${caseid}${seq}${role}${name}${ai}$1${route}$$$$$$$$$$$$"
-
-
-def make_zip(path: Path, tables: dict[str, list[str | bytes]], quarter: str = "17Q2") -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for table, lines in tables.items():
-            if table == "deleted":
-                body = "\n".join(str(x) for x in lines) + "\n"
-                zf.writestr(f"deleted/DELE{quarter}.txt", body)
-                continue
-            data = (HEADERS[table] + "\n").encode()
-            for line in lines:
-                data += (line.encode() if isinstance(line, str) else line) + b"\n"
-            zf.writestr(f"ascii/{table.upper()}{quarter}.txt", data)
-    return path
 
 
 def reference(path: Path) -> tuple[list[CanonicalReport], dict[str, object]]:

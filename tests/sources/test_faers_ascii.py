@@ -47,18 +47,20 @@ def drug_row(pid: int, caseid: int, seq: int, role: str, name: str, ai: str) -> 
     return f"{pid}${caseid}${seq}${role}${name}${ai}$1$Oral$$$$$$$$$$$$"
 
 
-def make_zip(path: Path, tables: dict[str, list[str]], quarter: str = "17Q2") -> Path:
-    """Write `ascii/<TABLE><quarter>.txt` members (str lines, or bytes for raw content)."""
+def make_zip(path: Path, tables: dict[str, list[str | bytes]], quarter: str = "17Q2") -> Path:
+    """Write `ascii/<TABLE><quarter>.txt` members (str lines, or bytes for raw content) and,
+    for a `deleted` entry, the quarter's deleted-cases list (its lines as given)."""
     headers = {"demo": DEMO_H, "drug": DRUG_H, "reac": REAC_H, "outc": OUTC_H}
     with zipfile.ZipFile(path, "w") as zf:
         for table, lines in tables.items():
-            if table.startswith("deleted"):
-                zf.writestr(f"deleted/DELE{quarter}.txt", "\n".join(lines) + "\n")
-                continue
-            body: bytes = (headers[table] + "\n").encode()
+            deleted = table.startswith("deleted")
+            body: bytes = b"" if deleted else (headers[table] + "\n").encode()
             for line in lines:
                 body += (line.encode() if isinstance(line, str) else line) + b"\n"
-            zf.writestr(f"ascii/{table.upper()}{quarter}.txt", body)
+            name = (
+                f"deleted/DELE{quarter}.txt" if deleted else f"ascii/{table.upper()}{quarter}.txt"
+            )
+            zf.writestr(name, body)
     return path
 
 
