@@ -20,11 +20,11 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import inspect
 
 from cerflow.auth.models import ApiKey, User
 from cerflow.auth.service import Principal
+from cerflow.store.orm_changes import drop_on_change
 
 TTL_SECONDS = 2.0
 MAX_KEYS = 4096
@@ -47,20 +47,10 @@ def invalidate(*_args: Any) -> None:
         _memo.clear()
 
 
-def _updated(mapper: Any, connection: Any, target: Any) -> None:
-    if isinstance(target, ApiKey) and _only_last_used(mapper, target):
-        return  # the look-up's own usage stamp: nothing about the key's validity changed
-    _changed(mapper, connection, target)
-
-
-def _changed(_mapper: Any, _connection: Any, target: Any) -> None:
-    invalidate()
-    session = object_session(target)
-    if session is not None:
-        session.info["cerflow_auth_changed"] = True
-
-
-def _only_last_used(mapper: Any, target: ApiKey) -> bool:
+def _only_last_used(mapper: Any, target: Any) -> bool:
+    """The look-up's own usage stamp: nothing about the key's validity changed."""
+    if not isinstance(target, ApiKey):
+        return False
     state = inspect(target)
     changed = {
         attr.key for attr in mapper.column_attrs if state.attrs[attr.key].history.has_changes()
@@ -68,17 +58,8 @@ def _only_last_used(mapper: Any, target: ApiKey) -> bool:
     return changed <= {"last_used_at"}
 
 
-def _after_commit(session: Session) -> None:
-    # Dropped at flush above and once more at commit: a look-up between the two read the
-    # old row and may have stored it.
-    if session.info.pop("cerflow_auth_changed", False):
-        invalidate()
-
-
-for _model in (ApiKey, User):
-    event.listen(_model, "after_update", _updated)
-    event.listen(_model, "after_delete", _changed)
-event.listen(Session, "after_commit", _after_commit)
+drop_on_change((ApiKey, User), ("after_update",), invalidate, ignore=_only_last_used)
+drop_on_change((ApiKey, User), ("after_delete",), invalidate)
 
 
 def generation() -> int:

@@ -23,11 +23,11 @@ from typing import Any
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.products import service
 from cerflow.store.models import SourceSnapshot
+from cerflow.store.orm_changes import drop_on_change
 
 DEFAULT_TTL_SECONDS = 1.0
 log = structlog.get_logger(__name__)
@@ -41,24 +41,8 @@ def _bump(*_args: Any) -> None:
     _current_generation = next(_generation)
 
 
-# Flush (before commit) and commit both bump: a memo refreshed between the two would
-# otherwise keep the old version until its TTL runs out.
-event.listen(SourceSnapshot, "after_insert", _bump)
-
-
-def _after_commit(session: Session) -> None:
-    if session.info.pop("cerflow_new_snapshot", False):
-        _bump()
-
-
-def _mark(_mapper: Any, _connection: Any, target: SourceSnapshot) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info["cerflow_new_snapshot"] = True
-
-
-event.listen(SourceSnapshot, "after_insert", _mark)
-event.listen(Session, "after_commit", _after_commit)
+# Flush and commit both bump (`store.orm_changes` says why).
+drop_on_change((SourceSnapshot,), ("after_insert",), _bump)
 
 
 def invalidate() -> None:

@@ -20,11 +20,12 @@ from collections import OrderedDict
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import ReportOut
+from cerflow.store.orm_changes import drop_on_change
 
 TTL_SECONDS = 1.0
 MAX_USERS = 10_000
@@ -50,22 +51,7 @@ def _invalidate(*_args: Any) -> None:
         _memo.clear()
 
 
-def _changed(_mapper: Any, _connection: Any, target: CerReport) -> None:
-    _invalidate()
-    session = object_session(target)
-    if session is not None:
-        session.info["cerflow_reports_changed"] = True
-
-
-def _after_commit(session: Session) -> None:
-    # Flush-time drop above, then once more at commit: a list read in between is stale.
-    if session.info.pop("cerflow_reports_changed", False):
-        _invalidate()
-
-
-for _event in ("after_insert", "after_update", "after_delete"):
-    event.listen(CerReport, _event, _changed)
-event.listen(Session, "after_commit", _after_commit)
+drop_on_change((CerReport,), ("after_insert", "after_update", "after_delete"), _invalidate)
 
 
 def _query(session: Session, owner_id: int) -> list[dict[str, Any]]:
