@@ -58,7 +58,7 @@ class Cache(Protocol):
     ) -> None: ...
 
 
-def _count(namespace: str, result: str) -> None:
+def count_request(namespace: str, result: str) -> None:
     CACHE_REQUESTS.labels(namespace=namespace, result=result).inc()
 
 
@@ -72,32 +72,32 @@ class RedisCache:
 
     def get(self, namespace: str, query: str | Mapping[str, Any], version: str) -> bytes | None:
         if not self.clients.gate.available():
-            _count(namespace, "bypass")
+            count_request(namespace, "bypass")
             return None
         try:
             value = self.clients.sync.get(self._key(namespace, query, version))
         except REDIS_ERRORS as exc:
             self.clients.gate.failed(exc, operation="cache_get")
-            _count(namespace, "bypass")
+            count_request(namespace, "bypass")
             return None
         self.clients.gate.succeeded()
-        _count(namespace, "hit" if value is not None else "miss")
+        count_request(namespace, "hit" if value is not None else "miss")
         return value if isinstance(value, bytes) else None
 
     async def aget(
         self, namespace: str, query: str | Mapping[str, Any], version: str
     ) -> bytes | None:
         if not self.clients.gate.available():
-            _count(namespace, "bypass")
+            count_request(namespace, "bypass")
             return None
         try:
             value = await self.clients.aio.get(self._key(namespace, query, version))
         except REDIS_ERRORS as exc:
             self.clients.gate.failed(exc, operation="cache_get")
-            _count(namespace, "bypass")
+            count_request(namespace, "bypass")
             return None
         self.clients.gate.succeeded()
-        _count(namespace, "hit" if value is not None else "miss")
+        count_request(namespace, "hit" if value is not None else "miss")
         return value if isinstance(value, bytes) else None
 
     def set(
@@ -133,10 +133,10 @@ class MemoryCache:
             item = self._data.get(key)
             if item is not None and item[0] > time.monotonic():
                 self._data.move_to_end(key)
-                _count(namespace, "hit")
+                count_request(namespace, "hit")
                 return item[1]
             self._data.pop(key, None)
-        _count(namespace, "miss")
+        count_request(namespace, "miss")
         return None
 
     async def aget(

@@ -21,7 +21,7 @@ from cerflow.api.deps import (
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, NO_NUL, NOT_FOUND
-from cerflow.cache import _count as count_cache
+from cerflow.cache import count_request as count_cache
 from cerflow.products import service
 from cerflow.products.schemas import JobAccepted, ProductDetail, ProductHit
 from cerflow.products.version import DataVersionMemo
