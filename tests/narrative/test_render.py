@@ -168,3 +168,12 @@ def test_dates_print_iso(drug_facts: Facts) -> None:
     text = " ".join(write_narrative(drug_facts).all_texts())
     assert drug_facts.meta.data_cutoff == dt.date(2024, 4, 11)
     assert "2024-04-11" in text
+
+
+def test_generated_time_of_day_is_traceable(device_facts: Facts) -> None:
+    """The appendix prints generated_at as 'YYYY-MM-DD HH:MM UTC'; at 14:15 the 14 and 15
+    are facts too (the hour used to be hidden behind the isoformat 'T')."""
+    meta = device_facts.meta.model_copy(update={"generated_at": dt.datetime(2026, 11, 23, 14, 15)})
+    facts = device_facts.model_copy(update={"meta": meta})
+    assert {"14", "15"} <= allowed_numbers(facts)
+    assert _untraceable(facts) == []

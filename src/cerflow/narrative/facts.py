@@ -354,6 +354,8 @@ def allowed_numbers(facts: Facts, extra: Iterable[str] = ()) -> set[str]:
             allowed.update(_number_forms(value))
         elif isinstance(value, dt.datetime | dt.date):
             allowed.update(numbers_in_text(value.isoformat()))
+            if isinstance(value, dt.datetime):  # "2026-11-23T14:15" hides the hour behind T
+                allowed.update(numbers_in_text(value.isoformat(sep=" ")))
             allowed.add(str(value.year))
             allowed.add(str(value.day))
             allowed.add(str(value.month))
