@@ -1,4 +1,5 @@
-"""Product search, product detail (cached by query + data version) and data refresh."""
+"""Product search, product detail (cached by query + data version), data refresh, and a
+user's watched products (the job layer refreshes them on a schedule)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
 
 from cerflow import unit_of_work
 from cerflow.api import API_PREFIX
@@ -20,10 +22,20 @@ from cerflow.api.deps import (
     SessionDep,
     ViewerUser,
 )
-from cerflow.api.errors import AUTH_RESPONSES, NO_NUL, NOT_FOUND
+from cerflow.api.errors import AUTH_RESPONSES, CONFLICT, NO_NUL, NOT_FOUND, TOO_LARGE, ItemId
+from cerflow.auth.service import Principal
 from cerflow.cache import count_request as count_cache
 from cerflow.products import service
-from cerflow.products.schemas import JobAccepted, ProductDetail, ProductHit
+from cerflow.products.models import WatchedProduct
+from cerflow.products.schemas import (
+    JobAccepted,
+    ProductDetail,
+    ProductHit,
+    WatchedCreate,
+    WatchedOut,
+    WatchedUpdate,
+)
+from cerflow.products.service import resolve
 from cerflow.products.version import DataVersionMemo
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"], responses={**AUTH_RESPONSES})
@@ -209,3 +221,68 @@ def refresh(
         state=handle.state,
         status_url=f"/api/v1/jobs/{handle.id}",
     )
+
+
+# --- watched products ------------------------------------------------------------------
+
+watched_router = APIRouter(
+    prefix=f"{API_PREFIX}/watched", tags=["watched products"], responses={**AUTH_RESPONSES}
+)
+
+
+def _own(session: SessionDep, principal: Principal, item_id: int) -> WatchedProduct:
+    item = session.get(WatchedProduct, item_id)
+    if item is None or item.user_id != principal.user_id:
+        raise HTTPException(404, detail=f"no watched product with id {item_id}")
+    return item
+
+
+@watched_router.get("", response_model=list[WatchedOut])
+def list_watched(user: ViewerUser, session: SessionDep) -> list[WatchedProduct]:
+    return list(
+        session.scalars(
+            select(WatchedProduct)
+            .where(WatchedProduct.user_id == user.user_id)
+            .order_by(WatchedProduct.id)
+        )
+    )
+
+
+@watched_router.post(
+    "", response_model=WatchedOut, status_code=201, responses={**CONFLICT, **TOO_LARGE}
+)
+def create_watched(body: WatchedCreate, user: AnalystUser, session: SessionDep) -> WatchedProduct:
+    kind, key = resolve(body.product_ref)
+    exists = session.scalar(
+        select(WatchedProduct.id).where(
+            WatchedProduct.user_id == user.user_id, WatchedProduct.product_ref == key
+        )
+    )
+    if exists is not None:
+        raise HTTPException(409, detail=f"you already watch {key} (id {exists})")
+    item = WatchedProduct(user_id=user.user_id, product_ref=key, kind=kind, note=body.note)
+    session.add(item)
+    session.flush()
+    return item
+
+
+@watched_router.get("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND})
+def get_watched(item_id: ItemId, user: ViewerUser, session: SessionDep) -> WatchedProduct:
+    return _own(session, user, item_id)
+
+
+@watched_router.patch("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND, **TOO_LARGE})
+def update_watched(
+    item_id: ItemId, body: WatchedUpdate, user: AnalystUser, session: SessionDep
+) -> WatchedProduct:
+    item = _own(session, user, item_id)
+    if "note" in body.model_fields_set:
+        item.note = body.note
+    session.flush()
+    return item
+
+
+@watched_router.delete("/{item_id}", status_code=204, responses={**NOT_FOUND})
+def delete_watched(item_id: ItemId, user: AnalystUser, session: SessionDep) -> Response:
+    session.delete(_own(session, user, item_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
