@@ -18,7 +18,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.api.deps import AppState
-from cerflow.api.errors import pool_timeout_handler, validation_error_handler
+from cerflow.api.errors import (
+    cerflow_error_handler,
+    pool_timeout_handler,
+    validation_error_handler,
+)
 from cerflow.api.middleware import (
     BodySizeLimitMiddleware,
     RateLimitMiddleware,
@@ -29,6 +33,7 @@ from cerflow.api.routes import include_routers
 from cerflow.cache import Cache, MemoryCache, RedisCache
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine, make_session_factory
+from cerflow.errors import CerflowError
 from cerflow.jobs.interface import JobSubmitter
 from cerflow.jobs.lifecycle import JobLayer
 from cerflow.jobs.submitters import make_submitter
@@ -131,6 +136,7 @@ def create_app(
         redoc_url="/redoc",
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(CerflowError, cerflow_error_handler)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, pool_timeout_handler)
 
     include_routers(app)

@@ -9,9 +9,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 
 from cerflow import unit_of_work
 from cerflow.api import API_PREFIX
@@ -23,8 +22,8 @@ from cerflow.api.deps import (
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, CONFLICT, NO_NUL, NOT_FOUND, TOO_LARGE, ItemId
-from cerflow.auth.service import Principal
 from cerflow.cache import count_request as count_cache
+from cerflow.errors import CerflowError, NotFoundError
 from cerflow.products import service
 from cerflow.products.models import WatchedProduct
 from cerflow.products.schemas import (
@@ -35,7 +34,6 @@ from cerflow.products.schemas import (
     WatchedOut,
     WatchedUpdate,
 )
-from cerflow.products.service import resolve
 from cerflow.products.version import DataVersionMemo
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"], responses={**AUTH_RESPONSES})
@@ -70,7 +68,7 @@ def search(
 ) -> list[ProductHit]:
     """Search stored reports, recalls and devices by code or name."""
     if not q.strip():
-        raise HTTPException(422, detail="q must contain a non-space character")
+        raise CerflowError("q must contain a non-space character", status_code=422)
     return service.search(session=session, query=q, limit=limit)
 
 
@@ -193,7 +191,7 @@ async def detail(ref: ProductRef, _user: ViewerUser, request: Request) -> Respon
 
     raw = await _single_flight(request).run(l1_key, compute)
     if raw is None:
-        raise HTTPException(404, detail=f"no stored data for product {ref!r}; try search first")
+        raise NotFoundError(f"no stored data for product {ref!r}; try search first")
     if local is not None and state.redis is not None and not state.redis.unreachable:
         local.put(l1_key, raw)
     return Response(content=raw, media_type="application/json", headers={"X-Cache": "miss"})
@@ -230,59 +228,36 @@ watched_router = APIRouter(
 )
 
 
-def _own(session: SessionDep, principal: Principal, item_id: int) -> WatchedProduct:
-    item = session.get(WatchedProduct, item_id)
-    if item is None or item.user_id != principal.user_id:
-        raise HTTPException(404, detail=f"no watched product with id {item_id}")
-    return item
-
-
 @watched_router.get("", response_model=list[WatchedOut])
 def list_watched(user: ViewerUser, session: SessionDep) -> list[WatchedProduct]:
-    return list(
-        session.scalars(
-            select(WatchedProduct)
-            .where(WatchedProduct.user_id == user.user_id)
-            .order_by(WatchedProduct.id)
-        )
-    )
+    return service.list_watched(session=session, user_id=user.user_id)
 
 
 @watched_router.post(
     "", response_model=WatchedOut, status_code=201, responses={**CONFLICT, **TOO_LARGE}
 )
 def create_watched(body: WatchedCreate, user: AnalystUser, session: SessionDep) -> WatchedProduct:
-    kind, key = resolve(body.product_ref)
-    exists = session.scalar(
-        select(WatchedProduct.id).where(
-            WatchedProduct.user_id == user.user_id, WatchedProduct.product_ref == key
-        )
+    return service.watch(
+        session=session, user_id=user.user_id, product_ref=body.product_ref, note=body.note
     )
-    if exists is not None:
-        raise HTTPException(409, detail=f"you already watch {key} (id {exists})")
-    item = WatchedProduct(user_id=user.user_id, product_ref=key, kind=kind, note=body.note)
-    session.add(item)
-    session.flush()
-    return item
 
 
 @watched_router.get("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND})
 def get_watched(item_id: ItemId, user: ViewerUser, session: SessionDep) -> WatchedProduct:
-    return _own(session, user, item_id)
+    return service.own_watched(session=session, user_id=user.user_id, item_id=item_id)
 
 
 @watched_router.patch("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND, **TOO_LARGE})
 def update_watched(
     item_id: ItemId, body: WatchedUpdate, user: AnalystUser, session: SessionDep
 ) -> WatchedProduct:
-    item = _own(session, user, item_id)
-    if "note" in body.model_fields_set:
-        item.note = body.note
-    session.flush()
-    return item
+    changes = body.model_dump(include=body.model_fields_set)
+    return service.update_watched(
+        session=session, user_id=user.user_id, item_id=item_id, changes=changes
+    )
 
 
 @watched_router.delete("/{item_id}", status_code=204, responses={**NOT_FOUND})
 def delete_watched(item_id: ItemId, user: AnalystUser, session: SessionDep) -> Response:
-    session.delete(_own(session, user, item_id))
+    service.unwatch(session=session, user_id=user.user_id, item_id=item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
