@@ -102,7 +102,6 @@ class OpenFDAError(CerflowError, RuntimeError):
     ) -> None:
         self.status = status
         self.code = code
-        self.message = message
         self.url = url
         head = f"openFDA {status}" if status is not None else "openFDA request failed"
         if code:
