@@ -17,20 +17,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
-from cerflow.alerts import router as alerts_router
-from cerflow.api import feedback, health, jobs, products, watched, ws
 from cerflow.api.deps import AppState
-from cerflow.api.errors import pool_timeout_handler, validation_error_handler
+from cerflow.api.errors import (
+    cerflow_error_handler,
+    pool_timeout_handler,
+    validation_error_handler,
+)
 from cerflow.api.middleware import (
     BodySizeLimitMiddleware,
     RateLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from cerflow.auth import router as auth_router
+from cerflow.api.routes import include_routers
 from cerflow.cache import Cache, MemoryCache, RedisCache
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine, make_session_factory
+from cerflow.errors import CerflowError
 from cerflow.jobs.interface import JobSubmitter
 from cerflow.jobs.lifecycle import JobLayer
 from cerflow.jobs.submitters import make_submitter
@@ -43,8 +46,6 @@ from cerflow.ratelimit import (
     RedisRateLimiter,
 )
 from cerflow.redis import make_redis
-from cerflow.reports import router as reports_router
-from cerflow.webhooks import router as webhooks_router
 
 DESCRIPTION = """
 Clinical Evaluation Report data as a service.
@@ -135,24 +136,10 @@ def create_app(
         redoc_url="/redoc",
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(CerflowError, cerflow_error_handler)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, pool_timeout_handler)
 
-    # Routers carry their full prefix, so route templates in logs and metrics are real paths.
-    for router in (
-        auth_router.router,
-        auth_router.admin_router,
-        products.router,
-        watched.router,
-        feedback.router,
-        health.router,
-        jobs.router,
-        jobs.alias_router,
-        reports_router.router,
-        webhooks_router.router,
-        alerts_router.router,
-        ws.router,
-    ):
-        app.include_router(router)
+    include_routers(app)
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(RateLimitMiddleware, limiter=_LazyLimiter(app), settings=settings)

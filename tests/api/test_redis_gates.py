@@ -7,8 +7,8 @@ import asyncio
 import redis
 from pydantic import SecretStr
 
-from cerflow.api.products import _SingleFlight
 from cerflow.config import Settings
+from cerflow.products.endpoints import _SingleFlight
 from cerflow.redis import RedisClients, RedisGate
 
 

@@ -15,6 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cerflow.alerts.models import Alert, WatchRefresh
+from cerflow.auth.models import Role
+from cerflow.auth.service import Principal
+from cerflow.errors import ForbiddenError, NotFoundError
 from cerflow.jobs.context import JobContext
 from cerflow.jobs.models import utcnow
 from cerflow.jobs.pipelines import Finalizer, run_analysis, run_ingest
@@ -127,3 +130,39 @@ def refresh_watched(ctx: JobContext) -> tuple[dict[str, Any], Finalizer | None]:
 
     ctx.after_success.append(deliver)
     return result, finalize
+
+
+# --- a user's alerts, for the HTTP endpoints -------------------------------------------
+
+
+def list_for(
+    *,
+    session: Session,
+    principal: Principal,
+    user_id: int | None,
+    unacknowledged: bool,
+    limit: int,
+    offset: int,
+) -> list[Alert]:
+    """The caller's alerts, or (admin only) another user's, newest first."""
+    owner = principal.user_id
+    if user_id is not None and user_id != principal.user_id:
+        if not principal.role.allows(Role.ADMIN):
+            raise ForbiddenError("only an admin may list another user's alerts; omit user_id")
+        owner = user_id
+    stmt = select(Alert).where(Alert.user_id == owner)
+    if unacknowledged:
+        stmt = stmt.where(Alert.acknowledged_at.is_(None))
+    # ids grow with time: newest first, stable across pages.
+    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit).offset(offset)))
+
+
+def acknowledge(*, session: Session, user_id: int, alert_id: int) -> Alert:
+    """Only the owner acknowledges, so an ack means the person warned has seen it."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.user_id != user_id:
+        raise NotFoundError(f"no alert with id {alert_id} among your alerts")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = utcnow()
+        session.flush()
+    return alert

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -31,6 +31,7 @@ from cerflow.auth.security import API_KEY_PREFIX
 from cerflow.auth.service import AuthError, Principal
 from cerflow.cache import Cache
 from cerflow.config import Settings
+from cerflow.errors import ForbiddenError
 from cerflow.jobs.interface import JobSubmitter
 from cerflow.ratelimit import RateLimiter
 from cerflow.redis import RedisClients
@@ -92,10 +93,9 @@ _api_key = APIKeyHeader(
 )
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
-    )
+def _unauthorized(detail: str) -> AuthError:
+    """401 with `WWW-Authenticate: Bearer`, written by `api.errors.cerflow_error_handler`."""
+    return AuthError(detail)
 
 
 def _api_key_principal(state: AppState, key: str) -> Principal:
@@ -163,11 +163,8 @@ def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         principal = await _authenticate(request, bearer, api_key)
         if not principal.role.allows(role):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=(
-                    f"this endpoint needs the {role.value} role; you have {principal.role.value}"
-                ),
+            raise ForbiddenError(
+                f"this endpoint needs the {role.value} role; you have {principal.role.value}"
             )
         return principal
 

@@ -1,6 +1,8 @@
-"""Error bodies and the documented error responses shared by every router.
+"""Error bodies, the one translation of cerflow's errors to HTTP, and shared responses.
 
-Every error is `{"detail": ...}`; validation errors keep FastAPI's documented shape
+Every error is `{"detail": ...}`. Services raise `CerflowError` subclasses, which carry
+their own status; `cerflow_error_handler` turns any of them into a response, so endpoints
+do not catch and re-raise per error. Validation errors keep FastAPI's documented shape
 (`loc`, `msg`, `type`) but never echo the submitted value, which may be a password.
 """
 
@@ -8,10 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+from cerflow.errors import CerflowError
+
+log = structlog.get_logger(__name__)
 
 
 class ErrorOut(BaseModel):
@@ -72,3 +79,17 @@ async def pool_timeout_handler(_request: Request, _exc: Exception) -> JSONRespon
         status_code=503,
         headers={"Retry-After": "1"},
     )
+
+
+async def cerflow_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Any `CerflowError` -> `{"detail": message}` with the error's own status.
+
+    A 401 carries `WWW-Authenticate: Bearer` (RFC 9110 asks for it, clients rely on it).
+    A 5xx is logged: it means cerflow or an upstream source failed, not the caller.
+    """
+    assert isinstance(exc, CerflowError)
+    status = exc.status_code
+    if status >= 500:
+        log.warning("request_failed", error=type(exc).__name__, status=status, detail=str(exc))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)

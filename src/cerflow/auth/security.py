@@ -19,6 +19,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from cerflow.errors import CerflowError
+
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
 API_KEY_PREFIX = "cfk_"
@@ -28,8 +30,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class InvalidToken(Exception):
+class InvalidToken(CerflowError):
     """The token is expired, malformed, tampered with, unsigned or of the wrong type."""
+
+    status_code = 401
 
 
 def hash_password(password: str) -> str:

@@ -13,18 +13,21 @@ from cerflow.auth import security
 from cerflow.auth.models import ApiKey, RefreshToken, Role, User
 from cerflow.auth.schemas import TokenPair
 from cerflow.config import Settings
+from cerflow.errors import CerflowError, ConflictError, NotFoundError
 
 
-class AuthError(Exception):
+class AuthError(CerflowError):
     """Credentials refused; the message is safe to show (it never contains the secret)."""
+
+    status_code = 401
 
 
 class TokenReuse(AuthError):
     """A rotated or revoked refresh token was presented again: its family is now revoked."""
 
 
-class Conflict(Exception):
-    pass
+class Conflict(ConflictError):
+    """An item with the same unique key (e.g. a user's e-mail) already exists."""
 
 
 @dataclass(frozen=True)
@@ -221,3 +224,29 @@ def update_user(
         revoke_all_for_user(session=session, user_id=user.id)
     session.flush()
     return user
+
+
+# --- reads for the HTTP endpoints (queries live here, not in endpoints) ----------------
+
+
+def current_user(*, session: Session, principal: Principal) -> User:
+    """The caller's user row; a deactivated or deleted user is refused like a bad token."""
+    user = session.get(User, principal.user_id)
+    if user is None or not user.is_active:
+        raise AuthError("user no longer exists or is deactivated")
+    return user
+
+
+def list_users(*, session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def get_user(*, session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    return user
+
+
+def list_api_keys(*, session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))

@@ -34,6 +34,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from cerflow.errors import CerflowError
 from cerflow.etl.faers import OUTCOMES, ROLES, faers_reports
 from cerflow.etl.load import LoadStats
 from cerflow.etl.load_columnar import (
@@ -202,8 +203,10 @@ def _digits(col: str) -> pl.Expr:
     return pl.col(col).str.contains(r"^[0-9]+$")
 
 
-class _Malformed(Exception):
+class _Malformed(CerflowError):
     """Something the reference rejects; it is run to name the error its own way."""
+
+    status_code = 422
 
     def __init__(self, member: str, what: str) -> None:
         super().__init__(f"{member}: {what}")

@@ -45,6 +45,7 @@ import structlog
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from cerflow.errors import CerflowError
 from cerflow.etl.load import (
     EVENT_COLUMNS,
     PRODUCT_COLUMNS,
@@ -68,8 +69,10 @@ Progress = Callable[[int], None]
 log = structlog.get_logger(__name__)
 
 
-class LoadIntegrityError(RuntimeError):
+class LoadIntegrityError(CerflowError, RuntimeError):
     """Rows written by a bulk load name a parent that does not exist (nothing is stored)."""
+
+    status_code = 500
 
 
 REPORT_FRAME_SCHEMA: dict[str, pl.DataType] = {

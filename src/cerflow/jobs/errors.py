@@ -15,18 +15,25 @@ import redis
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cerflow.config import Settings
+from cerflow.errors import CerflowError
 
 
-class TransientJobError(Exception):
+class TransientJobError(CerflowError):
     """Raise from a task step to ask for a retry with backoff."""
 
+    status_code = 503
 
-class PermanentJobError(Exception):
+
+class PermanentJobError(CerflowError):
     """Raise from a task step to fail the job at once with this message."""
 
+    status_code = 422
 
-class JobAborted(Exception):
+
+class JobAborted(CerflowError):
     """The job was cancelled or another worker took it over; stop quietly."""
+
+    status_code = 409
 
 
 def is_transient(exc: BaseException) -> bool:

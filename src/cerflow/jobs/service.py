@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cerflow.errors import ConflictError, NotFoundError
 from cerflow.jobs.models import ACTIVE_STATES, FINAL_STATES, Job, utcnow
 
 JOB_TYPES = ("ingest", "analysis", "report", "refresh")
@@ -23,7 +24,7 @@ JOB_TYPES = ("ingest", "analysis", "report", "refresh")
 ClaimResult = Literal["claimed", "finished", "busy", "missing"]
 
 
-class JobConflictError(ValueError):
+class JobConflictError(ConflictError, ValueError):
     """A state change the job's current state does not allow (e.g. cancel a finished job)."""
 
 
@@ -76,6 +77,22 @@ def create(
 
 def get(*, session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
+
+
+def visible(*, session: Session, job_id: str, user_id: int, is_admin: bool) -> Job:
+    """A job its owner (or an admin) may see; anyone else gets the same 404 as for no job."""
+    job = session.get(Job, job_id.split("-", 1)[0])
+    if job is None or (job.owner_id != user_id and not is_admin):
+        raise NotFoundError(f"no job with id {job_id}")
+    return job
+
+
+def recent_for_owner(*, session: Session, owner_id: int, limit: int = 100) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job).where(Job.owner_id == owner_id).order_by(Job.created_at.desc()).limit(limit)
+        )
+    )
 
 
 def mark_sent(*, session: Session, job_id: str, task_id: str) -> None:

@@ -32,6 +32,7 @@ from tenacity import (
 )
 
 from cerflow.config import Settings
+from cerflow.errors import CerflowError
 from cerflow.narrative import metrics
 from cerflow.narrative.facts import Facts, allowed_numbers, numbers_in_text
 from cerflow.narrative.sections import Narrative
@@ -46,8 +47,10 @@ SYSTEM_PROMPT = (
 )
 
 
-class LLMError(RuntimeError):
+class LLMError(CerflowError, RuntimeError):
     """The chat-completions API failed for good (after retries) or answered nonsense."""
+
+    status_code = 502
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from cerflow.errors import CerflowError
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Block, Narrative, Section, Table
 
@@ -167,8 +168,10 @@ def environment() -> Environment:
 # --- block markup -> sections ----------------------------------------------------------
 
 
-class TemplateMarkupError(ValueError):
+class TemplateMarkupError(CerflowError, ValueError):
     """A template produced markup the parser cannot place (a bug in a template)."""
+
+    status_code = 500
 
 
 def _split_row(line: str) -> list[str]:

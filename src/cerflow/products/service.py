@@ -30,8 +30,10 @@ from sqlalchemy.orm import Session
 
 from cerflow.analysis.trends import mann_kendall
 from cerflow.config import Settings
+from cerflow.errors import ConflictError, NotFoundError
 from cerflow.etl.normalize import device_code, drug_key
 from cerflow.products import schemas
+from cerflow.products.models import WatchedProduct
 from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
 
 _CODE = re.compile(r"^[A-Z]{3}$")
@@ -373,3 +375,55 @@ def _identification(session: Session, kind: str, key: str) -> schemas.Identifica
 
 
 __all__ = ["data_version", "detail", "prr_chi2", "resolve", "search"]
+
+
+# --- a user's watched products (the job layer refreshes them on a schedule) ------------
+
+
+def list_watched(*, session: Session, user_id: int) -> list[WatchedProduct]:
+    return list(
+        session.scalars(
+            select(WatchedProduct)
+            .where(WatchedProduct.user_id == user_id)
+            .order_by(WatchedProduct.id)
+        )
+    )
+
+
+def watch(*, session: Session, user_id: int, product_ref: str, note: str | None) -> WatchedProduct:
+    """Watch a product once per user: the normalized reference is the key."""
+    kind, key = resolve(product_ref)
+    existing = session.scalar(
+        select(WatchedProduct.id).where(
+            WatchedProduct.user_id == user_id, WatchedProduct.product_ref == key
+        )
+    )
+    if existing is not None:
+        raise ConflictError(f"you already watch {key} (id {existing})")
+    item = WatchedProduct(user_id=user_id, product_ref=key, kind=kind, note=note)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def own_watched(*, session: Session, user_id: int, item_id: int) -> WatchedProduct:
+    """The caller's item; another user's gets the same 404 as a missing one."""
+    item = session.get(WatchedProduct, item_id)
+    if item is None or item.user_id != user_id:
+        raise NotFoundError(f"no watched product with id {item_id}")
+    return item
+
+
+def update_watched(
+    *, session: Session, user_id: int, item_id: int, changes: dict[str, Any]
+) -> WatchedProduct:
+    """Apply the fields the client sent (`note` may be set to null to clear it)."""
+    item = own_watched(session=session, user_id=user_id, item_id=item_id)
+    if "note" in changes:
+        item.note = changes["note"]
+    session.flush()
+    return item
+
+
+def unwatch(*, session: Session, user_id: int, item_id: int) -> None:
+    session.delete(own_watched(session=session, user_id=user_id, item_id=item_id))

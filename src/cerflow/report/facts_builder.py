@@ -37,6 +37,7 @@ from cerflow.analysis.disproportionality import SignalResult, disproportionality
 from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
+from cerflow.errors import NotFoundError
 from cerflow.etl.normalize import device_code, drug_key
 from cerflow.narrative.facts import (
     AnomalyFacts,
@@ -118,7 +119,7 @@ WRITER_INPUTS = [
 ]
 
 
-class ProductNotFoundError(LookupError):
+class ProductNotFoundError(NotFoundError, LookupError):
     """The store holds no report for the product asked for."""
 
 

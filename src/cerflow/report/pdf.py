@@ -18,11 +18,15 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from cerflow.errors import CerflowError
+
 PDF_VARIANT = "pdf/a-3b"
 
 
-class PdfUnavailableError(RuntimeError):
+class PdfUnavailableError(CerflowError, RuntimeError):
     """WeasyPrint or its system libraries (Pango) cannot be loaded."""
+
+    status_code = 503
 
 
 def pdf_identifier(report_id: str, version: int) -> bytes:

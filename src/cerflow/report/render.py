@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cerflow.errors import CerflowError
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Narrative
 from cerflow.report import charts as charts_mod
@@ -29,8 +30,10 @@ from cerflow.report.html import _llm_note, render_html
 FORMATS = ("pdf", "docx", "html", "json")
 
 
-class ReportFormatError(ValueError):
+class ReportFormatError(CerflowError, ValueError):
     """An output format that cerflow cannot write."""
+
+    status_code = 422
 
 
 def _check_formats(formats: Iterable[str]) -> list[str]:

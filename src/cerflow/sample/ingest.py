@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from cerflow.errors import CerflowError
 from cerflow.etl.eudamed import to_canonical_device
 from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
 from cerflow.etl.load import LoadStats, load_devices, load_recalls, load_reports
@@ -41,8 +42,10 @@ RECALL_ENDPOINTS: dict[str, Callable[[dict[str, Any], str], CanonicalRecall]] = 
 }
 
 
-class SampleIntegrityError(RuntimeError):
+class SampleIntegrityError(CerflowError, RuntimeError):
     """The sample on disk is not the one its manifest describes."""
+
+    status_code = 500
 
 
 def verify(sample_dir: Path, manifest: Manifest) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cerflow.errors import CerflowError
+
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
@@ -30,8 +32,10 @@ class SourceRecord:
     provenance: Provenance
 
 
-class SourceFormatError(ValueError):
+class SourceFormatError(CerflowError, ValueError):
     """Malformed input: names the file (or URL), line and field so a user can fix it."""
+
+    status_code = 422
 
     def __init__(
         self, message: str, *, location: str, line: int | None = None, field: str | None = None

@@ -51,6 +51,7 @@ from tenacity import (
 )
 
 from cerflow import __version__
+from cerflow.errors import CerflowError
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_bytes
 
 log = structlog.get_logger(__name__)
@@ -64,12 +65,16 @@ USER_AGENT = f"cerflow/{__version__} (EUDAMED device identification)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class EudamedError(RuntimeError):
+class EudamedError(CerflowError, RuntimeError):
     """EUDAMED could not answer the question asked (HTTP failure, ignored filter, bad cursor)."""
 
+    status_code = 502
 
-class _RetryableHTTPError(Exception):
+
+class _RetryableHTTPError(CerflowError):
     """Internal: a response worth retrying (429/5xx); carries the wait the server asked for."""
+
+    status_code = 502
 
     def __init__(self, status: int, retry_after: float | None, url: str) -> None:
         super().__init__(f"HTTP {status}")

@@ -37,6 +37,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from cerflow.errors import CerflowError
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_bytes
 
 if TYPE_CHECKING:
@@ -91,24 +92,31 @@ _PRODUCT_CODE = re.compile(r"^[A-Z0-9]{3}$")
 _SEARCH_SPECIAL = re.compile(r'["\\]')
 
 
-class OpenFDAError(RuntimeError):
+class OpenFDAError(CerflowError, RuntimeError):
     """openFDA refused or failed a request; the URL has the API key redacted."""
+
+    status_code = 502
 
     def __init__(
         self, message: str, *, url: str, status: int | None = None, code: str = ""
     ) -> None:
         self.status = status
         self.code = code
-        self.message = message
         self.url = url
         head = f"openFDA {status}" if status is not None else "openFDA request failed"
         if code:
             head += f" {code}"
         super().__init__(f"{head}: {message} (URL: {url})")
+        self.message = message  # callers read openFDA's own words; str() has the context
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
-class _Retryable(Exception):
+class _Retryable(CerflowError):
     """A response worth trying again (429, 5xx) or a network failure."""
+
+    status_code = 502
 
     def __init__(self, status: int | None, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)

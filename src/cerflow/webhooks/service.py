@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Settings
+from cerflow.errors import NotFoundError
 from cerflow.jobs.errors import backoff_seconds, redact
 from cerflow.jobs.metrics import WEBHOOK_DELIVERIES
 from cerflow.jobs.models import utcnow
@@ -159,3 +161,46 @@ def deliver_with_retries(
             return result
         time.sleep(result.retry_in)
         attempt += 1
+
+
+# --- a user's webhooks, for the HTTP endpoints (queries live here, not in endpoints) ----
+
+
+def own(*, session: Session, user_id: int, hook_id: int) -> Webhook:
+    """The caller's webhook; another user's gets the same 404 as a missing one."""
+    hook = session.get(Webhook, hook_id)
+    if hook is None or hook.user_id != user_id:
+        raise NotFoundError(f"no webhook with id {hook_id}")
+    return hook
+
+
+def list_for_user(*, session: Session, user_id: int) -> list[Webhook]:
+    return list(
+        session.scalars(select(Webhook).where(Webhook.user_id == user_id).order_by(Webhook.id))
+    )
+
+
+def enable(*, session: Session, user_id: int, hook_id: int) -> Webhook:
+    """Re-activate after automatic disabling; the failure count starts again at zero."""
+    hook = own(session=session, user_id=user_id, hook_id=hook_id)
+    hook.active, hook.consecutive_failures, hook.disabled_reason = True, 0, None
+    session.flush()
+    return hook
+
+
+def recent_deliveries(
+    *, session: Session, user_id: int, hook_id: int, limit: int = 100
+) -> list[WebhookDelivery]:
+    own(session=session, user_id=user_id, hook_id=hook_id)
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.webhook_id == hook_id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def delete(*, session: Session, user_id: int, hook_id: int) -> None:
+    session.delete(own(session=session, user_id=user_id, hook_id=hook_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path, Response
+from fastapi import APIRouter, Header, Path, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
@@ -24,9 +24,8 @@ from cerflow.api.deps import (
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
-from cerflow.jobs.pipelines import reports_dir
 from cerflow.products.service import resolve
-from cerflow.reports import listing
+from cerflow.reports import listing, service
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import Format, ReportAccepted, ReportCreate, ReportOut
 
@@ -54,10 +53,12 @@ def _out(r: CerReport) -> dict[str, Any]:
 
 
 def _visible(session: SessionDep, principal: Principal, report_id: str) -> CerReport:
-    r = session.get(CerReport, report_id)
-    if r is None or (r.owner_id != principal.user_id and principal.role != Role.ADMIN):
-        raise HTTPException(404, detail=f"no report with id {report_id}")
-    return r
+    return service.visible(
+        session=session,
+        report_id=report_id,
+        user_id=principal.user_id,
+        is_admin=principal.role == Role.ADMIN,
+    )
 
 
 @router.post("", response_model=ReportAccepted, status_code=202)
@@ -116,12 +117,5 @@ def download_report(
     report_id: ReportId, fmt: Format, user: ViewerUser, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     r = _visible(session, user, report_id)
-    rel = r.files.get(fmt)
-    if not rel:
-        raise HTTPException(
-            404, detail=f"report {report_id} has no {fmt} file; it has {sorted(r.files)}"
-        )
-    path = (reports_dir(settings.data_dir) / r.job_id / rel).resolve()
-    if not path.is_file() or reports_dir(settings.data_dir).resolve() not in path.parents:
-        raise HTTPException(404, detail=f"the {fmt} file of report {report_id} is missing on disk")
+    path = service.file_path(report=r, fmt=fmt, data_dir=settings.data_dir)
     return FileResponse(path, media_type=MEDIA[fmt], filename=f"cer-{r.id}.{fmt}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
-from sqlalchemy import select
+from fastapi import APIRouter, Path
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, ViewerUser
@@ -15,6 +14,7 @@ from cerflow.auth.service import Principal
 from cerflow.jobs import service as jobs
 from cerflow.jobs.models import Job
 from cerflow.jobs.schemas import JobOut
+from cerflow.unit_of_work import on_commit
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"], responses={**AUTH_RESPONSES})
 alias_router = APIRouter(prefix="/api/tasks", tags=["jobs"], responses={**AUTH_RESPONSES})
@@ -26,23 +26,18 @@ CONFLICT_409: dict[int | str, dict[str, Any]] = {
 
 
 def visible_job(session: SessionDep, principal: Principal, job_id: str) -> Job:
-    job = session.get(Job, job_id.split("-", 1)[0])
-    if job is None or (job.owner_id != principal.user_id and principal.role != Role.ADMIN):
-        raise HTTPException(404, detail=f"no job with id {job_id}")
-    return job
+    return jobs.visible(
+        session=session,
+        job_id=job_id,
+        user_id=principal.user_id,
+        is_admin=principal.role == Role.ADMIN,
+    )
 
 
 @router.get("", response_model=list[JobOut])
 def list_jobs(user: ViewerUser, session: SessionDep) -> list[Job]:
     """Your 100 most recent jobs."""
-    return list(
-        session.scalars(
-            select(Job)
-            .where(Job.owner_id == user.user_id)
-            .order_by(Job.created_at.desc())
-            .limit(100)
-        )
-    )
+    return jobs.recent_for_owner(session=session, owner_id=user.user_id, limit=100)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={**NOT_FOUND})
@@ -60,15 +55,10 @@ def cancel_job(
     job_id: JobId, user: AnalystUser, session: SessionDep, submitter: JobSubmitterDep
 ) -> Job:
     job = visible_job(session, user, job_id)
-    try:
-        jobs.cancel(session=session, job=job)
-    except jobs.JobConflictError as exc:
-        raise HTTPException(409, detail=str(exc)) from None
+    jobs.cancel(session=session, job=job)
     revoke = getattr(submitter, "revoke", None)
     if revoke is not None:
         task_id = job.task_id
-        from cerflow.unit_of_work import on_commit
-
         on_commit(session, lambda: revoke(task_id))
     return job
 
@@ -83,10 +73,7 @@ def retry_job(
     job_id: JobId, user: AnalystUser, session: SessionDep, submitter: JobSubmitterDep
 ) -> Job:
     job = visible_job(session, user, job_id)
-    try:
-        jobs.reset_for_retry(session=session, job=job)
-    except jobs.JobConflictError as exc:
-        raise HTTPException(409, detail=str(exc)) from None
+    jobs.reset_for_retry(session=session, job=job)
     resend = getattr(submitter, "resend", None)
     if resend is not None:
         resend(session=session, job=job)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
 from cerflow.webhooks import service
-from cerflow.webhooks.models import Webhook, WebhookDelivery
 
 router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"], responses={**AUTH_RESPONSES})
 
@@ -57,13 +55,6 @@ class DeliveryOut(BaseModel):
     created_at: dt.datetime
 
 
-def _own(session: SessionDep, user_id: int, hook_id: int) -> Webhook:
-    hook = session.get(Webhook, hook_id)
-    if hook is None or hook.user_id != user_id:
-        raise HTTPException(404, detail=f"no webhook with id {hook_id}")
-    return hook
-
-
 @router.post("", response_model=WebhookCreated, status_code=201)
 def create_webhook(body: WebhookCreate, user: AnalystUser, session: SessionDep) -> Any:
     return service.create(
@@ -73,33 +64,22 @@ def create_webhook(body: WebhookCreate, user: AnalystUser, session: SessionDep) 
 
 @router.get("", response_model=list[WebhookOut])
 def list_webhooks(user: ViewerUser, session: SessionDep) -> Any:
-    return list(
-        session.scalars(select(Webhook).where(Webhook.user_id == user.user_id).order_by(Webhook.id))
-    )
+    return service.list_for_user(session=session, user_id=user.user_id)
 
 
 @router.post("/{hook_id}/enable", response_model=WebhookOut, responses={**NOT_FOUND})
 def enable_webhook(hook_id: HookId, user: AnalystUser, session: SessionDep) -> Any:
-    hook = _own(session, user.user_id, hook_id)
-    hook.active, hook.consecutive_failures, hook.disabled_reason = True, 0, None
-    session.flush()
-    return hook
+    return service.enable(session=session, user_id=user.user_id, hook_id=hook_id)
 
 
 @router.get("/{hook_id}/deliveries", response_model=list[DeliveryOut], responses={**NOT_FOUND})
 def list_deliveries(hook_id: HookId, user: ViewerUser, session: SessionDep) -> Any:
-    _own(session, user.user_id, hook_id)
-    return list(
-        session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.webhook_id == hook_id)
-            .order_by(WebhookDelivery.id.desc())
-            .limit(100)
-        )
+    return service.recent_deliveries(
+        session=session, user_id=user.user_id, hook_id=hook_id, limit=100
     )
 
 
 @router.delete("/{hook_id}", status_code=204, responses={**NOT_FOUND})
 def delete_webhook(hook_id: HookId, user: AnalystUser, session: SessionDep) -> Response:
-    session.delete(_own(session, user.user_id, hook_id))
+    service.delete(session=session, user_id=user.user_id, hook_id=hook_id)
     return Response(status_code=204)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response, status
-from sqlalchemy import select
+from fastapi import APIRouter, Response, status
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
@@ -30,6 +29,7 @@ from cerflow.auth.schemas import (
     UserOut,
     UserUpdate,
 )
+from cerflow.errors import NotFoundError
 from cerflow.unit_of_work import commit
 
 _BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
@@ -42,17 +42,10 @@ router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 admin_router = APIRouter(prefix=API_PREFIX, tags=["admin"], responses={**AUTH_RESPONSES})
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 @router.post("/login", response_model=TokenPair, responses=_BAD_CREDENTIALS)
 def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Exchange e-mail and password for an access token and a refresh token."""
-    try:
-        user = service.authenticate(session=session, email=body.email, password=body.password)
-    except service.AuthError as exc:
-        raise _unauthorized(str(exc)) from None
+    user = service.authenticate(session=session, email=body.email, password=body.password)
     return service.issue_tokens(session=session, settings=settings, user=user)
 
 
@@ -61,59 +54,41 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
     """Rotate: the old refresh token stops working; using it again revokes the whole chain."""
     try:
         return service.rotate_refresh(session=session, settings=settings, token=body.refresh_token)
-    except service.TokenReuse as exc:
-        commit(session)  # keep the family revocation although the request fails
-        raise _unauthorized(str(exc)) from None
-    except service.AuthError as exc:
-        raise _unauthorized(str(exc)) from None
+    except service.TokenReuse:
+        commit(session)  # keep the family revocation although the request fails (401)
+        raise
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_BAD_CREDENTIALS)
 def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Response:
     """Revoke the refresh token and every token rotated from the same sign-in."""
-    try:
-        service.logout(session=session, settings=settings, token=body.refresh_token)
-    except service.AuthError as exc:
-        raise _unauthorized(str(exc)) from None
+    service.logout(session=session, settings=settings, token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserOut, responses={**AUTH_RESPONSES})
 def me(principal: CurrentUser, session: SessionDep) -> User:
     """The signed-in user (for an API key: the admin who created it)."""
-    user = session.get(User, principal.user_id)
-    if user is None or not user.is_active:
-        raise _unauthorized("user no longer exists or is deactivated")
-    return user
+    return service.current_user(session=session, principal=principal)
 
 
 @admin_router.get("/users", response_model=list[UserOut])
 def list_users(_admin: AdminUser, session: SessionDep) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.id)))
+    return service.list_users(session=session)
 
 
 @admin_router.post(
     "/users", response_model=UserOut, status_code=201, responses={**CONFLICT, **TOO_LARGE}
 )
 def create_user(body: UserCreate, _admin: AdminUser, session: SessionDep) -> User:
-    try:
-        return service.create_user(
-            session=session, email=body.email, password=body.password, role=body.role
-        )
-    except service.Conflict as exc:
-        raise HTTPException(409, detail=str(exc)) from None
-
-
-def _user_or_404(session: SessionDep, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise HTTPException(404, detail=f"no user with id {user_id}")
-    return user
+    return service.create_user(
+        session=session, email=body.email, password=body.password, role=body.role
+    )
 
 
 @admin_router.get("/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND})
 def get_user(user_id: ItemId, _admin: AdminUser, session: SessionDep) -> User:
-    return _user_or_404(session, user_id)
+    return service.get_user(session=session, user_id=user_id)
 
 
 @admin_router.patch(
@@ -121,7 +96,7 @@ def get_user(user_id: ItemId, _admin: AdminUser, session: SessionDep) -> User:
 )
 def update_user(user_id: ItemId, body: UserUpdate, _admin: AdminUser, session: SessionDep) -> User:
     """Change role, activation or password; any change signs the user out everywhere."""
-    user = _user_or_404(session, user_id)
+    user = service.get_user(session=session, user_id=user_id)
     return service.update_user(
         session=session,
         user=user,
@@ -133,7 +108,7 @@ def update_user(user_id: ItemId, body: UserUpdate, _admin: AdminUser, session: S
 
 @admin_router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(_admin: AdminUser, session: SessionDep) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+    return service.list_api_keys(session=session)
 
 
 @admin_router.post(
@@ -151,5 +126,5 @@ def create_api_key(body: ApiKeyCreate, admin: AdminUser, session: SessionDep) ->
 def revoke_api_key(key_id: ItemId, _admin: AdminUser, session: SessionDep) -> ApiKey:
     row = service.revoke_api_key(session=session, key_id=key_id)
     if row is None:
-        raise HTTPException(404, detail=f"no API key with id {key_id}")
+        raise NotFoundError(f"no API key with id {key_id}")
     return row

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import select
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, TOO_LARGE
+from cerflow.feedback import service
 from cerflow.feedback.models import Feedback
 from cerflow.feedback.schemas import FeedbackCreate, FeedbackOut
 
@@ -29,12 +29,13 @@ ReportRef = Annotated[
 def create_feedback(
     report_id: ReportRef, body: FeedbackCreate, user: ViewerUser, session: SessionDep
 ) -> Feedback:
-    item = Feedback(
-        report_ref=report_id, user_id=user.user_id, rating=body.rating, comment=body.comment
+    return service.create(
+        session=session,
+        report_ref=report_id,
+        user_id=user.user_id,
+        rating=body.rating,
+        comment=body.comment,
     )
-    session.add(item)
-    session.flush()
-    return item
 
 
 @router.get("/feedback", response_model=list[FeedbackOut])
@@ -45,7 +46,4 @@ def list_feedback(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[Feedback]:
-    stmt = select(Feedback).order_by(Feedback.id.desc()).limit(limit).offset(offset)
-    if report_id is not None:
-        stmt = stmt.where(Feedback.report_ref == report_id)
-    return list(session.scalars(stmt))
+    return service.list_recent(session=session, report_ref=report_id, limit=limit, offset=offset)

@@ -1,4 +1,5 @@
-"""Product search, product detail (cached by query + data version) and data refresh."""
+"""Product search, product detail (cached by query + data version), data refresh, and a
+user's watched products (the job layer refreshes them on a schedule)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from cerflow import unit_of_work
@@ -20,10 +21,19 @@ from cerflow.api.deps import (
     SessionDep,
     ViewerUser,
 )
-from cerflow.api.errors import AUTH_RESPONSES, NO_NUL, NOT_FOUND
+from cerflow.api.errors import AUTH_RESPONSES, CONFLICT, NO_NUL, NOT_FOUND, TOO_LARGE, ItemId
 from cerflow.cache import count_request as count_cache
+from cerflow.errors import CerflowError, NotFoundError
 from cerflow.products import service
-from cerflow.products.schemas import JobAccepted, ProductDetail, ProductHit
+from cerflow.products.models import WatchedProduct
+from cerflow.products.schemas import (
+    JobAccepted,
+    ProductDetail,
+    ProductHit,
+    WatchedCreate,
+    WatchedOut,
+    WatchedUpdate,
+)
 from cerflow.products.version import DataVersionMemo
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"], responses={**AUTH_RESPONSES})
@@ -58,7 +68,7 @@ def search(
 ) -> list[ProductHit]:
     """Search stored reports, recalls and devices by code or name."""
     if not q.strip():
-        raise HTTPException(422, detail="q must contain a non-space character")
+        raise CerflowError("q must contain a non-space character", status_code=422)
     return service.search(session=session, query=q, limit=limit)
 
 
@@ -181,7 +191,7 @@ async def detail(ref: ProductRef, _user: ViewerUser, request: Request) -> Respon
 
     raw = await _single_flight(request).run(l1_key, compute)
     if raw is None:
-        raise HTTPException(404, detail=f"no stored data for product {ref!r}; try search first")
+        raise NotFoundError(f"no stored data for product {ref!r}; try search first")
     if local is not None and state.redis is not None and not state.redis.unreachable:
         local.put(l1_key, raw)
     return Response(content=raw, media_type="application/json", headers={"X-Cache": "miss"})
@@ -209,3 +219,45 @@ def refresh(
         state=handle.state,
         status_url=f"/api/v1/jobs/{handle.id}",
     )
+
+
+# --- watched products ------------------------------------------------------------------
+
+watched_router = APIRouter(
+    prefix=f"{API_PREFIX}/watched", tags=["watched products"], responses={**AUTH_RESPONSES}
+)
+
+
+@watched_router.get("", response_model=list[WatchedOut])
+def list_watched(user: ViewerUser, session: SessionDep) -> list[WatchedProduct]:
+    return service.list_watched(session=session, user_id=user.user_id)
+
+
+@watched_router.post(
+    "", response_model=WatchedOut, status_code=201, responses={**CONFLICT, **TOO_LARGE}
+)
+def create_watched(body: WatchedCreate, user: AnalystUser, session: SessionDep) -> WatchedProduct:
+    return service.watch(
+        session=session, user_id=user.user_id, product_ref=body.product_ref, note=body.note
+    )
+
+
+@watched_router.get("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND})
+def get_watched(item_id: ItemId, user: ViewerUser, session: SessionDep) -> WatchedProduct:
+    return service.own_watched(session=session, user_id=user.user_id, item_id=item_id)
+
+
+@watched_router.patch("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND, **TOO_LARGE})
+def update_watched(
+    item_id: ItemId, body: WatchedUpdate, user: AnalystUser, session: SessionDep
+) -> WatchedProduct:
+    changes = body.model_dump(include=body.model_fields_set)
+    return service.update_watched(
+        session=session, user_id=user.user_id, item_id=item_id, changes=changes
+    )
+
+
+@watched_router.delete("/{item_id}", status_code=204, responses={**NOT_FOUND})
+def delete_watched(item_id: ItemId, user: AnalystUser, session: SessionDep) -> Response:
+    service.unwatch(session=session, user_id=user.user_id, item_id=item_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,16 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import select
 
-from cerflow.alerts.models import Alert
+from cerflow.alerts import service
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
-from cerflow.auth.models import Role
-from cerflow.jobs.models import utcnow
 
 router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"], responses={**AUTH_RESPONSES})
 
@@ -60,26 +57,16 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Any:
-    owner = principal.user_id
-    if user_id is not None and user_id != principal.user_id:
-        if not principal.role.allows(Role.ADMIN):
-            raise HTTPException(
-                403, detail="only an admin may list another user's alerts; omit user_id"
-            )
-        owner = user_id
-    stmt = select(Alert).where(Alert.user_id == owner)
-    if unacknowledged:
-        stmt = stmt.where(Alert.acknowledged_at.is_(None))
-    # ids grow with time: newest first, stable across pages.
-    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit).offset(offset)))
+    return service.list_for(
+        session=session,
+        principal=principal,
+        user_id=user_id,
+        unacknowledged=unacknowledged,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut, responses={**NOT_FOUND})
 def acknowledge_alert(alert_id: AlertId, principal: ViewerUser, session: SessionDep) -> Any:
-    alert = session.get(Alert, alert_id)
-    if alert is None or alert.user_id != principal.user_id:
-        raise HTTPException(404, detail=f"no alert with id {alert_id} among your alerts")
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at = utcnow()
-        session.flush()
-    return alert
+    return service.acknowledge(session=session, user_id=principal.user_id, alert_id=alert_id)

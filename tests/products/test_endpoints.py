@@ -1,4 +1,4 @@
-"""Search, detail (against the hand-counted seed), caching, refresh, watch list, feedback."""
+"""Search, detail (against the hand-counted seed), caching, refresh, watch list."""
 
 from __future__ import annotations
 
@@ -127,19 +127,3 @@ def test_watched_crud_is_per_user(client: TestClient, actors: Actors) -> None:
     assert patched.status_code == 200 and patched.json()["note"] is None
     assert client.delete(f"/api/v1/watched/{item['id']}", headers=a).status_code == 204
     assert client.get("/api/v1/watched", headers=a).json() == []
-
-
-def test_feedback_stored_and_listed_for_admins(client: TestClient, actors: Actors) -> None:
-    viewer = actors[Role.VIEWER]
-    sent = client.post(
-        "/api/v1/reports/42/feedback",
-        json={"rating": 5, "comment": "clear"},
-        headers=viewer.headers,
-    )
-    assert sent.status_code == 201
-    listed = client.get(
-        "/api/v1/feedback", params={"report_id": "42"}, headers=actors[Role.ADMIN].headers
-    ).json()
-    assert [(f["report_ref"], f["rating"], f["comment"], f["user_id"]) for f in listed] == [
-        ("42", 5, "clear", viewer.id)
-    ]
