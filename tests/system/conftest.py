@@ -96,7 +96,7 @@ class Workers:
                 "-m",
                 "celery",
                 "-A",
-                "cerflow.jobs.celery_app",
+                "cerflow.jobs.worker",
                 "worker",
                 "-Q",
                 qs,

@@ -24,9 +24,9 @@ from cerflow.api.deps import (
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
-from cerflow.jobs.pipelines import reports_dir
 from cerflow.products.service import resolve
 from cerflow.reports import listing
+from cerflow.reports.files import reports_dir
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import Format, ReportAccepted, ReportCreate, ReportOut
 
