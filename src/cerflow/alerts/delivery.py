@@ -13,6 +13,7 @@ from cerflow.config import Settings
 from cerflow.jobs import events
 from cerflow.jobs.errors import describe
 from cerflow.jobs.routing import TaskSender
+from cerflow.notify.email import send_alert_email
 from cerflow.webhooks.models import Webhook
 from cerflow.webhooks.tasks import enqueue_delivery
 
@@ -42,8 +43,6 @@ def deliver_alert(
             settings=settings, factory=factory, sender=sender, webhook_id=hook_id, event=event
         )
     if email and settings.smtp_host:
-        from cerflow.notify.email import send_alert_email
-
         try:
             send_alert_email(settings=settings, to=email, event=event)
         except Exception as exc:
