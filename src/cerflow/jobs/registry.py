@@ -70,7 +70,12 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 def install(app: Celery, settings: Settings) -> None:
     """Register every task and the beat schedule on a worker's (or beat's) app."""
     for name, func in CELERY_TASKS.items():
-        app.task(
-            bind=True, name=name, max_retries=None, acks_late=True, reject_on_worker_lost=True
+        app.task(  # shared=False: the tasks belong to this app, not to every app built later
+            bind=True,
+            name=name,
+            shared=False,
+            max_retries=None,
+            acks_late=True,
+            reject_on_worker_lost=True,
         )(func)
     app.conf.beat_schedule = beat_schedule(settings)

@@ -146,8 +146,11 @@ def run_report(ctx: JobContext) -> JobResult:
     base = reports_dir(ctx.settings.data_dir)
     base.mkdir(parents=True, exist_ok=True)
     final = base / ctx.job_id
+    # An attempt killed mid-render left its scratch directory; this one owns the job now.
+    for stale in base.glob(f".{ctx.job_id}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    # Created by the renderer when the documents are drawn, not before.
     tmp = base / f".{ctx.job_id}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir()
     try:
         report = _generate(ctx, kind, ref, formats, tmp)
         files = {str(fmt): str(Path(path).relative_to(tmp)) for fmt, path in report.files.items()}
