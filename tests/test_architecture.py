@@ -141,7 +141,9 @@ def test_cycle_finder_sees_function_local_imports(tmp_path: Path) -> None:
             "pkg/a.py": "from pkg import b\n",
             "pkg/b.py": "def f():\n    from pkg.c import g\n    return g\n",
             "pkg/c.py": "from . import a\ndef g():\n    return a\n",
-            "pkg/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import e\n",
+            "pkg/d.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import e\n"
+            ),
             "pkg/e.py": "import pkg.d\n",
         },
     )

@@ -15,12 +15,13 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.alerts.models import Alert
-from cerflow.alerts.schedule import schedule_due_refreshes
+from cerflow.alerts.tasks import schedule_due_refreshes
 from cerflow.auth.models import User
 from cerflow.config import Settings
 from cerflow.db import make_engine, make_session_factory
 from cerflow.jobs import events
 from cerflow.jobs.models import Job
+from cerflow.jobs.registry import PIPELINES
 from cerflow.jobs.runner import execute
 from cerflow.products.models import WatchedProduct
 from tests.conftest import PgDatabases
@@ -102,7 +103,11 @@ def test_beat_refresh_raises_one_alert_and_emails_it(
                 schedule_due_refreshes(settings=settings, factory=factory, app=sends)  # type: ignore[arg-type]
                 for _name, args in sends.sent:
                     outcome = execute(
-                        args[0], settings=settings, engine=alerts_pg_engine, factory=factory
+                        args[0],
+                        settings=settings,
+                        engine=alerts_pg_engine,
+                        factory=factory,
+                        pipelines=PIPELINES,
                     )
                     assert outcome.state == "succeeded"
             with factory() as session:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cerflow.cli import app
 from cerflow.commands import worker
 from cerflow.config import Settings
-from cerflow.jobs import celery_app
+from cerflow.jobs import worker as worker_entry
 
 
 @pytest.fixture
@@ -20,12 +20,12 @@ def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
     calls: list[list[str]] = []
     settings = Settings(data_dir=tmp_path / "data", redis_url="redis://127.0.0.1:1/0")
     monkeypatch.setattr(worker, "get_settings", lambda: settings)
-    monkeypatch.setattr(celery_app.app, "start", lambda argv: calls.append(list(argv)))
+    monkeypatch.setattr(worker_entry.app, "start", lambda argv: calls.append(list(argv)))
 
     def fake_main(argv: Any) -> None:
         calls.append(list(argv))
 
-    monkeypatch.setattr(celery_app.app, "worker_main", fake_main)
+    monkeypatch.setattr(worker_entry.app, "worker_main", fake_main)
     return calls
 
 

@@ -468,7 +468,7 @@ def _metrics_port(argv: list[str]) -> int:
 
 
 def test_workers_are_probed_and_scraped_on_their_own_port() -> None:
-    from cerflow.jobs.celery_app import QUEUES
+    from cerflow.jobs.routing import QUEUES
 
     for queue in QUEUES:
         obj = _k8s("Deployment", f"cerflow-worker-{queue}")
@@ -534,7 +534,7 @@ def test_worker_grace_periods_exceed_the_task_limits() -> None:
 
 
 def test_each_queue_has_its_own_worker() -> None:
-    from cerflow.jobs.celery_app import QUEUES
+    from cerflow.jobs.routing import QUEUES
 
     def queues_of(argv: list[str]) -> str:
         return argv[argv.index("--queues") + 1]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -19,13 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Environment, Settings
 from cerflow.db import make_session_factory
-from cerflow.jobs.context import JobContext
+from cerflow.jobs.context import JobContext, JobResult
 from cerflow.jobs.errors import PermanentJobError, TransientJobError
 from cerflow.jobs.models import FINAL_STATES, Job
-from cerflow.jobs.pipelines import PIPELINES, Finalizer
+from cerflow.jobs.registry import PIPELINES
 
 
-def stand_in(ctx: JobContext) -> tuple[dict[str, Any], Finalizer | None]:
+def stand_in(ctx: JobContext) -> JobResult:
     mode = ctx.params.get("mode", "ok")
     ctx.progress(50, "working")
     if mode == "transient" and ctx.lease.attempt == 1:

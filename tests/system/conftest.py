@@ -76,6 +76,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "CERFLOW_LOG_JSON": "true",
         }
     )
+    if settings.llm_base_url:  # the replay LLM, for reports polished in the worker
+        env["CERFLOW_LLM_BASE_URL"] = settings.llm_base_url
+        env["CERFLOW_LLM_MODEL"] = settings.llm_model
+        if settings.llm_api_key is not None:
+            env["CERFLOW_LLM_API_KEY"] = settings.llm_api_key.get_secret_value()
     return env
 
 
@@ -96,7 +101,7 @@ class Workers:
                 "-m",
                 "celery",
                 "-A",
-                "cerflow.jobs.celery_app",
+                "cerflow.jobs.worker",
                 "worker",
                 "-Q",
                 qs,

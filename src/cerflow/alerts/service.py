@@ -1,8 +1,8 @@
-"""Refresh a watched product and raise alerts for what is new since the last refresh.
+"""Alerts from an analysis summary: which are new for a user, and their event payload.
 
 An alert's `dedup_key` names the product and the signal (event term) or anomalous month;
 (user, dedup_key) is unique, so a signal that persists across refreshes alerts once.
-Delivery (WebSocket event, webhooks, e-mail) happens after the job commits.
+The refresh job that raises them is `cerflow.alerts.tasks.run_refresh`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cerflow.alerts.models import Alert, WatchRefresh
+from cerflow.alerts.models import Alert
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
 from cerflow.errors import ForbiddenError, NotFoundError
-from cerflow.jobs.context import JobContext
 from cerflow.jobs.models import utcnow
-from cerflow.jobs.pipelines import Finalizer, run_analysis, run_ingest
 
 log = structlog.get_logger(__name__)
 
@@ -90,46 +88,6 @@ def alert_event(alert: Alert) -> dict[str, Any]:
         "payload": alert.payload,
         "created_at": alert.created_at.isoformat(),
     }
-
-
-def refresh_watched(ctx: JobContext) -> tuple[dict[str, Any], Finalizer | None]:
-    params = ctx.params
-    result: dict[str, Any] = {}
-    if params.get("ingest", True):
-        ctx.progress(5, "fetching new data")
-        result["ingest"], _ = run_ingest(ctx)
-    ctx.progress(60, "re-running the analysis")
-    summary, _ = run_analysis(ctx)
-    kind, ref = summary["product_kind"], summary["product_ref"]
-    candidates = candidate_alerts(kind, ref, summary)
-    result["candidates"] = len(candidates)
-    watched_id = params.get("watched_id")
-    owner = ctx.lease.owner_id
-    events: list[dict[str, Any]] = []
-
-    def finalize(session: Session) -> None:
-        if owner is not None:
-            for alert in record_alerts(
-                session=session, user_id=owner, watched_id=watched_id, candidates=candidates
-            ):
-                events.append(alert_event(alert))
-        if watched_id is not None:
-            state = session.get(WatchRefresh, watched_id)
-            if state is None:
-                state = WatchRefresh(watched_id=watched_id)
-                session.add(state)
-            state.last_refreshed_at = utcnow()
-            state.last_job_id = ctx.job_id
-            state.last_error = None
-
-    def deliver() -> None:
-        from cerflow.alerts.delivery import deliver_alert
-
-        for event in events:
-            deliver_alert(settings=ctx.settings, factory=ctx.factory, event=event)
-
-    ctx.after_success.append(deliver)
-    return result, finalize
 
 
 # --- a user's alerts, for the HTTP endpoints -------------------------------------------

@@ -47,7 +47,8 @@ def worker(
     ] = "0.0.0.0",
 ) -> None:
     """Run a Celery worker for the given queues (needs CERFLOW_REDIS_URL)."""
-    from cerflow.jobs.celery_app import QUEUES, app, queue_name
+    from cerflow.jobs.routing import QUEUES, queue_name
+    from cerflow.jobs.worker import app
 
     settings = get_settings()
     if not settings.effective_broker_url:
@@ -110,7 +111,7 @@ def beat(
     ] = None,
 ) -> None:
     """Run Celery beat: the job sweeper and the watched-product refreshes."""
-    from cerflow.jobs.celery_app import app
+    from cerflow.jobs.worker import app
 
     settings = get_settings()
     if not settings.effective_broker_url:

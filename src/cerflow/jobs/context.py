@@ -1,7 +1,10 @@
 """What a running job's code may touch: its parameters, progress reporting, the engine.
 
 `progress()` doubles as the cancellation point: when the row says the job was cancelled
-(or another worker took it over) it raises `JobAborted` and the step stops.
+(or another worker took it over) it raises `JobAborted` and the step stops. A job type's
+function is a `Pipeline`: it gets the context and returns its result (stored on the job
+row) and an optional `Finalizer` that writes its rows in the same transaction that marks
+the job succeeded.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from cerflow.config import Environment, Settings
 from cerflow.jobs import events
 from cerflow.jobs import service as jobs
 from cerflow.jobs.errors import JobAborted, PermanentJobError, TransientJobError
+from cerflow.jobs.routing import TaskSender
 from cerflow.jobs.service import Lease
+
+Finalizer = Callable[[Session], None]
+JobResult = tuple[dict[str, Any], Finalizer | None]
 
 
 @dataclass
@@ -27,6 +34,9 @@ class JobContext:
     engine: Engine
     factory: sessionmaker[Session]
     lease: Lease
+    # Where follow-up tasks go (e.g. webhook deliveries): the worker's Celery app, or None
+    # in the embedded mode, where such work runs in this thread.
+    sender: TaskSender | None = None
     # Callbacks run after the job row is committed as succeeded (e.g. alert delivery).
     after_success: list[Callable[[], None]] = field(default_factory=list)
 
@@ -89,3 +99,6 @@ class JobContext:
             )
         if spec.get("permanent"):
             raise PermanentJobError(str(spec["permanent"]))
+
+
+Pipeline = Callable[[JobContext], JobResult]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cerflow.config import Settings
 from cerflow.errors import CerflowError
+from cerflow.sources.openfda import OpenFDAError
 
 
 class TransientJobError(CerflowError):
@@ -54,8 +55,6 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    from cerflow.sources.openfda import OpenFDAError
-
     if isinstance(exc, OpenFDAError):
         return exc.status is None or exc.status == 429 or exc.status >= 500
     return False

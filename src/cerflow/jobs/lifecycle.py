@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Settings
-from cerflow.jobs import service as jobs
 from cerflow.jobs.interface import JobSubmitter
 from cerflow.jobs.metrics import TableCollector
 from cerflow.jobs.models import Job, utcnow
+from cerflow.jobs.routing import send_job
 from cerflow.jobs.submitters import InProcessSubmitter
-from cerflow.jobs.sweeper import plan_resends
+from cerflow.jobs.sweeper import sweep
 from cerflow.observability.metrics import add_live_collector, remove_live_collector
+from cerflow.unit_of_work import unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -43,11 +44,10 @@ def recover(*, settings: Settings, submitter: InProcessSubmitter) -> int:
     if not, its heartbeat goes stale and the sweeper thread re-sends it. Returns how many
     jobs were sent.
     """
-    factory = submitter.factory
     now = utcnow()
     stale = now - dt.timedelta(seconds=settings.jobs_stale_after_seconds)
-    plans: list[tuple[str, float]] = []
-    with factory() as session:
+    sent = 0
+    with unit_of_work(submitter.factory) as session:
         rows = session.scalars(
             select(Job)
             .where(Job.state.in_(("queued", "retrying", "running")))
@@ -60,14 +60,11 @@ def recover(*, settings: Settings, submitter: InProcessSubmitter) -> int:
             delay = 0.0
             if job.state == "retrying" and beat is not None:
                 delay = max(0.0, (beat - now).total_seconds())
-            jobs.mark_sent(session=session, job_id=job.id, task_id=f"{job.id}-{job.sends + 1}")
-            plans.append((job.id, delay))
-        session.commit()
-    for job_id, delay in plans:
-        submitter.send_later(delay, job_id)
-    if plans:
-        log.warning("jobs_recovered", count=len(plans))
-    return len(plans)
+            send_job(session, job, app=submitter, settings=settings, countdown=delay)
+            sent += 1
+    if sent:
+        log.warning("jobs_recovered", count=sent)
+    return sent
 
 
 class _SweeperThread:
@@ -83,15 +80,10 @@ class _SweeperThread:
 
     def sweep_once(self) -> int:
         try:
-            plans = plan_resends(settings=self.settings, factory=self.submitter.factory)
+            return sweep(settings=self.settings, factory=self.submitter.factory, app=self.submitter)
         except Exception as exc:  # database hiccup: the next round tries again
             log.warning("embedded_sweep_failed", error=type(exc).__name__)
             return 0
-        for plan in plans:
-            self.submitter.send(plan.job_id)
-        if plans:
-            log.warning("jobs_resent", count=len(plans))
-        return len(plans)
 
     def start(self) -> None:
         self.thread.start()

@@ -21,6 +21,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.jobs.models import ACTIVE_STATES, JOB_STATES, Job, utcnow
+from cerflow.webhooks.models import Webhook
 
 log = structlog.get_logger(__name__)
 
@@ -82,8 +83,6 @@ class TableCollector:
         yield from _families()
 
     def collect(self) -> Iterator[Metric]:
-        from cerflow.webhooks.models import Webhook
-
         jobs, oldest, disabled = _families()
         # queued: waiting since creation (re-sends refresh sent_at, so it would never age);
         # running/retrying: the heartbeat (a retry's heartbeat is when it falls due).

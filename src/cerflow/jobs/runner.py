@@ -1,8 +1,9 @@
 """Run one delivery of a job: claim it, run its pipeline, record the outcome.
 
-Both executors call `execute()`: the Celery task and the in-process pool. It returns what
-the executor must do next (nothing, retry after a delay, or check back later because
-another worker holds a live lease); it never raises for a job's own failure.
+Both executors call `execute()`: the Celery task and the in-process pool, each with the
+job-type table of `cerflow.jobs.registry`. It returns what the executor must do next
+(nothing, retry after a delay, or check back later because another worker holds a live
+lease); it never raises for a job's own failure.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,10 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from cerflow.config import Settings
 from cerflow.jobs import events
 from cerflow.jobs import service as jobs
-from cerflow.jobs.context import JobContext
-from cerflow.jobs.errors import JobAborted, backoff_seconds, describe, is_transient
+from cerflow.jobs.context import JobContext, Pipeline
+from cerflow.jobs.errors import (
+    JobAborted,
+    PermanentJobError,
+    backoff_seconds,
+    describe,
+    is_transient,
+)
 from cerflow.jobs.metrics import JOB_DURATION, JOB_RETRIES, JOBS_FINISHED
-from cerflow.jobs.pipelines import PIPELINES
+from cerflow.jobs.routing import TaskSender
 from cerflow.store import all_models  # noqa: F401  (every table known to the mapper)
 
 log = structlog.get_logger(__name__)
@@ -90,8 +98,11 @@ def execute(
     settings: Settings,
     engine: Engine,
     factory: sessionmaker[Session],
+    pipelines: Mapping[str, Pipeline],
+    sender: TaskSender | None = None,
     max_retries: int | None = None,
 ) -> Outcome:
+    """`sender` is where the job's follow-up tasks go (the worker's Celery app)."""
     max_retries = settings.jobs_max_retries if max_retries is None else max_retries
     with factory() as session:
         status, lease = jobs.claim(
@@ -111,12 +122,10 @@ def execute(
     started = time.monotonic()
     log.info("job_started", job_id=job_id, type=lease.type, attempt=lease.attempt)
     _emit(settings, job_id, lease.owner_id, "running", attempt=lease.attempt)
-    ctx = JobContext(settings=settings, engine=engine, factory=factory, lease=lease)
-    pipeline = PIPELINES.get(lease.type)
+    ctx = JobContext(settings=settings, engine=engine, factory=factory, lease=lease, sender=sender)
+    pipeline = pipelines.get(lease.type)
     try:
         if pipeline is None:
-            from cerflow.jobs.errors import PermanentJobError
-
             raise PermanentJobError(f"no pipeline for job type {lease.type!r}")
         with _Heartbeat(ctx):
             result, finalize = pipeline(ctx)

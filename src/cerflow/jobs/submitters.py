@@ -1,8 +1,10 @@
 """`JobSubmitter` implementations: Celery on Redis, or an in-process thread pool.
 
 Both write the job row in the caller's transaction and start the work only after it
-commits (`cerflow.unit_of_work.on_commit`). The row is written already marked as sent, so
-if the process dies between commit and send, the sweeper sends it after the bound.
+commits, through `cerflow.jobs.routing.send_job`: the row is written already marked as
+sent, so if the process dies between commit and send, the sweeper sends it after the
+bound. The in-process pool speaks Celery's `send_task` for that, so the submit, resend,
+recovery and sweep paths are the same for both.
 """
 
 from __future__ import annotations
@@ -19,20 +21,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from cerflow.config import Settings
 from cerflow.db import make_engine, make_session_factory
 from cerflow.jobs import service as jobs
+from cerflow.jobs.celery_app import make_celery
 from cerflow.jobs.interface import JobHandle, JobSubmitter
-from cerflow.jobs.models import Job, utcnow
-from cerflow.unit_of_work import on_commit
+from cerflow.jobs.models import Job
+from cerflow.jobs.registry import PIPELINES
+from cerflow.jobs.routing import RUN_TASK, TaskSender, send_job
+from cerflow.jobs.runner import execute
 
 log = structlog.get_logger(__name__)
 
 
-def _create(
+def _submit(
     session: Session,
+    app: TaskSender,
+    settings: Settings,
     kind: str,
     payload: dict[str, Any],
     requested_by: int | None,
     idempotency_key: str | None,
-) -> tuple[Job, bool]:
+) -> JobHandle:
+    """The job row in the caller's transaction; a new job is sent once it commits."""
     job, created = jobs.create(
         session=session,
         type=kind,
@@ -41,11 +49,8 @@ def _create(
         idempotency_key=idempotency_key,
     )
     if created:
-        job.task_id = f"{job.id}-1"
-        job.sends = 1
-        job.sent_at = utcnow()
-        session.flush()
-    return job, created
+        send_job(session, job, app=app, settings=settings)
+    return JobHandle(id=job.id, kind=job.type, state=job.state)
 
 
 class CelerySubmitter:
@@ -55,18 +60,10 @@ class CelerySubmitter:
 
     @property
     def app(self) -> Celery:
+        """A producer for these settings: it sends by task name and holds no task code."""
         if self._app is None:
-            from cerflow.jobs.celery_app import app
-
-            self._app = app
+            self._app = make_celery(self.settings)
         return self._app
-
-    def send(self, job_id: str, job_type: str, task_id: str) -> None:
-        from cerflow.jobs.celery_app import RUN_TASK, queue_for
-
-        self.app.send_task(
-            RUN_TASK, args=[job_id], task_id=task_id, queue=queue_for(self.settings, job_type)
-        )
 
     def submit(
         self,
@@ -77,18 +74,13 @@ class CelerySubmitter:
         requested_by: int | None,
         idempotency_key: str | None = None,
     ) -> JobHandle:
-        job, created = _create(session, kind, payload, requested_by, idempotency_key)
-        if created:
-            job_id, job_type, task_id = job.id, job.type, job.task_id or f"{job.id}-1"
-            on_commit(session, lambda: self.send(job_id, job_type, task_id))
-        return JobHandle(id=job.id, kind=job.type, state=job.state)
+        return _submit(
+            session, self.app, self.settings, kind, payload, requested_by, idempotency_key
+        )
 
     def resend(self, *, session: Session, job: Job) -> None:
         """After a manual retry: a fresh task id, sent once the reset commits."""
-        task_id = f"{job.id}-{job.sends + 1}"
-        jobs.mark_sent(session=session, job_id=job.id, task_id=task_id)
-        job_id, job_type = job.id, job.type
-        on_commit(session, lambda: self.send(job_id, job_type, task_id))
+        send_job(session, job, app=self.app, settings=self.settings)
 
     def revoke(self, task_id: str | None) -> None:
         if not task_id:
@@ -131,11 +123,13 @@ class InProcessSubmitter:
         return self._factory
 
     def _run(self, job_id: str) -> None:
-        from cerflow.jobs.runner import execute
-
         try:
             outcome = execute(
-                job_id, settings=self.settings, engine=self.engine, factory=self.factory
+                job_id,
+                settings=self.settings,
+                engine=self.engine,
+                factory=self.factory,
+                pipelines=PIPELINES,
             )
         except Exception:
             log.exception("inprocess_job_crashed", job_id=job_id)
@@ -159,6 +153,14 @@ class InProcessSubmitter:
         else:
             self._later(delay, job_id)
 
+    def send_task(
+        self, name: str, args: Any = None, countdown: float | None = None, **_: Any
+    ) -> None:
+        """Celery's `send_task`, for `send_job`: runs job `args[0]` in this pool."""
+        if name != RUN_TASK or not args:
+            raise ValueError(f"the in-process runner runs jobs ({RUN_TASK}), not {name!r}")
+        self.send_later(countdown or 0.0, str(args[0]))
+
     def send(self, job_id: str, *_: object) -> None:
         with self._lock:
             if self._closed:
@@ -174,16 +176,10 @@ class InProcessSubmitter:
         requested_by: int | None,
         idempotency_key: str | None = None,
     ) -> JobHandle:
-        job, created = _create(session, kind, payload, requested_by, idempotency_key)
-        if created:
-            job_id = job.id
-            on_commit(session, lambda: self.send(job_id))
-        return JobHandle(id=job.id, kind=job.type, state=job.state)
+        return _submit(session, self, self.settings, kind, payload, requested_by, idempotency_key)
 
     def resend(self, *, session: Session, job: Job) -> None:
-        job_id = job.id
-        jobs.mark_sent(session=session, job_id=job.id, task_id=f"{job.id}-{job.sends + 1}")
-        on_commit(session, lambda: self.send(job_id))
+        send_job(session, job, app=self, settings=self.settings)
 
     def revoke(self, task_id: str | None) -> None:
         """Nothing to revoke: the running step notices the cancelled state at its next step."""

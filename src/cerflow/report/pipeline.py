@@ -4,9 +4,12 @@
                     settings=None, formats=("pdf", "docx", "html", "json"), out_dir,
                     report_id=None, version=1, stage=None) -> ReportResult
 
-Shared by `cerflow report`, `cerflow demo`, the job runner and the benchmark so they all
-produce the same files. `stage(name)` is called as each stage starts (facts, narrative,
-charts, documents) so callers can drive a progress bar.
+Shared by `cerflow report`, `cerflow demo`, the report job (`cerflow.reports.tasks`) and
+the benchmark so they all produce the same files: the same facts (one thread for BLAS,
+the shared signal cache), the same narrative, polished by the LLM when `llm_base_url` is
+set. `stage(name)` is called as each stage starts (facts, narrative, charts, then done)
+so callers can drive a progress bar; the job maps it to its progress and lets it raise
+to stop a cancelled job. `compute_facts` is the facts stage alone (the analysis job).
 """
 
 from __future__ import annotations
@@ -84,6 +87,38 @@ def _render(
     return files
 
 
+def compute_facts(
+    engine: Engine,
+    *,
+    drug: str | None = None,
+    device_codes: Sequence[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    settings: Settings | None = None,
+    report_id: str | None = None,
+    version: int = 1,
+) -> Facts:
+    """The facts stage: every number a report may state, from the store.
+
+    The database-wide disproportionality run is shared through the signal cache under
+    the data directory by every report on the same data version (workers share it in
+    deployments).
+    """
+    settings = settings or get_settings()
+    with single_threaded_blas():
+        return build_facts(
+            engine,
+            drug=drug,
+            device_codes=device_codes,
+            since=since,
+            until=until,
+            settings=settings,
+            report_id=report_id,
+            version=version,
+            signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+        )
+
+
 def generate_report(
     engine: Engine,
     *,
@@ -106,20 +141,18 @@ def generate_report(
             stage(name)
         return time.perf_counter()
 
-    with single_threaded_blas():
-        t = start("facts")
-        facts = build_facts(
-            engine,
-            drug=drug,
-            device_codes=device_codes,
-            since=since,
-            until=until,
-            settings=settings,
-            report_id=report_id,
-            version=version,
-            signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
-        )
-        timings["facts"] = time.perf_counter() - t
+    t = start("facts")
+    facts = compute_facts(
+        engine,
+        drug=drug,
+        device_codes=device_codes,
+        since=since,
+        until=until,
+        settings=settings,
+        report_id=report_id,
+        version=version,
+    )
+    timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
     if settings.llm_base_url:

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from cerflow.errors import NotFoundError
-from cerflow.jobs.pipelines import reports_dir
+from cerflow.reports.files import reports_dir
 from cerflow.reports.models import CerReport
 
 

@@ -1,0 +1,162 @@
+"""A report made by a job on a real Celery worker is the report `cerflow report` makes.
+
+The same stored product is reported twice with the replay LLM configured: once through
+the CLI (`cerflow report --offline`, in this process) and once as a report job run by a
+worker process. Their facts.json must agree field by field, apart from what names the
+run (the report id and the generation time), and both narratives must have been
+polished: the same paragraphs sent to the LLM, every rewrite accepted and rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from cerflow.cli import app as cli_app
+from cerflow.config import Settings, get_settings
+from cerflow.jobs.submitters import CelerySubmitter
+from cerflow.unit_of_work import unit_of_work
+from tests.replay.llm_server import API_KEY, ReplayLLM
+from tests.system.conftest import Workers, wait_for, worker_env
+from tests.system.store_seed import SIGNAL_CODE
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+MARK = "Polished:"  # the replay LLM's mark on each paragraph; it carries no number
+# What names a run rather than describes the data: the id and the clock.
+RUN_FIELDS = {("meta", "report_id"), ("meta", "generated_at")}
+
+
+@pytest.fixture
+def llm() -> Iterator[ReplayLLM]:
+    with ReplayLLM() as server:
+        server.rewrite = lambda text: f"{MARK} {text}"
+        yield server
+
+
+def _with_llm(settings: Settings, llm: ReplayLLM) -> Settings:
+    return settings.model_copy(
+        update={
+            "llm_base_url": llm.url,
+            "llm_api_key": SecretStr(API_KEY),
+            "llm_model": "replay-model",
+        }
+    )
+
+
+def _unnamed(paragraphs: list[str], facts: dict[str, Any]) -> list[str]:
+    """The paragraphs with the run's id and generation time masked, in a stable order."""
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+    report_id = facts["meta"]["report_id"]
+    return sorted(stamp.sub("<time>", p.replace(report_id, "<id>")) for p in paragraphs)
+
+
+def _differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Every leaf path where the two facts documents differ (run fields left aside)."""
+    if path in RUN_FIELDS:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{'.'.join((*path, k))}: only in one" for k in sorted(set(a) ^ set(b))]
+        for key in sorted(set(a) & set(b)):
+            out += _differences(a[key], b[key], (*path, key))
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{'.'.join(path)}: {len(a)} items vs {len(b)}"]
+        out = []
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            out += _differences(x, y, (*path, str(i)))
+        return out
+    return [] if a == b else [f"{'.'.join(path)}: {a!r} != {b!r}"]
+
+
+def _cli_report(settings: Settings, out: Path) -> tuple[str, Path]:
+    """`cerflow report` on the stored product, with its own data directory (signal cache)."""
+    env = worker_env(settings)
+    env["CERFLOW_DATA_DIR"] = str(out / "cli-data")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            cli_app,
+            [
+                "report",
+                "--device-code",
+                SIGNAL_CODE,
+                "--offline",
+                "--format",
+                "json,html",
+                "--out",
+                str(out / "cli"),
+            ],
+            env=env,
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return result.output, out / "cli"
+
+
+def test_job_report_equals_the_cli_report_and_both_are_polished(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    celery_client: Celery,
+    llm: ReplayLLM,
+    tmp_path: Path,
+) -> None:
+    settings = _with_llm(settings, llm)
+
+    output, cli_dir = _cli_report(settings, tmp_path)
+    cli_paragraphs = llm.paragraphs()
+    assert cli_paragraphs, "the CLI report sent nothing to the LLM"
+    cli_facts = json.loads((cli_dir / "facts.json").read_text(encoding="utf-8"))
+    (cli_html,) = cli_dir.glob("*.html")
+
+    workers = Workers(settings, tmp_path)
+    try:
+        workers.start("parity", queues="reports")
+        with unit_of_work(factory) as session:
+            handle = CelerySubmitter(settings, app=celery_client).submit(
+                session=session,
+                kind="report",
+                payload={
+                    "product_kind": "device",
+                    "product_ref": SIGNAL_CODE,
+                    "formats": ["json", "html"],
+                },
+                requested_by=None,
+            )
+        job = wait_for(factory, handle.id)
+    finally:
+        workers.stop_all()
+    assert job.state == "succeeded", job.error
+    assert job.result is not None
+    job_dir = settings.data_dir / "reports" / handle.id
+    job_facts = json.loads((job_dir / "facts.json").read_text(encoding="utf-8"))
+    job_html = job_dir / f"{handle.id}.html"
+
+    # The same facts: every field, apart from the run's id and time.
+    assert job_facts["meta"]["report_id"] == handle.id
+    assert _differences(cli_facts, job_facts) == []
+
+    # Both narratives polished: the same paragraphs went to the LLM, all accepted...
+    job_paragraphs = llm.paragraphs()[len(cli_paragraphs) :]
+    assert _unnamed(job_paragraphs, job_facts) == _unnamed(cli_paragraphs, cli_facts)
+    usage = job.result["llm"]
+    n = len(cli_paragraphs)
+    assert usage["enabled"] is True and usage["model"] == "replay-model"
+    assert (usage["paragraphs"], usage["accepted"], usage["rejected"]) == (n, n, 0)
+    assert f"LLM replay-model: {n} paragraphs accepted, 0 rejected" in " ".join(output.split())
+    # ...and the polished text is what both documents print.
+    for html in (cli_html, job_html):
+        text = html.read_text(encoding="utf-8")
+        assert "narrative polished by replay-model" in text
+        assert text.count(MARK) >= n
