@@ -38,7 +38,7 @@ from sqlalchemy import text
 from cerflow.db import make_engine
 from cerflow.etl.faers import faers_reports
 from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
-from cerflow.etl.load import load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
 

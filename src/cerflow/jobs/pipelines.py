@@ -74,7 +74,7 @@ def _facts(ctx: JobContext, kind: str, ref: str) -> Any:
 
 
 def run_ingest(ctx: JobContext) -> tuple[dict[str, Any], Finalizer | None]:
-    from cerflow.commands.ingest_openfda import datasets, run_dataset
+    from cerflow.ingest.openfda import datasets, run_dataset
     from cerflow.sources import openfda as ofda
 
     kind, ref = _product(ctx.params)

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from cerflow.cli import app
-from cerflow.commands.ingest_faers import ingest_zip
 from cerflow.config import get_settings
+from cerflow.ingest.faers import ingest_zip
 from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
 from tests.sources.test_faers_ascii import _raw_table, demo_row, drug_row, make_zip
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cerflow.cli import app
-from cerflow.commands.ingest_maude import ingest_paths
 from cerflow.config import get_settings
+from cerflow.ingest.maude import ingest_paths
 from cerflow.sources.base import SourceFormatError
 from cerflow.store.models import Report, ReportProduct, SourceSnapshot
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from cerflow.cli import app
 from cerflow.db import make_engine
+from cerflow.ingest.sample import SampleIntegrityError, ingest_sample
 from cerflow.sample import SAMPLE_DIR, load_manifest
-from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
 from cerflow.store import migrate
 from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
 
