@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cerflow.ingest.faers import ingest_zip
+from cerflow.ingest import IngestError, IngestInputError
+from cerflow.ingest.faers import ingest_quarters, ingest_zip
 from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
 from tests.sources.test_faers_ascii import _raw_table, demo_row, drug_row, make_zip
 
@@ -140,3 +141,25 @@ def test_failed_import_leaves_store_unchanged(
     with pytest.raises(SourceFormatError):
         ingest_zip(db_engine, bad)
     assert _counts(db_engine) == before
+
+
+def test_progress_callback_and_errors_for_callers(
+    db_engine: Engine, shared_data: Path, tmp_path: Path
+) -> None:
+    """What the CLI and jobs rely on: (step, n, total) progress, a missing file refused before
+    anything is read, and a malformed zip named in an IngestError that keeps the done files."""
+    calls: list[tuple[str, int, int | None]] = []
+    good = shared_data / "faers_ascii" / "faers_ascii_2017q2.zip"
+    with pytest.raises(IngestInputError, match=r"nope\.zip: no such file"):
+        ingest_quarters(db_engine, [good, tmp_path / "nope.zip"])
+    assert _counts(db_engine)["source_snapshots"] == 0
+
+    bad = make_zip(tmp_path / "bad.zip", {"demo": ["x$100$1"], "drug": [], "reac": []})
+    with pytest.raises(
+        IngestError, match=r"(?s)bad\.zip.*Nothing from this file was stored"
+    ) as info:
+        ingest_quarters(db_engine, [good, bad], progress=lambda *c: calls.append(c))
+    assert [r.name for r in info.value.done] == ["faers_ascii_2017q2.zip"]
+    loading = [c for c in calls if c[0] == "faers_ascii_2017q2.zip: loading"]
+    assert loading[0] == ("faers_ascii_2017q2.zip: loading", 0, 100)
+    assert sum(n for _, n, _ in loading) == 100
