@@ -486,23 +486,38 @@ def load_reports(
     *,
     source_stats: dict[str, Any] | None = None,
     progress: Progress | None = None,
-    batch_size: int = 50_000,
+    batch_size: int = 10_000,
 ) -> LoadStats:
     """Upsert canonical reports: frames of them, then `load_report_frames`.
 
-    `reports` is read to the end before the transaction opens (in `batch_size` chunks, each
-    reported to `progress` once it is converted), so a reader that fails midway stores
+    `reports` is read to the end before the transaction opens (converted `batch_size` at a
+    time, so only one batch of Python objects is alive; `progress` hears of every thousand
+    read, which for a paged API is as they arrive), so a reader that fails midway stores
     nothing, and a reader that fills `source_stats` in place after its last record (the
     paged APIs' checksum, MAUDE's join counts) has done so when the snapshot row is written.
     """
     parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
     start = 0
-    for batch in batches(reports, batch_size):
+    counted = _counted(reports, progress) if progress else reports
+    for batch in batches(counted, batch_size):
         parts.append(reports_to_frames(batch, start=start))
         start += len(batch)
-        if progress:
-            progress(len(batch))
     if not parts:
         parts.append(reports_to_frames([]))
     rep, prod, ev = (pl.concat([part[i] for part in parts], how="vertical") for i in range(3))
+    parts.clear()
     return load_report_frames(engine, rep, prod, ev, provenance, source_stats=source_stats)
+
+
+def _counted(
+    reports: Iterable[CanonicalReport], progress: Progress, every: int = 1000
+) -> Iterator[CanonicalReport]:
+    pending = 0
+    for rep in reports:
+        yield rep
+        pending += 1
+        if pending == every:
+            progress(pending)
+            pending = 0
+    if pending:
+        progress(pending)
