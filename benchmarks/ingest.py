@@ -6,7 +6,9 @@
 `--path columnar` (default) times what `cerflow ingest faers` runs: `etl.faers_columnar`
 (stages `read_s`: tables parsed and deduplicated, `etl_s`: canonical values and hashes) then
 `etl.faers_columnar.load_quarter` (`load_s`); `import_s` is the whole, wall clock.
-`--path record` times the per-record reference path (reader, reader+ETL, full import).
+`--path record` times the per-record path (reader, reader+ETL, full import): canonical
+reports from `sources.faers_ascii` + `etl.faers` into `etl.load_reports.load_reports`, which
+turns them into frames for the same loader; MAUDE, openFDA and sample imports take it.
 
 Generates (seeded) a current-layout quarterly zip of the size of a real quarter (~400k
 reports, ~4 drugs and ~3.3 reactions per report, 2 % multi-version cases), then times the
@@ -38,7 +40,7 @@ from sqlalchemy import text
 from cerflow.db import make_engine
 from cerflow.etl.faers import faers_reports
 from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
-from cerflow.etl.load import load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
 
@@ -305,7 +307,7 @@ def time_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str
 
 
 def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str, Any]:
-    """The `cerflow ingest faers` path: columnar frames, then the columnar loader."""
+    """The `cerflow ingest faers` path: columnar frames, then the report loader."""
     engine = make_engine(url)
     migrate.upgrade(engine)
 

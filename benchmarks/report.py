@@ -45,7 +45,7 @@ from sqlalchemy import Engine, text
 
 from cerflow.config import Settings
 from cerflow.db import make_engine
-from cerflow.etl.load import load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.etl.records import (
     CanonicalEvent,
     CanonicalProduct,

@@ -10,7 +10,7 @@ import pytest
 
 from cerflow.etl.faers import faers_reports
 from cerflow.etl.faers_columnar import QuarterFrames, read_faers_frames
-from cerflow.etl.load_columnar import frames_to_reports
+from cerflow.etl.load_reports import frames_to_reports
 from cerflow.etl.records import CanonicalReport
 from cerflow.sources.base import SourceFormatError
 from cerflow.sources.faers_ascii import FaersQuarter

@@ -110,8 +110,7 @@ def test_a_taken_port_is_a_clear_cli_error(
 ) -> None:
     from typer.testing import CliRunner
 
-    from cerflow.cli import app
-    from cerflow.commands import worker
+    from cerflow.cli import app, worker
 
     settings = embedded_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     monkeypatch.setattr(worker, "get_settings", lambda: settings)

@@ -25,7 +25,8 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from cerflow.etl.load import load_devices, load_recalls, load_reports
+from cerflow.etl.load_keyed import load_devices, load_recalls
+from cerflow.etl.load_reports import load_reports
 from cerflow.etl.records import (
     CanonicalDevice,
     CanonicalEvent,

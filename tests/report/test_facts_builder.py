@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from cerflow.config import Settings
-from cerflow.etl.load import load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.narrative.facts import Facts
 from cerflow.report.facts_builder import ProductNotFoundError, build_facts
 from cerflow.sources.base import Provenance

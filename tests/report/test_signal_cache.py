@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from cerflow.etl.load import load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.narrative.facts import Facts
 from cerflow.report.facts_builder import build_facts
 from cerflow.report.signal_cache import SignalCache

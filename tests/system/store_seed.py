@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from cerflow.etl.load import load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport, PartialDate
 from cerflow.sources.base import Provenance
 

@@ -36,12 +36,11 @@ from sqlalchemy import Engine
 
 from cerflow.errors import CerflowError
 from cerflow.etl.faers import OUTCOMES, ROLES, faers_reports
-from cerflow.etl.load import LoadStats
-from cerflow.etl.load_columnar import (
+from cerflow.etl.load_common import LoadStats, Progress
+from cerflow.etl.load_reports import (
     EVENT_FRAME_SCHEMA,
     PRODUCT_FRAME_SCHEMA,
     REPORT_FRAME_SCHEMA,
-    Progress,
     load_report_frames,
     reports_to_frames,
 )

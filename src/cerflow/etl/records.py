@@ -1,6 +1,7 @@
 """Canonical records produced by the ETL, independent of the database layer.
 
-Plain dataclasses so parsers stay fast and testable; `etl.load` turns them into rows.
+Plain dataclasses so parsers stay fast and testable; `etl.load_reports` and `etl.load_keyed`
+turn them into rows.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cerflow.commands.ingest_openfda import datasets, run_dataset
+from cerflow.ingest.openfda import datasets, run_dataset
 from cerflow.jobs import params
 from cerflow.jobs.context import JobContext, JobResult
 from cerflow.jobs.errors import PermanentJobError

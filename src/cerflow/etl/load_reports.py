@@ -1,14 +1,18 @@
-"""Columnar loader: canonical report frames (polars) -> the store, same rules as `load_reports`.
+"""The one write path for reports: canonical report frames (polars) -> the store.
 
     load_report_frames(engine, reports, products, events, provenance, *, source_stats=None,
                        progress=None, delete_keys=()) -> LoadStats
+    load_reports(engine, reports, provenance, *, source_stats=None, progress=None) -> LoadStats
 
-Why it exists: `load_reports` handles one Python object per report and writes rows one by
-one into COPY; for a 400k-report quarter that is most of the import's time. Here the whole
-quarter is a frame, so the decisions are joins and the rows go to PostgreSQL as CSV written
-by polars (COPY ... FORMAT csv), to SQLite through executemany over row tuples.
+Every import of reports (FAERS quarters, MAUDE files, openFDA pages, the sample) ends here,
+so the version/hash upsert rules are written once. `load_reports` takes canonical records
+(readers that yield one report at a time), turns them into frames and calls
+`load_report_frames`; the FAERS columnar reader builds the frames itself. The whole import
+is a frame, so the decisions are joins and the rows go to PostgreSQL as CSV written by
+polars (COPY ... FORMAT csv), to SQLite through executemany over row tuples. Tests compare
+the stored tables with a row-wise reference loader (tests/etl/rowwise_reference.py).
 
-Semantics are `load_reports`' (tests compare the stored tables of both):
+Rules:
 - one transaction; reports keyed by (source, source_key); a stored version that is newer, or
   the same content hash, leaves the row unchanged; otherwise the row is updated and its
   children rewritten; new keys are inserted; a snapshot row carries the counts;
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -46,11 +50,13 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from cerflow.errors import CerflowError
-from cerflow.etl.load import (
+from cerflow.etl.load_common import (
     EVENT_COLUMNS,
     PRODUCT_COLUMNS,
     REPORT_COLUMNS,
     LoadStats,
+    Progress,
+    batches,
     finish_snapshot,
     insert_snapshot,
     product_row,
@@ -65,7 +71,6 @@ from cerflow.etl.records import (
 )
 from cerflow.sources.base import Provenance
 
-Progress = Callable[[int], None]
 log = structlog.get_logger(__name__)
 
 
@@ -119,13 +124,13 @@ _COPY_ROWS = 100_000
 
 # -- frames <-> canonical records ---------------------------------------------------------
 def reports_to_frames(
-    reports: Iterable[CanonicalReport],
+    reports: Iterable[CanonicalReport], *, start: int = 0
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Canonical records as frames (`report_row` = position), hash included."""
+    """Canonical records as frames (`report_row` = `start` + position), hash included."""
     rep_rows: list[tuple[Any, ...]] = []
     prod_rows: list[tuple[Any, ...]] = []
     ev_rows: list[tuple[Any, ...]] = []
-    for i, rep in enumerate(reports):
+    for i, rep in enumerate(reports, start):
         rep_rows.append(report_values(i, rep, rep.content_hash()))
         prod_rows.extend(product_row(i, p) for p in rep.products)
         ev_rows.extend((i, ev.term, ev.term_raw, ev.term_type) for ev in rep.events)
@@ -475,3 +480,47 @@ def load_report_frames(
         stats.reject_reasons = {k: v for k, v in reasons.items() if v}
         finish_snapshot(conn, stats, source_stats)
     return stats
+
+
+def load_reports(
+    engine: Engine,
+    reports: Iterable[CanonicalReport],
+    provenance: Provenance,
+    *,
+    source_stats: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 10_000,
+) -> LoadStats:
+    """Upsert canonical reports: frames of them, then `load_report_frames`.
+
+    `reports` is read to the end before the transaction opens (converted `batch_size` at a
+    time, so only one batch of Python objects is alive; `progress` hears of every thousand
+    read, which for a paged API is as they arrive), so a reader that fails midway stores
+    nothing, and a reader that fills `source_stats` in place after its last record (the
+    paged APIs' checksum, MAUDE's join counts) has done so when the snapshot row is written.
+    """
+    parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
+    start = 0
+    counted = _counted(reports, progress) if progress else reports
+    for batch in batches(counted, batch_size):
+        parts.append(reports_to_frames(batch, start=start))
+        start += len(batch)
+    if not parts:
+        parts.append(reports_to_frames([]))
+    rep, prod, ev = (pl.concat([part[i] for part in parts], how="vertical") for i in range(3))
+    parts.clear()
+    return load_report_frames(engine, rep, prod, ev, provenance, source_stats=source_stats)
+
+
+def _counted(
+    reports: Iterable[CanonicalReport], progress: Progress, every: int = 1000
+) -> Iterator[CanonicalReport]:
+    pending = 0
+    for rep in reports:
+        yield rep
+        pending += 1
+        if pending == every:
+            progress(pending)
+            pending = 0
+    if pending:
+        progress(pending)

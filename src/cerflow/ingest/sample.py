@@ -19,19 +19,20 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from cerflow.errors import CerflowError
 from cerflow.etl.eudamed import to_canonical_device
 from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
-from cerflow.etl.load import LoadStats, load_devices, load_recalls, load_reports
+from cerflow.etl.load_common import LoadStats
+from cerflow.etl.load_keyed import load_devices, load_recalls
+from cerflow.etl.load_reports import load_reports
 from cerflow.etl.maude import device_event_to_canonical
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalDevice, CanonicalRecall, CanonicalReport
+from cerflow.ingest._base import IngestError, ProgressCallback
 from cerflow.sample.generate import SAMPLE_DIR, STATEMENT, Manifest, load_manifest
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
 from cerflow.sources.maude_bulk import MaudeBulkReader
 
-# progress(step, n): `step` names the file being loaded, `n` records just stored.
-SampleProgress = Callable[[str, int], None]
+__all__ = ["SampleIntegrityError", "ingest_sample", "verify"]
 
 RECALL_ENDPOINTS: dict[str, Callable[[dict[str, Any], str], CanonicalRecall]] = {
     "/device/recall.json": lambda doc, loc: device_recall_to_canonical(doc, location=loc),
@@ -42,8 +43,11 @@ RECALL_ENDPOINTS: dict[str, Callable[[dict[str, Any], str], CanonicalRecall]] = 
 }
 
 
-class SampleIntegrityError(CerflowError, RuntimeError):
-    """The sample on disk is not the one its manifest describes."""
+class SampleIntegrityError(IngestError):
+    """The sample on disk is not the one its manifest describes; nothing is imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}\nNothing was imported.", status_code=422)
 
     status_code = 500
 
@@ -69,14 +73,14 @@ def _generated(provenance: Provenance, query: str) -> Provenance:
     return dataclasses.replace(provenance, is_generated=True, query=query)
 
 
-def _step(progress: SampleProgress | None, label: str) -> Callable[[int], None] | None:
+def _step(progress: ProgressCallback | None, label: str) -> Callable[[int], None] | None:
     if progress is None:
         return None
-    return lambda n: progress(label, n)
+    return lambda n: progress(label, n, None)
 
 
 def _faers(
-    engine: Engine, sample_dir: Path, manifest: Manifest, progress: SampleProgress | None
+    engine: Engine, sample_dir: Path, manifest: Manifest, progress: ProgressCallback | None
 ) -> list[dict[str, Any]]:
     out = []
     for entry in manifest["faers"]["files"]:  # oldest quarter first
@@ -94,7 +98,7 @@ def _faers(
 
 
 def _maude(
-    engine: Engine, sample_dir: Path, manifest: Manifest, progress: SampleProgress | None
+    engine: Engine, sample_dir: Path, manifest: Manifest, progress: ProgressCallback | None
 ) -> dict[str, Any]:
     paths = [sample_dir / entry["path"] for entry in manifest["maude"]["files"]]
     reader = MaudeBulkReader(paths)
@@ -126,7 +130,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _recalls(
-    engine: Engine, sample_dir: Path, manifest: Manifest, progress: SampleProgress | None
+    engine: Engine, sample_dir: Path, manifest: Manifest, progress: ProgressCallback | None
 ) -> list[dict[str, Any]]:
     out = []
     for entry in manifest["recalls"]["files"]:
@@ -157,7 +161,7 @@ def _recalls(
 
 
 def _eudamed(
-    engine: Engine, sample_dir: Path, manifest: Manifest, progress: SampleProgress | None
+    engine: Engine, sample_dir: Path, manifest: Manifest, progress: ProgressCallback | None
 ) -> list[dict[str, Any]]:
     out = []
     for entry in manifest["eudamed"]["files"]:
@@ -198,16 +202,34 @@ def _load(stats: LoadStats) -> dict[str, Any]:
 def ingest_sample(
     engine: Engine,
     *,
-    progress: SampleProgress | None = None,
+    progress: ProgressCallback | None = None,
     sample_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Verify and load the whole sample; returns what each step read and stored.
 
     Re-running it stores nothing new (the loader's upserts find every record unchanged),
-    though each run records its own snapshots, as any re-import does.
+    though each run records its own snapshots, as any re-import does. Raises
+    SampleIntegrityError (nothing imported) for a missing or edited sample, and IngestError
+    for a file the readers refuse (files imported before it stay imported).
     """
     sample_dir = Path(sample_dir) if sample_dir is not None else SAMPLE_DIR
-    manifest = load_manifest(sample_dir)
+    try:
+        manifest = load_manifest(sample_dir)
+    except FileNotFoundError as exc:
+        raise SampleIntegrityError(str(exc)) from exc
+    try:
+        return _ingest(engine, sample_dir, manifest, progress)
+    except SourceFormatError as exc:
+        raise IngestError(
+            f"{exc}\nThe file being imported when this happened was not stored; files "
+            "imported before it stay imported.",
+            status_code=422,
+        ) from exc
+
+
+def _ingest(
+    engine: Engine, sample_dir: Path, manifest: Manifest, progress: ProgressCallback | None
+) -> dict[str, Any]:
     if manifest.get("generated") is not True:
         raise SampleIntegrityError(f"{sample_dir}/manifest.json does not mark the data generated")
     verify(sample_dir, manifest)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cerflow.cli import app
-from cerflow.commands.ingest_maude import ingest_paths
 from cerflow.config import get_settings
-from cerflow.sources.base import SourceFormatError
 from cerflow.store.models import Report, ReportProduct, SourceSnapshot
+from tests.ingest.test_maude import _malformed_copy, _state
 
 
 @pytest.fixture
@@ -44,17 +42,6 @@ def _summary_value(output: str, label: str) -> int:
         if len(cells) >= 3 and cells[1] == label:
             return int(cells[2])
     raise AssertionError(f"{label!r} not in summary:\n{output}")
-
-
-def _state(engine: Engine) -> tuple[int, int, int, list[tuple[str, str | None, bool | None]]]:
-    with Session(engine) as session:
-        reports = session.scalar(select(func.count()).select_from(Report)) or 0
-        products = session.scalar(select(func.count()).select_from(ReportProduct)) or 0
-        snapshots = session.scalar(select(func.count()).select_from(SourceSnapshot)) or 0
-        rows = session.execute(
-            select(Report.source_key, Report.event_type, Report.serious).order_by(Report.source_key)
-        ).all()
-    return reports, products, snapshots, [(k, e, s) for k, e, s in rows]
 
 
 def test_ingest_twice_is_unchanged(cli_env: Engine, maude_2014: Path) -> None:
@@ -89,36 +76,6 @@ def test_ingest_twice_is_unchanged(cli_env: Engine, maude_2014: Path) -> None:
     assert _summary_value(out, "inserted") == 0
     assert _summary_value(out, "updated") == 0
     assert _summary_value(out, "unchanged") == 2
-
-
-def _malformed_copy(src: Path, dst: Path) -> Path:
-    """The 2014 set with event types changed and a bad date on the text file's last line."""
-    dst.mkdir()
-    for name in ("foidev.txt", "patient.txt"):
-        shutil.copy(src / name, dst / name)
-    mdrfoi = (src / "mdrfoi.txt").read_bytes().replace(b"||R||IN", b"||R||D")
-    (dst / "mdrfoi.txt").write_bytes(mdrfoi)
-    lines = (src / "foitext.txt").read_bytes().rstrip(b"\r\n").split(b"\n")
-    lines[-1] = lines[-1].replace(b"|1||", b"|1|31/31/2009|", 1)
-    (dst / "foitext.txt").write_bytes(b"\n".join(lines) + b"\n")
-    return dst
-
-
-def test_malformed_file_leaves_store_unchanged(
-    db_engine: Engine, maude_2014: Path, tmp_path: Path
-) -> None:
-    ingest_paths(db_engine, [maude_2014])
-    before = _state(db_engine)
-    assert before[0] == 2 and before[3][0][1] == "injury"
-    bad = _malformed_copy(maude_2014, tmp_path / "bad")
-    with pytest.raises(SourceFormatError) as info:
-        ingest_paths(db_engine, [bad])
-    assert (info.value.location, info.value.line, info.value.field) == (
-        str(bad / "foitext.txt"),
-        5,
-        "date_report",
-    )
-    assert _state(db_engine) == before  # no report changed to death, no snapshot row
 
 
 def test_cli_reports_malformed_file(cli_env: Engine, maude_2014: Path, tmp_path: Path) -> None:

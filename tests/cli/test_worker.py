@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cerflow.cli import app
-from cerflow.commands import worker
+from cerflow.cli import app, worker
 from cerflow.config import Settings
 from cerflow.jobs import worker as worker_entry
 

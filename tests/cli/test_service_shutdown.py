@@ -8,8 +8,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from cerflow.cli import app
-from cerflow.commands import service
+from cerflow.cli import app, service
 from cerflow.config import Settings
 
 

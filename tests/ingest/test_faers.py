@@ -1,5 +1,5 @@
-"""`cerflow ingest faers` end to end on SQLite and PostgreSQL: counts, idempotency, updates,
-and a failed import leaving the store unchanged."""
+"""FAERS quarter imports (`ingest.faers`) on SQLite and PostgreSQL: counts, idempotency,
+updates, and a failed import leaving the store unchanged."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from typer.testing import CliRunner
 
-from cerflow.cli import app
-from cerflow.commands.ingest_faers import ingest_zip
-from cerflow.config import get_settings
+from cerflow.ingest import IngestError, IngestInputError
+from cerflow.ingest.faers import ingest_quarters, ingest_zip
 from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
 from tests.sources.test_faers_ascii import _raw_table, demo_row, drug_row, make_zip
 
@@ -145,27 +143,23 @@ def test_failed_import_leaves_store_unchanged(
     assert _counts(db_engine) == before
 
 
-def test_cli_summary_and_error(
-    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+def test_progress_callback_and_errors_for_callers(
+    db_engine: Engine, shared_data: Path, tmp_path: Path
 ) -> None:
-    db = tmp_path / "cli.db"
-    monkeypatch.setenv("CERFLOW_DATABASE_URL", f"sqlite:///{db}")
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        path = shared_data / "faers_ascii" / "faers_ascii_2017q2.zip"
-        result = runner.invoke(app, ["ingest", "faers", str(path)], env={"COLUMNS": "200"})
-        assert result.exit_code == 0, result.output
-        line = next(x for x in result.stdout.splitlines() if "faers_ascii_2017q2.zip" in x)
-        cells = [c.strip() for c in line.replace("\u2502", "|").split("|") if c.strip()]
-        # file, DEMO rows, superseded, deleted, read, inserted, updated, unchanged, rejected
-        assert cells[1:] == ["100", "0", "0", "100", "100", "0", "0", "0"]
-        bad = make_zip(
-            tmp_path / "bad.zip",
-            {"demo": ["x$100$1"], "drug": [], "reac": []},
-        )
-        result = runner.invoke(app, ["ingest", "faers", str(bad)], env={"COLUMNS": "200"})
-        assert result.exit_code == 1
-        assert "ascii/DEMO17Q2.txt" in result.output and "line 2" in result.output
-    finally:
-        get_settings.cache_clear()
+    """What the CLI and jobs rely on: (step, n, total) progress, a missing file refused before
+    anything is read, and a malformed zip named in an IngestError that keeps the done files."""
+    calls: list[tuple[str, int, int | None]] = []
+    good = shared_data / "faers_ascii" / "faers_ascii_2017q2.zip"
+    with pytest.raises(IngestInputError, match=r"nope\.zip: no such file"):
+        ingest_quarters(db_engine, [good, tmp_path / "nope.zip"])
+    assert _counts(db_engine)["source_snapshots"] == 0
+
+    bad = make_zip(tmp_path / "bad.zip", {"demo": ["x$100$1"], "drug": [], "reac": []})
+    with pytest.raises(
+        IngestError, match=r"(?s)bad\.zip.*Nothing from this file was stored"
+    ) as info:
+        ingest_quarters(db_engine, [good, bad], progress=lambda *c: calls.append(c))
+    assert [r.name for r in info.value.done] == ["faers_ascii_2017q2.zip"]
+    loading = [c for c in calls if c[0] == "faers_ascii_2017q2.zip: loading"]
+    assert loading[0] == ("faers_ascii_2017q2.zip: loading", 0, 100)
+    assert sum(n for _, n, _ in loading) == 100

@@ -1,5 +1,6 @@
-"""Columnar loader against `load_reports` on SQLite and the real PostgreSQL: the same stored
-rows, idempotence, versions, rejects, rollback, and removal of cases FDA lists as deleted."""
+"""The report loader against the row-wise reference on SQLite and the real PostgreSQL: the
+same stored rows, idempotence, versions, rejects, rollback, and removal of cases FDA lists
+as deleted."""
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from cerflow.db import make_engine
-from cerflow.etl import load_columnar
+from cerflow.etl import load_reports as report_loader
 from cerflow.etl.faers import faers_reports
 from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
-from cerflow.etl.load import load_reports
-from cerflow.etl.load_columnar import load_report_frames, reports_to_frames
+from cerflow.etl.load_reports import load_report_frames, load_reports, reports_to_frames
 from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
+from tests.etl.rowwise_reference import load_reports_rowwise
 from tests.etl.test_faers_columnar import SAMPLE_DIR, demo, drug, make_zip, quirky_quarter
 
 PROV = Provenance(source="test", location="memory://test", sha256="0" * 64)
@@ -80,6 +81,14 @@ def _load_frames(engine: Engine, path: Path) -> Any:
 
 def _load_reference(engine: Engine, path: Path) -> Any:
     with FaersQuarter(path) as quarter:
+        return load_reports_rowwise(
+            engine, faers_reports(quarter.records()), quarter.provenance, source_stats=quarter.stats
+        )
+
+
+def _load_records(engine: Engine, path: Path) -> Any:
+    """`load_reports`: the per-record reader's canonical reports through the frames path."""
+    with FaersQuarter(path) as quarter:
         return load_reports(
             engine, faers_reports(quarter.records()), quarter.provenance, source_stats=quarter.stats
         )
@@ -89,10 +98,11 @@ def _same_tables(engine: Engine, paths: list[Path]) -> dict[str, list[tuple[Any,
     _empty(engine)
     ref_stats = [_load_reference(engine, p).as_dict() for p in paths]
     expected = _dump(engine)
-    _empty(engine)
-    got_stats = [_load_frames(engine, p).as_dict() for p in paths]
-    assert _dump(engine) == expected
-    assert got_stats == ref_stats
+    for load in (_load_frames, _load_records):
+        _empty(engine)
+        got_stats = [load(engine, p).as_dict() for p in paths]
+        assert _dump(engine) == expected, load.__name__
+        assert got_stats == ref_stats, load.__name__
     return expected
 
 
@@ -201,8 +211,11 @@ def test_rejects_and_duplicate_keys(db_engine: Engine) -> None:
     frames = reports_to_frames(reports)
     stats = load_report_frames(db_engine, *frames, PROV)
     _empty(db_engine)
-    ref = load_reports(db_engine, reports, PROV)  # the reference loader on the same input
+    ref = load_reports_rowwise(db_engine, reports, PROV)  # the reference on the same input
     assert stats.as_dict() == ref.as_dict()
+    _empty(db_engine)
+    records = load_reports(db_engine, reports, PROV, batch_size=3)  # chunks join as one import
+    assert records.as_dict() == ref.as_dict()
     assert (stats.inserted, stats.unchanged, stats.rejected) == (1, 1, 2)
     assert stats.reject_reasons == {"missing source key": 1, "no product": 1}
 
@@ -251,12 +264,12 @@ def _foreign_keys(engine: Engine) -> set[tuple[str, str]]:
 
 def _drop_last_report(monkeypatch: pytest.MonkeyPatch) -> None:
     """Simulate a loader bug: the last new report row is never written, its children are."""
-    real = load_columnar._insert
+    real = report_loader._insert
 
     def insert(conn: Any, table: str, frame: pl.DataFrame) -> None:
         real(conn, table, frame.head(frame.height - 1) if table == "reports" else frame)
 
-    monkeypatch.setattr(load_columnar, "_insert", insert)
+    monkeypatch.setattr(report_loader, "_insert", insert)
 
 
 def test_bulk_load_checks_parents_once_and_keeps_the_foreign_keys(
@@ -267,13 +280,13 @@ def test_bulk_load_checks_parents_once_and_keeps_the_foreign_keys(
     engine = scratch_pg_engine
     _empty(engine)
     calls: list[bool] = []
-    real_off = load_columnar._triggers_off
+    real_off = report_loader._triggers_off
 
     def off(conn: Any) -> bool:
         calls.append(real_off(conn))
         return calls[-1]
 
-    monkeypatch.setattr(load_columnar, "_triggers_off", off)
+    monkeypatch.setattr(report_loader, "_triggers_off", off)
     path = quirky_quarter(tmp_path / "q.zip")
     stats = _load_frames(engine, path)
     assert calls == [True] and stats.inserted > 0
@@ -294,7 +307,7 @@ def test_bulk_load_checks_parents_once_and_keeps_the_foreign_keys(
     _empty(engine)
 
     _drop_last_report(monkeypatch)
-    with pytest.raises(load_columnar.LoadIntegrityError, match=r"1 report id\(s\).*nothing"):
+    with pytest.raises(report_loader.LoadIntegrityError, match=r"1 report id\(s\).*nothing"):
         _load_frames(engine, path)
     assert _counts(engine) == (0, 0, 0, 0)
     _empty(engine)

@@ -1,11 +1,11 @@
-"""`cerflow ingest openfda --drug NAME | --device-code CODE ...`: live openFDA into the store.
+"""openFDA import: one drug's or device product codes' adverse events (and recalls).
 
 Each dataset (adverse events, then recalls/enforcement) is one loader transaction: if
 openFDA fails for good midway (retries exhausted, quota reached) that dataset stores
-nothing and the command says so; datasets already loaded stay loaded. Running the same
-import again changes nothing that has not changed at openFDA (idempotent upserts).
-Page URLs (API key redacted), their sha256 and retrieval times are kept in the snapshot's
-statistics so every number can be traced back to the responses it came from.
+nothing; datasets already loaded stay loaded. Running the same import again changes nothing
+that has not changed at openFDA (idempotent upserts). Page URLs (API key redacted), their
+sha256 and retrieval times are kept in the snapshot's statistics so every number can be
+traced back to the responses it came from.
 """
 
 from __future__ import annotations
@@ -14,26 +14,31 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+import httpx
 from sqlalchemy import Engine
 
-from cerflow.commands._summary import rows_table
-from cerflow.config import get_settings
-from cerflow.db import make_engine
-from cerflow.etl.load import LoadStats, load_recalls, load_reports
+from cerflow.config import Settings
+from cerflow.etl.load_common import LoadStats
+from cerflow.etl.load_keyed import load_recalls
+from cerflow.etl.load_reports import load_reports
 from cerflow.etl.openfda_drug import drug_event_to_canonical
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalReport
+from cerflow.ingest._base import IngestError, IngestInputError, ProgressCallback, step_advance
 from cerflow.sources import openfda as ofda
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord
-from cerflow.store import migrate
 
-console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
+__all__ = [
+    "Dataset",
+    "DatasetResult",
+    "datasets",
+    "ingest_openfda",
+    "pages_digest",
+    "refresh_product",
+    "run_dataset",
+]
 
 
 @dataclass(slots=True)
@@ -60,12 +65,20 @@ class Dataset:
         return ofda.and_search(self.search, ofda.date_range(self.date_field, since, until))
 
 
+@dataclass(slots=True)
+class DatasetResult:
+    """One stored dataset: its name, how many records openFDA matched, what the loader did."""
+
+    name: str
+    matched: int
+    load: LoadStats
+
+
 def _device_mapper() -> Callable[[dict[str, Any], str], CanonicalReport]:
     try:
         from cerflow.etl.maude import device_event_to_canonical
     except ImportError:  # pragma: no cover - the MAUDE mapping ships with the MAUDE reader
-        console.print("[red]error:[/red] the MAUDE device-event mapping is not installed")
-        raise typer.Exit(1) from None
+        raise IngestError("the MAUDE device-event mapping is not installed") from None
     return lambda doc, _location: device_event_to_canonical(doc)
 
 
@@ -76,7 +89,23 @@ def datasets(
     until: dt.date | None,
     recalls: bool,
 ) -> list[Dataset]:
-    """What one command line fetches, in order."""
+    """What one import fetches, in order; raises IngestInputError (a ValueError too) for a
+    product openFDA cannot be asked about."""
+    try:
+        return _datasets(drug, codes, since, until, recalls)
+    except IngestInputError:
+        raise
+    except ValueError as exc:
+        raise IngestInputError(str(exc)) from None
+
+
+def _datasets(
+    drug: str | None,
+    codes: list[str],
+    since: dt.date | None,
+    until: dt.date | None,
+    recalls: bool,
+) -> list[Dataset]:
     out: list[Dataset] = []
     if drug:
         out.append(
@@ -173,17 +202,17 @@ def run_dataset(
     engine: Engine,
     ds: Dataset,
     *,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     skip_malformed: bool = False,
 ) -> tuple[int, LoadStats]:
-    """Fetch, map and load one dataset; returns (records openFDA matched, loader stats)."""
+    """Fetch, map and load one dataset; returns (records openFDA matched, loader stats).
+
+    Raises the source's own errors (`OpenFDAError`, `SourceFormatError`) so a job runner can
+    tell a retryable outage from a bad record; `ingest_openfda` turns them into an
+    `IngestError` for callers that only show the message.
+    """
     total = client.total(ds.endpoint, ds.windowed_search())
-    task = progress.add_task(ds.name, total=total) if progress is not None else None
-
-    def advance(n: int) -> None:
-        if progress is not None and task is not None:
-            progress.advance(task, n)
-
+    advance = step_advance(progress, ds.name, total)
     source_stats: dict[str, Any] = {
         "endpoint": ds.endpoint,
         "search": ds.windowed_search(),
@@ -223,95 +252,77 @@ def pages_digest(source_stats: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _summary(rows: list[tuple[str, int, LoadStats]]) -> Table:
-    return rows_table(
-        "openFDA import",
-        "dataset",
-        ("matched",),
-        ((name, (total,), st) for name, total, st in rows),
-    )
-
-
 def ingest_openfda(
-    drug: Annotated[
-        str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'metformin'.")
-    ] = None,
-    device_code: Annotated[
-        list[str] | None,
-        typer.Option("--device-code", help="FDA device product code, e.g. DQA (repeatable)."),
-    ] = None,
-    since: Annotated[
-        dt.datetime | None,
-        typer.Option("--since", formats=["%Y-%m-%d"], help="First received date (YYYY-MM-DD)."),
-    ] = None,
-    until: Annotated[
-        dt.datetime | None,
-        typer.Option("--until", formats=["%Y-%m-%d"], help="Last received date (YYYY-MM-DD)."),
-    ] = None,
-    recalls: Annotated[
-        bool,
-        typer.Option("--recalls/--no-recalls", help="Also import recalls and enforcement reports."),
-    ] = True,
-    skip_malformed: Annotated[
-        bool,
-        typer.Option(
-            "--skip-malformed",
-            help="Count malformed records as rejected instead of stopping the import.",
-        ),
-    ] = False,
-) -> None:
-    """Import adverse events (and recalls) for one drug or device product codes from openFDA."""
-    codes = device_code or []
-    if bool(drug) == bool(codes):
-        console.print("[red]error:[/red] give exactly one of --drug NAME or --device-code CODE")
-        raise typer.Exit(2)
-    since_d = since.date() if since else None
-    until_d = until.date() if until else None
-    if since_d and until_d and since_d > until_d:
-        console.print(f"[red]error:[/red] --since {since_d} is after --until {until_d}")
-        raise typer.Exit(2)
-    try:
-        plan = datasets(drug, codes, since_d, until_d, recalls)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    engine: Engine,
+    plan: list[Dataset],
+    *,
+    settings: Settings,
+    progress: ProgressCallback | None = None,
+    skip_malformed: bool = False,
+) -> list[DatasetResult]:
+    """Run `plan` (from `datasets`) dataset by dataset, each in its own transaction.
 
-    settings = get_settings()
-    engine = make_engine()
-    done: list[tuple[str, int, LoadStats]] = []
-    try:
-        migrate.upgrade(engine)
-        with (
-            ofda.OpenFDAClient.from_settings(settings) as client,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress,
-        ):
-            for ds in plan:
-                try:
-                    total, stats = run_dataset(
-                        client, engine, ds, progress=progress, skip_malformed=skip_malformed
-                    )
-                except (ofda.OpenFDAError, SourceFormatError) as exc:
-                    progress.stop()
-                    if done:
-                        Console().print(_summary(done))
-                    console.print(
-                        f"[red]error:[/red] {ds.name}: {exc}\nNothing from this dataset was "
-                        "stored; run the same command again later (already loaded datasets "
-                        "stay as they are)."
-                    )
-                    raise typer.Exit(1) from None
-                done.append((ds.name, total, stats))
-        Console().print(_summary(done))
-    finally:
-        engine.dispose()
+    Raises IngestError naming the failed dataset when openFDA fails for good or answers with
+    a malformed record; its `done` holds the `DatasetResult`s already stored.
+    """
+
+    def failed(ds: Dataset, exc: Exception) -> str:
+        return (
+            f"{ds.name}: {exc}\nNothing from this dataset was stored; run the same command "
+            "again later (already loaded datasets stay as they are)."
+        )
+
+    return _run_plan(engine, plan, settings, progress, skip_malformed, failed, failed)
 
 
-def register(ingest_app: typer.Typer) -> None:
-    """Add `cerflow ingest openfda` to the ingest group."""
-    ingest_app.command("openfda")(ingest_openfda)
+def refresh_product(
+    engine: Engine,
+    *,
+    drug: str | None,
+    codes: list[str],
+    since: dt.date | None,
+    until: dt.date | None,
+    settings: Settings,
+    progress: ProgressCallback | None = None,
+) -> list[DatasetResult]:
+    """Import one product's openFDA events and recalls before a report reads the store.
+
+    An unreachable openFDA is an IngestError that suggests reporting on the stored data
+    instead (`--offline`); bad product input is an IngestInputError.
+    """
+    plan = datasets(drug, codes, since, until, True)
+
+    def unreachable(ds: Dataset, exc: Exception) -> str:
+        return (
+            f"could not fetch {ds.name} from openFDA ({settings.openfda_base_url}): "
+            f"{exc}\nRun again with --offline to report on the data already stored."
+        )
+
+    def malformed(ds: Dataset, exc: Exception) -> str:
+        return f"{ds.name}: {exc}\nNothing from this dataset was stored."
+
+    return _run_plan(engine, plan, settings, progress, False, unreachable, malformed)
+
+
+def _run_plan(
+    engine: Engine,
+    plan: list[Dataset],
+    settings: Settings,
+    progress: ProgressCallback | None,
+    skip_malformed: bool,
+    unreachable: Callable[[Dataset, Exception], str],
+    malformed: Callable[[Dataset, Exception], str],
+) -> list[DatasetResult]:
+    done: list[DatasetResult] = []
+    with ofda.OpenFDAClient.from_settings(settings) as client:
+        for ds in plan:
+            try:
+                total, stats = run_dataset(
+                    client, engine, ds, progress=progress, skip_malformed=skip_malformed
+                )
+            except SourceFormatError as exc:
+                raise IngestError(malformed(ds, exc), done=done) from exc
+            except (ofda.OpenFDAError, httpx.HTTPError, OSError) as exc:
+                raise IngestError(unreachable(ds, exc), done=done, status_code=502) from exc
+            done.append(DatasetResult(ds.name, total, stats))
+    return done

@@ -30,13 +30,13 @@ from cerflow.analysis.trends import (
     serious_share,
     top_events,
 )
+from cerflow.cli._common import fail
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.store import frames
 from cerflow.store.frames import ProductQuery
 
 console = Console()
-err = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
 
 
 class OutputFormat(StrEnum):
@@ -50,20 +50,15 @@ DEVICE_OPT = typer.Option(None, "--device-code", help="FDA device product code(s
 FORMAT_OPT = typer.Option(OutputFormat.TABLE, "--format", help="table, csv or json.")
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
-
-
 def _query(drug: str | None, device_code: str | None) -> ProductQuery:
     if (drug is None) == (device_code is None):
-        raise _fail("give exactly one of --drug NAME or --device-code CODE", 2)
+        raise fail("give exactly one of --drug NAME or --device-code CODE", 2)
     try:
         return (
             ProductQuery.drug(drug) if drug is not None else ProductQuery.device(device_code or "")
         )
     except ValueError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
 
 
 def _ensure_present(conn: Any, query: ProductQuery) -> None:
@@ -80,14 +75,14 @@ def _ensure_present(conn: Any, query: ProductQuery) -> None:
     hint = ""
     if hits:
         hint = " Did you mean: " + ", ".join(f"{k} ({n} reports)" for k, n in hits[:5]) + "?"
-    raise _fail(f"no reports for {what} in the store.{hint} Load data first: `{how}`.")
+    raise fail(f"no reports for {what} in the store.{hint} Load data first: `{how}`.")
 
 
 def _methods(text: str) -> tuple[Method, ...]:
     names = [m.strip().lower() for m in text.split(",") if m.strip()]
     bad = [m for m in names if m not in ALL_METHODS]
     if bad or not names:
-        raise _fail(f"--method takes a comma list of {', '.join(ALL_METHODS)}; got {text!r}", 2)
+        raise fail(f"--method takes a comma list of {', '.join(ALL_METHODS)}; got {text!r}", 2)
     return tuple(m for m in ALL_METHODS if m in names)
 
 

@@ -1,4 +1,5 @@
-"""The loader on SQLite and the real PostgreSQL: inserts, idempotence, versions, rollback."""
+"""`load_reports` (canonical records -> frames -> the one report write path) on SQLite and
+the real PostgreSQL: inserts, idempotence, versions, rejects, rollback, the paged checksum."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cerflow.etl.load import load_devices, load_recalls, load_reports
+from cerflow.etl.load_reports import load_reports
 from cerflow.etl.records import (
-    CanonicalDevice,
     CanonicalEvent,
     CanonicalProduct,
-    CanonicalRecall,
     CanonicalReport,
     PartialDate,
 )
 from cerflow.sources.base import Provenance, SourceFormatError
-from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
+from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
 
 PROV = Provenance(source="test", location="memory://test", sha256="0" * 64)
 
@@ -97,7 +96,7 @@ def test_failure_mid_stream_stores_nothing(db_engine: Engine) -> None:
     before = _counts(db_engine)
 
     def broken() -> Iterator[CanonicalReport]:
-        for i in range(7000):  # more than a batch, so rows were already written
+        for i in range(7000):  # more than a batch: conversion had started
             yield _report(f"n{i}")
         raise SourceFormatError("bad", location="x.txt", line=7001, field="caseid")
 
@@ -120,31 +119,6 @@ def test_rejects_are_counted_not_stored(db_engine: Engine) -> None:
 def test_duplicate_event_terms_on_one_report_count_once(db_engine: Engine) -> None:
     load_reports(db_engine, [_report("1", terms=("nausea", "nausea"))], PROV)
     assert _counts(db_engine)[2] == 1
-
-
-def test_recalls_and_devices_upsert(db_engine: Engine) -> None:
-    recall = CanonicalRecall(
-        source="device_recall",
-        recall_number="Z-1234-2024",
-        product_type="device",
-        classification="II",
-        product_codes=["DQA"],
-        report_date=dt.date(2024, 5, 2),
-    )
-    assert load_recalls(db_engine, [recall], PROV).inserted == 1
-    assert load_recalls(db_engine, [recall], PROV).unchanged == 1
-    recall.status = "Terminated"
-    assert load_recalls(db_engine, [recall], PROV).updated == 1
-    dev = CanonicalDevice(
-        source="eudamed_public", source_uuid="u1", udi_di="0123", risk_class="IIb"
-    )
-    assert load_devices(db_engine, [dev, dev], PROV).inserted == 1
-    with db_engine.connect() as conn:
-        assert conn.execute(select(Recall.status, Recall.product_codes)).one() == (
-            "Terminated",
-            ["DQA"],
-        )
-        assert conn.execute(select(Device.risk_class)).scalar_one() == "IIb"
 
 
 def test_paged_imports_get_their_checksum_at_the_end(db_engine: Engine) -> None:

@@ -15,31 +15,30 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from cerflow.cli._common import err, fail, out, progress_bar
 from cerflow.config import get_settings
 from cerflow.db import make_engine
+from cerflow.errors import CerflowError
+from cerflow.ingest import IngestInputError
+from cerflow.ingest.openfda import refresh_product
+from cerflow.ingest.sample import ingest_sample
 from cerflow.report.facts_builder import ProductNotFoundError
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
+from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
-
-console = Console(stderr=True, soft_wrap=True)  # error paths stay copyable
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
 def _progress() -> Progress:
+    """The report's stage bar (it names stages as they start, which the import bars don't)."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err,
     )
 
 
@@ -85,19 +84,21 @@ def run_report(
 
 
 def _print_files(result: ReportResult) -> None:
-    out = Console()
+    console = out()
     facts = result.facts
-    out.print(
+    console.print(
         f"[bold]{facts.meta.title}[/bold] ({facts.meta.report_id} v{facts.meta.version}, "
         f"data cut-off {facts.meta.data_cutoff})"
     )
     if facts.meta.generated_data:
-        out.print("[bold yellow]Built from generated sample data, not real reports.[/bold yellow]")
+        console.print(
+            "[bold yellow]Built from generated sample data, not real reports.[/bold yellow]"
+        )
     for fmt, path in sorted(result.files.items()):
-        out.print(f"  {fmt:5} {path}")
+        console.print(f"  {fmt:5} {path}")
     if result.narrative.llm.get("enabled"):
         llm = result.narrative.llm
-        out.print(
+        console.print(
             f"  LLM {llm.get('model')}: {llm.get('accepted')} paragraphs accepted, "
             f"{llm.get('rejected')} rejected, {llm.get('prompt_tokens')} + "
             f"{llm.get('completion_tokens')} tokens, ${llm.get('cost_usd')}"
@@ -108,30 +109,21 @@ def _refresh_from_openfda(
     engine: Engine, drug: str | None, codes: list[str], since: dt.date | None, until: dt.date | None
 ) -> None:
     """Import the product's openFDA data first; an unreachable API is a clear error."""
-    import httpx
-
-    from cerflow.commands.ingest_openfda import datasets, run_dataset
-    from cerflow.sources import openfda as ofda
-    from cerflow.sources.base import SourceFormatError
-
-    settings = get_settings()
     try:
-        plan = datasets(drug, codes, since, until, True)
-    except ValueError as exc:
-        raise _fail(str(exc), 2) from None
-    with ofda.OpenFDAClient.from_settings(settings) as client, _progress() as progress:
-        for ds in plan:
-            try:
-                run_dataset(client, engine, ds, progress=progress)
-            except (ofda.OpenFDAError, httpx.HTTPError, OSError) as exc:
-                progress.stop()
-                raise _fail(
-                    f"could not fetch {ds.name} from openFDA ({settings.openfda_base_url}): "
-                    f"{exc}\nRun again with --offline to report on the data already stored."
-                ) from None
-            except SourceFormatError as exc:
-                progress.stop()
-                raise _fail(f"{ds.name}: {exc}\nNothing from this dataset was stored.") from None
+        with progress_bar() as progress:
+            refresh_product(
+                engine,
+                drug=drug,
+                codes=codes,
+                since=since,
+                until=until,
+                settings=get_settings(),
+                progress=progress,
+            )
+    except IngestInputError as exc:
+        raise fail(exc, 2) from None
+    except CerflowError as exc:
+        raise fail(exc) from None
 
 
 def report_command(
@@ -161,15 +153,15 @@ def report_command(
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = device_code or []
     if bool(drug) == bool(codes):
-        raise _fail("give exactly one of --drug NAME or --device-code CODE", 2)
+        raise fail("give exactly one of --drug NAME or --device-code CODE", 2)
     since_d = since.date() if since else None
     until_d = until.date() if until else None
     if since_d and until_d and since_d > until_d:
-        raise _fail(f"--since {since_d} is after --until {until_d}", 2)
+        raise fail(f"--since {since_d} is after --until {until_d}", 2)
     try:
         formats = parse_formats(fmt)
     except ValueError as exc:
-        raise _fail(f"--format: {exc}", 2) from None
+        raise fail(f"--format: {exc}", 2) from None
     engine = make_engine()
     try:
         migrate.upgrade(engine)
@@ -187,9 +179,9 @@ def report_command(
                 label=drug or ", ".join(codes),
             )
         except ProductNotFoundError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(exc) from None
         except ValueError as exc:
-            raise _fail(str(exc), 2) from None
+            raise fail(exc, 2) from None
         _print_files(result)
     finally:
         engine.dispose()
@@ -212,9 +204,6 @@ def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
 ) -> None:
     """Build a store from the bundled SYNTHETIC sample and write one drug and one device CER."""
-    from cerflow.sample.generate import SAMPLE_DIR
-    from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
-
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.db"
     for suffix in ("", "-wal", "-shm"):
@@ -224,19 +213,13 @@ def demo_command(
     engine = make_engine(f"sqlite:///{db.resolve()}")
     try:
         migrate.upgrade(engine)
-        with _progress() as progress:
-            tasks: dict[str, Any] = {}
-
-            def advance(step: str, n: int) -> None:
-                if step not in tasks:
-                    tasks[step] = progress.add_task(f"sample: {step}", total=None)
-                progress.advance(tasks[step], n)
-
-            try:
-                ingest_sample(engine, progress=advance)
-            except SampleIntegrityError as exc:
-                progress.stop()
-                raise _fail(str(exc)) from None
+        try:
+            with progress_bar() as progress:
+                ingest_sample(
+                    engine, progress=lambda step, n, total: progress(f"sample: {step}", n, total)
+                )
+        except CerflowError as exc:
+            raise fail(exc) from None
         results = []
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),

@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
-from typer.testing import CliRunner
 
-from cerflow.cli import app
 from cerflow.db import make_engine
+from cerflow.ingest.sample import SampleIntegrityError, ingest_sample
 from cerflow.sample import SAMPLE_DIR, load_manifest
-from cerflow.sample.ingest import SampleIntegrityError, ingest_sample
 from cerflow.store import migrate
 from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
 
@@ -129,22 +127,3 @@ def test_changed_sample_is_refused_and_nothing_stored(tmp_path: Path) -> None:
         assert _count(engine, select(func.count()).select_from(SourceSnapshot)) == 0
     finally:
         engine.dispose()
-
-
-def test_cli_refuses_changed_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    copy = tmp_path / "sample"
-    shutil.copytree(SAMPLE_DIR, copy)
-    (copy / "eudamed/devices_udiDiData_LZG.json").unlink()
-    monkeypatch.setenv("CERFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    from cerflow.config import get_settings
-
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["ingest", "sample", "--dir", str(copy)])
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 1
-    output = result.output.replace("\n", "")  # rich wraps long lines
-    assert "devices_udiDiData_LZG.json" in output
-    assert "missing" in output
-    assert "Nothing was imported" in output
