@@ -25,12 +25,14 @@ test: sync sysdeps services
 	@source .tmp/services.env && $(UV) run ruff check src tests benchmarks && \
 	  $(UV) run ruff format --check src tests benchmarks && \
 	  $(UV) run mypy && \
+	  $(UV) run lint-imports && \
 	  $(UV) run pytest -n 2 --timeout 600
 
 lint:
 	$(UV) run ruff check src tests benchmarks
 	$(UV) run ruff format --check src tests benchmarks
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 format:
 	$(UV) run ruff format src tests benchmarks

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -151,10 +152,10 @@ class _Points:
         )
 
     def gammaln_shift(self, alpha: float) -> FloatArray:
-        return special.gammaln(alpha + self.uniq)[self.inv]
+        return cast(FloatArray, special.gammaln(alpha + self.uniq)[self.inv])
 
     def digamma_shift(self, alpha: float) -> FloatArray:
-        return special.digamma(alpha + self.uniq)[self.inv]
+        return cast(FloatArray, special.digamma(alpha + self.uniq)[self.inv])
 
 
 def _component_terms(
@@ -421,7 +422,8 @@ def _uniform_spline(grid: FloatArray, values: FloatArray, x: FloatArray) -> Floa
     step = (grid[-1] - grid[0]) / (grid.size - 1)
     idx = np.clip(((x - grid[0]) / step).astype(np.int64), 0, grid.size - 2)
     dx = x - grid[idx]
-    return ((coef[0, idx] * dx + coef[1, idx]) * dx + coef[2, idx]) * dx + coef[3, idx]
+    out = ((coef[0, idx] * dx + coef[1, idx]) * dx + coef[2, idx]) * dx + coef[3, idx]
+    return cast(FloatArray, out)
 
 
 def _mixture_quantile_exact(

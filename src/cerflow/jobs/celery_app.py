@@ -15,7 +15,7 @@ tasks and the beat schedule from `cerflow.jobs.registry`.
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from cerflow.config import Settings, get_settings
 from cerflow.jobs.routing import QUEUES, queue_name, task_routes

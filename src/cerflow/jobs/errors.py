@@ -63,7 +63,7 @@ def is_transient(exc: BaseException) -> bool:
 def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
     """Exponential backoff with jitter (half fixed, half random) so retries spread out."""
     delay = min(cap, base * (2 ** max(0, attempt - 1)))
-    return delay / 2 + random.uniform(0, delay / 2)
+    return float(delay / 2 + random.uniform(0, delay / 2))
 
 
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s:@]+(:[^/\s@]*)?@", re.I)

@@ -59,7 +59,7 @@ def broker_check(settings: Settings) -> Check:
                 return bool(client.ping())
             finally:
                 client.close()
-        from kombu import Connection
+        from kombu.connection import Connection
 
         with Connection(url, connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1)

@@ -26,7 +26,7 @@ def create_worker_app(settings: Settings | None = None) -> Celery:
     return worker_app
 
 
-@worker_process_init.connect
+@worker_process_init.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
 def _after_fork(**_: Any) -> None:
     runtime.reset()
 

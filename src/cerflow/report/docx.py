@@ -204,7 +204,7 @@ def _table(doc: DocxDocument, block: Block) -> DocxTable:
     t = block.table
     caption = doc.add_paragraph(t.caption, style="Caption")
     caption.paragraph_format.keep_with_next = True
-    table = doc.add_table(rows=1, cols=len(t.columns))
+    table: DocxTable = doc.add_table(rows=1, cols=len(t.columns))
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     header = table.rows[0]

@@ -25,7 +25,7 @@ def file_path(*, report: CerReport, fmt: str, data_dir: Path) -> Path:
     if not rel:
         raise NotFoundError(f"report {report.id} has no {fmt} file; it has {sorted(report.files)}")
     root = reports_dir(data_dir)
-    path = (root / report.job_id / rel).resolve()
+    path = (root / report.job_id / str(rel)).resolve()
     if not path.is_file() or root.resolve() not in path.parents:
         raise NotFoundError(f"the {fmt} file of report {report.id} is missing on disk")
     return path

@@ -181,8 +181,8 @@ class _Http:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableHTTPError) and exc.retry_after is not None:
-            return min(exc.retry_after, self._backoff_max)
-        return min(self._backoff_base * (2 ** (state.attempt_number - 1)), self._backoff_max)
+            return min(float(exc.retry_after), self._backoff_max)
+        return float(min(self._backoff_base * (2 ** (state.attempt_number - 1)), self._backoff_max))
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
