@@ -55,11 +55,11 @@ from scipy import special
 
 from cerflow.analysis import gps
 from cerflow.analysis.gps import GpsPrior
+from cerflow.analysis.thresholds import ALL_METHODS as ALL_METHODS
+from cerflow.analysis.thresholds import Method as Method
 from cerflow.analysis.thresholds import SignalThresholds
 
-Method = Literal["prr", "ror", "ic", "ebgm"]
 IcMethod = Literal["noren", "bcpnn"]
-ALL_METHODS: tuple[Method, ...] = ("prr", "ror", "ic", "ebgm")
 Z975 = 1.959963984540054
 
 IntArray = NDArray[np.int64]

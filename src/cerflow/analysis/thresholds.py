@@ -8,7 +8,12 @@ uses; EB05 >= 2 as in FDA data mining). Production callers build it from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+# The method names live here, beside the criteria, so the CLI can list them without
+# importing the statistics (scipy) it needs only when a command runs.
+Method = Literal["prr", "ror", "ic", "ebgm"]
+ALL_METHODS: tuple[Method, ...] = ("prr", "ror", "ic", "ebgm")
 
 
 @dataclass(frozen=True)

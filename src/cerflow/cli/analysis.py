@@ -19,17 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cerflow.analysis.anomalies import detect_anomalies
-from cerflow.analysis.disproportionality import ALL_METHODS, Method, disproportionality, for_product
-from cerflow.analysis.forecast import forecast
-from cerflow.analysis.thresholds import SignalThresholds
-from cerflow.analysis.trends import (
-    date_coverage,
-    mann_kendall,
-    monthly_counts,
-    serious_share,
-    top_events,
-)
+from cerflow.analysis.thresholds import ALL_METHODS, Method, SignalThresholds
 from cerflow.cli._common import fail
 from cerflow.config import get_settings
 from cerflow.db import make_engine
@@ -146,6 +136,9 @@ def signals(
     output: OutputFormat = FORMAT_OPT,
 ) -> None:
     """Disproportionality signals of one product against the whole store as background."""
+    # Imported here: the statistics pull in scipy, which `cerflow --help` must not wait for.
+    from cerflow.analysis.disproportionality import disproportionality, for_product
+
     query = _query(drug, device_code)
     methods = _methods(method)
     settings = get_settings()
@@ -209,6 +202,17 @@ def trends(
     output: OutputFormat = FORMAT_OPT,
 ) -> None:
     """Monthly report counts, Mann-Kendall trend, forecast and anomalies for one product."""
+    # Imported here: scipy and statsmodels load only when the command runs.
+    from cerflow.analysis.anomalies import detect_anomalies
+    from cerflow.analysis.forecast import forecast
+    from cerflow.analysis.trends import (
+        date_coverage,
+        mann_kendall,
+        monthly_counts,
+        serious_share,
+        top_events,
+    )
+
     query = _query(drug, device_code)
     engine = make_engine()
     try:

@@ -21,11 +21,10 @@ from sqlalchemy import Engine
 from cerflow.cli._common import err, fail, out, progress_bar
 from cerflow.config import get_settings
 from cerflow.db import make_engine
-from cerflow.errors import CerflowError
+from cerflow.errors import CerflowError, NotFoundError
 from cerflow.ingest import IngestInputError
 from cerflow.ingest.openfda import refresh_product
 from cerflow.ingest.sample import ingest_sample
-from cerflow.report.facts_builder import ProductNotFoundError
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
@@ -178,7 +177,7 @@ def report_command(
                 formats=formats,
                 label=drug or ", ".join(codes),
             )
-        except ProductNotFoundError as exc:
+        except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None
         except ValueError as exc:
             raise fail(exc, 2) from None

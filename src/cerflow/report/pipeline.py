@@ -30,8 +30,6 @@ from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
-from cerflow.report.facts_builder import build_facts
-from cerflow.report.signal_cache import SignalCache
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -104,6 +102,11 @@ def compute_facts(
     the data directory by every report on the same data version (workers share it in
     deployments).
     """
+    # Imported here: the facts need scipy and statsmodels, which a process that only
+    # starts the CLI or the API must not load (start-up time).
+    from cerflow.report.facts_builder import build_facts
+    from cerflow.report.signal_cache import SignalCache
+
     settings = settings or get_settings()
     with single_threaded_blas():
         return build_facts(
