@@ -8,6 +8,7 @@ and the type is checked, so a refresh token is never accepted as an access token
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,8 +27,14 @@ TokenType = Literal["access", "refresh"]
 API_KEY_PREFIX = "cfk_"
 
 _hasher = PasswordHasher()
-# Verifying against this keeps a login for an unknown e-mail as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps a login for an unknown e-mail as slow as a wrong
+    password. Made on first use: an Argon2 hash costs about half a second of CPU, which
+    every process start (CLI, API worker) paid at import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class InvalidToken(CerflowError):
@@ -42,7 +49,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
