@@ -74,7 +74,10 @@ MEANINGS: dict[str, str] = {
     "eudamed_datalake_url": "EUDAMED data-lake API root (`cerflow ingest eudamed --datalake`)",
     "eudamed_api_key": "EUDAMED data-lake API key",
     "secret_key": "Signs JWTs and derived tokens; a long random value in production "
-    "(rotating it logs everyone out)",
+    "(rotating it logs everyone out). Outside development/testing the service refuses to "
+    "start unless it has at least 32 characters, at least 10 distinct ones, and is none of "
+    "the placeholders shipped in `deploy/` (generate with "
+    "`python -c \"import secrets; print(secrets.token_urlsafe(48))\"`)",
     "signal_prr_min": "Signal threshold: PRR at least this (Evans 2001)",
     "signal_chi2_min": "Signal threshold: chi-squared at least this (Evans 2001)",
     "signal_min_count": "Signal threshold: at least this many reports with product and event",
