@@ -77,7 +77,7 @@ MEANINGS: dict[str, str] = {
     "(rotating it logs everyone out). Outside development/testing the service refuses to "
     "start unless it has at least 32 characters, at least 10 distinct ones, and is none of "
     "the placeholders shipped in `deploy/` (generate with "
-    "`python -c \"import secrets; print(secrets.token_urlsafe(48))\"`)",
+    '`python -c "import secrets; print(secrets.token_urlsafe(48))"`)',
     "signal_prr_min": "Signal threshold: PRR at least this (Evans 2001)",
     "signal_chi2_min": "Signal threshold: chi-squared at least this (Evans 2001)",
     "signal_min_count": "Signal threshold: at least this many reports with product and event",
@@ -122,6 +122,11 @@ MEANINGS: dict[str, str] = {
     "smtp_timeout_seconds": "Seconds per SMTP conversation",
     "jobs_allow_fault_injection": "Test-only fault injection (honoured only when environment "
     "is `testing`); never set in production",
+    "source_max_member_bytes": "Decompressed bytes one archive member may inflate to before an "
+    "ingest stops (zip-bomb guard; real MAUDE cumulative files are a few GB)",
+    "source_max_members": "Members one source archive may hold (a FAERS quarter has about 10)",
+    "source_max_line_bytes": "Bytes one source row may have, embedded newlines included "
+    "(real rows: FAERS < 2 KB, MAUDE narratives < 40 KB)",
     "require_shared_data": "Tests fail instead of skipping when the shared sample data is "
     "absent (CI only)",
 }

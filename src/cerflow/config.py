@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     # Only honoured when environment == testing: lets system tests inject faults/delays.
     jobs_allow_fault_injection: bool = False
 
+    # Bounds on what a source archive may inflate to (sources/limits.py: real FAERS/MAUDE
+    # sizes and why): decompressed bytes per member, members per zip, bytes per row.
+    source_max_member_bytes: int = Field(default=8 << 30, ge=1)
+    source_max_members: int = Field(default=64, ge=1)
+    source_max_line_bytes: int = Field(default=1 << 20, ge=1)
+
     require_shared_data: bool = Field(default=False)
 
     @model_validator(mode="after")
