@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 5
     webhook_retry_backoff_seconds: float = 5.0
     webhook_disable_after_failures: int = 10
+    # Internal receivers webhooks may target (CIDRs or exact host names); everything else
+    # must resolve to public addresses only (webhooks/url_policy.py).
+    webhook_allowed_targets: list[str] = Field(default_factory=list)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"  # starttls | ssl | none

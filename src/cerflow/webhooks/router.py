@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cerflow.api import API_PREFIX
-from cerflow.api.deps import AnalystUser, SessionDep, ViewerUser
+from cerflow.api.deps import AnalystUser, SessionDep, SettingsDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
 from cerflow.webhooks import service
 from cerflow.webhooks.models import Webhook, WebhookDelivery
@@ -65,10 +65,19 @@ def _own(session: SessionDep, user_id: int, hook_id: int) -> Webhook:
 
 
 @router.post("", response_model=WebhookCreated, status_code=201)
-def create_webhook(body: WebhookCreate, user: AnalystUser, session: SessionDep) -> Any:
-    return service.create(
-        session=session, user_id=user.user_id, url=str(body.url), events=body.events
-    )
+def create_webhook(
+    body: WebhookCreate, user: AnalystUser, session: SessionDep, settings: SettingsDep
+) -> Any:
+    try:
+        return service.create(
+            session=session,
+            user_id=user.user_id,
+            url=str(body.url),
+            events=body.events,
+            settings=settings,
+        )
+    except service.url_policy.WebhookURLRefused as exc:
+        raise HTTPException(422, detail=exc.message) from None
 
 
 @router.get("", response_model=list[WebhookOut])
