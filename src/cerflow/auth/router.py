@@ -117,18 +117,23 @@ def get_user(user_id: ItemId, _admin: AdminUser, session: SessionDep) -> User:
 
 
 @admin_router.patch(
-    "/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND, **TOO_LARGE}
+    "/users/{user_id}",
+    response_model=UserOut,
+    responses={**NOT_FOUND, **CONFLICT, **TOO_LARGE},
 )
 def update_user(user_id: ItemId, body: UserUpdate, _admin: AdminUser, session: SessionDep) -> User:
     """Change role, activation or password; any change signs the user out everywhere."""
     user = _user_or_404(session, user_id)
-    return service.update_user(
-        session=session,
-        user=user,
-        role=body.role,
-        is_active=body.is_active,
-        password=body.password,
-    )
+    try:
+        return service.update_user(
+            session=session,
+            user=user,
+            role=body.role,
+            is_active=body.is_active,
+            password=body.password,
+        )
+    except service.Conflict as exc:
+        raise HTTPException(409, detail=str(exc)) from None
 
 
 @admin_router.get("/api-keys", response_model=list[ApiKeyOut])

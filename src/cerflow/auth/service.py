@@ -27,6 +27,10 @@ class Conflict(Exception):
     pass
 
 
+class LastAdmin(Conflict):
+    """The change would leave no active admin, and nobody could manage users any more."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a user with a JWT, or a machine with an API key."""
@@ -211,6 +215,12 @@ def update_user(
     is_active: bool | None = None,
     password: str | None = None,
 ) -> User:
+    """Apply the changes; `LastAdmin` if they would leave no active admin."""
+    stays_admin = (role or Role(user.role)) == Role.ADMIN and (
+        user.is_active if is_active is None else is_active
+    )
+    if user.role == Role.ADMIN.value and user.is_active and not stays_admin:
+        _require_another_admin(session=session, user_id=user.id)
     if role is not None:
         user.role = role.value
     if is_active is not None:
@@ -221,3 +231,18 @@ def update_user(
         revoke_all_for_user(session=session, user_id=user.id)
     session.flush()
     return user
+
+
+def _require_another_admin(*, session: Session, user_id: int) -> None:
+    # FOR UPDATE locks the active admins' rows (PostgreSQL), so two admins demoting each
+    # other at once cannot both see the other one still active.
+    others = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user_id)
+        .with_for_update()
+    ).all()
+    if not others:
+        raise LastAdmin(
+            f"user {user_id} is the last active admin: make another user an active admin "
+            "first, then change this one"
+        )
