@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow import unit_of_work
-from cerflow.auth import keycache
+from cerflow.auth import keycache, tokenversion
 from cerflow.auth import service as auth_service
 from cerflow.auth.models import Role
 from cerflow.auth.security import API_KEY_PREFIX
@@ -130,6 +130,7 @@ async def _authenticate(
             principal = auth_service.principal_from_access_token(
                 settings=state.settings, token=token
             )
+            await tokenversion.ensure_current(state.session_factory, principal)
         else:
             raise _unauthorized(
                 "not authenticated: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'"

@@ -39,6 +39,8 @@ class Principal:
     user_id: int
     role: Role
     api_key_id: int | None = None
+    # Access tokens: the user's token version when issued (checked by `auth.tokenversion`).
+    token_version: int | None = None
 
     @property
     def identity(self) -> str:
@@ -88,6 +90,7 @@ def issue_tokens(
         typ="access",
         ttl_seconds=settings.access_token_ttl_seconds,
         role=user.role,
+        version=user.token_version or 0,
     )
     family = family or uuid.uuid4().hex
     refresh, claims = security.encode_token(
@@ -183,7 +186,9 @@ def authenticate_api_key(*, session: Session, key: str) -> Principal:
     now = _now()
     if row.last_used_at is None or now - _aware(row.last_used_at) > dt.timedelta(minutes=1):
         row.last_used_at = now  # at most one write per key per minute
-    return Principal(kind="api_key", user_id=row.user_id, role=Role(row.role), api_key_id=row.id)
+    # A key never has more rights than its owner has now (a demoted admin's admin key).
+    role = min(Role(row.role), Role(owner.role), key=lambda r: r.rank)
+    return Principal(kind="api_key", user_id=row.user_id, role=role, api_key_id=row.id)
 
 
 def principal_from_access_token(*, settings: Settings, token: str) -> Principal:
@@ -195,7 +200,12 @@ def principal_from_access_token(*, settings: Settings, token: str) -> Principal:
             issuer=settings.jwt_issuer,
             typ="access",
         )
-        return Principal(kind="user", user_id=int(claims.sub), role=Role(str(claims.role)))
+        return Principal(
+            kind="user",
+            user_id=int(claims.sub),
+            role=Role(str(claims.role)),
+            token_version=claims.ver or 0,  # tokens from before the claim count as 0
+        )
     except (security.InvalidToken, ValueError):
         raise AuthError("invalid or expired access token") from None
 
@@ -215,12 +225,20 @@ def update_user(
     is_active: bool | None = None,
     password: str | None = None,
 ) -> User:
-    """Apply the changes; `LastAdmin` if they would leave no active admin."""
+    """Apply the changes; `LastAdmin` if they would leave no active admin.
+
+    A real change of role or activation, or a new password, bumps the token version so
+    access tokens issued before are refused (`auth.tokenversion`); a no-op does not."""
     stays_admin = (role or Role(user.role)) == Role.ADMIN and (
         user.is_active if is_active is None else is_active
     )
     if user.role == Role.ADMIN.value and user.is_active and not stays_admin:
         _require_another_admin(session=session, user_id=user.id)
+    changes_rights = (
+        (role is not None and role.value != user.role)
+        or (is_active is not None and is_active != user.is_active)
+        or password is not None
+    )
     if role is not None:
         user.role = role.value
     if is_active is not None:
@@ -229,6 +247,8 @@ def update_user(
         user.password_hash = security.hash_password(password)
     if is_active is False or password is not None or role is not None:
         revoke_all_for_user(session=session, user_id=user.id)
+    if changes_rights:
+        user.token_version = (user.token_version or 0) + 1
     session.flush()
     return user
 
