@@ -1,15 +1,17 @@
-"""Feedback on a generated report: any reader may send it, admins read it."""
+"""Feedback on a generated report: whoever can read the report may send it, admins read it."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, SessionDep, ViewerUser
-from cerflow.api.errors import AUTH_RESPONSES, TOO_LARGE
+from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND, TOO_LARGE
+from cerflow.errors import NotFoundError
+from cerflow.feedback import service
 from cerflow.feedback.models import Feedback
 from cerflow.feedback.schemas import FeedbackCreate, FeedbackOut
 
@@ -24,17 +26,21 @@ ReportRef = Annotated[
     "/reports/{report_id}/feedback",
     response_model=FeedbackOut,
     status_code=201,
-    responses={**TOO_LARGE},
+    responses={**NOT_FOUND, **TOO_LARGE},
 )
 def create_feedback(
     report_id: ReportRef, body: FeedbackCreate, user: ViewerUser, session: SessionDep
 ) -> Feedback:
-    item = Feedback(
-        report_ref=report_id, user_id=user.user_id, rating=body.rating, comment=body.comment
-    )
-    session.add(item)
-    session.flush()
-    return item
+    try:
+        return service.create(
+            session=session,
+            principal=user,
+            report_id=report_id,
+            rating=body.rating,
+            comment=body.comment,
+        )
+    except NotFoundError as exc:
+        raise HTTPException(404, detail=exc.message) from None
 
 
 @router.get("/feedback", response_model=list[FeedbackOut])

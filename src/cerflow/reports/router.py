@@ -22,11 +22,10 @@ from cerflow.api.deps import (
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
-from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
 from cerflow.jobs.pipelines import reports_dir
 from cerflow.products.service import resolve
-from cerflow.reports import listing
+from cerflow.reports import listing, service
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import Format, ReportAccepted, ReportCreate, ReportOut
 
@@ -54,9 +53,9 @@ def _out(r: CerReport) -> dict[str, Any]:
 
 
 def _visible(session: SessionDep, principal: Principal, report_id: str) -> CerReport:
-    r = session.get(CerReport, report_id)
-    if r is None or (r.owner_id != principal.user_id and principal.role != Role.ADMIN):
-        raise HTTPException(404, detail=f"no report with id {report_id}")
+    r = service.visible(session=session, principal=principal, report_id=report_id)
+    if r is None:
+        raise HTTPException(404, detail=service.not_found_message(report_id))
     return r
 
 
