@@ -235,3 +235,15 @@ def test_is_active_must_be_a_real_boolean(
         assert resp.status_code == 200
     else:
         assert resp.status_code == 422, resp.text
+
+
+@pytest.mark.parametrize("name", ["line\r\nX-Injected: 1", "tab\there", "nul\x00", "del\x7f"])
+def test_api_key_names_refuse_control_characters(
+    client: TestClient, actors: Actors, name: str
+) -> None:
+    resp = client.post(
+        "/api/v1/api-keys",
+        json={"name": name, "role": "viewer"},
+        headers=actors[Role.ADMIN].headers,
+    )
+    assert resp.status_code == 422, resp.text

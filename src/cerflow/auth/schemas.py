@@ -86,7 +86,9 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "nightly export script", "role": "viewer"}]}
     )
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    # No control characters: names end up in logs, CSV exports and admin screens, where CR/LF
+    # would forge lines.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
     role: Role = Role.VIEWER
 
 
