@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 BODY = {"rating": 4, "comment": "useful"}
 
 
-def _report(factory: sessionmaker[Session], owner: int) -> str:
+def make_report(factory: sessionmaker[Session], owner: int) -> str:
     tag = uuid.uuid4().hex[:10]
     with unit_of_work(factory) as s:
         job = Job(id=f"job-{tag}", type="report", state="succeeded", owner_id=owner)
@@ -50,7 +50,7 @@ def test_feedback_on_own_report_is_stored(
     client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
 ) -> None:
     viewer = actors[Role.VIEWER]
-    report = _report(session_factory, viewer.id)
+    report = make_report(session_factory, viewer.id)
     resp = client.post(f"/api/v1/reports/{report}/feedback", json=BODY, headers=viewer.headers)
     assert resp.status_code == 201, resp.text
     assert _count(session_factory, report) == 1
@@ -60,7 +60,7 @@ def test_feedback_on_someone_elses_or_a_missing_report_is_404_like_reading_it(
     client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
 ) -> None:
     viewer, analyst = actors[Role.VIEWER], actors[Role.ANALYST]
-    theirs = _report(session_factory, analyst.id)
+    theirs = make_report(session_factory, analyst.id)
     for report in (theirs, "r-does-not-exist"):
         read = client.get(f"/api/v1/reports/{report}", headers=viewer.headers)
         resp = client.post(f"/api/v1/reports/{report}/feedback", json=BODY, headers=viewer.headers)
@@ -72,7 +72,7 @@ def test_feedback_on_someone_elses_or_a_missing_report_is_404_like_reading_it(
 def test_admin_may_give_feedback_on_any_report(
     client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
 ) -> None:
-    report = _report(session_factory, actors[Role.ANALYST].id)
+    report = make_report(session_factory, actors[Role.ANALYST].id)
     admin = actors[Role.ADMIN]
     resp = client.post(f"/api/v1/reports/{report}/feedback", json=BODY, headers=admin.headers)
     assert resp.status_code == 201, resp.text
