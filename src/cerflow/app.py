@@ -44,6 +44,7 @@ from cerflow.ratelimit import (
 )
 from cerflow.redis import make_redis
 from cerflow.reports import router as reports_router
+from cerflow.request_guard import ControlCharacterGuard, document_rule
 from cerflow.webhooks import router as webhooks_router
 
 DESCRIPTION = """
@@ -157,6 +158,8 @@ def create_app(
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(RateLimitMiddleware, limiter=_LazyLimiter(app), settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ControlCharacterGuard)
+    document_rule(app)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
