@@ -113,6 +113,8 @@ MEANINGS: dict[str, str] = {
     "webhook_retry_backoff_seconds": "First delay between webhook attempts",
     "webhook_disable_after_failures": "A webhook is disabled after this many consecutive failed "
     "deliveries",
+    "trusted_proxies": "Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs or "
+    "CIDRs, `*` only when nothing but the proxy can reach the API); empty = none",
     "webhook_allowed_targets": "Internal webhook receivers allowed on purpose (JSON list of "
     "CIDRs or host names); every other target must resolve to public addresses only",
     "smtp_host": "SMTP server for e-mail alerts; unset = no e-mail",

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 60
     rate_limit_per_user: int = 600  # requests per window per authenticated principal
     rate_limit_per_ip: int = 1200  # requests per window per client address
+    # Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs/CIDRs, or "*"
+    # when only the proxy can reach the API). Empty: never, not even from loopback, so a
+    # client cannot choose the address the per-IP rate limit and the logs see.
+    trusted_proxies: str = ""
     # uvicorn's graceful shutdown: in-flight requests get this long after SIGTERM.
     shutdown_grace_seconds: int = Field(default=25, ge=1)
     log_level: str = "INFO"
