@@ -113,6 +113,10 @@ MEANINGS: dict[str, str] = {
     "webhook_retry_backoff_seconds": "First delay between webhook attempts",
     "webhook_disable_after_failures": "A webhook is disabled after this many consecutive failed "
     "deliveries",
+    "login_max_failures_per_account": "Failed sign-ins per account per window before 429 "
+    "(even the right password waits for the window to end)",
+    "login_max_failures_per_ip": "Failed sign-ins per client address per window before 429",
+    "login_failure_window_seconds": "Window of the failed sign-in counts",
     "trusted_proxies": "Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs or "
     "CIDRs, `*` only when nothing but the proxy can reach the API); empty = none",
     "webhook_allowed_targets": "Internal webhook receivers allowed on purpose (JSON list of "

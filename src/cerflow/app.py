@@ -28,6 +28,7 @@ from cerflow.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from cerflow.auth import router as auth_router
+from cerflow.auth.throttle import make_throttle
 from cerflow.cache import Cache, MemoryCache, RedisCache
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine, make_session_factory
@@ -83,6 +84,7 @@ def _build_state(
         cache=cache,
         rate_limiter=limiter,
         job_submitter=job_submitter or make_submitter(settings),
+        login_throttle=make_throttle(settings, redis),
     )
 
 

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 60
     rate_limit_per_user: int = 600  # requests per window per authenticated principal
     rate_limit_per_ip: int = 1200  # requests per window per client address
+    # Failed sign-ins allowed per account and per client address in a window (auth/throttle.py).
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_ip: int = Field(default=100, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
     # Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs/CIDRs, or "*"
     # when only the proxy can reach the API). Empty: never, not even from loopback, so a
     # client cannot choose the address the per-IP rate limit and the logs see.

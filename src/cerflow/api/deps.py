@@ -29,6 +29,7 @@ from cerflow.auth import service as auth_service
 from cerflow.auth.models import Role
 from cerflow.auth.security import API_KEY_PREFIX
 from cerflow.auth.service import AuthError, Principal
+from cerflow.auth.throttle import LoginThrottle
 from cerflow.cache import Cache
 from cerflow.config import Settings
 from cerflow.jobs.interface import JobSubmitter
@@ -47,6 +48,7 @@ class AppState:
     cache: Cache
     rate_limiter: RateLimiter
     job_submitter: JobSubmitter
+    login_throttle: LoginThrottle | None = None
 
 
 async def get_state(request: Request) -> AppState:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
 from cerflow.api import API_PREFIX
-from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StateDep
 from cerflow.api.errors import (
     AUTH_RESPONSES,
     CONFLICT,
@@ -30,6 +30,7 @@ from cerflow.auth.schemas import (
     UserOut,
     UserUpdate,
 )
+from cerflow.auth.throttle import TooManyAttempts
 from cerflow.unit_of_work import commit
 
 _BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
@@ -47,12 +48,26 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 @router.post("/login", response_model=TokenPair, responses=_BAD_CREDENTIALS)
-def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+def login(
+    body: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    state: StateDep,
+    request: Request,
+) -> TokenPair:
     """Exchange e-mail and password for an access token and a refresh token."""
     try:
-        user = service.authenticate(session=session, email=body.email, password=body.password)
+        user = service.authenticate_throttled(
+            session=session,
+            throttle=state.login_throttle,
+            email=body.email,
+            password=body.password,
+            ip=request.client.host if request.client else "unknown",
+        )
     except service.AuthError as exc:
         raise _unauthorized(str(exc)) from None
+    except TooManyAttempts as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     return service.issue_tokens(session=session, settings=settings, user=user)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cerflow.auth import security
 from cerflow.auth.models import ApiKey, RefreshToken, Role, User
 from cerflow.auth.schemas import TokenPair
+from cerflow.auth.throttle import LoginThrottle
 from cerflow.config import Settings
 
 
@@ -76,6 +77,23 @@ def authenticate(*, session: Session, email: str, password: str) -> User:
     ok = security.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         raise AuthError("incorrect e-mail or password")
+    return user
+
+
+def authenticate_throttled(
+    *, session: Session, throttle: LoginThrottle | None, email: str, password: str, ip: str
+) -> User:
+    """`authenticate` behind the failed-sign-in throttle: `throttle.TooManyAttempts` (429)
+    before the password is even checked while the account or address is over its limit."""
+    if throttle is None:
+        return authenticate(session=session, email=email, password=password)
+    throttle.check(email=email, ip=ip)
+    try:
+        user = authenticate(session=session, email=email, password=password)
+    except AuthError:
+        throttle.failed(email=email, ip=ip)
+        raise
+    throttle.succeeded(email=email)
     return user
 
 
