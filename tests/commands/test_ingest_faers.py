@@ -169,3 +169,28 @@ def test_cli_summary_and_error(
         assert "ascii/DEMO17Q2.txt" in result.output and "line 2" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_zip_bomb_is_refused_and_leaves_store_unchanged(
+    db_engine: Engine, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cerflow.sources.limits import SourceLimitError
+
+    ingest_zip(db_engine, shared_data / "faers_ascii" / "aers_ascii_2004q1.zip")
+    before = _counts(db_engine)
+    bomb = make_zip(
+        tmp_path / "bomb.zip",
+        {
+            "demo": [demo_row(1001, 100, 1), "0" * 200_000],  # one endless line
+            "drug": [drug_row(1001, 100, 1, "PS", "A", "A")],
+            "reac": ["1001$100$Rash$"],
+        },
+    )
+    monkeypatch.setenv("CERFLOW_SOURCE_MAX_LINE_BYTES", "65536")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SourceLimitError, match="CERFLOW_SOURCE_MAX_LINE_BYTES"):
+            ingest_zip(db_engine, bomb)
+    finally:
+        get_settings.cache_clear()
+    assert _counts(db_engine) == before
