@@ -74,7 +74,10 @@ MEANINGS: dict[str, str] = {
     "eudamed_datalake_url": "EUDAMED data-lake API root (`cerflow ingest eudamed --datalake`)",
     "eudamed_api_key": "EUDAMED data-lake API key",
     "secret_key": "Signs JWTs and derived tokens; a long random value in production "
-    "(rotating it logs everyone out)",
+    "(rotating it logs everyone out). Outside development/testing the service refuses to "
+    "start unless it has at least 32 characters, at least 10 distinct ones, and is none of "
+    "the placeholders shipped in `deploy/` (generate with "
+    '`python -c "import secrets; print(secrets.token_urlsafe(48))"`)',
     "signal_prr_min": "Signal threshold: PRR at least this (Evans 2001)",
     "signal_chi2_min": "Signal threshold: chi-squared at least this (Evans 2001)",
     "signal_min_count": "Signal threshold: at least this many reports with product and event",
@@ -110,6 +113,14 @@ MEANINGS: dict[str, str] = {
     "webhook_retry_backoff_seconds": "First delay between webhook attempts",
     "webhook_disable_after_failures": "A webhook is disabled after this many consecutive failed "
     "deliveries",
+    "login_max_failures_per_account": "Failed sign-ins per account per window before 429 "
+    "(even the right password waits for the window to end)",
+    "login_max_failures_per_ip": "Failed sign-ins per client address per window before 429",
+    "login_failure_window_seconds": "Window of the failed sign-in counts",
+    "trusted_proxies": "Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs or "
+    "CIDRs, `*` only when nothing but the proxy can reach the API); empty = none",
+    "webhook_allowed_targets": "Internal webhook receivers allowed on purpose (JSON list of "
+    "CIDRs or host names); every other target must resolve to public addresses only",
     "smtp_host": "SMTP server for e-mail alerts; unset = no e-mail",
     "smtp_port": "SMTP port",
     "smtp_security": "`starttls`, `ssl` or `none`",
@@ -119,6 +130,11 @@ MEANINGS: dict[str, str] = {
     "smtp_timeout_seconds": "Seconds per SMTP conversation",
     "jobs_allow_fault_injection": "Test-only fault injection (honoured only when environment "
     "is `testing`); never set in production",
+    "source_max_member_bytes": "Decompressed bytes one archive member may inflate to before an "
+    "ingest stops (zip-bomb guard; real MAUDE cumulative files are a few GB)",
+    "source_max_members": "Members one source archive may hold (a FAERS quarter has about 10)",
+    "source_max_line_bytes": "Bytes one source row may have, embedded newlines included "
+    "(real rows: FAERS < 2 KB, MAUDE narratives < 40 KB)",
     "require_shared_data": "Tests fail instead of skipping when the shared sample data is "
     "absent (CI only)",
 }

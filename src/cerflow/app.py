@@ -30,6 +30,7 @@ from cerflow.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from cerflow.api.routes import include_routers
+from cerflow.auth.throttle import make_throttle
 from cerflow.cache import Cache, MemoryCache, RedisCache
 from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine, make_session_factory
@@ -46,6 +47,7 @@ from cerflow.ratelimit import (
     RedisRateLimiter,
 )
 from cerflow.redis import make_redis
+from cerflow.request_guard import ControlCharacterGuard, document_rule
 
 DESCRIPTION = """
 Clinical Evaluation Report data as a service.
@@ -83,6 +85,7 @@ def _build_state(
         cache=cache,
         rate_limiter=limiter,
         job_submitter=job_submitter or make_submitter(settings),
+        login_throttle=make_throttle(settings, redis),
     )
 
 
@@ -144,6 +147,8 @@ def create_app(
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(RateLimitMiddleware, limiter=_LazyLimiter(app), settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ControlCharacterGuard)
+    document_rule(app)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

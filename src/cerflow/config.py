@@ -12,6 +12,40 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cerflow"
 _DEV_SECRET = "dev-insecure-change-me"
 
+# Every placeholder secret shipped anywhere (code default, deploy/.env.example,
+# deploy/k8s/secret.example.yaml): anyone who has read the repository can sign tokens with
+# them. tests/test_config.py scans deploy/ and fails if a new placeholder is not listed here.
+PLACEHOLDER_SECRETS: frozenset[str] = frozenset(
+    {
+        _DEV_SECRET,
+        "change-me-secret-key",
+        "change-me-to-a-long-random-value",
+        "change-me",
+        "changeme",
+    }
+)
+# Outside development/testing the secret must be at least this long and use this many
+# distinct characters. 32 characters of a URL-safe alphabet is >= 192 bits if random; the
+# distinct-character floor rejects "kkkk..." or "abcabc..." that pass the length test
+# (token_urlsafe(48) yields 64 characters with ~40 distinct ones, so it never trips).
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DISTINCT_CHARS = 10
+_SECRET_HOWTO = (
+    'generate one with `python -c "import secrets; print(secrets.token_urlsafe(48))"` '
+    "and set it as CERFLOW_SECRET_KEY"
+)
+
+
+def secret_key_problem(value: str) -> str | None:
+    """Why `value` is unfit to sign production tokens, or None; never quotes the value."""
+    if value in PLACEHOLDER_SECRETS or "change-me" in value.lower():
+        return "is a placeholder shipped with cerflow (public, so anyone can forge tokens)"
+    if len(value) < SECRET_MIN_LENGTH:
+        return f"is shorter than {SECRET_MIN_LENGTH} characters"
+    if len(set(value)) < SECRET_MIN_DISTINCT_CHARS:
+        return f"uses fewer than {SECRET_MIN_DISTINCT_CHARS} distinct characters (guessable)"
+    return None
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -23,7 +57,12 @@ class Settings(BaseSettings):
     """Read from `CERFLOW_*` env vars and an optional `.env` file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CERFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="CERFLOW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Errors would otherwise print the raw input (secret key, URLs with passwords).
+        hide_input_in_errors=True,
     )
 
     environment: Environment = Environment.DEVELOPMENT
@@ -53,6 +92,14 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 60
     rate_limit_per_user: int = 600  # requests per window per authenticated principal
     rate_limit_per_ip: int = 1200  # requests per window per client address
+    # Failed sign-ins allowed per account and per client address in a window (auth/throttle.py).
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_ip: int = Field(default=100, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    # Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs/CIDRs, or "*"
+    # when only the proxy can reach the API). Empty: never, not even from loopback, so a
+    # client cannot choose the address the per-IP rate limit and the logs see.
+    trusted_proxies: str = ""
     # uvicorn's graceful shutdown: in-flight requests get this long after SIGTERM.
     shutdown_grace_seconds: int = Field(default=25, ge=1)
     log_level: str = "INFO"
@@ -108,6 +155,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 5
     webhook_retry_backoff_seconds: float = 5.0
     webhook_disable_after_failures: int = 10
+    # Internal receivers webhooks may target (CIDRs or exact host names); everything else
+    # must resolve to public addresses only (webhooks/url_policy.py).
+    webhook_allowed_targets: list[str] = Field(default_factory=list)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"  # starttls | ssl | none
@@ -118,18 +168,25 @@ class Settings(BaseSettings):
     # Only honoured when environment == testing: lets system tests inject faults/delays.
     jobs_allow_fault_injection: bool = False
 
+    # Bounds on what a source archive may inflate to (sources/limits.py: real FAERS/MAUDE
+    # sizes and why): decompressed bytes per member, members per zip, bytes per row.
+    source_max_member_bytes: int = Field(default=8 << 30, ge=1)
+    source_max_members: int = Field(default=64, ge=1)
+    source_max_line_bytes: int = Field(default=1 << 20, ge=1)
+
     require_shared_data: bool = Field(default=False)
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if (
-            self.environment == Environment.PRODUCTION
-            and self.secret_key.get_secret_value() == _DEV_SECRET
-        ):
+    def _refuse_weak_secret(self) -> Settings:
+        # Development and testing keep short convenient secrets; every other environment
+        # signs real tokens, so a guessable or published key is an admin login for anyone.
+        if self.environment in (Environment.DEVELOPMENT, Environment.TESTING):
+            return self
+        problem = secret_key_problem(self.secret_key.get_secret_value())
+        if problem is not None:
             raise ValueError(
-                "CERFLOW_SECRET_KEY is the development default; set a random value "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
-                "before running with CERFLOW_ENVIRONMENT=production"
+                f"CERFLOW_SECRET_KEY {problem}; refused with "
+                f"CERFLOW_ENVIRONMENT={self.environment.value}: {_SECRET_HOWTO}"
             )
         return self
 

@@ -13,6 +13,7 @@ class CerflowError(Exception):
     """A failure the caller can understand and act on (bad input, missing data, conflict)."""
 
     status_code: int = 400
+    retry_after: float | None = None  # seconds; sent as Retry-After (429, 503)
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)

@@ -94,7 +94,7 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/watched/{item_id}"): Case(Role.ANALYST, 404, lambda c: {"note": "x"}),
     ("DELETE", "/api/v1/watched/{item_id}"): Case(Role.ANALYST, 404),
     ("POST", "/api/v1/reports/{report_id}/feedback"): Case(
-        Role.VIEWER, 201, lambda c: {"rating": 4, "comment": "useful"}
+        Role.VIEWER, 404, lambda c: {"rating": 4, "comment": "useful"}
     ),
     ("GET", "/api/v1/feedback"): Case(Role.ADMIN, 200),
     ("GET", "/api/v1/jobs"): Case(Role.VIEWER, 200),

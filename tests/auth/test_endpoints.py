@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cerflow.auth.models import ApiKey, RefreshToken, Role
+from cerflow.auth.models import ApiKey, RefreshToken, Role, User
 from tests.api.conftest import PASSWORD, Actors
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -165,3 +165,85 @@ def test_admin_manages_users(client: TestClient, actors: Actors) -> None:
     )
     assert short.status_code == 422
     assert "short" not in short.text.replace("string_too_short", "")
+
+
+def _only_admin(session_factory: sessionmaker[Session], admin_id: int) -> None:
+    """Deactivate every other admin so `admin_id` is the last one (rolled back after the test)."""
+    with session_factory() as session:
+        session.execute(
+            update(User).where(User.role == "admin", User.id != admin_id).values(is_active=False)
+        )
+        session.commit()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"role": "analyst", "is_active": False},
+        {"role": "analyst"},
+        {"role": "viewer"},
+        {"is_active": False},
+    ],
+)
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(
+    client: TestClient,
+    actors: Actors,
+    session_factory: sessionmaker[Session],
+    change: dict[str, object],
+) -> None:
+    admin = actors[Role.ADMIN]
+    _only_admin(session_factory, admin.id)
+    resp = client.patch(f"/api/v1/users/{admin.id}", json=change, headers=admin.headers)
+    assert resp.status_code == 409, resp.text
+    assert "last active admin" in resp.json()["detail"]
+    me = client.get(f"/api/v1/users/{admin.id}", headers=admin.headers).json()
+    assert me["role"] == "admin" and me["is_active"] is True
+
+
+def test_an_admin_can_step_down_when_another_admin_remains(
+    client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
+) -> None:
+    admin = actors[Role.ADMIN]
+    _only_admin(session_factory, admin.id)
+    other = client.post(
+        "/api/v1/users",
+        json={"email": "second.admin@example.org", "password": PASSWORD, "role": "admin"},
+        headers=admin.headers,
+    ).json()
+    resp = client.patch(
+        f"/api/v1/users/{admin.id}", json={"role": "analyst"}, headers=admin.headers
+    )
+    assert resp.status_code == 200, resp.text
+    # Now `other` is the last one, and is protected in turn (checked with a token of theirs).
+    tokens = _login(client, "second.admin@example.org")
+    last = client.patch(
+        f"/api/v1/users/{other['id']}",
+        json={"is_active": False},
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert last.status_code == 409
+
+
+@pytest.mark.parametrize("value", [0, 1, "false", "true", "0", None])
+def test_is_active_must_be_a_real_boolean(
+    client: TestClient, actors: Actors, value: object
+) -> None:
+    admin = actors[Role.ADMIN].headers
+    viewer = actors[Role.VIEWER]
+    resp = client.patch(f"/api/v1/users/{viewer.id}", json={"is_active": value}, headers=admin)
+    if value is None:  # explicit null means "no change", as before
+        assert resp.status_code == 200
+    else:
+        assert resp.status_code == 422, resp.text
+
+
+@pytest.mark.parametrize("name", ["line\r\nX-Injected: 1", "tab\there", "nul\x00", "del\x7f"])
+def test_api_key_names_refuse_control_characters(
+    client: TestClient, actors: Actors, name: str
+) -> None:
+    resp = client.post(
+        "/api/v1/api-keys",
+        json={"name": name, "role": "viewer"},
+        headers=actors[Role.ADMIN].headers,
+    )
+    assert resp.status_code == 422, resp.text

@@ -59,3 +59,41 @@ def test_short_password_refused(db_url: str) -> None:
         app, ["user", "create", "--email", "x@example.org"], input="short\nshort\n"
     )
     assert result.exit_code == 2 and "12 characters" in result.output
+
+
+def _serve_kwargs(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **kw: seen.update(kw))
+    result = CliRunner().invoke(app, ["serve", "--no-migrate"])
+    assert result.exit_code == 0, result.output
+    return seen
+
+
+def test_serve_trusts_no_forwarded_headers_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CERFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CERFLOW_TRUSTED_PROXIES", raising=False)
+    get_settings.cache_clear()
+    try:
+        kwargs = _serve_kwargs(monkeypatch)
+    finally:
+        get_settings.cache_clear()
+    # Not even loopback: a client on the same host could otherwise pick its own address.
+    assert kwargs["proxy_headers"] is False
+
+
+def test_serve_trusts_forwarded_headers_only_from_listed_proxies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CERFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CERFLOW_TRUSTED_PROXIES", "10.1.0.0/16, 192.0.2.7")
+    get_settings.cache_clear()
+    try:
+        kwargs = _serve_kwargs(monkeypatch)
+    finally:
+        get_settings.cache_clear()
+    assert kwargs["proxy_headers"] is True
+    assert kwargs["forwarded_allow_ips"] == "10.1.0.0/16,192.0.2.7"

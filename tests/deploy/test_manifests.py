@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -190,7 +191,7 @@ def test_configmap_values_are_valid_settings() -> None:
     env = {k: v for k, v in _configmap().items() if k.startswith(ENV_PREFIX)}
     values: dict[str, Any] = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()}
     # The secret key comes from the Secret; production refuses the development default.
-    settings = Settings(**values, secret_key="k" * 48)
+    settings = Settings(**values, secret_key=secrets.token_urlsafe(48))
     assert settings.environment.value == "production"
     assert settings.broker_visibility_timeout_seconds >= 2 * settings.jobs_time_limit_seconds
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from cerflow.config import get_settings
 from cerflow.ingest import IngestError, IngestInputError
 from cerflow.ingest.faers import ingest_quarters, ingest_zip
 from cerflow.store.models import Report, ReportEvent, ReportProduct, SourceSnapshot
@@ -163,3 +164,28 @@ def test_progress_callback_and_errors_for_callers(
     loading = [c for c in calls if c[0] == "faers_ascii_2017q2.zip: loading"]
     assert loading[0] == ("faers_ascii_2017q2.zip: loading", 0, 100)
     assert sum(n for _, n, _ in loading) == 100
+
+
+def test_zip_bomb_is_refused_and_leaves_store_unchanged(
+    db_engine: Engine, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cerflow.sources.limits import SourceLimitError
+
+    ingest_zip(db_engine, shared_data / "faers_ascii" / "aers_ascii_2004q1.zip")
+    before = _counts(db_engine)
+    bomb = make_zip(
+        tmp_path / "bomb.zip",
+        {
+            "demo": [demo_row(1001, 100, 1), "0" * 200_000],  # one endless line
+            "drug": [drug_row(1001, 100, 1, "PS", "A", "A")],
+            "reac": ["1001$100$Rash$"],
+        },
+    )
+    monkeypatch.setenv("CERFLOW_SOURCE_MAX_LINE_BYTES", "65536")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SourceLimitError, match="CERFLOW_SOURCE_MAX_LINE_BYTES"):
+            ingest_zip(db_engine, bomb)
+    finally:
+        get_settings.cache_clear()
+    assert _counts(db_engine) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -14,10 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from cerflow.auth.models import User
+from cerflow.config import Settings
 from cerflow.db import make_session_factory
-from cerflow.webhooks import service, signing
+from cerflow.webhooks import service, signing, url_policy
 from cerflow.webhooks.models import Webhook, WebhookDelivery
 from tests.system.conftest import job_settings
 
@@ -25,7 +29,7 @@ pytestmark = [pytest.mark.postgres]
 
 
 class _Receiver:
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, location: str | None = None) -> None:
         self.status = status
         self.received: list[tuple[dict[str, str], bytes]] = []
         outer = self
@@ -35,6 +39,8 @@ class _Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((dict(self.headers), body))
                 self.send_response(outer.status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -72,9 +78,20 @@ def user_id(factory: sessionmaker[Session]) -> Any:
         session.commit()
 
 
-def _hook(factory: sessionmaker[Session], user_id: int, url: str) -> tuple[int, str]:
+def local_settings(pg_url: str, tmp_path: Path) -> Settings:
+    """Settings that allow the local receiver (127.0.0.1) as an internal webhook target."""
+    return job_settings(pg_url, tmp_path, "wh").model_copy(
+        update={"webhook_allowed_targets": ["127.0.0.1/32"]}
+    )
+
+
+def _hook(
+    factory: sessionmaker[Session], user_id: int, url: str, settings: Settings
+) -> tuple[int, str]:
     with factory() as session:
-        hook = service.create(session=session, user_id=user_id, url=url, events=[])
+        hook = service.create(
+            session=session, user_id=user_id, url=url, events=[], settings=settings
+        )
         session.commit()
         return hook.id, hook.secret
 
@@ -85,10 +102,10 @@ EVENT = {"type": "alert", "id": "alert-1", "title": "New signal for PSG: thermal
 def test_receiver_gets_a_correctly_signed_payload(
     factory: sessionmaker[Session], user_id: int, jobs_pg_url: str, tmp_path: Path
 ) -> None:
-    settings = job_settings(jobs_pg_url, tmp_path, "wh")
+    settings = local_settings(jobs_pg_url, tmp_path)
     receiver = _Receiver(204)
     try:
-        hook_id, secret = _hook(factory, user_id, receiver.url)
+        hook_id, secret = _hook(factory, user_id, receiver.url, settings)
         result = service.deliver_with_retries(
             settings=settings, factory=factory, webhook_id=hook_id, event=EVENT
         )
@@ -103,12 +120,80 @@ def test_receiver_gets_a_correctly_signed_payload(
     assert headers[signing.SIGNATURE_HEADER] == "sha256=" + expected
     assert signing.verify(secret, int(ts), body, headers[signing.SIGNATURE_HEADER])
     assert not signing.verify("wrong", int(ts), body, headers[signing.SIGNATURE_HEADER])
+    # Standard Webhooks: a stock library verifies with the secret as shown to the user.
+    assert secret.startswith("whsec_")
+    std = {k.lower(): v for k, v in headers.items()}
+    assert std["webhook-id"] == "alert-1"
+    assert StandardWebhook(secret).verify(body, std) == EVENT
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(signing.new_secret()).verify(body, std)
+    # And by hand, from the specification: v1,<base64 HMAC-SHA256 of "id.timestamp.body">.
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{std['webhook-id']}.{std['webhook-timestamp']}.".encode() + body
+    mac = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert f"v1,{mac}" in std["webhook-signature"].split()
+
+
+def test_delivery_rechecks_the_target_and_never_reaches_an_internal_address(
+    factory: sessionmaker[Session],
+    user_id: int,
+    jobs_pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    receiver = _Receiver(204)
+    port = receiver.httpd.server_address[1]
+    try:
+        # Created while the name did not resolve; by delivery it points at loopback.
+        hook_id, _ = _hook(
+            factory,
+            user_id,
+            f"http://rebind.example.org:{port}/hook",
+            job_settings(jobs_pg_url, tmp_path, "wh"),
+        )
+        monkeypatch.setattr(url_policy, "system_resolver", lambda _h, _p: ["127.0.0.1"])
+        result = service.deliver_once(
+            settings=job_settings(jobs_pg_url, tmp_path, "wh"),
+            factory=factory,
+            webhook_id=hook_id,
+            event=EVENT,
+            attempt=5,
+        )
+    finally:
+        receiver.stop()
+    assert result.status == "failed"
+    assert receiver.received == []
+    with factory() as session:
+        (delivery,) = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook_id)
+        )
+    assert delivery.status_code is None
+    assert delivery.error is not None and "non-public address" in delivery.error
+
+
+def test_redirects_are_not_followed(
+    factory: sessionmaker[Session], user_id: int, jobs_pg_url: str, tmp_path: Path
+) -> None:
+    settings = local_settings(jobs_pg_url, tmp_path)
+    inner = _Receiver(204)
+    outer = _Receiver(307, location=inner.url)
+    try:
+        hook_id, _ = _hook(factory, user_id, outer.url, settings)
+        result = service.deliver_once(
+            settings=settings, factory=factory, webhook_id=hook_id, event=EVENT, attempt=5
+        )
+    finally:
+        inner.stop()
+        outer.stop()
+    assert result.status == "failed"
+    assert len(outer.received) == 1
+    assert inner.received == []
 
 
 def test_failing_receiver_is_retried_then_disabled_with_the_reason(
     factory: sessionmaker[Session], user_id: int, jobs_pg_url: str, tmp_path: Path
 ) -> None:
-    settings = job_settings(jobs_pg_url, tmp_path, "wh").model_copy(
+    settings = local_settings(jobs_pg_url, tmp_path).model_copy(
         update={
             "webhook_max_attempts": 3,
             "webhook_retry_backoff_seconds": 0.05,
@@ -117,7 +202,7 @@ def test_failing_receiver_is_retried_then_disabled_with_the_reason(
     )
     receiver = _Receiver(503)
     try:
-        hook_id, _ = _hook(factory, user_id, receiver.url)
+        hook_id, _ = _hook(factory, user_id, receiver.url, settings)
         first = service.deliver_with_retries(
             settings=settings, factory=factory, webhook_id=hook_id, event=EVENT
         )

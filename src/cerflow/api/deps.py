@@ -24,11 +24,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow import unit_of_work
-from cerflow.auth import keycache
+from cerflow.auth import keycache, tokenversion
 from cerflow.auth import service as auth_service
 from cerflow.auth.models import Role
 from cerflow.auth.security import API_KEY_PREFIX
 from cerflow.auth.service import AuthError, Principal
+from cerflow.auth.throttle import LoginThrottle
 from cerflow.cache import Cache
 from cerflow.config import Settings
 from cerflow.errors import ForbiddenError
@@ -48,6 +49,7 @@ class AppState:
     cache: Cache
     rate_limiter: RateLimiter
     job_submitter: JobSubmitter
+    login_throttle: LoginThrottle | None = None
 
 
 async def get_state(request: Request) -> AppState:
@@ -130,6 +132,7 @@ async def _authenticate(
             principal = auth_service.principal_from_access_token(
                 settings=state.settings, token=token
             )
+            await tokenversion.ensure_current(state.session_factory, principal)
         else:
             raise _unauthorized(
                 "not authenticated: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'"

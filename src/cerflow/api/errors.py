@@ -8,6 +8,7 @@ do not catch and re-raise per error. Validation errors keep FastAPI's documented
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import structlog
@@ -84,12 +85,15 @@ async def pool_timeout_handler(_request: Request, _exc: Exception) -> JSONRespon
 async def cerflow_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Any `CerflowError` -> `{"detail": message}` with the error's own status.
 
-    A 401 carries `WWW-Authenticate: Bearer` (RFC 9110 asks for it, clients rely on it).
+    A 401 carries `WWW-Authenticate: Bearer` (RFC 9110 asks for it, clients rely on it);
+    an error that knows when to retry (429, 503) carries `Retry-After`.
     A 5xx is logged: it means cerflow or an upstream source failed, not the caller.
     """
     assert isinstance(exc, CerflowError)
     status = exc.status_code
     if status >= 500:
         log.warning("request_failed", error=type(exc).__name__, status=status, detail=str(exc))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)

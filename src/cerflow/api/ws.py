@@ -19,6 +19,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AppState
 from cerflow.auth import service as auth_service
+from cerflow.auth import tokenversion
 from cerflow.auth.service import AuthError, Principal
 from cerflow.jobs import events
 
@@ -39,7 +40,9 @@ async def _authenticate(ws: WebSocket, state: AppState) -> Principal | None:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="send an access token")
         return None
     try:
-        return auth_service.principal_from_access_token(settings=state.settings, token=token)
+        principal = auth_service.principal_from_access_token(settings=state.settings, token=token)
+        await tokenversion.ensure_current(state.session_factory, principal)
+        return principal
     except AuthError as exc:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason=str(exc)[:120])
         return None

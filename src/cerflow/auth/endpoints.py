@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from cerflow.api import API_PREFIX
-from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StateDep
 from cerflow.api.errors import (
     AUTH_RESPONSES,
     CONFLICT,
@@ -43,9 +43,21 @@ admin_router = APIRouter(prefix=API_PREFIX, tags=["admin"], responses={**AUTH_RE
 
 
 @router.post("/login", response_model=TokenPair, responses=_BAD_CREDENTIALS)
-def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+def login(
+    body: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    state: StateDep,
+    request: Request,
+) -> TokenPair:
     """Exchange e-mail and password for an access token and a refresh token."""
-    user = service.authenticate(session=session, email=body.email, password=body.password)
+    user = service.authenticate_throttled(
+        session=session,
+        throttle=state.login_throttle,
+        email=body.email,
+        password=body.password,
+        ip=request.client.host if request.client else "unknown",
+    )
     return service.issue_tokens(session=session, settings=settings, user=user)
 
 
@@ -92,7 +104,9 @@ def get_user(user_id: ItemId, _admin: AdminUser, session: SessionDep) -> User:
 
 
 @admin_router.patch(
-    "/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND, **TOO_LARGE}
+    "/users/{user_id}",
+    response_model=UserOut,
+    responses={**NOT_FOUND, **CONFLICT, **TOO_LARGE},
 )
 def update_user(user_id: ItemId, body: UserUpdate, _admin: AdminUser, session: SessionDep) -> User:
     """Change role, activation or password; any change signs the user out everywhere."""

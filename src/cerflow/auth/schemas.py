@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from cerflow.auth.models import Role
 
@@ -76,7 +76,9 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"role": "analyst"}]})
     role: Role | None = None
-    is_active: bool | None = None
+    # Strict: `0`, `1` or "false" are refused instead of silently coerced (a typo must not
+    # deactivate an account).
+    is_active: StrictBool | None = None
     password: str | None = Field(default=None, min_length=12, max_length=256)
 
 
@@ -84,7 +86,9 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "nightly export script", "role": "viewer"}]}
     )
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    # No control characters: names end up in logs, CSV exports and admin screens, where CR/LF
+    # would forge lines.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
     role: Role = Role.VIEWER
 
 

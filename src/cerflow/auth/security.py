@@ -62,6 +62,7 @@ class TokenClaims:
     exp: dt.datetime
     role: str | None = None
     fam: str | None = None
+    ver: int | None = None  # the user's token version when issued (access tokens)
 
 
 def encode_token(
@@ -75,6 +76,7 @@ def encode_token(
     family: str | None = None,
     jti: str | None = None,
     now: dt.datetime | None = None,
+    version: int | None = None,
 ) -> tuple[str, TokenClaims]:
     now = now or dt.datetime.now(dt.UTC)
     exp = now + dt.timedelta(seconds=ttl_seconds)
@@ -90,8 +92,10 @@ def encode_token(
         claims["role"] = role
     if family is not None:
         claims["fam"] = family
+    if version is not None:
+        claims["ver"] = version
     token = jwt.encode(claims, secret, algorithm=ALGORITHM)
-    return token, TokenClaims(sub, typ, claims["jti"], exp, role, family)
+    return token, TokenClaims(sub, typ, claims["jti"], exp, role, family, version)
 
 
 # Verified access tokens, so the rate limiter and authentication of one request (and the
@@ -138,6 +142,7 @@ def _verify(token: str, *, secret: str, issuer: str, typ: TokenType) -> TokenCla
         exp=dt.datetime.fromtimestamp(int(data["exp"]), dt.UTC),
         role=data.get("role"),
         fam=data.get("fam"),
+        ver=int(data["ver"]) if isinstance(data.get("ver"), int) else None,
     )
 
 

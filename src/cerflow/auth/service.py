@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cerflow.auth import security
 from cerflow.auth.models import ApiKey, RefreshToken, Role, User
 from cerflow.auth.schemas import TokenPair
+from cerflow.auth.throttle import LoginThrottle
 from cerflow.config import Settings
 from cerflow.errors import CerflowError, ConflictError, NotFoundError
 
@@ -30,6 +31,10 @@ class Conflict(ConflictError):
     """An item with the same unique key (e.g. a user's e-mail) already exists."""
 
 
+class LastAdmin(Conflict):
+    """The change would leave no active admin, and nobody could manage users any more."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a user with a JWT, or a machine with an API key."""
@@ -38,6 +43,8 @@ class Principal:
     user_id: int
     role: Role
     api_key_id: int | None = None
+    # Access tokens: the user's token version when issued (checked by `auth.tokenversion`).
+    token_version: int | None = None
 
     @property
     def identity(self) -> str:
@@ -76,6 +83,23 @@ def authenticate(*, session: Session, email: str, password: str) -> User:
     return user
 
 
+def authenticate_throttled(
+    *, session: Session, throttle: LoginThrottle | None, email: str, password: str, ip: str
+) -> User:
+    """`authenticate` behind the failed-sign-in throttle: `throttle.TooManyAttempts` (429)
+    before the password is even checked while the account or address is over its limit."""
+    if throttle is None:
+        return authenticate(session=session, email=email, password=password)
+    throttle.check(email=email, ip=ip)
+    try:
+        user = authenticate(session=session, email=email, password=password)
+    except AuthError:
+        throttle.failed(email=email, ip=ip)
+        raise
+    throttle.succeeded(email=email)
+    return user
+
+
 def issue_tokens(
     *, session: Session, settings: Settings, user: User, family: str | None = None
 ) -> TokenPair:
@@ -87,6 +111,7 @@ def issue_tokens(
         typ="access",
         ttl_seconds=settings.access_token_ttl_seconds,
         role=user.role,
+        version=user.token_version or 0,
     )
     family = family or uuid.uuid4().hex
     refresh, claims = security.encode_token(
@@ -182,7 +207,9 @@ def authenticate_api_key(*, session: Session, key: str) -> Principal:
     now = _now()
     if row.last_used_at is None or now - _aware(row.last_used_at) > dt.timedelta(minutes=1):
         row.last_used_at = now  # at most one write per key per minute
-    return Principal(kind="api_key", user_id=row.user_id, role=Role(row.role), api_key_id=row.id)
+    # A key never has more rights than its owner has now (a demoted admin's admin key).
+    role = min(Role(row.role), Role(owner.role), key=lambda r: r.rank)
+    return Principal(kind="api_key", user_id=row.user_id, role=role, api_key_id=row.id)
 
 
 def principal_from_access_token(*, settings: Settings, token: str) -> Principal:
@@ -194,7 +221,12 @@ def principal_from_access_token(*, settings: Settings, token: str) -> Principal:
             issuer=settings.jwt_issuer,
             typ="access",
         )
-        return Principal(kind="user", user_id=int(claims.sub), role=Role(str(claims.role)))
+        return Principal(
+            kind="user",
+            user_id=int(claims.sub),
+            role=Role(str(claims.role)),
+            token_version=claims.ver or 0,  # tokens from before the claim count as 0
+        )
     except (security.InvalidToken, ValueError):
         raise AuthError("invalid or expired access token") from None
 
@@ -214,6 +246,20 @@ def update_user(
     is_active: bool | None = None,
     password: str | None = None,
 ) -> User:
+    """Apply the changes; `LastAdmin` if they would leave no active admin.
+
+    A real change of role or activation, or a new password, bumps the token version so
+    access tokens issued before are refused (`auth.tokenversion`); a no-op does not."""
+    stays_admin = (role or Role(user.role)) == Role.ADMIN and (
+        user.is_active if is_active is None else is_active
+    )
+    if user.role == Role.ADMIN.value and user.is_active and not stays_admin:
+        _require_another_admin(session=session, user_id=user.id)
+    changes_rights = (
+        (role is not None and role.value != user.role)
+        or (is_active is not None and is_active != user.is_active)
+        or password is not None
+    )
     if role is not None:
         user.role = role.value
     if is_active is not None:
@@ -222,6 +268,8 @@ def update_user(
         user.password_hash = security.hash_password(password)
     if is_active is False or password is not None or role is not None:
         revoke_all_for_user(session=session, user_id=user.id)
+    if changes_rights:
+        user.token_version = (user.token_version or 0) + 1
     session.flush()
     return user
 
@@ -250,3 +298,18 @@ def get_user(*, session: Session, user_id: int) -> User:
 
 def list_api_keys(*, session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def _require_another_admin(*, session: Session, user_id: int) -> None:
+    # FOR UPDATE locks the active admins' rows (PostgreSQL), so two admins demoting each
+    # other at once cannot both see the other one still active.
+    others = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user_id)
+        .with_for_update()
+    ).all()
+    if not others:
+        raise LastAdmin(
+            f"user {user_id} is the last active admin: make another user an active admin "
+            "first, then change this one"
+        )

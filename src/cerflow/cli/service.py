@@ -33,6 +33,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    trusted_proxies = ",".join(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
     if migrate_first:
         engine = make_engine(settings=settings)
         migrate.upgrade(engine)  # advisory-locked on PostgreSQL: replicas take turns
@@ -46,7 +47,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # X-Forwarded-* only from CERFLOW_TRUSTED_PROXIES (uvicorn would trust loopback).
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
         access_log=False,  # our middleware logs each request (with redaction)
         log_config=None,
         # After SIGTERM: stop accepting, finish in-flight requests for this long.

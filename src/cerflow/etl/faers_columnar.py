@@ -47,6 +47,7 @@ from cerflow.etl.load_reports import (
 from cerflow.etl.normalize import age_in_years, drug_key, parse_partial_date, sex_code, term_key
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.faers_ascii import CHILD_TABLES, FaersQuarter, decode_row
+from cerflow.sources.limits import ReadLimits, read_member, resolve
 
 # The content-hash separators of `cerflow.etl.records.report_hash_text` (tests pin equality).
 _US, _RS, _GS, _NULL = "\x1f", "\x1e", "\x1d", "\x00"
@@ -126,8 +127,11 @@ def _utf8(body: bytes) -> bytes:
     return bytes(out)
 
 
-def _fast_table(data: bytes, names: list[str], wanted: list[str]) -> pl.DataFrame | None:
-    """Parse a plain `$` table with polars; None when its structure needs the reference."""
+def _fast_table(
+    data: bytes, names: list[str], wanted: list[str], max_line_bytes: int
+) -> pl.DataFrame | None:
+    """Parse a plain `$` table with polars; None when its structure needs the reference
+    (which also names the error when a line is over `max_line_bytes`)."""
     n = len(names)
     # The header stays in `data` (skipped by polars): slicing would copy a 200 MB member.
     if b"\r" in data:
@@ -155,7 +159,7 @@ def _fast_table(data: bytes, names: list[str], wanted: list[str]) -> pl.DataFram
             schema={"line": pl.String},
             empty_string_is_null=False,
         )["line"]
-        if lines.len() != rows:
+        if lines.len() != rows or (lines.str.len_bytes().max() or 0) > max_line_bytes:  # type: ignore[operator]
             return None
         dollars = lines.str.count_matches("$", literal=True)
         plain = (dollars == n - 1) | ((dollars == n) & lines.str.ends_with("$"))
@@ -213,10 +217,10 @@ class _Malformed(CerflowError):
         self.what = what
 
 
-def _reference_error(path: Path, hint: _Malformed) -> SourceFormatError:
+def _reference_error(path: Path, hint: _Malformed, limits: ReadLimits) -> SourceFormatError:
     """Run the reference path to its first error; that error is the one raised."""
     try:
-        with FaersQuarter(path) as quarter:
+        with FaersQuarter(path, limits=limits) as quarter:
             for _report in faers_reports(quarter.records()):
                 pass
     except SourceFormatError as exc:
@@ -224,23 +228,25 @@ def _reference_error(path: Path, hint: _Malformed) -> SourceFormatError:
     return SourceFormatError(f"malformed input: {hint.what}", location=hint.member)
 
 
-def read_faers_frames(path: Path | str) -> QuarterFrames:
-    """One quarterly zip -> canonical frames (see the module docstring)."""
+def read_faers_frames(path: Path | str, *, limits: ReadLimits | None = None) -> QuarterFrames:
+    """One quarterly zip -> canonical frames (see the module docstring). `limits` (default:
+    the settings) bound what the zip may inflate to, as for the reference reader."""
     path = Path(path)
+    limits = resolve(limits)
     try:
-        return _read(path)
+        return _read(path, limits)
     except _Malformed as hint:
-        raise _reference_error(path, hint) from None
+        raise _reference_error(path, hint, limits) from None
 
 
-def _read_member(path: Path, member: str) -> bytes:
+def _read_member(path: Path, member: str, limits: ReadLimits) -> bytes:
     with zipfile.ZipFile(path) as zf:
-        return zf.read(member)
+        return read_member(zf, member, str(path), limits)
 
 
-def _read(path: Path) -> QuarterFrames:
+def _read(path: Path, limits: ReadLimits) -> QuarterFrames:
     started = time.perf_counter()
-    with FaersQuarter(path) as quarter, ThreadPoolExecutor(1) as pool:
+    with FaersQuarter(path, limits=limits) as quarter, ThreadPoolExecutor(1) as pool:
         deleted = quarter.deleted_caseids()
         slow: list[str] = []
         legacy = quarter.layout.version is None
@@ -252,7 +258,9 @@ def _read(path: Path) -> QuarterFrames:
 
         def prefetch(i: int) -> None:
             if i < len(order):
-                pending[order[i]] = pool.submit(_read_member, path, quarter.members[order[i]])
+                pending[order[i]] = pool.submit(
+                    _read_member, path, quarter.members[order[i]], limits
+                )
 
         prefetch(0)
 
@@ -260,7 +268,7 @@ def _read(path: Path) -> QuarterFrames:
             tab = quarter.tables[table]
             data = pending.pop(table).result()
             prefetch(order.index(table) + 1)
-            frame = _fast_table(data, tab.names, wanted)
+            frame = _fast_table(data, tab.names, wanted, limits.max_line_bytes)
             del data
             if frame is None:
                 slow.append(table)

@@ -1,4 +1,4 @@
-"""Feedback on a generated report: any reader may send it, admins read it."""
+"""Feedback on a generated report: whoever can read the report may send it, admins read it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, SessionDep, ViewerUser
-from cerflow.api.errors import AUTH_RESPONSES, TOO_LARGE
+from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND, TOO_LARGE
 from cerflow.feedback import service
 from cerflow.feedback.models import Feedback
 from cerflow.feedback.schemas import FeedbackCreate, FeedbackOut
@@ -24,15 +24,15 @@ ReportRef = Annotated[
     "/reports/{report_id}/feedback",
     response_model=FeedbackOut,
     status_code=201,
-    responses={**TOO_LARGE},
+    responses={**NOT_FOUND, **TOO_LARGE},
 )
 def create_feedback(
     report_id: ReportRef, body: FeedbackCreate, user: ViewerUser, session: SessionDep
 ) -> Feedback:
     return service.create(
         session=session,
-        report_ref=report_id,
-        user_id=user.user_id,
+        principal=user,
+        report_id=report_id,
         rating=body.rating,
         comment=body.comment,
     )

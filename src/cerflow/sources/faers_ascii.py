@@ -42,6 +42,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
+from cerflow.sources.limits import (
+    ReadLimits,
+    check_archive,
+    line_too_long,
+    open_member,
+    resolve,
+)
 
 TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi")
 CHILD_TABLES = TABLES[1:]
@@ -86,12 +93,19 @@ def decode_row(raw: bytes) -> str:
     return _decode(raw)
 
 
-def _physical_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """Lines without their end-of-line bytes, read in large blocks (fast on zip members)."""
+def _physical_lines(stream: IO[bytes], location: str, limits: ReadLimits) -> Iterator[bytes]:
+    """Lines without their end-of-line bytes, read in large blocks (fast on zip members);
+    a line longer than `limits.max_line_bytes` raises instead of growing without bound."""
     rest = b""
+    limit = limits.max_line_bytes + 1  # + a "\r"
+    seen = 0
     while chunk := stream.read(_CHUNK):
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
+        if len(rest) > limit or (lines and max(map(len, lines)) > limit):
+            long = next((i for i, line in enumerate(lines) if len(line) > limit), len(lines))
+            raise line_too_long(location, seen + long + 1, limits)
+        seen += len(lines)
         for line in lines:
             yield line[:-1] if line.endswith(b"\r") else line
     if rest:
@@ -101,11 +115,14 @@ def _physical_lines(stream: IO[bytes]) -> Iterator[bytes]:
 class _Table:
     """One member: header names and an iterator of rows reassembled across embedded newlines."""
 
-    def __init__(self, zf: zipfile.ZipFile, member: str) -> None:
+    def __init__(self, zf: zipfile.ZipFile, member: str, limits: ReadLimits) -> None:
         self.zf = zf
         self.member = member
-        with zf.open(member) as fh:
-            first = fh.readline()
+        self.limits = limits
+        with self.open() as fh:
+            first = fh.readline(limits.max_line_bytes + 2)
+        if len(first.rstrip(b"\r\n")) > limits.max_line_bytes:
+            raise line_too_long(member, 1, limits)
         header = _decode(first.rstrip(b"\r\n")).lstrip("\ufeff")
         names = [n.strip().lower() for n in header.split("$")]
         if names and names[-1] == "":
@@ -118,6 +135,10 @@ class _Table:
             )
         self.names = names
         self.index = {n: i for i, n in enumerate(names)}
+
+    def open(self) -> IO[bytes]:
+        """The member, stopped once it inflates past `limits.max_member_bytes`."""
+        return open_member(self.zf, self.member, str(self.zf.filename), self.limits)
 
     def col(self, name: str) -> int:
         try:
@@ -137,8 +158,9 @@ class _Table:
         pending = b""
         pending_line = 0
         pending_fields = 0
-        with self.zf.open(member) as fh:
-            lines = _physical_lines(fh)
+        max_row = self.limits.max_line_bytes
+        with self.open() as fh:
+            lines = _physical_lines(fh, member, self.limits)
             next(lines, None)  # header
             line_no = 1
             for line in lines:
@@ -146,6 +168,8 @@ class _Table:
                 if pending_line:
                     row = pending + b"\n" + line
                     fields = pending_fields + line.count(b"$")
+                    if len(row) > max_row:  # a "row" of endless embedded newlines
+                        raise line_too_long(member, pending_line, self.limits)
                 else:
                     if not line:
                         continue  # blank line between rows (e.g. at the end of a file)
@@ -238,14 +262,21 @@ def _find_members(zf: zipfile.ZipFile, path: Path) -> tuple[dict[str, str], list
 class FaersQuarter:
     """One quarterly zip. `scan()` runs the dedup pass; `records()` yields joined cases."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, limits: ReadLimits | None = None) -> None:
+        """`limits` default to the settings (`CERFLOW_SOURCE_MAX_*`, `sources.limits`)."""
         self.path = Path(path)
+        self.limits = resolve(limits)
         try:
             self._zf = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as exc:
             raise SourceFormatError(f"cannot open zip: {exc}", location=str(self.path)) from exc
-        self.members, self.deleted_members, self.quarter = _find_members(self._zf, self.path)
-        self.tables = {t: _Table(self._zf, m) for t, m in self.members.items()}
+        try:
+            check_archive(self._zf, str(self.path), self.limits)
+            self.members, self.deleted_members, self.quarter = _find_members(self._zf, self.path)
+            self.tables = {t: _Table(self._zf, m, self.limits) for t, m in self.members.items()}
+        except BaseException:
+            self._zf.close()
+            raise
         demo = self.tables["demo"]
         self.layout = FAERS if "primaryid" in demo.index else AERS
         for name in (self.layout.key, self.layout.case):
@@ -297,8 +328,8 @@ class FaersQuarter:
     def _deleted_caseids(self) -> set[int]:
         ids: set[int] = set()
         for member in self.deleted_members:
-            with self._zf.open(member) as fh:
-                for line_no, raw in enumerate(_physical_lines(fh), 1):
+            with open_member(self._zf, member, str(self.path), self.limits) as fh:
+                for line_no, raw in enumerate(_physical_lines(fh, member, self.limits), 1):
                     text = raw.strip().rstrip(b"$").strip()
                     if not text:
                         continue
@@ -503,7 +534,9 @@ class _ChildStream:
             self._advance()
 
 
-def read_faers_quarter(path: Path | str) -> Iterator[SourceRecord]:
+def read_faers_quarter(
+    path: Path | str, *, limits: ReadLimits | None = None
+) -> Iterator[SourceRecord]:
     """Convenience: all kept cases of one quarterly zip."""
-    with FaersQuarter(path) as quarter:
+    with FaersQuarter(path, limits=limits) as quarter:
         yield from quarter.records()

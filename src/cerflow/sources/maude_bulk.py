@@ -91,6 +91,14 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
+from cerflow.sources.limits import (
+    ReadLimits,
+    bounded_lines,
+    check_archive,
+    line_too_long,
+    open_member,
+    resolve,
+)
 from cerflow.sources.maude_codes import MULTI_ENUMS, SEQUENCE_NUMBER_OUTCOME, SIMPLE_ENUMS
 
 FileKind = Literal[
@@ -218,9 +226,10 @@ class InputFile:
     opener: Callable[[], IO[bytes]]
 
 
-def _zip_members(path: Path) -> list[InputFile]:
+def _zip_members(path: Path, limits: ReadLimits) -> list[InputFile]:
     files = []
     with zipfile.ZipFile(path) as zf:
+        check_archive(zf, str(path), limits)
         names = sorted(n for n in zf.namelist() if not n.endswith("/"))
     for member in names:
         kind = classify(member)
@@ -228,7 +237,7 @@ def _zip_members(path: Path) -> list[InputFile]:
             continue
 
         def opener(member: str = member) -> IO[bytes]:
-            return io.BufferedReader(_ZipMember(zipfile.ZipFile(path), member))
+            return io.BufferedReader(_ZipMember(zipfile.ZipFile(path), member, limits))
 
         files.append(InputFile(kind, f"{path}!{member}", opener))
     return files
@@ -237,9 +246,9 @@ def _zip_members(path: Path) -> list[InputFile]:
 class _ZipMember(io.RawIOBase):
     """A zip member opened as a stream that also closes its archive."""
 
-    def __init__(self, zf: zipfile.ZipFile, member: str) -> None:
+    def __init__(self, zf: zipfile.ZipFile, member: str, limits: ReadLimits) -> None:
         self._zf = zf
-        self._fh = zf.open(member)
+        self._fh = open_member(zf, member, str(zf.filename), limits)
 
     def readable(self) -> bool:
         return True
@@ -262,23 +271,24 @@ def _file_opener(path: Path) -> Callable[[], IO[bytes]]:
     return opener
 
 
-def find_input_files(paths: Iterable[Path]) -> list[InputFile]:
+def find_input_files(paths: Iterable[Path], limits: ReadLimits | None = None) -> list[InputFile]:
     """MAUDE files among `paths` (files, directories searched recursively, zips), in order.
 
     Raises `SourceFormatError` for a path that does not exist or an explicitly named file
     that is not recognisably a MAUDE file, and when nothing usable is found.
     """
+    limits = resolve(limits)
     found: list[InputFile] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
             for sub in sorted(p for p in path.rglob("*") if p.is_file()):
                 if sub.suffix.lower() == ".zip":
-                    found.extend(_zip_members(sub))
+                    found.extend(_zip_members(sub, limits))
                 elif (kind := classify(sub.name)) is not None:
                     found.append(InputFile(kind, str(sub), _file_opener(sub)))
         elif path.is_file() and path.suffix.lower() == ".zip":
-            members = _zip_members(path)
+            members = _zip_members(path, limits)
             if not members:
                 raise SourceFormatError("zip holds no MAUDE file", location=str(path))
             found.extend(members)
@@ -385,10 +395,15 @@ def _unquote(value: str) -> str:
 
 
 def _records(
-    fh: IO[bytes], location: str, stats: FileStats, kind: FileKind
+    fh: IO[bytes], location: str, stats: FileStats, kind: FileKind, limits: ReadLimits
 ) -> Iterator[tuple[int, list[str], dict[str, str]]]:
-    """(first line number, column names, row) for each logical record of one file."""
-    lines = ((no, decode_line(raw.rstrip(b"\r\n"))) for no, raw in enumerate(fh, 1))
+    """(first line number, column names, row) for each logical record of one file; a
+    physical line or a record (continuation lines joined) over `limits.max_line_bytes`
+    raises `SourceLimitError`."""
+    lines = (
+        (no, decode_line(raw.rstrip(b"\r\n")))
+        for no, raw in enumerate(bounded_lines(fh, location, limits), 1)
+    )
     columns: list[str] | None = None
     pending: tuple[int, str] | None = None
     for no, text in lines:
@@ -422,11 +437,15 @@ def _records(
     if pending is not None:
         chain = itertools.chain([pending], lines)
     current: tuple[int, list[str]] | None = None
+    size = 0  # characters in `current`, so endless continuation lines cannot grow it unbounded
     for no, text in chain:
         if current is not None and not _KEY_START.match(text):
             fields = current[1]
             more = text.split("|")
             if text_last or len(fields) + len(more) - 1 <= ncols + 1:
+                size += len(text) + 1
+                if size > limits.max_line_bytes:
+                    raise line_too_long(location, current[0], limits)
                 fields[-1] += "\n" + more[0]
                 fields.extend(more[1:])
                 stats.continued_lines += bool(text.strip())
@@ -437,6 +456,7 @@ def _records(
         if not text.strip():
             continue
         current = (no, text.split("|"))
+        size = len(text)
     if current is not None:
         yield _finish(current, columns, ncols, text_last, location, stats, key_index)
 
@@ -489,9 +509,12 @@ def _finish(
     return start, columns, row
 
 
-def read_code_table(fh: IO[bytes], location: str) -> dict[str, str]:
+def read_code_table(
+    fh: IO[bytes], location: str, limits: ReadLimits | None = None
+) -> dict[str, str]:
     """`code -> description` from a problem-code CSV (header line optional)."""
-    text = io.StringIO("\n".join(decode_line(raw.rstrip(b"\r\n")) for raw in fh))
+    lines = bounded_lines(fh, location, resolve(limits))
+    text = io.StringIO("\n".join(decode_line(raw.rstrip(b"\r\n")) for raw in lines))
     table: dict[str, str] = {}
     code_col, desc_col = 0, 1
     for no, row in enumerate(csv.reader(text), 1):
@@ -535,12 +558,15 @@ class MaudeBulkReader:
         retrieved_at: dt.datetime | None = None,
         on_rows: Callable[[int], None] | None = None,
         on_ready: Callable[[int], None] | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
-        """`on_rows(n)` is called as rows are read, `on_ready(reports)` once all are read."""
+        """`on_rows(n)` is called as rows are read, `on_ready(reports)` once all are read;
+        `limits` (default: the settings) bound archive members and line lengths."""
         self.on_rows = on_rows
         self.on_ready = on_ready
+        self.limits = resolve(limits)
         self.paths = [Path(p) for p in paths]
-        self.files = find_input_files(self.paths)
+        self.files = find_input_files(self.paths, self.limits)
         self.tmp_dir = tmp_dir
         self.stats = ReaderStats()
         self.provenance = Provenance(
@@ -584,12 +610,14 @@ class MaudeBulkReader:
             stats = self.stats.files.setdefault(item.location, FileStats(kind=item.kind))
             with item.opener() as fh:
                 if item.kind in ("device_problem_codes", "patient_problem_codes"):
-                    table = read_code_table(fh, item.location)
+                    table = read_code_table(fh, item.location, self.limits)
                     codes[item.kind.removesuffix("_codes")].update(table)
                     stats.rows += len(table)
                     continue
                 batch: list[tuple[Any, ...]] = []
-                for _start, _cols, row in _records(fh, item.location, stats, item.kind):
+                for _start, _cols, row in _records(
+                    fh, item.location, stats, item.kind, self.limits
+                ):
                     key = int(row["mdr_report_key"])
                     if item.kind == "master":
                         batch.append(

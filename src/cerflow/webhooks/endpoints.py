@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from cerflow.api import API_PREFIX
-from cerflow.api.deps import AnalystUser, SessionDep, ViewerUser
+from cerflow.api.deps import AnalystUser, SessionDep, SettingsDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
 from cerflow.webhooks import service
 
@@ -56,9 +56,16 @@ class DeliveryOut(BaseModel):
 
 
 @router.post("", response_model=WebhookCreated, status_code=201)
-def create_webhook(body: WebhookCreate, user: AnalystUser, session: SessionDep) -> Any:
+def create_webhook(
+    body: WebhookCreate, user: AnalystUser, session: SessionDep, settings: SettingsDep
+) -> Any:
+    # A URL to an internal address raises WebhookURLRefused: 422 through the error handler.
     return service.create(
-        session=session, user_id=user.user_id, url=str(body.url), events=body.events
+        session=session,
+        user_id=user.user_id,
+        url=str(body.url),
+        events=body.events,
+        settings=settings,
     )
 
 

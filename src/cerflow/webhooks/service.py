@@ -1,5 +1,8 @@
 """Webhook registration and delivery: signed POSTs, a delivery log, auto-disable.
 
+Targets pass `url_policy` twice: at creation (422) and right before every delivery, whose
+connection goes to the address just vetted (DNS rebinding) and never follows a redirect.
+
 Every attempt is logged. Success resets the failure counter; each failed attempt raises
 it, and at `webhook_disable_after_failures` consecutive failures the hook is disabled
 with the reason (last status or error) so its owner can see why and re-enable it.
@@ -8,7 +11,6 @@ with the reason (last status or error) so its owner can see why and re-enable it
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,22 +21,35 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cerflow.config import Settings
+from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
 from cerflow.jobs.errors import backoff_seconds, redact
 from cerflow.jobs.metrics import WEBHOOK_DELIVERIES
 from cerflow.jobs.models import utcnow
-from cerflow.webhooks import signing
+from cerflow.webhooks import signing, url_policy
 from cerflow.webhooks.models import Webhook, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 
 
 def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    return signing.new_secret()
 
 
-def create(*, session: Session, user_id: int, url: str, events: list[str]) -> Webhook:
+def allowlist(settings: Settings) -> url_policy.Allowlist:
+    return url_policy.Allowlist(settings.webhook_allowed_targets)
+
+
+def create(
+    *,
+    session: Session,
+    user_id: int,
+    url: str,
+    events: list[str],
+    settings: Settings | None = None,
+) -> Webhook:
+    """Register a hook; `url_policy.WebhookURLRefused` (422) for a non-public target."""
+    url_policy.vet(url, allow=allowlist(settings or get_settings()), require_resolution=False)
     hook = Webhook(
         user_id=user_id,
         url=url,
@@ -80,6 +95,7 @@ def deliver_once(
     event_id = str(event.get("id") or uuid.uuid4().hex)
     headers = {
         "Content-Type": "application/json",
+        **signing.standard_headers(secret, event_id, ts, body),
         signing.TIMESTAMP_HEADER: str(ts),
         signing.SIGNATURE_HEADER: signing.sign(secret, ts, body),
         signing.EVENT_HEADER: str(event.get("type", "event")),
@@ -90,14 +106,33 @@ def deliver_once(
     error: str | None = None
     start = time.monotonic()
     try:
+        # Re-checked now: the DNS answer may have changed since creation; connect to the
+        # vetted address only (Host and SNI keep the name) and never follow redirects.
+        target = url_policy.vet(url, allow=allowlist(settings))
+        send_url, pin_headers, extensions = url_policy.pinned_request(target)
         if client is None:
-            with httpx.Client(timeout=settings.webhook_timeout_seconds) as own:
-                resp = own.post(url, content=body, headers=headers)
+            with httpx.Client(
+                timeout=settings.webhook_timeout_seconds, follow_redirects=False
+            ) as own:
+                resp = own.post(
+                    send_url,
+                    content=body,
+                    headers={**headers, **pin_headers},
+                    extensions=extensions,
+                )
         else:
-            resp = client.post(url, content=body, headers=headers)
+            resp = client.post(
+                send_url,
+                content=body,
+                headers={**headers, **pin_headers},
+                extensions=extensions,
+                follow_redirects=False,
+            )
         status_code = resp.status_code
         if not 200 <= resp.status_code < 300:
             error = f"receiver answered HTTP {resp.status_code}"
+    except url_policy.WebhookURLRefused as exc:
+        error = f"not sent: {exc}"
     except httpx.HTTPError as exc:
         error = redact(f"{type(exc).__name__}: {exc}", settings)
     ok = error is None
