@@ -15,7 +15,6 @@ to stop a cancelled job. `compute_facts` is the facts stage alone (the analysis 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -74,15 +73,11 @@ def _render(
     out_dir: Path,
     formats: Sequence[str],
 ) -> dict[str, Path]:
-    try:
-        renderer = importlib.import_module("cerflow.report.render")
-    except ImportError:  # the document renderers ship separately; facts.json always works
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "facts.json"
-        path.write_text(facts.to_json(), encoding="utf-8")
-        return {"json": path}
-    files: dict[str, Path] = renderer.render_report(facts, narrative, out_dir, list(formats))
-    return files
+    # Imported here: charts and documents load matplotlib and WeasyPrint, which a process
+    # that only starts the CLI or the API must not pay for.
+    from cerflow.report.render import render_report
+
+    return render_report(facts, narrative, out_dir, list(formats))
 
 
 def compute_facts(
