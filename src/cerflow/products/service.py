@@ -1,7 +1,7 @@
 """Product search and detail straight from the store (until `cerflow.store.frames` lands).
 
 A product is referred to by an FDA device product code (three letters, e.g. ``DQA``) or
-by a normalized drug key (``cerflow.etl.normalize.drug_key``). Counts are of unique
+by a normalized drug key (``cerflow.store.keys.drug_key``). Counts are of unique
 reports. The data version is the newest source snapshot id: it changes with every import,
 so it keys the cache.
 """
@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from cerflow.analysis.trends import mann_kendall
 from cerflow.config import Settings
 from cerflow.errors import ConflictError, NotFoundError
-from cerflow.etl.normalize import device_code, drug_key
 from cerflow.products import schemas
 from cerflow.products.models import WatchedProduct
+from cerflow.store.keys import device_code, drug_key
 from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
 
 _CODE = re.compile(r"^[A-Z]{3}$")

@@ -20,10 +20,12 @@ import datetime as dt
 import math
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from importlib import metadata
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,6 @@ from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
-from cerflow.etl.normalize import device_code, drug_key
 from cerflow.narrative.facts import (
     AnomalyFacts,
     ChangePointFacts,
@@ -63,8 +64,10 @@ from cerflow.narrative.facts import (
 from cerflow.report.signal_cache import SignalCache, signal_cache_key
 from cerflow.store import frames
 from cerflow.store import report_queries as rq
+from cerflow.store.keys import device_code, drug_key
 
 TOP_N = 10
+_WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
 
 REFERENCES = [
     "Evans SJW, Waller PC, Davis S. Use of proportional reporting ratios (PRRs) for signal "
@@ -623,16 +626,21 @@ def _int(d: dict[str, Any], *keys: str) -> int:
 def display_location(location: str) -> str:
     """Where a snapshot came from, as a reader elsewhere can understand it.
 
-    The bundled sample lives wherever cerflow is installed; a machine-specific absolute
-    path in a CER would mean nothing to its reader, so it is shown relative to the package
-    (`cerflow/sample/data/...`). Other locations (URLs, the user's own files) are kept.
+    A local absolute path (``/...``, ``C:\\...`` or a ``file://`` URL) names a folder on
+    the machine that built the report: meaningless to the CER's reader and a leak of that
+    machine's layout (user names, mount points). It is shown by its file name alone
+    (``/opt/app/.../sample/data/faers/faers_ascii_2022Q1.zip`` -> ``faers_ascii_2022Q1.zip``);
+    the sha256 printed beside it identifies the file. URLs and relative locations (a member
+    inside an archive) are kept as they are.
     """
-    from cerflow.sample import SAMPLE_DIR
-
-    root = str(SAMPLE_DIR.resolve())
-    if location.startswith(root):
-        return "cerflow/sample/data" + location[len(root) :]
-    return location
+    text = location.strip()
+    path = text
+    if text.lower().startswith("file://"):
+        path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
+    elif not (text.startswith("/") or _WINDOWS_ABS.match(text)):
+        return location
+    name = PureWindowsPath(path).name if _WINDOWS_ABS.match(path) else PurePosixPath(path).name
+    return name or location
 
 
 def _provenance(

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import polars as pl
 from sqlalchemy import Connection, Executable, Select, func, select
 
-from cerflow.etl.normalize import device_code, drug_key
+from cerflow.store.keys import device_code, drug_key
 from cerflow.store.models import Report, ReportEvent, ReportProduct
 
 Kind = Literal["drug", "device"]
