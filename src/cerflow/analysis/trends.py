@@ -103,7 +103,9 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
-def _monthly_mask() -> pl.Expr:
+def monthly_mask() -> pl.Expr:
+    """Reports whose received date names a month (dated, not year-only): the only ones a
+    monthly series may count, so a month is never invented from a year-only date."""
     precision = pl.col("received_precision").fill_null("D")
     return pl.col("received_date").is_not_null() & (precision != "Y")
 
@@ -112,7 +114,7 @@ def date_coverage(reports: pl.DataFrame) -> DateCoverage:
     """Count reports by what their received date lets us do with them."""
     _require(reports, ["received_date", "received_precision"], "reports")
     dated = reports.filter(pl.col("received_date").is_not_null())
-    monthly = reports.filter(_monthly_mask()).height
+    monthly = reports.filter(monthly_mask()).height
     return DateCoverage(
         total=reports.height,
         monthly=monthly,
@@ -173,7 +175,7 @@ def monthly_counts(
     if start is not None and end is not None and start > end:
         raise ValueError(f"monthly_counts: start {start} is after end {end}")
     group_cols = [by] if by else []
-    frame = reports.filter(_monthly_mask()).unique("report_id")
+    frame = reports.filter(monthly_mask()).unique("report_id")
     frame = frame.with_columns(_month_start(pl.col("received_date")).alias("month"))
     if by:
         frame = frame.with_columns(_group_expr(reports, by).alias(by))
@@ -246,7 +248,7 @@ def monthly_event_counts(
     if not terms:
         return pl.DataFrame(schema={"month": pl.Date(), "term": pl.Utf8(), "count": pl.Int64()})
     if start is None or end is None:
-        covered = reports.filter(_monthly_mask())
+        covered = reports.filter(monthly_mask())
         if covered.height:
             start = start or covered["received_date"].min()  # type: ignore[assignment]
             end = end or covered["received_date"].max()  # type: ignore[assignment]
@@ -293,7 +295,7 @@ def serious_share(
     )
     frame = reports.unique("report_id")
     if period == "month":
-        frame = frame.filter(_monthly_mask()).with_columns(
+        frame = frame.filter(monthly_mask()).with_columns(
             pl.col("received_date").dt.truncate("1mo").alias("period")
         )
     else:
