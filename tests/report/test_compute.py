@@ -22,7 +22,7 @@ from cerflow.store.product_data import (
     read_background,
     read_product,
 )
-from cerflow.store.report_queries import REPORT_FRAME_COLUMNS, StoreVersion
+from cerflow.store.product_queries import REPORT_FRAME_COLUMNS, StoreVersion
 from tests.report import store_factory as sf
 
 THRESHOLDS = SignalThresholds.from_settings(Settings())

@@ -1,6 +1,6 @@
 """Monthly report series, Mann-Kendall trend test with Sen's slope, serious/fatal shares.
 
-Frame contract (what `cerflow.store.frames` produces and tests build by hand):
+Frame contract (what `cerflow.store.product_queries` produces and tests build by hand):
 
 ``reports`` -- one row per deduplicated report:
 

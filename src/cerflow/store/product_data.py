@@ -27,8 +27,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine
 
-from cerflow.store import frames
-from cerflow.store import report_queries as rq
+from cerflow.store import product_queries as rq
 from cerflow.store.keys import device_code, drug_key
 
 MANUFACTURER_SCHEMA: dict[str, pl.DataType] = {"report_id": pl.Int64(), "product": pl.Utf8()}
@@ -160,7 +159,7 @@ def read_product(
         codes = list(sel.product_codes)
         device_rows = rq.devices_for(conn, codes, names) if kind == "device" else []
         makers = (
-            frames.device_manufacturer_products(conn, codes)
+            rq.device_manufacturer_products(conn, codes)
             if kind == "device"
             else pl.DataFrame(schema=MANUFACTURER_SCHEMA)
         )
