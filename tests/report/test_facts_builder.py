@@ -191,7 +191,7 @@ def test_device_peers_are_other_manufacturers_of_the_code(store: Engine) -> None
 
 def test_a_recall_published_twice_counts_once() -> None:
     """FDA lists a device recall under /device/recall (no class) and /device/enforcement."""
-    from cerflow.report.facts_builder import _recalls
+    from cerflow.report.compute import _recalls
 
     rows = [
         {
@@ -223,7 +223,7 @@ def test_a_recall_published_twice_counts_once() -> None:
 
 
 def test_local_paths_are_shown_by_file_name_and_urls_unchanged() -> None:
-    from cerflow.report.facts_builder import display_location
+    from cerflow.report.compute import display_location
     from cerflow.sample import SAMPLE_DIR
 
     inside = str(SAMPLE_DIR.resolve() / "faers" / "faers_ascii_2022Q1.zip")

@@ -40,7 +40,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import stats
 
 Trend = Literal["increasing", "decreasing", "no trend"]
 
@@ -397,6 +396,10 @@ def mann_kendall(
         z = (s + 1.0) / math.sqrt(var_s)
     else:
         z = 0.0
+    # scipy is imported here, its one use: importing it costs seconds, and the API imports
+    # this module at start-up (products.service) without testing a trend yet.
+    from scipy import stats
+
     p = float(2.0 * stats.norm.sf(abs(z)))
     tau = s / (0.5 * n * (n - 1))
     trend: Trend = "no trend"

@@ -12,6 +12,8 @@ What happens here and nowhere else:
 - the time-series models (statsmodels: about a second of mostly Python) need only the
   product's reports, so they run in a short thread beside that background read and
   disproportionality (NumPy, database). Inputs and code are the same, so are the numbers.
+The analysis (scipy, statsmodels) is imported when facts are built, not with this module:
+the API and the job layer import it at start-up for `ProductNotFoundError`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -26,20 +29,13 @@ from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
 from cerflow.narrative.facts import Facts
-from cerflow.report.compute import (
-    Series,
-    SignalOutcome,
-    _recalls,
-    compute_facts_from,
-    display_location,
-    methods_facts,
-    monthly_series,
-    signals_from_background,
-)
-from cerflow.report.signal_cache import SignalCache, signal_cache_key
 from cerflow.store.product_data import ProductData, read_background, read_product
 
-__all__ = ["ProductNotFoundError", "_recalls", "build_facts", "display_location"]
+if TYPE_CHECKING:
+    from cerflow.report.compute import Series, SignalOutcome
+    from cerflow.report.signal_cache import SignalCache
+
+__all__ = ["ProductNotFoundError", "build_facts"]
 
 
 class ProductNotFoundError(NotFoundError, LookupError):
@@ -106,6 +102,9 @@ def _signal_outcome(
     signal_cache: SignalCache | None,
 ) -> SignalOutcome:
     """From the cache when it holds this data version, else from the background read."""
+    from cerflow.report.compute import SignalOutcome, signals_from_background
+    from cerflow.report.signal_cache import signal_cache_key
+
     cache_key: str | None = None
     if signal_cache is not None and data.store_version is not None:
         cache_key = signal_cache_key(
@@ -158,6 +157,8 @@ def build_facts(
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
     """
+    from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
+
     settings = settings or get_settings()
     data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
     if not data.found:

@@ -31,7 +31,6 @@ from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
 from cerflow.report.facts_builder import build_facts
-from cerflow.report.signal_cache import SignalCache
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -104,6 +103,8 @@ def compute_facts(
     the data directory by every report on the same data version (workers share it in
     deployments).
     """
+    from cerflow.report.signal_cache import SignalCache  # scipy: not at start-up
+
     settings = settings or get_settings()
     with single_threaded_blas():
         return build_facts(
