@@ -99,11 +99,12 @@ def selector(
         key = drug_key(drug)
         if not key:
             raise ValueError(f"drug name {drug!r} has no usable ingredient after normalization")
-        return rq.ProductSelector("drug", product_keys=(key,), since=since, until=until), (
-            drug.strip()
-        )
-    sel = rq.ProductSelector("device", product_codes=tuple(codes), since=since, until=until)
-    return sel, ", ".join(codes)
+        query = drug.strip()
+        sel = rq.ProductSelector("drug", (key,), since=since, until=until, query=query)
+        return sel, query
+    query = ", ".join(codes)
+    sel = rq.ProductSelector("device", (), tuple(codes), since=since, until=until, query=query)
+    return sel, query
 
 
 @contextmanager
