@@ -191,7 +191,7 @@ def test_device_peers_are_other_manufacturers_of_the_code(store: Engine) -> None
 
 def test_a_recall_published_twice_counts_once() -> None:
     """FDA lists a device recall under /device/recall (no class) and /device/enforcement."""
-    from cerflow.report.facts_builder import _recalls
+    from cerflow.report.compute import _recalls
 
     rows = [
         {
@@ -222,13 +222,17 @@ def test_a_recall_published_twice_counts_once() -> None:
     assert (first.status, first.firm, first.reason) == ("Open", "Acme", "Battery may fail")
 
 
-def test_sample_locations_are_shown_relative_to_the_package() -> None:
-    from cerflow.report.facts_builder import display_location
+def test_local_paths_are_shown_by_file_name_and_urls_unchanged() -> None:
+    from cerflow.report.compute import display_location
     from cerflow.sample import SAMPLE_DIR
 
     inside = str(SAMPLE_DIR.resolve() / "faers" / "faers_ascii_2022Q1.zip")
-    assert display_location(inside) == "cerflow/sample/data/faers/faers_ascii_2022Q1.zip"
+    assert display_location(inside) == "faers_ascii_2022Q1.zip"
     assert display_location("https://api.fda.gov/drug/event.json") == (
         "https://api.fda.gov/drug/event.json"
     )
-    assert display_location("/data/faers_ascii_2024q1.zip") == "/data/faers_ascii_2024q1.zip"
+    assert display_location("/home/alice/data/faers_ascii_2024q1.zip") == "faers_ascii_2024q1.zip"
+    assert display_location("file:///srv/in/maude%20dev.zip") == "maude dev.zip"
+    assert display_location("C:\\Users\\bob\\faers.zip") == "faers.zip"
+    assert display_location("ascii/DEMO17Q2.txt") == "ascii/DEMO17Q2.txt"
+    assert display_location("memory://recalls") == "memory://recalls"

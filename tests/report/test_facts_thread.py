@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from cerflow.report import compute
 from cerflow.report import facts_builder as fb
 from tests.report import store_factory as sf
 
@@ -33,6 +34,6 @@ def test_an_error_in_the_thread_reaches_the_caller(
     def broken(*_: Any, **__: Any) -> None:
         raise ArithmeticError("forecast exploded")
 
-    monkeypatch.setattr(fb, "_forecast", broken)
+    monkeypatch.setattr(compute, "_forecast", broken)
     with pytest.raises(ArithmeticError, match="forecast exploded"):
         fb.build_facts(sqlite_engine, drug="atorvastatin")

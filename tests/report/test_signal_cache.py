@@ -18,7 +18,7 @@ from cerflow.narrative.facts import Facts
 from cerflow.report.facts_builder import build_facts
 from cerflow.report.signal_cache import SignalCache
 from cerflow.sources.base import Provenance
-from cerflow.store import report_queries as rq
+from cerflow.store import product_queries as rq
 from tests.report import store_factory as sf
 
 

@@ -1,6 +1,6 @@
 """Monthly report series, Mann-Kendall trend test with Sen's slope, serious/fatal shares.
 
-Frame contract (what `cerflow.store.frames` produces and tests build by hand):
+Frame contract (what `cerflow.store.product_queries` produces and tests build by hand):
 
 ``reports`` -- one row per deduplicated report:
 
@@ -40,7 +40,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import stats
 
 Trend = Literal["increasing", "decreasing", "no trend"]
 
@@ -103,7 +102,9 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
-def _monthly_mask() -> pl.Expr:
+def monthly_mask() -> pl.Expr:
+    """Reports whose received date names a month (dated, not year-only): the only ones a
+    monthly series may count, so a month is never invented from a year-only date."""
     precision = pl.col("received_precision").fill_null("D")
     return pl.col("received_date").is_not_null() & (precision != "Y")
 
@@ -112,7 +113,7 @@ def date_coverage(reports: pl.DataFrame) -> DateCoverage:
     """Count reports by what their received date lets us do with them."""
     _require(reports, ["received_date", "received_precision"], "reports")
     dated = reports.filter(pl.col("received_date").is_not_null())
-    monthly = reports.filter(_monthly_mask()).height
+    monthly = reports.filter(monthly_mask()).height
     return DateCoverage(
         total=reports.height,
         monthly=monthly,
@@ -173,7 +174,7 @@ def monthly_counts(
     if start is not None and end is not None and start > end:
         raise ValueError(f"monthly_counts: start {start} is after end {end}")
     group_cols = [by] if by else []
-    frame = reports.filter(_monthly_mask()).unique("report_id")
+    frame = reports.filter(monthly_mask()).unique("report_id")
     frame = frame.with_columns(_month_start(pl.col("received_date")).alias("month"))
     if by:
         frame = frame.with_columns(_group_expr(reports, by).alias(by))
@@ -246,7 +247,7 @@ def monthly_event_counts(
     if not terms:
         return pl.DataFrame(schema={"month": pl.Date(), "term": pl.Utf8(), "count": pl.Int64()})
     if start is None or end is None:
-        covered = reports.filter(_monthly_mask())
+        covered = reports.filter(monthly_mask())
         if covered.height:
             start = start or covered["received_date"].min()  # type: ignore[assignment]
             end = end or covered["received_date"].max()  # type: ignore[assignment]
@@ -293,7 +294,7 @@ def serious_share(
     )
     frame = reports.unique("report_id")
     if period == "month":
-        frame = frame.filter(_monthly_mask()).with_columns(
+        frame = frame.filter(monthly_mask()).with_columns(
             pl.col("received_date").dt.truncate("1mo").alias("period")
         )
     else:
@@ -395,6 +396,10 @@ def mann_kendall(
         z = (s + 1.0) / math.sqrt(var_s)
     else:
         z = 0.0
+    # scipy is imported here, its one use: importing it costs seconds, and the API imports
+    # this module at start-up (products.service) without testing a trend yet.
+    from scipy import stats
+
     p = float(2.0 * stats.norm.sf(abs(z)))
     tau = s / (0.5 * n * (n - 1))
     trend: Trend = "no trend"

@@ -23,8 +23,8 @@ from cerflow.analysis.thresholds import ALL_METHODS, Method, SignalThresholds
 from cerflow.cli._common import fail
 from cerflow.config import get_settings
 from cerflow.db import make_engine
-from cerflow.store import frames
-from cerflow.store.frames import ProductQuery
+from cerflow.store import product_queries
+from cerflow.store.product_queries import ProductSelector
 
 console = Console()
 
@@ -40,26 +40,28 @@ DEVICE_OPT = typer.Option(None, "--device-code", help="FDA device product code(s
 FORMAT_OPT = typer.Option(OutputFormat.TABLE, "--format", help="table, csv or json.")
 
 
-def _query(drug: str | None, device_code: str | None) -> ProductQuery:
+def _query(drug: str | None, device_code: str | None) -> ProductSelector:
     if (drug is None) == (device_code is None):
         raise fail("give exactly one of --drug NAME or --device-code CODE", 2)
     try:
         return (
-            ProductQuery.drug(drug) if drug is not None else ProductQuery.device(device_code or "")
+            ProductSelector.drug(drug)
+            if drug is not None
+            else ProductSelector.device(device_code or "")
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
 
 
-def _ensure_present(conn: Any, query: ProductQuery) -> None:
-    if frames.count_product_reports(conn, query) > 0:
+def _ensure_present(conn: Any, query: ProductSelector) -> None:
+    if product_queries.count_product_reports(conn, query) > 0:
         return
     if query.kind == "drug":
-        hits = frames.search_drugs(conn, query.query)
+        hits = product_queries.search_drugs(conn, query.query)
         how = "cerflow ingest openfda --drug NAME (or ingest faers FILE)"
         what = f"drug {query.query!r} (normalized key {query.keys[0]!r})"
     else:
-        hits = frames.search_device_codes(conn, query.query)
+        hits = product_queries.search_device_codes(conn, query.query)
         how = "cerflow ingest openfda --device-code CODE (or ingest maude FILE)"
         what = f"device product code {', '.join(query.keys)}"
     hint = ""
@@ -154,8 +156,8 @@ def signals(
     try:
         with engine.connect() as conn:
             _ensure_present(conn, query)
-            products = frames.all_products(conn, kind=query.kind)
-            events = frames.all_events(conn, kind=query.kind)
+            products = product_queries.all_products(conn, kind=query.kind)
+            events = product_queries.all_events(conn, kind=query.kind)
     finally:
         engine.dispose()
     result = disproportionality(
@@ -218,8 +220,8 @@ def trends(
     try:
         with engine.connect() as conn:
             _ensure_present(conn, query)
-            reports = frames.product_reports(conn, query)
-            events = frames.product_events(conn, query)
+            reports = product_queries.product_reports(conn, query)
+            events = product_queries.product_events(conn, query)
     finally:
         engine.dispose()
     coverage = date_coverage(reports)

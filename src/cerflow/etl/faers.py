@@ -23,15 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from cerflow.etl.normalize import (
-    age_in_years,
-    drug_key,
-    parse_partial_date,
-    sex_code,
-    term_key,
-)
+from cerflow.etl.normalize import age_in_years, parse_partial_date, sex_code
 from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport, PartialDate
 from cerflow.sources.base import SourceFormatError, SourceRecord
+from cerflow.store.keys import drug_key, term_key
 
 ROLES = {"PS": "suspect", "SS": "suspect", "C": "concomitant", "I": "interacting"}
 OUTCOMES = {

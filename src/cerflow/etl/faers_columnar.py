@@ -44,10 +44,11 @@ from cerflow.etl.load_reports import (
     load_report_frames,
     reports_to_frames,
 )
-from cerflow.etl.normalize import age_in_years, drug_key, parse_partial_date, sex_code, term_key
+from cerflow.etl.normalize import age_in_years, parse_partial_date, sex_code
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.faers_ascii import CHILD_TABLES, FaersQuarter, decode_row
 from cerflow.sources.limits import ReadLimits, read_member, resolve
+from cerflow.store.keys import drug_key, term_key
 
 # The content-hash separators of `cerflow.etl.records.report_hash_text` (tests pin equality).
 _US, _RS, _GS, _NULL = "\x1f", "\x1e", "\x1d", "\x00"

@@ -31,10 +31,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cerflow.etl.normalize import age_in_years, device_code, parse_partial_date, sex_code, term_key
+from cerflow.etl.normalize import age_in_years, parse_partial_date, sex_code
 from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport, PartialDate
 from cerflow.sources.base import SourceFormatError
 from cerflow.sources.maude_codes import EVENT_TYPE, SEQUENCE_NUMBER_OUTCOME, TEXT_TYPE_CODE
+from cerflow.store.keys import device_code, term_key
 
 SOURCE = "maude"
 

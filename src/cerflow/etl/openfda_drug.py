@@ -15,7 +15,7 @@ Identity and dedup (documented because a notified body may ask how duplicates we
 Other rules:
 - Roles from `drugcharacterization`: 1 suspect, 2 concomitant, 3 interacting. A drug without
   it is kept as concomitant: an unqualified drug must not inflate suspect counts.
-- Product key via `normalize.drug_key`, from the first usable of: openFDA's harmonized
+- Product key via `cerflow.store.keys.drug_key`, from the first usable of: openFDA's harmonized
   `generic_name` (when all its entries give one key), `substance_name` (the ingredient list,
   joined), `activesubstance.activesubstancename`, the verbatim `medicinalproduct`.
 - Seriousness flags are `1` when present and absent otherwise (field list); `serious` is
@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cerflow.etl.normalize import age_in_years, drug_key, parse_partial_date, sex_code, term_key
+from cerflow.etl.normalize import age_in_years, parse_partial_date, sex_code
 from cerflow.etl.records import CanonicalEvent, CanonicalProduct, CanonicalReport, PartialDate, Role
 from cerflow.sources.base import SourceFormatError
+from cerflow.store.keys import drug_key, term_key
 
 SOURCE = "faers"
 ROLES: dict[str, Role] = {"1": "suspect", "2": "concomitant", "3": "interacting"}

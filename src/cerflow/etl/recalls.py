@@ -12,7 +12,7 @@ Three sources, read against their field lists (`openfda_fields/*.yaml`):
   I|II|III ("Not Yet Classified" -> None); dates `report_date`, `recall_initiation_date`,
   `center_classification_date`, `termination_date` (YYYYMMDD or YYYY-MM-DD).
 - Drug product keys come from the harmonized `openfda.generic_name` / `substance_name`
-  through `normalize.drug_key` (often empty on enforcement records: then no key, and the
+  through `cerflow.store.keys.drug_key` (often empty on enforcement records: then no key, and the
   recall is still found by its description search).
 A record without its key maps with an empty `recall_number`; the loader counts it rejected.
 """
@@ -23,9 +23,10 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-from cerflow.etl.normalize import device_code, drug_key, parse_partial_date
+from cerflow.etl.normalize import parse_partial_date
 from cerflow.etl.records import CanonicalRecall
 from cerflow.sources.base import SourceFormatError
+from cerflow.store.keys import device_code, drug_key
 
 _CLASS = re.compile(r"^class\s+(iii|ii|i)$", re.IGNORECASE)
 _UNCLASSIFIED = {"", "not yet classified", "unclassified", "n/a"}

@@ -1,7 +1,7 @@
-"""Product search and detail straight from the store (until `cerflow.store.frames` lands).
+"""Product search and detail, read through `cerflow.store.product_queries`.
 
 A product is referred to by an FDA device product code (three letters, e.g. ``DQA``) or
-by a normalized drug key (``cerflow.etl.normalize.drug_key``). Counts are of unique
+by a normalized drug key (``cerflow.store.keys.drug_key``). Counts are of unique
 reports. The data version is the newest source snapshot id: it changes with every import,
 so it keys the cache.
 """
@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     case,
     distinct,
     exists,
@@ -26,21 +25,23 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cerflow.analysis.trends import mann_kendall
 from cerflow.config import Settings
 from cerflow.errors import ConflictError, NotFoundError
-from cerflow.etl.normalize import device_code, drug_key
 from cerflow.products import schemas
 from cerflow.products.models import WatchedProduct
-from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
+from cerflow.store import product_queries as pq
+from cerflow.store.keys import device_code, drug_key
+from cerflow.store.models import Device, Recall, Report, ReportProduct
 
 _CODE = re.compile(r"^[A-Z]{3}$")
 
 
 def data_version(*, session: Session) -> str:
-    return str(session.scalar(select(func.coalesce(func.max(SourceSnapshot.id), 0))))
+    return str(pq.latest_snapshot_id(session.connection()))
 
 
 def resolve(ref: str) -> tuple[schemas.Kind, str]:
@@ -57,12 +58,6 @@ def _json_contains(session: Session, column: Any, value: str) -> ColumnElement[b
         return type_coerce(column, JSONB).contains([value])
     each = func.json_each(column).table_valued("value")
     return exists(select(literal(1)).select_from(each).where(each.c.value == value))
-
-
-def _product_match(kind: str, key: str) -> ColumnElement[bool]:
-    if kind == "device":
-        return ReportProduct.product_code == key
-    return ReportProduct.product_key == key
 
 
 def _escape_like(text: str) -> str:
@@ -164,12 +159,6 @@ def prr_chi2(
     return prr, chi2
 
 
-def _month_expr(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(Report.received_date, "YYYY-MM")
-    return func.strftime("%Y-%m", Report.received_date)
-
-
 def _months_between(first: str, last: str) -> list[str]:
     y, m = map(int, first.split("-"))
     ly, lm = map(int, last.split("-"))
@@ -180,37 +169,24 @@ def _months_between(first: str, last: str) -> list[str]:
     return out
 
 
+def _selector(kind: schemas.Kind, key: str) -> pq.ProductSelector:
+    if kind == "device":
+        return pq.ProductSelector("device", product_codes=(key,), query=key)
+    return pq.ProductSelector("drug", product_keys=(key,), query=key)
+
+
 def detail(
     *, session: Session, settings: Settings, ref: str, version: str, top_n: int = 10
 ) -> schemas.ProductDetail | None:
+    """The product page: counts, monthly series and trend, top events with a PRR screen,
+    recalls and identification, all read through `cerflow.store.product_queries` (the
+    same product definition as the CER: drugs in the suspect or interacting role)."""
+
     kind, key = resolve(ref)
-    ids = select(ReportProduct.report_id).where(_product_match(kind, key)).distinct()
-    ids_sq = ids.subquery()
-    in_product = Report.id.in_(select(ids_sq.c.report_id))
-
-    totals = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Report.serious.is_(True), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Report.death.is_(True), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Report.received_precision == "Y", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Report.received_date.is_(None), 1), else_=0)), 0),
-        ).where(in_product)
-    ).one()
-    by_source = _grouped(session, select(Report.source, func.count()).where(in_product))
-    by_event_type = _grouped(
-        session,
-        select(Report.event_type, func.count()).where(in_product, Report.event_type.is_not(None)),
-    )
-
-    month = _month_expr(session)
-    monthly_rows = session.execute(
-        select(month, func.count())
-        .where(in_product, Report.received_precision.in_(("M", "D")))
-        .group_by(month)
-        .order_by(month)
-    ).all()
-    counts_by_month = {str(m): int(n) for m, n in monthly_rows if m}
+    sel = _selector(kind, key)
+    conn = session.connection()
+    totals = pq.product_totals(conn, sel)
+    counts_by_month = pq.product_monthly_counts(conn, sel)
     monthly = (
         [
             schemas.MonthCount(month=m, count=counts_by_month.get(m, 0))
@@ -227,33 +203,26 @@ def detail(
         sen_slope_per_month=_finite(mk.sen_slope),
         note="; ".join(mk.notes) or None,
     )
-
-    top_rows = session.execute(
-        select(ReportEvent.term, func.count(distinct(ReportEvent.report_id)).label("n"))
-        .where(ReportEvent.report_id.in_(select(ids_sq.c.report_id)))
-        .group_by(ReportEvent.term)
-        .order_by(func.count(distinct(ReportEvent.report_id)).desc(), ReportEvent.term)
-        .limit(top_n)
-    ).all()
-    top_events = [schemas.EventCount(term=t, count=int(n)) for t, n in top_rows]
-    signals = _signals(session, settings, kind, int(totals[0]), top_events)
-
-    recalls = _recalls(session, kind, key)
-    identification = _identification(session, kind, key)
-    if int(totals[0]) == 0 and not recalls and not identification.devices:
+    top_events = [
+        schemas.EventCount(term=t, count=n) for t, n in pq.product_top_terms(conn, sel, top_n)
+    ]
+    signals = _signals(conn, settings, kind, totals.reports, top_events)
+    recalls = _recalls(conn, sel)
+    identification = _identification(conn, sel)
+    if totals.reports == 0 and not recalls and not identification.devices:
         return None
     return schemas.ProductDetail(
         ref=key,
         kind=kind,
         data_version=version,
         counts=schemas.Counts(
-            reports=int(totals[0]),
-            serious=int(totals[1]),
-            deaths=int(totals[2]),
-            by_source=by_source,
-            by_event_type=by_event_type,
-            year_only_dates=int(totals[3]),
-            undated=int(totals[4]),
+            reports=totals.reports,
+            serious=totals.serious,
+            deaths=totals.deaths,
+            by_source=pq.product_counts_by(conn, sel, "source"),
+            by_event_type=pq.product_counts_by(conn, sel, "event_type"),
+            year_only_dates=totals.year_only,
+            undated=totals.undated,
         ),
         monthly=monthly,
         trend=trend,
@@ -268,34 +237,18 @@ def _finite(value: float) -> float:
     return float(value) if math.isfinite(value) else 0.0
 
 
-def _grouped(session: Session, stmt: Select[Any, Any]) -> dict[str, int]:
-    col = stmt.selected_columns[0]
-    return {str(k): int(n) for k, n in session.execute(stmt.group_by(col)).all()}
-
-
 def _signals(
-    session: Session,
+    conn: Connection,
     settings: Settings,
-    kind: str,
+    kind: schemas.Kind,
     n_product: int,
     top: Sequence[schemas.EventCount],
 ) -> list[schemas.Signal]:
     """PRR screen of the product's top events against all reports of the same kind."""
     if not top or n_product == 0:
         return []
-    report_kind = "device" if kind == "device" else "drug"
-    n_total = int(
-        session.scalar(select(func.count()).select_from(Report).where(Report.kind == report_kind))
-        or 0
-    )
-    n_event = dict(
-        session.execute(
-            select(ReportEvent.term, func.count(distinct(ReportEvent.report_id)))
-            .join(Report, Report.id == ReportEvent.report_id)
-            .where(Report.kind == report_kind, ReportEvent.term.in_([e.term for e in top]))
-            .group_by(ReportEvent.term)
-        ).all()
-    )
+    n_total, _ = pq.kind_summary(conn, kind, None, None)
+    n_event = pq.term_report_counts(conn, kind, [e.term for e in top])
     out = []
     for e in top:
         prr, chi2 = prr_chi2(e.count, n_product, int(n_event.get(e.term, e.count)), n_total)
@@ -310,66 +263,40 @@ def _signals(
     return out
 
 
-def _recalls(session: Session, kind: str, key: str) -> list[schemas.RecallOut]:
-    column = Recall.product_codes if kind == "device" else Recall.product_keys
-    rows = session.scalars(
-        select(Recall)
-        .where(_json_contains(session, column, key))
-        .order_by(Recall.report_date.desc(), Recall.recall_number)
-        .limit(50)
-    ).all()
+def _recalls(conn: Connection, sel: pq.ProductSelector) -> list[schemas.RecallOut]:
+    rows = pq.recalls_for(conn, sel)[:50]
     return [
         schemas.RecallOut(
-            recall_number=r.recall_number,
-            source=r.source,
-            classification=r.classification,
-            reason=r.reason,
-            status=r.status,
-            firm=r.firm,
-            report_date=r.report_date,
+            recall_number=r["recall_number"],
+            source=r["source"],
+            classification=r.get("classification"),
+            reason=r.get("reason"),
+            status=r.get("status"),
+            firm=r.get("firm"),
+            report_date=r.get("report_date"),
         )
         for r in rows
     ]
 
 
-def _identification(session: Session, kind: str, key: str) -> schemas.Identification:
-    match = _product_match(kind, key)
-    name_col = func.coalesce(ReportProduct.brand_name, ReportProduct.raw_name)
-    names = session.execute(
-        select(name_col, func.count())
-        .where(match, name_col.is_not(None))
-        .group_by(name_col)
-        .order_by(func.count().desc(), name_col)
-        .limit(10)
-    ).all()
-    makers = session.execute(
-        select(ReportProduct.manufacturer, func.count())
-        .where(match, ReportProduct.manufacturer.is_not(None))
-        .group_by(ReportProduct.manufacturer)
-        .order_by(func.count().desc(), ReportProduct.manufacturer)
-        .limit(10)
-    ).all()
+def _identification(conn: Connection, sel: pq.ProductSelector) -> schemas.Identification:
+    names = pq.product_name_counts(conn, sel, "name", 10)
+    makers = pq.product_name_counts(conn, sel, "manufacturer", 10)
     devices: list[schemas.DeviceOut] = []
-    if kind == "device":
-        rows = session.scalars(
-            select(Device)
-            .where(_json_contains(session, Device.product_codes, key))
-            .order_by(Device.id)
-            .limit(20)
-        ).all()
+    if sel.kind == "device":
         devices = [
             schemas.DeviceOut(
-                udi_di=d.udi_di,
-                trade_name=d.trade_name,
-                risk_class=d.risk_class,
-                manufacturer_name=d.manufacturer_name,
-                manufacturer_srn=d.manufacturer_srn,
+                udi_di=d.get("udi_di"),
+                trade_name=d.get("trade_name"),
+                risk_class=d.get("risk_class"),
+                manufacturer_name=d.get("manufacturer_name"),
+                manufacturer_srn=d.get("manufacturer_srn"),
             )
-            for d in rows
+            for d in pq.devices_for(conn, sel.product_codes, [])[:20]
         ]
     return schemas.Identification(
-        names=[str(n) for n, _ in names],
-        manufacturers=[str(m) for m, _ in makers],
+        names=[n for n, _ in names],
+        manufacturers=[m for m, _ in makers],
         devices=devices,
     )
 

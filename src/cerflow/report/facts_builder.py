@@ -1,329 +1,45 @@
-"""Build a CER's `Facts` from the store: the one place where data become report numbers.
+"""Build a CER's `Facts` from the store: read once, then compute.
 
     build_facts(engine, *, drug=None, device_codes=None, since=None, until=None,
-                settings=None, report_id=None, version=1) -> Facts
+                settings=None, report_id=None, version=1, signal_cache=None) -> Facts
 
-Why it is shaped like this:
-- Everything is read in one transaction (`report_queries`) and then handed to the pure
-  `cerflow.analysis` functions, so a number in the text is a function of the stored rows
-  and nothing else; `facts.json` is that function's output.
-- Disproportionality compares the product with every report of the same kind in the store
-  (drugs with drugs, devices with devices) in the same date window: that is the database a
-  PRR/ROR/IC/EBGM is defined on. Several device codes are analysed as one product.
-- Undefined statistics are None (never NaN or infinity) and `notes` says why, so the text
-  can say "not estimable" instead of printing a meaningless number.
+The composition of `cerflow.store.product_data.read_product` (every store read of the
+product in one read transaction) and the pure `cerflow.report.compute.compute_facts_from`.
+What happens here and nowhere else:
+- an unknown product becomes `ProductNotFoundError`, naming the import to run;
+- the database-wide disproportionality comes from the signal cache or, on a miss, from
+  the background read (`read_background`) and the all-pairs analysis;
+- the time-series models (statsmodels: about a second of mostly Python) need only the
+  product's reports, so they run in a short thread beside that background read and
+  disproportionality (NumPy, database). Inputs and code are the same, so are the numbers.
+The analysis (scipy, statsmodels) is imported when facts are built, not with this module:
+the API and the job layer import it at start-up for `ProductNotFoundError`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from dataclasses import field as dc_field
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import polars as pl
 from sqlalchemy import Engine
 
-from cerflow.analysis import anomalies as anomalies_mod
-from cerflow.analysis import peers as peers_mod
-from cerflow.analysis import trends
-from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
-from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
-from cerflow.etl.normalize import device_code, drug_key
-from cerflow.narrative.facts import (
-    AnomalyFacts,
-    ChangePointFacts,
-    CountShare,
-    DeviceIdentification,
-    Facts,
-    ForecastFacts,
-    MethodsFacts,
-    PeerFacts,
-    PriorFacts,
-    ProductFacts,
-    RecallFacts,
-    RecallsFacts,
-    ReportMeta,
-    SignalFacts,
-    SignalsFacts,
-    SnapshotFacts,
-    ThresholdFacts,
-    TrendFacts,
-    VolumeFacts,
-)
-from cerflow.report.signal_cache import SignalCache, signal_cache_key
-from cerflow.store import frames
-from cerflow.store import report_queries as rq
+from cerflow.narrative.facts import Facts
+from cerflow.store.product_data import ProductData, read_background, read_product
 
-TOP_N = 10
+if TYPE_CHECKING:
+    from cerflow.report.compute import Series, SignalOutcome
+    from cerflow.report.signal_cache import SignalCache
 
-REFERENCES = [
-    "Evans SJW, Waller PC, Davis S. Use of proportional reporting ratios (PRRs) for signal "
-    "generation from spontaneous adverse drug reaction reports. Pharmacoepidemiol Drug Saf. "
-    "2001;10(6):483-486.",
-    "Rothman KJ, Lanes S, Sacks ST. The reporting odds ratio and its advantages over the "
-    "proportional reporting ratio. Pharmacoepidemiol Drug Saf. 2004;13(8):519-523.",
-    "Bate A, Lindquist M, Edwards IR, et al. A Bayesian neural network method for adverse "
-    "drug reaction signal generation. Eur J Clin Pharmacol. 1998;54(4):315-321.",
-    "Noren GN, Bate A, Orre R, Edwards IR. Extending the methods used to screen the WHO drug "
-    "safety database towards analysis of complex associations and improved accuracy for rare "
-    "events. Stat Med. 2006;25(21):3740-3757.",
-    "DuMouchel W. Bayesian data mining in large frequency tables, with an application to the "
-    "FDA spontaneous reporting system. Am Stat. 1999;53(3):177-190.",
-    "Mann HB. Nonparametric tests against trend. Econometrica. 1945;13(3):245-259.",
-    "Kendall MG. Rank Correlation Methods. 4th ed. London: Charles Griffin; 1975.",
-    "Sen PK. Estimates of the regression coefficient based on Kendall's tau. J Am Stat Assoc. "
-    "1968;63(324):1379-1389.",
-    "Hyndman RJ, Koehler AB. Another look at measures of forecast accuracy. Int J Forecast. "
-    "2006;22(4):679-688.",
-    "Syntetos AA, Boylan JE. The accuracy of intermittent demand estimates. Int J Forecast. "
-    "2005;21(2):303-314.",
-    "Killick R, Fearnhead P, Eckley IA. Optimal detection of changepoints with a linear "
-    "computational cost. J Am Stat Assoc. 2012;107(500):1590-1598.",
-    "European Commission. MEDDEV 2.7/1 revision 4: Clinical evaluation: a guide for "
-    "manufacturers and notified bodies under directives 93/42/EEC and 90/385/EEC. 2016.",
-    "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
-    "devices (MDR), Article 61 and Annex XIV.",
-    "ICH E2C(R2): Periodic Benefit-Risk Evaluation Report (PBRER). 2012.",
-]
-
-DEDUP_RULES = [
-    "FAERS: one report per case (caseid); the latest case version (caseversion) wins, and "
-    "cases on the FDA deleted-cases lists are removed.",
-    "MAUDE: one report per mdr_report_key; repeated rows of the same key are merged.",
-    "openFDA: reports keyed by safety report id / MDR report key; a re-import replaces a "
-    "stored report only with a newer or changed version.",
-    "Within a report, a product or an event term coded twice counts once.",
-]
-
-WRITER_INPUTS = [
-    "Manufacturer's own clinical data: pre-market clinical investigations, literature search "
-    "and appraisal, and post-market clinical follow-up (PMCF) results.",
-    "Sales volumes or usage data (number of devices sold, patients treated): the "
-    "denominators needed to turn report counts into incidence rates.",
-    "State of the art, similar and equivalent devices or medicinal products, and the "
-    "benefit-risk determination.",
-    "Intended purpose, indications, contraindications and target population from the "
-    "instructions for use or the summary of product characteristics.",
-    "The manufacturer's own complaint, vigilance and field safety corrective action (FSCA) "
-    "records, which public data do not show completely.",
-]
+__all__ = ["ProductNotFoundError", "build_facts"]
 
 
 class ProductNotFoundError(NotFoundError, LookupError):
     """The store holds no report for the product asked for."""
-
-
-def _num(x: float | None, digits: int = 4) -> float | None:
-    """Round, and turn NaN/infinity into None (Facts never holds a non-finite number)."""
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return round(x, digits)
-
-
-def _req(x: float | None, digits: int = 4) -> float:
-    v = _num(x, digits)
-    return 0.0 if v is None else v
-
-
-def _pct(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").upper() or "PRODUCT"
-
-
-def _month(d: dt.date) -> dt.date:
-    return dt.date(d.year, d.month, 1)
-
-
-def _shares(counts: Sequence[tuple[str, int]], total: int) -> list[CountShare]:
-    return [CountShare(label=k, count=int(n), percent=_pct(int(n), total)) for k, n in counts]
-
-
-def _value_counts(
-    frame: pl.DataFrame, col: str, *, unknown: str = "unknown"
-) -> list[tuple[str, int]]:
-    if frame.height == 0:
-        return []
-    vc = (
-        frame.select(pl.col(col).cast(pl.Utf8).fill_null(unknown).alias(col))
-        .group_by(col)
-        .agg(pl.len().alias("n"))
-        .sort(["n", col], descending=[True, False])
-    )
-    return [(str(k), int(n)) for k, n in vc.iter_rows()]
-
-
-# --- pieces ----------------------------------------------------------------------------
-
-
-def _volumes(reports: pl.DataFrame) -> VolumeFacts:
-    total = reports.height
-    cov = trends.date_coverage(reports)
-    dated = reports.filter(pl.col("received_date").is_not_null())
-    start = dated["received_date"].min() if dated.height else None
-    end = dated["received_date"].max() if dated.height else None
-    months = 0
-    if isinstance(start, dt.date) and isinstance(end, dt.date):
-        months = (end.year - start.year) * 12 + end.month - start.month + 1
-
-    def flag(col: str) -> int:
-        return int(reports[col].fill_null(False).sum()) if total else 0
-
-    serious = flag("serious")
-    deaths = flag("death")
-    by_year = (
-        dated.select(pl.col("received_date").dt.year().cast(pl.Utf8).alias("year"))
-        .group_by("year")
-        .agg(pl.len().alias("n"))
-        .sort("year")
-    )
-    ages = reports["age_years"].drop_nulls()
-    ages = ages.filter(ages.is_finite()) if ages.len() else ages
-    q1 = med = q3 = None
-    if ages.len():
-        arr = ages.to_numpy()
-        q1, med, q3 = (float(np.percentile(arr, q)) for q in (25, 50, 75))
-    sex = [
-        (("female" if k == "F" else "male" if k == "M" else k), n)
-        for k, n in _value_counts(reports, "sex")
-    ]
-    event_type = _value_counts(reports.filter(pl.col("event_type").is_not_null()), "event_type")
-    return VolumeFacts(
-        total_reports=total,
-        period_start=start if isinstance(start, dt.date) else None,
-        period_end=end if isinstance(end, dt.date) else None,
-        months_covered=months,
-        serious=serious,
-        serious_percent=_pct(serious, total),
-        deaths=deaths,
-        death_percent=_pct(deaths, total),
-        hospitalizations=flag("hospitalization"),
-        life_threatening=flag("life_threatening"),
-        disability=flag("disability"),
-        year_only_dates=cov.year_only,
-        undated=cov.undated,
-        by_event_type=_shares(event_type, total),
-        by_sex=_shares(sex, total),
-        by_country=_shares(_value_counts(reports, "country")[:TOP_N], total),
-        by_year=_shares([(str(y), int(n)) for y, n in by_year.iter_rows()], total),
-        age_median=_num(med, 1),
-        age_q1=_num(q1, 1),
-        age_q3=_num(q3, 1),
-        age_missing=int(reports["age_years"].null_count()) if total else 0,
-    )
-
-
-def _display_terms(events: pl.DataFrame) -> dict[str, str]:
-    """Case-folded term -> its most frequent verbatim spelling (for printing)."""
-    if events.height == 0:
-        return {}
-    best = (
-        events.with_columns(pl.col("term_raw").fill_null(pl.col("term")))
-        .group_by(["term", "term_raw"])
-        .agg(pl.len().alias("n"))
-        .sort(["term", "n", "term_raw"], descending=[False, True, False])
-        .unique("term", keep="first")
-    )
-    return {str(t): str(r) for t, r, _ in best.iter_rows()}
-
-
-def _trend(monthly: pl.DataFrame, reports: pl.DataFrame, notes: list[str]) -> TrendFacts:
-    counts = [int(c) for c in monthly["count"].to_list()]
-    months = [m.strftime("%Y-%m") for m in monthly["month"].to_list()]
-    mk = trends.mann_kendall(counts)
-    notes.extend(mk.notes)
-    share = trends.serious_share(reports, period="year")
-    by_year = [
-        CountShare(label=str(p.year), count=int(s), percent=round(float(sp), 1))
-        for p, s, sp in share.select("period", "serious", "serious_percent").iter_rows()
-    ]
-    return TrendFacts(
-        months=months,
-        counts=counts,
-        mk_tau=_req(mk.tau),
-        mk_z=_req(mk.z),
-        mk_p=_req(mk.p, 6),
-        mk_trend=mk.trend,
-        sen_slope=_req(mk.sen_slope),
-        serious_share_by_year=by_year,
-    )
-
-
-def _forecast(
-    monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
-) -> ForecastFacts | None:
-    if monthly.height == 0:
-        notes.append("no report has a month-precise received date: no forecast")
-        return None
-    fc = forecast(monthly, horizon=methods.forecast_horizon, origins=methods.backtest_origins_max)
-    notes.extend(fc.notes)
-    return ForecastFacts(
-        method=fc.method,
-        horizon=fc.horizon,
-        months=fc.months,
-        mean=[_req(v) for v in fc.mean],
-        lo80=[_req(v) for v in fc.lo80],
-        hi80=[_req(v) for v in fc.hi80],
-        lo95=[_req(v) for v in fc.lo95],
-        hi95=[_req(v) for v in fc.hi95],
-        mase=_num(fc.mase),
-        backtest_origins=fc.backtest_origins,
-        notes=list(fc.notes),
-        total_expected=_req(sum(fc.mean), 1),
-        total_lo95=_req(sum(fc.lo95), 1),
-        total_hi95=_req(sum(fc.hi95), 1),
-    )
-
-
-def _anomalies(
-    monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
-) -> tuple[list[AnomalyFacts], list[ChangePointFacts]]:
-    if monthly.height == 0:
-        return [], []
-    res = anomalies_mod.detect_anomalies(
-        monthly,
-        window=methods.anomaly_window,
-        min_baseline=methods.anomaly_min_baseline,
-        tail=methods.anomaly_tail,
-        min_observed=methods.anomaly_min_observed,
-        min_size=methods.changepoint_min_size,
-        penalty_factor=methods.changepoint_penalty_factor,
-    )
-    notes.extend(res.notes)
-    flags = [
-        AnomalyFacts(
-            month=f.month,
-            observed=f.observed,
-            expected=_req(f.expected, 1),
-            threshold=_req(f.threshold, 1),
-            p_value=_req(f.p_value, 6),
-            distribution=f.distribution.replace("_", " "),
-            baseline_months=f.baseline_months,
-        )
-        for f in res.flags
-    ]
-    cps = [
-        ChangePointFacts(
-            month=c.month, mean_before=_req(c.mean_before, 1), mean_after=_req(c.mean_after, 1)
-        )
-        for c in res.change_points
-    ]
-    return flags, cps
 
 
 class _InThread:
@@ -333,9 +49,9 @@ class _InThread:
     its PDF child from a single-threaded process (`cerflow.report.render._PdfJob`).
     """
 
-    def __init__(self, fn: Callable[[], _Series]) -> None:
+    def __init__(self, fn: Callable[[], Series]) -> None:
         self._fn = fn
-        self._value: _Series | None = None
+        self._value: Series | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="cerflow-facts", daemon=True)
         self._thread.start()
@@ -346,7 +62,10 @@ class _InThread:
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
 
-    def result(self) -> _Series:
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Series:
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -354,362 +73,67 @@ class _InThread:
         return self._value
 
 
-@dataclass(slots=True)
-class _Series:
-    """The monthly series and everything computed from it alone (trend, forecast,
-    anomalies), with the notes of each."""
-
-    trend: TrendFacts | None = None
-    forecast: ForecastFacts | None = None
-    anomalies: list[AnomalyFacts] = dc_field(default_factory=list)
-    change_points: list[ChangePointFacts] = dc_field(default_factory=list)
-    notes: dict[str, list[str]] = dc_field(default_factory=dict)
-
-
-def _monthly_series(
-    reports: pl.DataFrame,
-    since: dt.date | None,
-    until: dt.date | None,
-    cutoff: dt.date | None,
-    methods: MethodsFacts,
-) -> _Series:
-    """Monthly series from the product's first month (or `since`) to the data cut-off."""
-    dated = reports.filter(trends._monthly_mask())
-    first = since or (dated["received_date"].min() if dated.height else None)
-    last = until or cutoff or (dated["received_date"].max() if dated.height else None)
-    if isinstance(first, dt.date) and isinstance(last, dt.date) and _month(first) <= _month(last):
-        monthly = trends.monthly_counts(reports, start=_month(first), end=_month(last))
-    else:
-        monthly = trends.monthly_counts(reports)
-    out = _Series()
-    trend_notes: list[str] = []
-    out.trend = _trend(monthly, reports, trend_notes) if monthly.height else None
-    if out.trend is None:
-        trend_notes.append("no report has a month-precise received date: no trend test")
-    out.notes["trend"] = trend_notes
-    out.notes["forecast"] = []
-    out.forecast = _forecast(monthly, methods, out.notes["forecast"])
-    out.notes["anomalies"] = []
-    out.anomalies, out.change_points = _anomalies(monthly, methods, out.notes["anomalies"])
-    return out
-
-
-def _signal_row(row: dict[str, Any], label: str) -> SignalFacts:
-    flags = [
-        name
-        for name, col in (
-            ("evans", "flag_evans"),
-            ("ror", "flag_ror"),
-            ("ic", "flag_ic"),
-            ("ebgm", "flag_ebgm"),
-        )
-        if row.get(col)
-    ]
-    return SignalFacts(
-        event=label,
-        a=int(row["a"]),
-        b=int(row["b"]),
-        c=int(row["c"]),
-        d=int(row["d"]),
-        expected=_req(row["expected"], 2),
-        prr=_num(row.get("prr"), 2),
-        prr_lo=_num(row.get("prr_lo"), 2),
-        prr_hi=_num(row.get("prr_hi"), 2),
-        chi2=_num(row.get("chi2_yates"), 2),
-        ror=_num(row.get("ror"), 2),
-        ror_lo=_num(row.get("ror_lo"), 2),
-        ror_hi=_num(row.get("ror_hi"), 2),
-        ic=_num(row.get("ic"), 2),
-        ic025=_num(row.get("ic025"), 2),
-        ic975=_num(row.get("ic975"), 2),
-        ebgm=_num(row.get("ebgm"), 2),
-        eb05=_num(row.get("eb05"), 2),
-        eb95=_num(row.get("eb95"), 2),
-        flags=flags,
+def _not_found(data: ProductData) -> ProductNotFoundError:
+    """Names the product, the window, the import that would fill it and near names."""
+    kind, query, label = data.kind, data.query, data.label
+    window = ""
+    if data.since or data.until:
+        window = f" received between {data.since or 'the start'} and {data.until or 'today'}"
+    hint = (
+        f"`cerflow ingest openfda --drug {query!r}` (or `cerflow ingest faers FILES`)"
+        if kind == "drug"
+        else "`cerflow ingest openfda "
+        + " ".join(f"--device-code {c}" for c in data.product_codes)
+        + "` (or `cerflow ingest maude FILES`)"
     )
+    msg = (
+        f"no {kind} reports for {query!r} (key {label!r}){window} in the store; "
+        f"import them first with {hint}"
+    )
+    if data.similar:
+        msg += f", or use one of the stored names: {', '.join(data.similar)}"
+    return ProductNotFoundError(msg)
 
 
-def _signal_result(
-    products: pl.DataFrame,
-    events: pl.DataFrame,
+def _signal_outcome(
+    engine: Engine,
+    data: ProductData,
     thresholds: SignalThresholds,
-    notes: list[str],
-) -> SignalResult | None:
-    """The all-pairs result over the background, or None (with a note) when not estimable."""
-    if products.height == 0 or events.height == 0:
-        notes.append("no report of this kind names both a product and an event: not estimable")
-        return None
-    try:
-        return disproportionality(products, events, thresholds=thresholds)
-    except (ValueError, ArithmeticError) as exc:  # degenerate tables: say so, do not guess
-        notes.append(f"disproportionality not estimable: {exc}")
-        return None
+    signal_cache: SignalCache | None,
+) -> SignalOutcome:
+    """From the cache when it holds this data version, else from the background read."""
+    from cerflow.report.compute import SignalOutcome, signals_from_background
+    from cerflow.report.signal_cache import signal_cache_key
 
-
-def _signals(
-    res: SignalResult | None,
-    label: str,
-    thresholds: SignalThresholds,
-    display: dict[str, str],
-    notes: list[str],
-) -> SignalsFacts | None:
-    tf = ThresholdFacts(
-        prr_min=thresholds.prr_min,
-        chi2_min=thresholds.chi2_min,
-        min_count=thresholds.min_count,
-        ror025_min=thresholds.ror025_min,
-        ic025_min=thresholds.ic025_min,
-        eb05_min=thresholds.eb05_min,
-    )
-    if res is None:
-        return None
-    notes.extend(res.notes)
-    rows = for_product(res, label)
-    items = [
-        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
-        for r in rows.iter_rows(named=True)
-    ]
-    flagged = [s for s in items if s.flags]
-    flagged.sort(key=lambda s: (-(s.eb05 or 0.0), -s.a, s.event))
-    top = sorted(
-        (s for s in items if s.a >= thresholds.min_count),
-        key=lambda s: (-(s.ebgm or 0.0), -s.a, s.event),
-    )[:TOP_N]
-    prior = None
-    if res.prior is not None:
-        p = res.prior
-        prior = PriorFacts(
-            alpha1=_req(p.alpha1),
-            beta1=_req(p.beta1),
-            alpha2=_req(p.alpha2),
-            beta2=_req(p.beta2),
-            p=_req(p.p),
-            loglik=_num(p.loglik, 2),
-            converged=p.converged,
+    cache_key: str | None = None
+    if signal_cache is not None and data.store_version is not None:
+        cache_key = signal_cache_key(
+            engine_url=engine.url.render_as_string(hide_password=True),
+            kind=data.kind,
+            since=data.since,
+            until=data.until,
+            members=data.members,
+            label=data.label,
+            thresholds=thresholds,
+            version=data.store_version,
+            in_store=dict(data.in_store),
         )
-    n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
-    return SignalsFacts(
-        background_reports=res.n_reports,
-        product_reports=n_product,
-        product_label=label,
-        pairs_tested=rows.height,
-        thresholds=tf,
-        prior=prior,
-        signals=flagged,
-        top_by_ebgm=top,
+        hit = signal_cache.get(cache_key, product=data.label)
+        if hit is not None:
+            return SignalOutcome(hit.result)
+    products, events, seen = read_background(engine, data.kind, data.since, data.until)
+    outcome = signals_from_background(
+        products, events, members=data.members, label=data.label, thresholds=thresholds
     )
-
-
-def _peers(
-    kind: str,
-    manufacturers: pl.DataFrame,
-    events: pl.DataFrame,
-    thresholds: SignalThresholds,
-    display: dict[str, str],
-    notes: list[str],
-) -> PeerFacts | None:
-    """Devices: the most-reported manufacturer against the other manufacturers of the same
-    product code(s) (`cerflow.analysis.peers`). Drugs: the public data give no class."""
-    if kind == "drug":
-        notes.append("the public data give no therapeutic class to define peers")
-        return None
-    if manufacturers.height == 0:
-        notes.append("no report of the product code names a manufacturer")
-        return None
-    counts = _value_counts(manufacturers, "product")
-    product = counts[0][0]
-    if len(counts) < 2:
-        notes.append(f"only one manufacturer ({product}) reports under this product code")
-        return None
-    cmp = peers_mod.compare_to_peers(
-        manufacturers,
-        events.select("report_id", pl.col("term").alias("event")).unique(),
-        product=product,
-        thresholds=thresholds,
-    )
-    notes.extend(cmp.notes)
-    if cmp.result is None:
-        return None
-    rows = [
-        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
-        for r in cmp.signals.iter_rows(named=True)
-    ]
-    flagged = sorted((x for x in rows if x.flags), key=lambda x: (-(x.eb05 or 0.0), x.event))
-    return PeerFacts(
-        description=(
-            f"Reports naming {product} ({cmp.product_reports} reports) were compared with the "
-            "reports of the other manufacturers of the same FDA product code."
-        ),
-        peer_products=cmp.peers,
-        peer_reports=cmp.peer_reports,
-        signals=flagged,
-    )
-
-
-def _merge_recalls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per recall number.
-
-    FDA publishes the same device recall in `/device/recall` (no class) and in
-    `/device/enforcement` (with its class): counted twice it would inflate the recall
-    figures and show an unclassified duplicate. Fields are taken from whichever record has
-    them; the sources are all named.
-    """
-    merged: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        key = str(r["recall_number"])
-        if key not in merged:
-            merged[key] = dict(r)
-            merged[key]["source"] = str(r["source"])
-            continue
-        m = merged[key]
-        sources = set(str(m["source"]).split(" + ")) | {str(r["source"])}
-        m["source"] = " + ".join(sorted(sources))
-        for field in ("classification", "status", "firm", "reason"):
-            if not m.get(field) and r.get(field):
-                m[field] = r[field]
-        dates = [d for d in (m.get("report_date"), r.get("report_date")) if d is not None]
-        m["report_date"] = min(dates) if dates else None
-    return list(merged.values())
-
-
-def _recalls(rows: list[dict[str, Any]]) -> RecallsFacts:
-    items = [
-        RecallFacts(
-            recall_number=str(r["recall_number"]),
-            source=str(r["source"]),
-            classification=r.get("classification"),
-            report_date=r.get("report_date"),
-            status=r.get("status"),
-            firm=r.get("firm"),
-            reason=r.get("reason"),
-        )
-        for r in _merge_recalls(rows)
-    ]
-    cls = [i.classification for i in items]
-    return RecallsFacts(
-        total=len(items),
-        class_i=cls.count("I"),
-        class_ii=cls.count("II"),
-        class_iii=cls.count("III"),
-        items=items,
-    )
-
-
-def _identification(rows: list[dict[str, Any]]) -> list[DeviceIdentification]:
-    return [
-        DeviceIdentification(
-            source=str(r["source"]),
-            udi_di=r.get("udi_di"),
-            basic_udi_di=r.get("basic_udi_di"),
-            trade_name=r.get("trade_name"),
-            risk_class=r.get("risk_class"),
-            manufacturer_name=r.get("manufacturer_name"),
-            manufacturer_srn=r.get("manufacturer_srn"),
-            status=r.get("status"),
-        )
-        for r in rows
-    ]
-
-
-def _int(d: dict[str, Any], *keys: str) -> int:
-    total = 0
-    for k in keys:
-        v = d.get(k)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            total += int(v)
-    return total
-
-
-def display_location(location: str) -> str:
-    """Where a snapshot came from, as a reader elsewhere can understand it.
-
-    The bundled sample lives wherever cerflow is installed; a machine-specific absolute
-    path in a CER would mean nothing to its reader, so it is shown relative to the package
-    (`cerflow/sample/data/...`). Other locations (URLs, the user's own files) are kept.
-    """
-    from cerflow.sample import SAMPLE_DIR
-
-    root = str(SAMPLE_DIR.resolve())
-    if location.startswith(root):
-        return "cerflow/sample/data" + location[len(root) :]
-    return location
-
-
-def _provenance(
-    rows: list[dict[str, Any]],
-    in_store: dict[int, int],
-    product_counts: dict[int, int],
-    recall_ids: set[int],
-    device_ids: set[int],
-) -> list[SnapshotFacts]:
-    out = []
-    for r in rows:
-        sid = int(r["id"])
-        stats = r.get("stats") or {}
-        src = stats.get("source") or {}
-        load = stats.get("load") or {}
-        superseded = _int(src, "superseded", "duplicate_primaryid", "duplicate_reports")
-        deleted = _int(src, "deleted")
-        if product_counts.get(sid):
-            role = "product"
-        elif sid in in_store:
-            role = "background"
-        elif sid in recall_ids:
-            role = "recalls"
-        else:
-            role = "identification"
-        retrieved = r["retrieved_at"]
-        if isinstance(retrieved, dt.datetime) and retrieved.tzinfo is None:
-            retrieved = retrieved.replace(tzinfo=dt.UTC)
-        out.append(
-            SnapshotFacts(
-                snapshot_id=sid,
-                source=str(r["source"]),
-                location=display_location(str(r["location"])),
-                query=r.get("query"),
-                retrieved_at=retrieved,
-                record_count=int(r.get("record_count") or 0),
-                sha256=str(r["sha256"]),
-                is_generated=bool(r.get("is_generated")),
-                inserted=_int(load, "inserted"),
-                updated=_int(load, "updated"),
-                unchanged=_int(load, "unchanged"),
-                rejected=_int(load, "rejected"),
-                superseded=superseded,
-                deleted=deleted,
-                rows_before_dedup=int(r.get("record_count") or 0) + superseded + deleted,
-                reports_in_store=in_store.get(sid, 0),
-                product_reports=product_counts.get(sid, 0),
-                role=role,
-            )
-        )
-    return out
-
-
-def _version() -> str:
-    try:
-        return metadata.version("cerflow")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
-
-
-def _assert_finite(facts: Facts) -> None:
-    """A bug guard: every builder above maps undefined values to None."""
-
-    def walk(v: Any, path: str) -> None:
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ArithmeticError(f"non-finite value in Facts at {path}")
-        if isinstance(v, dict):
-            for k, x in v.items():
-                walk(x, f"{path}.{k}")
-        elif isinstance(v, list):
-            for i, x in enumerate(v):
-                walk(x, f"{path}[{i}]")
-
-    walk(facts.model_dump(mode="python"), "facts")
-
-
-# --- entry point -----------------------------------------------------------------------
+    # Stored only when the background saw the same data version as the product's reads.
+    if (
+        signal_cache is not None
+        and cache_key is not None
+        and outcome.result is not None
+        and seen == data.store_version
+    ):
+        signal_cache.put(cache_key, outcome.result)
+    return outcome
 
 
 def build_facts(
@@ -733,188 +157,26 @@ def build_facts(
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
     """
+    from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
+
     settings = settings or get_settings()
-    codes = sorted({c for c in (device_code(x) for x in (device_codes or [])) if c})
-    if bool(drug and drug.strip()) == bool(codes):
-        raise ValueError("give exactly one of a drug name or one or more device product codes")
-    if since and until and since > until:
-        raise ValueError(f"since {since} is after until {until}")
-    kind: rq.Kind
-    if drug:
-        key = drug_key(drug)
-        if not key:
-            raise ValueError(f"drug name {drug!r} has no usable ingredient after normalization")
-        kind = "drug"
-        sel = rq.ProductSelector("drug", product_keys=(key,), since=since, until=until)
-        label, query, display = key, drug.strip(), key.title()
-    else:
-        kind = "device"
-        sel = rq.ProductSelector("device", product_codes=tuple(codes), since=since, until=until)
-        label = "+".join(codes)
-        query = ", ".join(codes)
-        display = f"FDA product code{'s' if len(codes) > 1 else ''} {query}"
-
-    notes: dict[str, list[str]] = {}
-    methods = MethodsFacts(dedup_rules=list(DEDUP_RULES), references=list(REFERENCES))
-    with engine.connect() as conn:
-        reports = rq.product_reports(conn, sel)
-        if reports.height == 0:
-            similar = rq.similar_products(conn, kind, label.split("+")[0])
-            window = ""
-            if since or until:
-                window = f" received between {since or 'the start'} and {until or 'today'}"
-            hint = (
-                f"`cerflow ingest openfda --drug {query!r}` (or `cerflow ingest faers FILES`)"
-                if kind == "drug"
-                else "`cerflow ingest openfda "
-                + " ".join(f"--device-code {c}" for c in codes)
-                + "` (or `cerflow ingest maude FILES`)"
-            )
-            msg = (
-                f"no {kind} reports for {query!r} (key {label!r}){window} in the store; "
-                f"import them first with {hint}"
-            )
-            if similar:
-                msg += f", or use one of the stored names: {', '.join(similar)}"
-            raise ProductNotFoundError(msg)
-        _, cutoff = rq.kind_summary(conn, kind, since, until)
-        # The time-series models (statsmodels: about a second of mostly Python) need only
-        # the product's reports: they run in a thread while the remaining reads wait on the
-        # database and the disproportionality runs in NumPy. Inputs and code are the same,
-        # so are the numbers.
-        series_job = _InThread(lambda: _monthly_series(reports, since, until, cutoff, methods))
-        events = rq.product_events(conn, sel)
-        prod_rows = rq.product_rows(conn, sel)
-        in_store = rq.snapshot_ids_for_kind(conn, kind, since, until)
-        # Disproportionality: the product's labels become one label (several device codes
-        # are one product), against every other product of the same kind.
-        members = set(sel.product_keys if kind == "drug" else sel.product_codes)
-        thresholds = SignalThresholds.from_settings(settings)
-        signal_notes: list[str] = []  # filed under notes["signals"] below, in the usual order
-        signal_res: SignalResult | None = None
-        cache_key: str | None = None
-        store_before: rq.StoreVersion | None = None
-        if signal_cache is not None:
-            store_before = rq.store_version(conn)
-            cache_key = signal_cache_key(
-                engine_url=engine.url.render_as_string(hide_password=True),
-                kind=kind,
-                since=since,
-                until=until,
-                members=members,
-                label=label,
-                thresholds=thresholds,
-                version=store_before,
-                in_store=in_store,
-            )
-            hit = signal_cache.get(cache_key, product=label)
-            if hit is not None:
-                signal_res = hit.result
-        if signal_res is None:
-            bg_products, bg_events = rq.background(conn, kind, since, until)
-            bg = bg_products.with_columns(
-                pl.when(pl.col("product").is_in(list(members)))
-                .then(pl.lit(label))
-                .otherwise(pl.col("product"))
-                .alias("product")
-            ).unique()
-            # A canonical row order: Polars' unique() and the database return rows in any
-            # order, which reorders the pairs and so the float sums of the GPS prior fit; a
-            # flat likelihood (small stores) then gave different priors run to run.
-            bg = bg.sort(["report_id", "product"])
-            bg_events = bg_events.sort(["report_id", "event"])
-            signal_res = _signal_result(bg, bg_events, thresholds, signal_notes)
-            # Stored only when no load landed while the background was read.
-            if (
-                signal_cache is not None
-                and cache_key is not None
-                and signal_res is not None
-                and rq.store_version(conn) == store_before
-            ):
-                signal_cache.put(cache_key, signal_res)
-        recall_rows = rq.recalls_for(conn, sel)
-        names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
-        device_rows = rq.devices_for(conn, codes, names) if kind == "device" else []
-        makers = (
-            frames.device_manufacturer_products(conn, codes)
-            if kind == "device"
-            else pl.DataFrame(schema={"report_id": pl.Int64(), "product": pl.Utf8()})
-        )
-        recall_ids = {int(r["snapshot_id"]) for r in recall_rows if r.get("snapshot_id")}
-        device_ids = {int(r["snapshot_id"]) for r in device_rows if r.get("snapshot_id")}
-        snap_rows = rq.snapshot_rows(conn, sorted(set(in_store) | recall_ids | device_ids))
-
-    # Product facts.
-    def top_names(col: str) -> list[str]:
-        return [k for k, _ in _value_counts(prod_rows.filter(pl.col(col).is_not_null()), col)[:5]]
-
-    verbatim = top_names("brand_name") if kind == "device" else top_names("raw_name")
-    product = ProductFacts(
-        kind=kind,
-        query=query,
-        display_name=display,
-        product_keys=list(sel.product_keys),
-        product_codes=list(sel.product_codes),
-        verbatim_names=verbatim,
-        manufacturers=top_names("manufacturer"),
+    data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
+    if not data.found:
+        raise _not_found(data)
+    thresholds = SignalThresholds.from_settings(settings)
+    methods = methods_facts()
+    series_job = _InThread(
+        lambda: monthly_series(data.reports, data.since, data.until, data.cutoff, methods)
     )
-
-    volumes = _volumes(reports)
-    display_terms = _display_terms(events)
-    top = trends.top_events(reports, events.select("report_id", "term"), n=TOP_N)
-    top_events = [
-        CountShare(label=display_terms.get(t, t), count=int(n), percent=round(float(p), 1))
-        for t, n, p in top.iter_rows()
-    ]
-
-    series = series_job.result()
-    notes.update(series.notes)  # trend, forecast, anomalies: the order they always had
-    trend, fc = series.trend, series.forecast
-    flags, cps = series.anomalies, series.change_points
-
-    notes["signals"] = signal_notes
-    signals = _signals(signal_res, label, thresholds, display_terms, notes["signals"])
-    notes["peers"] = []
-    makers = makers.join(reports.select("report_id"), on="report_id", how="semi")
-    peers = _peers(kind, makers, events, thresholds, display_terms, notes["peers"])
-
-    product_counts: dict[int, int] = {}
-    if reports.height:
-        sc = reports.filter(pl.col("snapshot_id").is_not_null()).group_by("snapshot_id").len()
-        product_counts = {int(s): int(n) for s, n in sc.iter_rows()}
-    provenance = _provenance(snap_rows, in_store, product_counts, recall_ids, device_ids)
-    generated = any(s.is_generated for s in provenance)
-
-    generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    rid = report_id or f"CER-{_slug(label)}-{(cutoff or generated_at.date()):%Y%m%d}"
-    meta = ReportMeta(
-        report_id=rid,
-        version=version,
-        title=f"Clinical Evaluation Report: post-market safety data for {display}",
-        generated_at=generated_at,
-        data_cutoff=cutoff,
-        since=since,
-        until=until,
-        cerflow_version=_version(),
-        generated_data=generated,
-    )
-    facts = Facts(
-        meta=meta,
-        product=product,
-        identification=_identification(device_rows),
-        provenance=provenance,
-        volumes=volumes,
-        top_events=top_events,
-        trend=trend,
-        forecast=fc,
-        anomalies=flags,
-        change_points=cps,
+    try:
+        signals = _signal_outcome(engine, data, thresholds, signal_cache)
+    finally:
+        series_job.join()  # never leave the thread running, even on an error here
+    return compute_facts_from(
+        data,
+        thresholds=thresholds,
         signals=signals,
-        peers=peers,
-        recalls=_recalls(recall_rows),
-        methods=methods,
-        notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
-        writer_inputs=list(WRITER_INPUTS),
+        series=series_job.result(),
+        report_id=report_id,
+        version=version,
     )
-    _assert_finite(facts)
-    return facts

@@ -47,7 +47,7 @@ from cerflow.analysis import thresholds as thresholds_mod
 from cerflow.analysis.disproportionality import ALL_METHODS, SignalResult
 from cerflow.analysis.gps import GpsPrior
 from cerflow.analysis.thresholds import SignalThresholds
-from cerflow.store import report_queries as rq
+from cerflow.store import product_queries as rq
 
 FORMAT = 1
 KEEP_ENTRIES = 8  # per cache directory: a few kinds/windows, not a history

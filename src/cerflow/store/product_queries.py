@@ -1,14 +1,23 @@
-"""Store reads a CER needs, as Polars frames in the shape `cerflow.analysis` expects.
+"""The store's reads of products, as Polars frames in the shape `cerflow.analysis` expects.
 
-Why a separate module: `cerflow.analysis` is pure and never touches the store, and the
-report needs a few reads the general frames do not cover (the product's reports with every
-seriousness flag, the same-kind background for disproportionality, recalls and EUDAMED rows
-matched to the product, the snapshots behind all of them). Every function takes an open
-`Connection` so one report reads one consistent view (a single transaction).
+The one module every reader of product data goes through: the CER's read step
+(`cerflow.store.product_data`), the CLI's analysis commands and the API's product pages.
+`cerflow.analysis` is pure and never touches the store, so these functions are its only
+bridge to the data. Every function takes an open `Connection`, so a caller decides what
+one consistent view is (`product_data.read_snapshot` holds one transaction for a report).
 
-Which product rows count: for drugs, products in the suspect or interacting role (a
-concomitant drug is not suspected of anything); for devices, the device rows' FDA product
-codes. A report that names the product twice counts once.
+Frames follow the contract in `cerflow.analysis.trends` (``reports``: one row per report,
+`REPORT_FRAME_COLUMNS`; ``events``: report_id, term) and
+`cerflow.analysis.disproportionality` (``products``: report_id, product; ``events``:
+report_id, event).
+
+Which product rows count: for drugs, products in the suspect or interacting role
+(`DRUG_ROLES`; a concomitant drug is not suspected of anything, and counting it would
+attribute every co-medication's events to the drug, as FAERS practice also holds); for
+devices, the device rows' FDA product codes (any role). A report that names the product
+twice counts once. The same Core statements run on SQLite and PostgreSQL; the
+whole-store reads go straight through the DB-API cursor (`_fetch_raw`) because they are
+10^5..10^6 rows.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import polars as pl
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, case, func, select
 
+from cerflow.store.keys import device_code, drug_key
 from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
 
 Kind = Literal["drug", "device"]
@@ -30,6 +40,7 @@ DRUG_ROLES = ("suspect", "interacting")
 REPORT_FRAME_COLUMNS: dict[str, Any] = {
     "report_id": pl.Int64(),
     "source": pl.Utf8(),
+    "kind": pl.Utf8(),
     "received_date": pl.Date(),
     "received_precision": pl.Utf8(),
     "serious": pl.Boolean(),
@@ -50,13 +61,38 @@ REPORT_FRAME_COLUMNS: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True)
 class ProductSelector:
-    """Which reports belong to the product: drug keys or device product codes."""
+    """Which reports belong to the product: drug keys or device product codes, normalized
+    the way the ETL keyed the store (`cerflow.store.keys`), optionally in a date window."""
 
     kind: Kind
     product_keys: tuple[str, ...] = ()
     product_codes: tuple[str, ...] = ()
     since: dt.date | None = None
     until: dt.date | None = None
+    query: str = ""  # what the user typed, for messages
+
+    @classmethod
+    def drug(cls, name: str) -> ProductSelector:
+        key = drug_key(name)
+        if not key:
+            raise ValueError(f"drug name {name!r} has no usable ingredient after normalization")
+        return cls("drug", product_keys=(key,), query=name)
+
+    @classmethod
+    def device(cls, codes: str | Sequence[str]) -> ProductSelector:
+        """One code, a comma-separated list or a sequence of codes."""
+        raw = [codes] if isinstance(codes, str) else list(codes)
+        keys = tuple(
+            sorted({c for part in raw for c in (device_code(p) for p in part.split(",")) if c})
+        )
+        if not keys:
+            raise ValueError(f"device product code {codes!r} is empty")
+        return cls("device", product_codes=keys, query=",".join(raw))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The stored labels of the product: drug keys or device product codes."""
+        return self.product_keys if self.kind == "drug" else self.product_codes
 
     def product_condition(self) -> Any:
         if self.kind == "drug":
@@ -169,14 +205,15 @@ def product_rows(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
     return _frame(_fetch_raw(conn, _window(stmt, sel.since, sel.until)), schema)
 
 
-def background(
-    conn: Connection, kind: Kind, since: dt.date | None, until: dt.date | None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every report of the same kind as (report_id, product) and (report_id, event) frames.
-
-    Drugs are named by product key (suspect or interacting role), devices by FDA product
-    code; this is the database the product is compared with in disproportionality.
-    """
+def all_products(
+    conn: Connection,
+    *,
+    kind: Kind,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pl.DataFrame:
+    """Whole-store (report_id, product) of one kind, distinct: drug keys (suspect or
+    interacting role) or device product codes -- the background of all-pairs signals."""
     label: Any
     if kind == "drug":
         label = ReportProduct.product_key
@@ -184,26 +221,44 @@ def background(
     else:
         label = ReportProduct.product_code
         cond = ReportProduct.product_code.is_not(None)
-    pstmt = (
+    stmt = (
         select(ReportProduct.report_id, label)
         .join(Report, Report.id == ReportProduct.report_id)
         .where(Report.kind == kind)
         .where(cond)
     )
-    estmt = (
+    return _frame(
+        _fetch_raw(conn, _window(stmt, since, until)),
+        {"report_id": pl.Int64(), "product": pl.Utf8()},
+    ).unique()
+
+
+def all_events(
+    conn: Connection,
+    *,
+    kind: Kind,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pl.DataFrame:
+    """Whole-store (report_id, event) of one kind, distinct."""
+    stmt = (
         select(ReportEvent.report_id, ReportEvent.term)
         .join(Report, Report.id == ReportEvent.report_id)
         .where(Report.kind == kind)
     )
-    products = _frame(
-        _fetch_raw(conn, _window(pstmt, since, until)),
-        {"report_id": pl.Int64(), "product": pl.Utf8()},
-    ).unique()
-    events = _frame(
-        _fetch_raw(conn, _window(estmt, since, until)),
+    return _frame(
+        _fetch_raw(conn, _window(stmt, since, until)),
         {"report_id": pl.Int64(), "event": pl.Utf8()},
     ).unique()
-    return products, events
+
+
+def background(
+    conn: Connection, kind: Kind, since: dt.date | None, until: dt.date | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every report of the same kind as (report_id, product) and (report_id, event) frames:
+    the database the product is compared with in disproportionality."""
+    products = all_products(conn, kind=kind, since=since, until=until)
+    return products, all_events(conn, kind=kind, since=since, until=until)
 
 
 def kind_summary(
@@ -325,3 +380,184 @@ def similar_products(conn: Connection, kind: Kind, text: str, limit: int = 5) ->
         .limit(limit)
     )
     return [str(v) for v, _ in conn.execute(stmt).all() if v]
+
+
+def count_product_reports(conn: Connection, sel: ProductSelector) -> int:
+    stmt = select(func.count()).select_from(product_report_ids(sel).subquery())
+    return int(conn.execute(stmt).scalar_one())
+
+
+def device_manufacturer_products(conn: Connection, codes: Sequence[str]) -> pl.DataFrame:
+    """(report_id, product) for device reports with one of `codes`, the product being the
+    manufacturer (else the brand, else ``unknown``): the peer set of a device is the other
+    manufacturers of the same product code."""
+    label = func.coalesce(
+        func.upper(ReportProduct.manufacturer), func.upper(ReportProduct.brand_name), "UNKNOWN"
+    )
+    stmt = (
+        select(ReportProduct.report_id, label.label("product"))
+        .where(ReportProduct.product_code.in_(list(codes)))
+        .distinct()
+    )
+    return _frame(conn.execute(stmt).all(), {"report_id": pl.Int64(), "product": pl.Utf8()})
+
+
+def events_for_reports(conn: Connection, report_ids: Select[Any]) -> pl.DataFrame:
+    """(report_id, event) for the reports selected by `report_ids` (a SELECT of ids)."""
+    stmt = (
+        select(ReportEvent.report_id, ReportEvent.term.label("event"))
+        .where(ReportEvent.report_id.in_(report_ids))
+        .distinct()
+    )
+    return _frame(conn.execute(stmt).all(), {"report_id": pl.Int64(), "event": pl.Utf8()})
+
+
+def search_drugs(conn: Connection, text: str, *, limit: int = 10) -> list[tuple[str, int]]:
+    """Drug keys containing the normalized `text` (or its raw name), with report counts."""
+    key = drug_key(text) or text.upper()
+    pattern = f"%{key}%"
+    stmt = (
+        select(ReportProduct.product_key, func.count(func.distinct(ReportProduct.report_id)))
+        .where(
+            ReportProduct.role.in_(list(DRUG_ROLES)),
+            ReportProduct.product_key.like(pattern)
+            | func.upper(ReportProduct.raw_name).like(pattern),
+        )
+        .group_by(ReportProduct.product_key)
+        .order_by(
+            func.count(func.distinct(ReportProduct.report_id)).desc(), ReportProduct.product_key
+        )
+        .limit(limit)
+    )
+    return [(str(k), int(n)) for k, n in conn.execute(stmt)]
+
+
+def search_device_codes(conn: Connection, text: str, *, limit: int = 10) -> list[tuple[str, int]]:
+    """Device product codes starting with `text`, or whose brand/manufacturer contains it."""
+    code = (device_code(text) or "").strip()
+    pattern = f"%{text.upper()}%"
+    stmt = (
+        select(ReportProduct.product_code, func.count(func.distinct(ReportProduct.report_id)))
+        .where(
+            ReportProduct.product_code.is_not(None),
+            ReportProduct.product_code.like(f"{code}%")
+            | func.upper(ReportProduct.brand_name).like(pattern)
+            | func.upper(ReportProduct.manufacturer).like(pattern),
+        )
+        .group_by(ReportProduct.product_code)
+        .order_by(
+            func.count(func.distinct(ReportProduct.report_id)).desc(), ReportProduct.product_code
+        )
+        .limit(limit)
+    )
+    return [(str(k), int(n)) for k, n in conn.execute(stmt)]
+
+
+# --- a product's summary, for the API's product page ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTotals:
+    """Report counts of a product (unique reports)."""
+
+    reports: int
+    serious: int
+    deaths: int
+    year_only: int
+    undated: int
+
+
+def latest_snapshot_id(conn: Connection) -> int:
+    """The newest source snapshot id (0 when empty): it changes with every import."""
+    return int(conn.execute(select(func.coalesce(func.max(SourceSnapshot.id), 0))).scalar_one())
+
+
+def product_totals(conn: Connection, sel: ProductSelector) -> ProductTotals:
+    def n(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    row = conn.execute(
+        select(
+            func.count(),
+            n(Report.serious.is_(True)),
+            n(Report.death.is_(True)),
+            n(Report.received_precision == "Y"),
+            n(Report.received_date.is_(None)),
+        ).where(Report.id.in_(product_report_ids(sel)))
+    ).one()
+    return ProductTotals(*(int(v) for v in row))
+
+
+def product_counts_by(
+    conn: Connection, sel: ProductSelector, column: Literal["source", "event_type"]
+) -> dict[str, int]:
+    """Unique reports of the product per value of a report column (nulls left out)."""
+    col = getattr(Report, column)
+    stmt = (
+        select(col, func.count())
+        .where(Report.id.in_(product_report_ids(sel)), col.is_not(None))
+        .group_by(col)
+    )
+    return {str(k): int(v) for k, v in conn.execute(stmt).all()}
+
+
+def product_monthly_counts(conn: Connection, sel: ProductSelector) -> dict[str, int]:
+    """'YYYY-MM' -> reports of the product with a month-precise received date."""
+    if conn.dialect.name == "postgresql":
+        month: Any = func.to_char(Report.received_date, "YYYY-MM")
+    else:
+        month = func.strftime("%Y-%m", Report.received_date)
+    stmt = (
+        select(month, func.count())
+        .where(Report.id.in_(product_report_ids(sel)), Report.received_precision.in_(("M", "D")))
+        .group_by(month)
+        .order_by(month)
+    )
+    return {str(m): int(n) for m, n in conn.execute(stmt).all() if m}
+
+
+def product_top_terms(conn: Connection, sel: ProductSelector, limit: int) -> list[tuple[str, int]]:
+    """The product's most reported event terms with their unique report counts."""
+    n = func.count(func.distinct(ReportEvent.report_id))
+    stmt = (
+        select(ReportEvent.term, n)
+        .where(ReportEvent.report_id.in_(product_report_ids(sel)))
+        .group_by(ReportEvent.term)
+        .order_by(n.desc(), ReportEvent.term)
+        .limit(limit)
+    )
+    return [(str(t), int(c)) for t, c in conn.execute(stmt).all()]
+
+
+def term_report_counts(conn: Connection, kind: Kind, terms: Sequence[str]) -> dict[str, int]:
+    """Unique reports of `kind` (whole store) naming each of `terms`."""
+    if not terms:
+        return {}
+    stmt = (
+        select(ReportEvent.term, func.count(func.distinct(ReportEvent.report_id)))
+        .join(Report, Report.id == ReportEvent.report_id)
+        .where(Report.kind == kind, ReportEvent.term.in_(list(terms)))
+        .group_by(ReportEvent.term)
+    )
+    return {str(t): int(n) for t, n in conn.execute(stmt).all()}
+
+
+def product_name_counts(
+    conn: Connection, sel: ProductSelector, what: Literal["name", "manufacturer"], limit: int
+) -> list[tuple[str, int]]:
+    """The product's names (brand, else verbatim) or manufacturers as reported, most
+    frequent first (counted over product rows)."""
+    col: Any = (
+        func.coalesce(ReportProduct.brand_name, ReportProduct.raw_name)
+        if what == "name"
+        else ReportProduct.manufacturer
+    )
+    stmt = (
+        select(col, func.count())
+        .join(Report, Report.id == ReportProduct.report_id)
+        .where(Report.kind == sel.kind, sel.product_condition(), col.is_not(None))
+        .group_by(col)
+        .order_by(func.count().desc(), col)
+        .limit(limit)
+    )
+    return [(str(v), int(n)) for v, n in conn.execute(stmt).all()]

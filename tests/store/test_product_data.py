@@ -1,0 +1,74 @@
+"""`read_product`: every read of a product's CER in one read-only snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import Engine, text
+
+from cerflow.store.product_data import read_background, read_product, read_snapshot
+from tests.report import store_factory as sf
+
+
+def test_a_drug_is_read_whole(db_engine: Engine) -> None:
+    sf.fill(db_engine)
+    data = read_product(db_engine, drug="Atorvastatin calcium 20 mg")
+    assert data.found and (data.kind, data.label) == ("drug", "ATORVASTATIN")
+    assert data.query == "Atorvastatin calcium 20 mg" and data.members == {"ATORVASTATIN"}
+    # c1 names atorvastatin only as concomitant: not one of the product's 5 reports.
+    assert data.reports.height == 5
+    assert set(data.events["term"]) == {"myalgia", "nausea", "headache", "rash"}
+    assert data.cutoff == dt.date(2024, 4, 11)
+    assert data.store_version is not None and data.store_version.snapshots >= 1
+    assert data.snapshots and data.manufacturers.height == 0 and data.similar == ()
+
+
+def test_devices_carry_their_peer_set(db_engine: Engine) -> None:
+    sf.fill(db_engine)
+    data = read_product(db_engine, device_codes=["lzg", "dqa"])
+    assert (data.kind, data.product_codes, data.label) == ("device", ("DQA", "LZG"), "DQA+LZG")
+    assert data.found and data.manufacturers.columns == ["report_id", "product"]
+
+
+def test_an_unknown_product_is_not_found_with_near_names(db_engine: Engine) -> None:
+    sf.fill(db_engine)
+    data = read_product(db_engine, drug="atorva")
+    assert not data.found and data.similar == ("ATORVASTATIN",)
+
+
+def test_contradictory_arguments_are_refused(sqlite_engine: Engine) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        read_product(sqlite_engine, drug="x", device_codes=["LZG"])
+    with pytest.raises(ValueError, match="after until"):
+        read_product(sqlite_engine, drug="x", since=dt.date(2024, 2, 1), until=dt.date(2024, 1, 1))
+
+
+def test_the_snapshot_is_one_read_only_transaction(db_engine: Engine) -> None:
+    with read_snapshot(db_engine) as conn:
+        if conn.dialect.name == "postgresql":
+            level = conn.execute(text("SHOW transaction_isolation")).scalar_one()
+            read_only = conn.execute(text("SHOW transaction_read_only")).scalar_one()
+            assert (level, read_only) == ("repeatable read", "on")
+        else:
+            conn.execute(text("SELECT 1"))
+            assert conn.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+
+
+def test_a_load_after_the_first_read_is_not_seen(db_engine: Engine) -> None:
+    """Inside the snapshot, rows committed by another connection stay invisible."""
+    sf.fill(db_engine)
+    with read_snapshot(db_engine) as conn:
+        before = conn.execute(text("SELECT count(*) FROM reports")).scalar_one()
+        with db_engine.begin() as writer:
+            writer.execute(text("DELETE FROM report_events"))
+        assert conn.execute(text("SELECT count(*) FROM report_events")).scalar_one() > 0
+        assert conn.execute(text("SELECT count(*) FROM reports")).scalar_one() == before
+
+
+def test_the_background_names_the_version_it_saw(db_engine: Engine) -> None:
+    sf.fill(db_engine)
+    products, events, version = read_background(db_engine, "drug", None, None)
+    assert version == read_product(db_engine, drug="atorvastatin").store_version
+    assert products.columns == ["report_id", "product"] and events.columns == ["report_id", "event"]
+    assert products.height > 0 and events.height > 0
