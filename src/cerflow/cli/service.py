@@ -54,6 +54,11 @@ def serve(
         log_config=None,
         # After SIGTERM: stop accepting, finish in-flight requests for this long.
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # uvicorn kills a worker that misses its health ping (5 s by default); a worker
+        # cannot answer while it imports the app, which on a busy 2-core machine with 4
+        # workers starting at once took longer than that, so the workers were killed in
+        # a loop and the API never came up. A hung worker is still replaced, a bit later.
+        timeout_worker_healthcheck=60,
     )
 
 
