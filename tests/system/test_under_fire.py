@@ -298,6 +298,10 @@ def test_two_hundred_report_jobs_under_fire(fire_db: tuple[str, Engine], tmp_pat
             for f in reads:
                 f.result()
 
+        # The test never stops an API process; one that exited was stopped from outside
+        # (e.g. a broad `pkill` by another user of the machine), which voids the run.
+        api_exits = {f"api{i}": p.poll() for i, p in enumerate(stack.apis)}
+
         # --- what the store and the file system say ---
         with factory() as session:
             jobs = list(session.scalars(select(Job)))
@@ -379,11 +383,16 @@ def test_two_hundred_report_jobs_under_fire(fire_db: tuple[str, Engine], tmp_pat
             "read_counts": {k: len(v) for k, v in latencies.items()},
             "recovery": recovery,
             "stack_boot_s": round(boot_s, 1),
+            "api_exit_codes": api_exits,
         }
         text_out = json.dumps(summary, indent=2)
         print("\nUNDER FIRE SUMMARY\n" + text_out)
         (tmp_path / "under_fire_summary.json").write_text(text_out)
 
+        assert all(code is None for code in api_exits.values()), (
+            f"API processes exited although the test never stops them: {api_exits}; "
+            f"something outside the test signalled them (see {stack.logs}/api*.log)"
+        )
         assert len(submitted) == JOBS and len(jobs) == JOBS, summary["jobs"]
         assert lost == [], f"jobs not succeeded: {lost[:10]} ({by_state})"
         assert duplicated == 0 and set(per_job) == submitted, summary["jobs"]
