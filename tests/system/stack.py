@@ -124,6 +124,7 @@ class Stack:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.beat: subprocess.Popen[bytes] | None = None
         self.all_procs: list[subprocess.Popen[bytes]] = []
+        self.log_of: dict[int, Path] = {}  # pid -> its log file
 
     @property
     def base_urls(self) -> list[str]:
@@ -160,7 +161,8 @@ class Stack:
         return env
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}-{uuid.uuid4().hex[:4]}.log", "wb")  # noqa: SIM115
+        path = self.logs / f"{name}-{uuid.uuid4().hex[:4]}.log"
+        log = open(path, "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [*cerflow_command(), *args],
             env=self.env(),
@@ -171,6 +173,7 @@ class Stack:
         )
         log.close()  # the child holds its own descriptor
         self.all_procs.append(proc)
+        self.log_of[proc.pid] = path
         return proc
 
     def start(self) -> None:
@@ -207,6 +210,14 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the API at {url} not ready after {bound}s; see logs")
                 time.sleep(0.2)
+
+    def worker_ready(self, index: int) -> bool:
+        """The worker's consumer is up (Celery logged "ready"), so it is taking tasks."""
+        path = self.log_of.get(self.workers[index].pid)
+        try:
+            return path is not None and b"ready." in path.read_bytes()
+        except OSError:
+            return False
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL the worker's whole process group, then start a new one in its place."""

@@ -258,6 +258,17 @@ def test_two_hundred_report_jobs_under_fire(fire_db: tuple[str, Engine], tmp_pat
                 wait = t0 + at - time.monotonic()
                 if kind == "worker" and all_done.wait(max(0.0, wait)):
                     continue  # nothing left to fire on
+                if kind == "worker":
+                    # Kill a worker that is working: on a loaded 2-core machine a worker
+                    # takes up to ~12 s to boot, and killing it before it is up would only
+                    # measure boot time. Bounded, so a worker that never gets ready is
+                    # killed anyway.
+                    ready_by = time.monotonic() + 20
+                    while not stack.worker_ready(victim) and time.monotonic() < ready_by:
+                        if all_done.wait(0.2):
+                            break
+                    if all_done.wait(1.0):  # let it take a job
+                        continue
                 if kind != "worker" and wait > 0:
                     time.sleep(wait)
                 start = time.time()
