@@ -56,6 +56,7 @@ GRACE = 5.0  # seconds after a fault ends during which errors still count as its
 WORKER_KILL_EVERY = 5.0
 REDIS_RESTART_AT = 4.0
 PG_TERMINATE_AT = 12.0
+WORKER_WARM_SECONDS = 3.0  # a worker is killed no sooner than this after it is ready
 KILLS_STOP_AFTER = 100.0
 DONE_BOUND = 200.0  # only stops a hung test; normally all jobs finish well before
 OBSERVER = "under-fire-observer"
@@ -260,14 +261,15 @@ def test_two_hundred_report_jobs_under_fire(fire_db: tuple[str, Engine], tmp_pat
                     continue  # nothing left to fire on
                 if kind == "worker":
                     # Kill a worker that is working: on a loaded 2-core machine a worker
-                    # takes up to ~12 s to boot, and killing it before it is up would only
-                    # measure boot time. Bounded, so a worker that never gets ready is
+                    # takes up to ~12 s to boot and its first (cold) job ~2 s, and killing
+                    # it before that only measures boot time (a crash loop, in which no
+                    # job can finish). Bounded, so a worker that never gets ready is
                     # killed anyway.
                     ready_by = time.monotonic() + 20
                     while not stack.worker_ready(victim) and time.monotonic() < ready_by:
                         if all_done.wait(0.2):
                             break
-                    if all_done.wait(1.0):  # let it take a job
+                    if all_done.wait(WORKER_WARM_SECONDS):  # past its cold first job
                         continue
                 if kind != "worker" and wait > 0:
                     time.sleep(wait)
