@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from cerflow.timestamps import UtcDatetime
 
 
 class FeedbackCreate(BaseModel):
@@ -22,4 +22,4 @@ class FeedbackOut(BaseModel):
     user_id: int | None
     rating: int
     comment: str | None
-    created_at: dt.datetime
+    created_at: UtcDatetime

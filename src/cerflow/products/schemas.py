@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cerflow.timestamps import UtcDatetime
+
 Kind = Literal["drug", "device"]
 
 
@@ -123,5 +125,5 @@ class WatchedOut(BaseModel):
     product_ref: str
     kind: Kind
     note: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cerflow.timestamps import UtcDatetime
+
 Format = Literal["json", "html", "pdf", "docx"]
 
 
@@ -45,4 +47,4 @@ class ReportOut(BaseModel):
     product_ref: str
     title: str
     formats: list[str]
-    created_at: dt.datetime
+    created_at: UtcDatetime
