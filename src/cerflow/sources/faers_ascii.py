@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
+from cerflow.sources.header_check import header_problem
 from cerflow.sources.limits import (
     ReadLimits,
     check_archive,
@@ -123,6 +124,9 @@ class _Table:
             first = fh.readline(limits.max_line_bytes + 2)
         if len(first.rstrip(b"\r\n")) > limits.max_line_bytes:
             raise line_too_long(member, 1, limits)
+        problem = header_problem(first.rstrip(b"\r\n"), "$")
+        if problem is not None:
+            raise SourceFormatError(problem, location=member, line=1)
         header = _decode(first.rstrip(b"\r\n")).lstrip("\ufeff")
         names = [n.strip().lower() for n in header.split("$")]
         if names and names[-1] == "":
