@@ -169,6 +169,13 @@ class _Table:
             line_no = 1
             for line in lines:
                 line_no += 1
+                if b"\x00" in line:  # PostgreSQL cannot store it; no real FAERS row has one
+                    raise SourceFormatError(
+                        "NUL byte (a control character) in the row: the file is corrupt or "
+                        "not a FAERS text table; re-download the quarter",
+                        location=member,
+                        line=line_no,
+                    )
                 if pending_line:
                     row = pending + b"\n" + line
                     fields = pending_fields + line.count(b"$")

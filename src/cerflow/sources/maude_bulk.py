@@ -425,8 +425,10 @@ def _records(
         else:
             columns = [column_name(f) for f in fields]
         break
-    if columns is None:
-        return
+    if columns is None:  # an interrupted download, not "no reports"
+        raise SourceFormatError(
+            "the file is empty (no header line): re-download it", location=location, line=1
+        )
     if "mdr_report_key" not in columns:
         problem = header_problem(text.encode("latin-1", "replace"), "|")
         raise SourceFormatError(
