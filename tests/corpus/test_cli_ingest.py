@@ -123,7 +123,8 @@ EUDAMED_BODIES: dict[str, tuple[str, bytes]] = {
     "wrong_shape": ("application/json", b'["not", "an", "object"]'),
     "huge_numbers": (
         "application/json",
-        b'{"content": [], "totalElements": 1e999, "totalPages": -1, "number": 99999999999999999999}',
+        b'{"content": [], "totalElements": 1e999, "totalPages": -1, '
+        b'"number": 99999999999999999999}',
     ),
 }
 
