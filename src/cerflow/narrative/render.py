@@ -133,7 +133,7 @@ def flag_names(flags: list[str]) -> str:
 def _environment() -> Environment:
     # Plain-text templates: the HTML, DOCX and PDF renderers escape the finished text for
     # their format (the HTML one with autoescape on), so escaping here would double it.
-    env = Environment(  # nosec B701 - plain text output, escaped by each document renderer
+    env = Environment(  # nosec B701
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=StrictUndefined,
         trim_blocks=True,
