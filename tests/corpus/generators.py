@@ -101,6 +101,14 @@ def faers_nul(path: Path) -> Path:
     return make_zip(path, {**_good_tables(), "reac": [b"1001$100$Nau\x00sea\x1b$"]})
 
 
+def faers_bad_dates(path: Path) -> Path:
+    """An event date in month 99 and a year-0 FDA date."""
+    return make_zip(
+        path,
+        {**_good_tables(), "demo": [demo_row(1001, 100, 1, event_dt="20219901", init_fda_dt="0")]},
+    )
+
+
 FAERS: dict[str, Callable[[Path], Path]] = {
     "comma_delimiter": faers_comma,
     "utf16": faers_utf16,
@@ -112,6 +120,7 @@ FAERS: dict[str, Callable[[Path], Path]] = {
     "short_row": faers_short_row,
     "bad_numbers": faers_bad_numbers,
     "nul_bytes": faers_nul,
+    "out_of_range_dates": faers_bad_dates,
 }
 
 

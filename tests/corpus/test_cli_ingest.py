@@ -37,6 +37,7 @@ FAERS_EXPECT = {
     "short_row": "truncated row",
     "bad_numbers": "expected a whole number",
     "nul_bytes": "nul byte",
+    "out_of_range_dates": "not a date",
 }
 MAUDE_EXPECT = {
     "empty_file": "file is empty",
