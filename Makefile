@@ -33,6 +33,7 @@ lint:
 	$(UV) run ruff format --check src tests benchmarks
 	$(UV) run mypy
 	$(UV) run lint-imports
+	$(UV) run bandit -q -r src -c pyproject.toml --severity-level high
 
 format:
 	$(UV) run ruff format src tests benchmarks

@@ -111,3 +111,41 @@ def test_bad_arguments(store: Engine) -> None:
     assert neither.exit_code == 2
     bad = runner.invoke(app, ["signals", "--drug", "aspirin", "--method", "prr,xyz"])
     assert bad.exit_code == 2 and "--method" in bad.stderr
+
+
+def test_csv_exports_neutralize_formulas(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event name from a public report that is a spreadsheet formula is exported as text."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from tests.store.store_rows import add_report
+
+    formula = '=HYPERLINK("http://evil.example","click")'
+    with Session(sqlite_engine) as s:
+        for i in range(3):
+            add_report(
+                s,
+                f"F{i}",
+                received=dt.date(2021, 1 + i, 1),
+                products=[{"role": "suspect", "product_key": "ASPIRIN"}],
+                terms=[formula if i else "nausea"],
+            )
+        s.commit()
+    monkeypatch.setenv("CERFLOW_DATABASE_URL", str(sqlite_engine.url))
+    get_settings.cache_clear()
+    try:
+        out = runner.invoke(
+            app, ["signals", "--drug", "aspirin", "--min-count", "1", "--format", "csv"]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert "'=HYPERLINK" in out.stdout
+    assert not any(
+        cell.startswith(("=", "+", "@"))
+        for line in out.stdout.splitlines()
+        for cell in line.split(",")
+    )

@@ -7,16 +7,16 @@ stays with the owner, so an ack always means the person warned has seen it.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from cerflow.alerts import service
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
+from cerflow.timestamps import UtcDatetime
 
 router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"], responses={**AUTH_RESPONSES})
 
@@ -33,16 +33,8 @@ class AlertOut(BaseModel):
     kind: str
     title: str
     payload: dict[str, Any]
-    created_at: dt.datetime
-    acknowledged_at: dt.datetime | None
-
-    @field_validator("created_at", "acknowledged_at")
-    @classmethod
-    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        """SQLite returns naive datetimes; every stored time is UTC."""
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
+    created_at: UtcDatetime
+    acknowledged_at: UtcDatetime | None
 
 
 @router.get("", response_model=list[AlertOut])

@@ -38,7 +38,12 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: _err("No such item")}
 CONFLICT: Responses = {409: _err("Conflicts with an existing item")}
-TOO_LARGE: Responses = {413: _err("Request body larger than the configured limit")}
+# Every operation that takes a body: one that cannot be parsed (not UTF-8, not JSON at the
+# byte level) is refused by FastAPI with 400 before validation, one too big with 413.
+BODY_ERRORS: Responses = {
+    400: _err("Request body could not be parsed (send UTF-8 encoded JSON)"),
+    413: _err("Request body larger than the configured limit"),
+}
 
 
 def _clean_loc(loc: Any) -> list[str | int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aredis
@@ -32,9 +33,8 @@ async def _authenticate(ws: WebSocket, state: AppState) -> Principal | None:
     token = ws.query_params.get("token")
     if not token:
         try:
-            first = await asyncio.wait_for(ws.receive_json(), AUTH_TIMEOUT_SECONDS)
-            token = str(first.get("token", "")) if isinstance(first, dict) else ""
-        except (TimeoutError, ValueError, WebSocketDisconnect):
+            token = _token_from(await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_SECONDS))
+        except (TimeoutError, WebSocketDisconnect):
             token = ""
     if not token:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="send an access token")
@@ -46,6 +46,22 @@ async def _authenticate(ws: WebSocket, state: AppState) -> Principal | None:
     except AuthError as exc:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason=str(exc)[:120])
         return None
+
+
+def _token_from(message: Mapping[str, Any]) -> str:
+    """The token of a first message `{"token": "..."}`, sent as a text or a binary frame;
+    "" for anything else (a binary frame used to raise KeyError in `receive_json`)."""
+    if message.get("type") != "websocket.receive":
+        return ""
+    raw = message.get("text")
+    if raw is None:
+        raw = (message.get("bytes") or b"").decode("utf-8", "replace")
+    try:
+        first = json.loads(raw)
+    except ValueError:
+        return ""
+    token = first.get("token") if isinstance(first, dict) else None
+    return token if isinstance(token, str) else ""
 
 
 def _for(principal: Principal, event: dict[str, Any]) -> bool:

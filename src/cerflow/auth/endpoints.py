@@ -10,9 +10,9 @@ from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StateDep
 from cerflow.api.errors import (
     AUTH_RESPONSES,
+    BODY_ERRORS,
     CONFLICT,
     NOT_FOUND,
-    TOO_LARGE,
     ErrorOut,
     ItemId,
 )
@@ -35,7 +35,7 @@ from cerflow.unit_of_work import commit
 _BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Wrong credentials or invalid token"},
     429: {"model": ErrorOut, "description": "Rate limit exceeded"},
-    **TOO_LARGE,
+    **BODY_ERRORS,
 }
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
@@ -90,7 +90,7 @@ def list_users(_admin: AdminUser, session: SessionDep) -> list[User]:
 
 
 @admin_router.post(
-    "/users", response_model=UserOut, status_code=201, responses={**CONFLICT, **TOO_LARGE}
+    "/users", response_model=UserOut, status_code=201, responses={**CONFLICT, **BODY_ERRORS}
 )
 def create_user(body: UserCreate, _admin: AdminUser, session: SessionDep) -> User:
     return service.create_user(
@@ -106,7 +106,7 @@ def get_user(user_id: ItemId, _admin: AdminUser, session: SessionDep) -> User:
 @admin_router.patch(
     "/users/{user_id}",
     response_model=UserOut,
-    responses={**NOT_FOUND, **CONFLICT, **TOO_LARGE},
+    responses={**NOT_FOUND, **CONFLICT, **BODY_ERRORS},
 )
 def update_user(user_id: ItemId, body: UserUpdate, _admin: AdminUser, session: SessionDep) -> User:
     """Change role, activation or password; any change signs the user out everywhere."""
@@ -126,7 +126,7 @@ def list_api_keys(_admin: AdminUser, session: SessionDep) -> list[ApiKey]:
 
 
 @admin_router.post(
-    "/api-keys", response_model=ApiKeyCreated, status_code=201, responses={**TOO_LARGE}
+    "/api-keys", response_model=ApiKeyCreated, status_code=201, responses={**BODY_ERRORS}
 )
 def create_api_key(body: ApiKeyCreate, admin: AdminUser, session: SessionDep) -> ApiKeyCreated:
     """The key is in this response only; the server keeps a digest."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from cerflow.auth.models import Role
+from cerflow.timestamps import UtcDatetime
 
 # A plain shape check: deliverability is the mail server's business, and a strict validator
 # rejects addresses (e.g. internal domains) that organisations really use.
@@ -57,7 +57,7 @@ class UserOut(BaseModel):
     email: str
     role: Role
     is_active: bool
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
 class UserCreate(BaseModel):
@@ -99,9 +99,9 @@ class ApiKeyOut(BaseModel):
     name: str
     role: Role
     user_id: int
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None
+    revoked_at: UtcDatetime | None
 
 
 class ApiKeyCreated(ApiKeyOut):

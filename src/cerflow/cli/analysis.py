@@ -22,6 +22,7 @@ from rich.table import Table
 from cerflow.analysis.thresholds import ALL_METHODS, Method, SignalThresholds
 from cerflow.cli._common import fail
 from cerflow.config import get_settings
+from cerflow.csv_safety import safe_csv
 from cerflow.db import make_engine
 from cerflow.store import product_queries
 from cerflow.store.product_queries import ProductSelector
@@ -185,7 +186,7 @@ def signals(
             }
         )
     elif output is OutputFormat.CSV:
-        sys.stdout.write(rows.write_csv())
+        sys.stdout.write(safe_csv(rows))
     else:
         console.print(
             f"{query.kind} {', '.join(query.keys)}: {rows.height} event(s) with a >= "
@@ -260,7 +261,7 @@ def trends(
         )
         return
     if output is OutputFormat.CSV:
-        sys.stdout.write(series.with_columns(pl.col("month").dt.strftime("%Y-%m")).write_csv())
+        sys.stdout.write(safe_csv(series.with_columns(pl.col("month").dt.strftime("%Y-%m"))))
         return
     console.print(
         f"{query.kind} {', '.join(query.keys)}: {coverage.total} reports, {coverage.monthly} "

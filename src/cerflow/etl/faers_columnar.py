@@ -145,8 +145,8 @@ def _fast_table(
     if rows == 0:
         frame = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in present})
     else:
-        if b"\r" in data or b"\n\n" in data:
-            return None
+        if b"\r" in data or b"\n\n" in data or b"\x00" in data:
+            return None  # the reference handles (or names) these
         data = _utf8(data)
         sep = next((chr(c) for c in range(1, 9) if bytes([c]) not in data), None)
         if sep is None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AdminUser, SessionDep, ViewerUser
-from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND, TOO_LARGE
+from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.feedback import service
 from cerflow.feedback.models import Feedback
 from cerflow.feedback.schemas import FeedbackCreate, FeedbackOut
@@ -24,7 +24,7 @@ ReportRef = Annotated[
     "/reports/{report_id}/feedback",
     response_model=FeedbackOut,
     status_code=201,
-    responses={**NOT_FOUND, **TOO_LARGE},
+    responses={**NOT_FOUND, **BODY_ERRORS},
 )
 def create_feedback(
     report_id: ReportRef, body: FeedbackCreate, user: ViewerUser, session: SessionDep

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from cerflow.text_rules import FREE_TEXT
+from cerflow.timestamps import UtcDatetime
 
 
 class FeedbackCreate(BaseModel):
@@ -12,7 +13,7 @@ class FeedbackCreate(BaseModel):
         json_schema_extra={"examples": [{"rating": 4, "comment": "Recall section is clear."}]}
     )
     rating: int = Field(ge=1, le=5, description="1 (useless) to 5 (excellent)")
-    comment: str | None = Field(default=None, max_length=5000, pattern=r"^[^\x00]*$")
+    comment: str | None = Field(default=None, max_length=5000, pattern=FREE_TEXT)
 
 
 class FeedbackOut(BaseModel):
@@ -22,4 +23,4 @@ class FeedbackOut(BaseModel):
     user_id: int | None
     rating: int
     comment: str | None
-    created_at: dt.datetime
+    created_at: UtcDatetime

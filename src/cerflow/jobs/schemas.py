@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cerflow.timestamps import UtcDatetime
 
 
 class JobOut(BaseModel):
@@ -20,7 +21,7 @@ class JobOut(BaseModel):
     error: str | None
     params: dict[str, Any]
     result: dict[str, Any] | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    heartbeat_at: dt.datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    heartbeat_at: UtcDatetime | None

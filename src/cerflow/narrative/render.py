@@ -131,7 +131,9 @@ def flag_names(flags: list[str]) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(
+    # Plain-text templates: the HTML, DOCX and PDF renderers escape the finished text for
+    # their format (the HTML one with autoescape on), so escaping here would double it.
+    env = Environment(  # nosec B701
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=StrictUndefined,
         trim_blocks=True,

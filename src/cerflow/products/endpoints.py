@@ -21,7 +21,7 @@ from cerflow.api.deps import (
     SessionDep,
     ViewerUser,
 )
-from cerflow.api.errors import AUTH_RESPONSES, CONFLICT, NO_NUL, NOT_FOUND, TOO_LARGE, ItemId
+from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, CONFLICT, NO_NUL, NOT_FOUND, ItemId
 from cerflow.cache import count_request as count_cache
 from cerflow.errors import CerflowError, NotFoundError
 from cerflow.products import service
@@ -234,7 +234,7 @@ def list_watched(user: ViewerUser, session: SessionDep) -> list[WatchedProduct]:
 
 
 @watched_router.post(
-    "", response_model=WatchedOut, status_code=201, responses={**CONFLICT, **TOO_LARGE}
+    "", response_model=WatchedOut, status_code=201, responses={**CONFLICT, **BODY_ERRORS}
 )
 def create_watched(body: WatchedCreate, user: AnalystUser, session: SessionDep) -> WatchedProduct:
     return service.watch(
@@ -247,7 +247,9 @@ def get_watched(item_id: ItemId, user: ViewerUser, session: SessionDep) -> Watch
     return service.own_watched(session=session, user_id=user.user_id, item_id=item_id)
 
 
-@watched_router.patch("/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND, **TOO_LARGE})
+@watched_router.patch(
+    "/{item_id}", response_model=WatchedOut, responses={**NOT_FOUND, **BODY_ERRORS}
+)
 def update_watched(
     item_id: ItemId, body: WatchedUpdate, user: AnalystUser, session: SessionDep
 ) -> WatchedProduct:

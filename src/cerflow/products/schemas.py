@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cerflow.text_rules import FREE_TEXT, IDENTIFIER
+from cerflow.timestamps import UtcDatetime
+
 Kind = Literal["drug", "device"]
 
 
@@ -108,13 +111,13 @@ class WatchedCreate(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"product_ref": "DQA", "note": "pulse oximeters"}]}
     )
-    product_ref: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00]*\S[^\x00]*$")
-    note: str | None = Field(default=None, max_length=2000, pattern=r"^[^\x00]*$")
+    product_ref: str = Field(min_length=1, max_length=255, pattern=IDENTIFIER)
+    note: str | None = Field(default=None, max_length=2000, pattern=FREE_TEXT)
 
 
 class WatchedUpdate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"note": "check monthly"}]})
-    note: str | None = Field(default=None, max_length=2000, pattern=r"^[^\x00]*$")
+    note: str | None = Field(default=None, max_length=2000, pattern=FREE_TEXT)
 
 
 class WatchedOut(BaseModel):
@@ -123,5 +126,5 @@ class WatchedOut(BaseModel):
     product_ref: str
     kind: Kind
     note: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime

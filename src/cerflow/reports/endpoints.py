@@ -21,7 +21,7 @@ from cerflow.api.deps import (
     StateDep,
     ViewerUser,
 )
-from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
+from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
 from cerflow.products.service import resolve
@@ -61,7 +61,7 @@ def _visible(session: SessionDep, principal: Principal, report_id: str) -> CerRe
     )
 
 
-@router.post("", response_model=ReportAccepted, status_code=202)
+@router.post("", response_model=ReportAccepted, status_code=202, responses={**BODY_ERRORS})
 def create_report(
     body: ReportCreate,
     user: AnalystUser,

@@ -7,12 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cerflow.text_rules import IDENTIFIER
+from cerflow.timestamps import UtcDatetime
+
 Format = Literal["json", "html", "pdf", "docx"]
 
 
 class ReportCreate(BaseModel):
     product_ref: str = Field(
-        min_length=1, max_length=255, pattern=r"^[^\x00]*$", examples=["DQA", "metformin"]
+        min_length=1, max_length=255, pattern=IDENTIFIER, examples=["DQA", "metformin"]
     )
     product_kind: Literal["drug", "device"] | None = Field(
         default=None, description="Guessed from the reference when omitted"
@@ -45,4 +48,4 @@ class ReportOut(BaseModel):
     product_ref: str
     title: str
     formats: list[str]
-    created_at: dt.datetime
+    created_at: UtcDatetime

@@ -308,6 +308,9 @@ class DeviceQuery:
             value = getattr(self, name)
             if value is not None and not value.strip():
                 raise ValueError(f"{name} must not be empty")
+            if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+                # No identifier or trade name has one; a NUL or CR/LF would reach the URL.
+                raise ValueError(f"{name} contains a control character (NUL, CR, LF, ESC...)")
         if not any((self.udi_di, self.basic_udi_di, self.trade_name, self.srn)):
             raise ValueError(
                 "give at least one of udi_di, basic_udi_di, trade_name, srn: an unfiltered "

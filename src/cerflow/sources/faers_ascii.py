@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
+from cerflow.sources.header_check import header_problem
 from cerflow.sources.limits import (
     ReadLimits,
     check_archive,
@@ -123,6 +124,9 @@ class _Table:
             first = fh.readline(limits.max_line_bytes + 2)
         if len(first.rstrip(b"\r\n")) > limits.max_line_bytes:
             raise line_too_long(member, 1, limits)
+        problem = header_problem(first.rstrip(b"\r\n"), "$")
+        if problem is not None:
+            raise SourceFormatError(problem, location=member, line=1)
         header = _decode(first.rstrip(b"\r\n")).lstrip("\ufeff")
         names = [n.strip().lower() for n in header.split("$")]
         if names and names[-1] == "":
@@ -165,6 +169,13 @@ class _Table:
             line_no = 1
             for line in lines:
                 line_no += 1
+                if b"\x00" in line:  # PostgreSQL cannot store it; no real FAERS row has one
+                    raise SourceFormatError(
+                        "NUL byte (a control character) in the row: the file is corrupt or "
+                        "not a FAERS text table; re-download the quarter",
+                        location=member,
+                        line=line_no,
+                    )
                 if pending_line:
                     row = pending + b"\n" + line
                     fields = pending_fields + line.count(b"$")

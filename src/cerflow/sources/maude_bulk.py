@@ -91,6 +91,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
+from cerflow.sources.header_check import header_problem
 from cerflow.sources.limits import (
     ReadLimits,
     bounded_lines,
@@ -228,9 +229,15 @@ class InputFile:
 
 def _zip_members(path: Path, limits: ReadLimits) -> list[InputFile]:
     files = []
-    with zipfile.ZipFile(path) as zf:
-        check_archive(zf, str(path), limits)
-        names = sorted(n for n in zf.namelist() if not n.endswith("/"))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_archive(zf, str(path), limits)
+            names = sorted(n for n in zf.namelist() if not n.endswith("/"))
+    except zipfile.BadZipFile as exc:
+        raise SourceFormatError(
+            f"not a zip archive ({exc}): re-download it, or unzip it and pass the text files",
+            location=str(path),
+        ) from None
     for member in names:
         kind = classify(member)
         if kind is None:
@@ -418,11 +425,14 @@ def _records(
         else:
             columns = [column_name(f) for f in fields]
         break
-    if columns is None:
-        return
-    if "mdr_report_key" not in columns:
+    if columns is None:  # an interrupted download, not "no reports"
         raise SourceFormatError(
-            "header line has no MDR_REPORT_KEY column", location=location, line=1
+            "the file is empty (no header line): re-download it", location=location, line=1
+        )
+    if "mdr_report_key" not in columns:
+        problem = header_problem(text.encode("latin-1", "replace"), "|")
+        raise SourceFormatError(
+            problem or "header line has no MDR_REPORT_KEY column", location=location, line=1
         )
     for needed in _REQUIRED.get(kind, ()):
         if needed not in columns:

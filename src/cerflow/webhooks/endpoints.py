@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
@@ -10,7 +9,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, SessionDep, SettingsDep, ViewerUser
-from cerflow.api.errors import AUTH_RESPONSES, NOT_FOUND
+from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
+from cerflow.timestamps import UtcDatetime
 from cerflow.webhooks import service
 
 router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"], responses={**AUTH_RESPONSES})
@@ -34,7 +34,7 @@ class WebhookOut(BaseModel):
     active: bool
     consecutive_failures: int
     disabled_reason: str | None
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
 class WebhookCreated(WebhookOut):
@@ -52,10 +52,10 @@ class DeliveryOut(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: int
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
-@router.post("", response_model=WebhookCreated, status_code=201)
+@router.post("", response_model=WebhookCreated, status_code=201, responses={**BODY_ERRORS})
 def create_webhook(
     body: WebhookCreate, user: AnalystUser, session: SessionDep, settings: SettingsDep
 ) -> Any:
