@@ -14,8 +14,10 @@ reaches every command's summary together. Two layouts exist: one row per dataset
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,6 +34,16 @@ from rich.table import Table
 
 from cerflow.etl.load_common import LoadStats
 from cerflow.ingest import ProgressCallback
+
+# The review window options, spelled once for every command that takes a date range.
+SinceOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--since", formats=["%Y-%m-%d"], help="First received date (YYYY-MM-DD)."),
+]
+UntilOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--until", formats=["%Y-%m-%d"], help="Last received date (YYYY-MM-DD)."),
+]
 
 __all__ = [
     "LOAD_FIGURES",

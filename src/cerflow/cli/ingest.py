@@ -8,7 +8,6 @@ a failed import prints what was stored before it, then its error, and exits 1.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,8 @@ from sqlalchemy import Engine
 
 from cerflow.cli._common import (
     LOAD_FIGURES,
+    SinceOption,
+    UntilOption,
     err,
     fail,
     figures_table,
@@ -73,14 +74,8 @@ def ingest_openfda(
         list[str] | None,
         typer.Option("--device-code", help="FDA device product code, e.g. DQA (repeatable)."),
     ] = None,
-    since: Annotated[
-        dt.datetime | None,
-        typer.Option("--since", formats=["%Y-%m-%d"], help="First received date (YYYY-MM-DD)."),
-    ] = None,
-    until: Annotated[
-        dt.datetime | None,
-        typer.Option("--until", formats=["%Y-%m-%d"], help="Last received date (YYYY-MM-DD)."),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     recalls: Annotated[
         bool,
         typer.Option("--recalls/--no-recalls", help="Also import recalls and enforcement reports."),

@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from cerflow.cli._common import err, fail, out, progress_bar
+from cerflow.cli._common import SinceOption, UntilOption, err, fail, out, progress_bar
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
@@ -136,14 +136,8 @@ def report_command(
     offline: Annotated[
         bool, typer.Option("--offline", help="Use only stored data; do not contact openFDA.")
     ] = False,
-    since: Annotated[
-        dt.datetime | None,
-        typer.Option("--since", formats=["%Y-%m-%d"], help="First received date (YYYY-MM-DD)."),
-    ] = None,
-    until: Annotated[
-        dt.datetime | None,
-        typer.Option("--until", formats=["%Y-%m-%d"], help="Last received date (YYYY-MM-DD)."),
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     fmt: Annotated[
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
