@@ -1,6 +1,7 @@
 # Two commands on a fresh clone: `make demo` and `make test`.
 SHELL := /bin/bash
 UV := $(shell sh scripts/ensure_uv.sh)
+export UV
 export UV_LINK_MODE ?= copy
 # Compiled bytecode in the venv: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every
 # process would otherwise compile WeasyPrint, matplotlib, statsmodels... from source at

@@ -11,6 +11,7 @@ that checked nothing must not pass as clean.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -57,9 +58,10 @@ def _audit(requirements: Path, service: str) -> dict[str, Any] | str:
 
 @pytest.mark.slow
 def test_locked_dependencies_have_no_known_vulnerabilities(tmp_path: Path) -> None:
-    uv = shutil.which("uv")
+    # `make test` exports UV (the uv it found or installed, often not on PATH).
+    uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
-        pytest.skip("uv is not on PATH: cannot export the lock file")
+        pytest.skip("uv is neither in $UV nor on PATH: cannot export the lock file")
     requirements = tmp_path / "requirements.txt"
     exported = subprocess.run(
         [
