@@ -23,6 +23,7 @@ from cerflow.config import Settings
 from cerflow.etl.load_common import LoadStats
 from cerflow.etl.load_keyed import load_recalls
 from cerflow.etl.load_reports import load_reports
+from cerflow.etl.maude import device_event_to_canonical
 from cerflow.etl.openfda_drug import drug_event_to_canonical
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalReport
@@ -75,10 +76,6 @@ class DatasetResult:
 
 
 def _device_mapper() -> Callable[[dict[str, Any], str], CanonicalReport]:
-    try:
-        from cerflow.etl.maude import device_event_to_canonical
-    except ImportError:  # pragma: no cover - the MAUDE mapping ships with the MAUDE reader
-        raise IngestError("the MAUDE device-event mapping is not installed") from None
     return lambda doc, _location: device_event_to_canonical(doc)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from cerflow.config import get_settings
 from cerflow.sources.base import SourceFormatError
 
 _CHUNK = 1 << 22
@@ -50,8 +51,6 @@ class ReadLimits:
     def from_settings(cls, settings: Any = None) -> ReadLimits:
         """The configured limits (`get_settings()` unless a Settings object is given)."""
         if settings is None:
-            from cerflow.config import get_settings
-
             settings = get_settings()
         return cls(
             max_member_bytes=settings.source_max_member_bytes,
