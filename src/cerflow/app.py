@@ -29,6 +29,7 @@ from cerflow.api.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from cerflow.api.request_guard import ControlCharacterGuard, document_rule
 from cerflow.api.routes import include_routers
 from cerflow.auth.throttle import make_throttle
 from cerflow.cache import Cache, MemoryCache, RedisCache
@@ -47,7 +48,6 @@ from cerflow.ratelimit import (
     RedisRateLimiter,
 )
 from cerflow.redis import make_redis
-from cerflow.request_guard import ControlCharacterGuard, document_rule
 
 DESCRIPTION = """
 Clinical Evaluation Report data as a service.

@@ -1,6 +1,6 @@
 """Which characters a text field of a request body may hold, as JSON Schema patterns.
 
-The edge guard (`request_guard`) refuses control characters in paths and query strings;
+The edge guard (`api.request_guard`) refuses control characters in paths and query strings;
 bodies are checked per field by these patterns, so the OpenAPI document states the rule.
 A NUL cannot be stored by PostgreSQL (it turned bad input into a 500), and the other C0
 characters forge lines in logs and CSV exports or move the cursor in a terminal.

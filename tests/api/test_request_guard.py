@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from cerflow.api.request_guard import NO_CONTROL
 from cerflow.auth.models import Role
-from cerflow.request_guard import NO_CONTROL
 from tests.api.conftest import Actors
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
