@@ -212,6 +212,9 @@ def configure_logging(settings: Settings, *, process: str, level: str | int | No
         lib = logging.getLogger(name)
         lib.handlers = []
         lib.propagate = True
+    # Python warnings (Celery's "running as root", deprecations) would be written to
+    # stderr as plain text around the handler: they become log records too.
+    logging.captureWarnings(True)
     # uvicorn's own access log would duplicate ours (the middleware logs each request).
     logging.getLogger("uvicorn.access").handlers = []
     logging.getLogger("uvicorn.access").propagate = False
