@@ -141,6 +141,25 @@ def redact_secrets(
     return event_dict
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stderr` as it is when the line is written, not when configured.
+
+    The CLI configures logging on every command; under a test runner (CliRunner, capsys)
+    the stderr of that moment is a buffer that is closed afterwards.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def wants_json(settings: Settings) -> bool:
     if settings.log_json is not None:
         return settings.log_json
@@ -195,7 +214,7 @@ def configure_logging(settings: Settings, *, process: str, level: str | int | No
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     handler.set_name("cerflow")
     root = logging.getLogger()
