@@ -107,7 +107,7 @@ def create_app(
     job_submitter: JobSubmitter | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings)
+    configure_logging(settings, process="api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

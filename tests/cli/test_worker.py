@@ -63,3 +63,21 @@ def test_worker_without_metrics_port_serves_none(started: list[list[str]]) -> No
     assert result.exit_code == 0, result.output
     assert started[0][0] == "worker" and "--queues=analysis" in started[0]
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_json_logs_start_worker_and_beat_quiet_at_the_settings_level(
+    started: list[list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With JSON logs Celery's plain-text banner is off; the level is CERFLOW_LOG_LEVEL."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        redis_url="redis://127.0.0.1:1/0",
+        log_json=True,
+        log_level="WARNING",
+    )
+    monkeypatch.setattr(worker, "get_settings", lambda: settings)
+    assert CliRunner().invoke(app, ["beat"]).exit_code == 0
+    assert CliRunner().invoke(app, ["worker", "--queues", "ingest"]).exit_code == 0
+    beat_argv, worker_argv = started
+    assert beat_argv[:3] == ["--quiet", "beat", "--loglevel=WARNING"]
+    assert worker_argv[:2] == ["--quiet", "worker"] and "--loglevel=WARNING" in worker_argv

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -140,6 +141,7 @@ async def _authenticate(
     except AuthError as exc:
         raise _unauthorized(str(exc)) from None
     request.state.principal = principal
+    structlog.contextvars.bind_contextvars(user_id=principal.user_id)
     return principal
 
 

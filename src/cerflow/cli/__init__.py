@@ -19,6 +19,16 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals could hold secrets
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Logs of every command go through the one redacting set-up (JSON in production)."""
+    from cerflow.config import get_settings
+    from cerflow.observability.logging import configure_logging
+
+    configure_logging(get_settings(), process="cli")
+
+
 for module in (db, ingest, analysis, report, service, worker):
     module.register(app)
 

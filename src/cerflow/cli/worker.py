@@ -31,7 +31,9 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
     ] = 2,
-    loglevel: Annotated[str, typer.Option("--loglevel")] = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option("--loglevel", help="Default: CERFLOW_LOG_LEVEL.")
+    ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(
@@ -60,10 +62,11 @@ def worker(
         typer.echo(f"error: unknown queue(s) {unknown}; choose from {', '.join(QUEUES)}", err=True)
         raise typer.Exit(2)
     argv = [
+        *_quiet(settings),
         "worker",
         f"--queues={','.join(queue_name(settings, q) for q in names)}",
         f"--concurrency={concurrency}",
-        f"--loglevel={loglevel}",
+        f"--loglevel={loglevel or settings.log_level}",
         "--prefetch-multiplier=1",
     ]
     if "reports" in names:
@@ -72,6 +75,13 @@ def worker(
     if port:
         _serve_health(settings, metrics_host, port)
     app.worker_main(argv)
+
+
+def _quiet(settings: Settings) -> list[str]:
+    """With JSON logs, no start-up banner: every line on the streams is then one JSON object."""
+    from cerflow.observability.logging import wants_json
+
+    return ["--quiet"] if wants_json(settings) else []
 
 
 def _serve_health(settings: Settings, host: str, port: int) -> None:
@@ -99,7 +109,9 @@ def default_schedule_path(settings: Settings) -> Path:
 
 
 def beat(
-    loglevel: Annotated[str, typer.Option("--loglevel")] = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option("--loglevel", help="Default: CERFLOW_LOG_LEVEL.")
+    ] = None,
     schedule: Annotated[
         Path | None,
         typer.Option(
@@ -130,7 +142,14 @@ def beat(
             err=True,
         )
         raise typer.Exit(2) from None
-    app.start(["beat", f"--loglevel={loglevel}", f"--schedule={path}"])
+    app.start(
+        [
+            *_quiet(settings),
+            "beat",
+            f"--loglevel={loglevel or settings.log_level}",
+            f"--schedule={path}",
+        ]
+    )
 
 
 def register(app: typer.Typer) -> None:

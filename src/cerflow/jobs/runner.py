@@ -102,7 +102,33 @@ def execute(
     sender: TaskSender | None = None,
     max_retries: int | None = None,
 ) -> Outcome:
-    """`sender` is where the job's follow-up tasks go (the worker's Celery app)."""
+    """`sender` is where the job's follow-up tasks go (the worker's Celery app).
+
+    Every line logged while the job runs (ours, the sources', httpx's) carries its job
+    id, and once claimed its type and owner, through contextvars.
+    """
+    with structlog.contextvars.bound_contextvars(job_id=job_id, job_type=None, user_id=None):
+        return _execute(
+            job_id,
+            settings=settings,
+            engine=engine,
+            factory=factory,
+            pipelines=pipelines,
+            sender=sender,
+            max_retries=max_retries,
+        )
+
+
+def _execute(
+    job_id: str,
+    *,
+    settings: Settings,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    pipelines: Mapping[str, Pipeline],
+    sender: TaskSender | None,
+    max_retries: int | None,
+) -> Outcome:
     max_retries = settings.jobs_max_retries if max_retries is None else max_retries
     with factory() as session:
         status, lease = jobs.claim(
@@ -119,6 +145,7 @@ def execute(
     if status == "busy" or lease is None:
         return Outcome("recheck", countdown=settings.jobs_stale_after_seconds, state="busy")
 
+    structlog.contextvars.bind_contextvars(job_type=lease.type, user_id=lease.owner_id)
     started = time.monotonic()
     log.info("job_started", job_id=job_id, type=lease.type, attempt=lease.attempt)
     _emit(settings, job_id, lease.owner_id, "running", attempt=lease.attempt)

@@ -8,15 +8,18 @@ a Celery app at import time.
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 
 from cerflow.config import Settings, get_settings
 from cerflow.jobs import registry
 from cerflow.jobs.celery_app import make_celery
 from cerflow.jobs.runtime import runtime
+from cerflow.observability.logging import configure_logging
 
 
 def create_worker_app(settings: Settings | None = None) -> Celery:
@@ -26,9 +29,24 @@ def create_worker_app(settings: Settings | None = None) -> Celery:
     return worker_app
 
 
+def _process_name() -> str:
+    return "beat" if "beat" in sys.argv[1:] else "worker"
+
+
+# Connected, this signal makes Celery leave logging alone (no handler of its own on the
+# root, no stdout redirected to a WARNING logger): every line of the worker, its pool
+# children and beat, Celery's own included, goes through our redaction and renderer.
+@setup_logging.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
+def _setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    configure_logging(get_settings(), process=_process_name(), level=loglevel or None)
+
+
 @worker_process_init.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
 def _after_fork(**_: Any) -> None:
     runtime.reset()
+    # The child inherits the handler; this re-applies it (at the parent's level) in case
+    # a library changed it before the fork.
+    configure_logging(get_settings(), process="worker", level=logging.getLogger().level)
 
 
 app = create_worker_app()
