@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -84,3 +85,24 @@ def test_secretstr_settings_values_anywhere() -> None:
 def test_harmless_text_is_unchanged() -> None:
     text = "GET /api/v1/products?kind=device&limit=20 took 12 ms; 3 tokens; monkey=1"
     assert redact_text(text) == text
+
+
+def test_cli_hides_rendering_and_migration_chatter_but_not_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`cerflow demo` printed 3,022 WeasyPrint/Alembic lines once the CLI configured
+    logging (a layout step per page, a warning per SVG attribute)."""
+    from cerflow.config import Settings
+    from cerflow.observability.logging import configure_logging
+
+    configure_logging(Settings(), process="cli")
+    capsys.readouterr()
+    logging.getLogger("weasyprint.progress").info("Step 5 - Creating layout - Page 3")
+    logging.getLogger("weasyprint").warning("Ignored `stroke: #000` at 1:1, unknown property.")
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade 0001 -> 0002")
+    logging.getLogger("weasyprint").error("font file unreadable")
+    err = capsys.readouterr().err
+    assert "Creating layout" not in err
+    assert "unknown property" not in err
+    assert "Running upgrade" not in err
+    assert "font file unreadable" in err

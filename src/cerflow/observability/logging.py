@@ -77,6 +77,10 @@ _MIN_KNOWN_SECRET = 4
 # Values of this process's SecretStr settings, replaced wherever they appear.
 _known_secrets: list[str] = []
 _QUIET_LIBRARIES = ("httpx", "httpcore", "urllib3", "hpack")
+# Document rendering chatter: WeasyPrint logs a page-layout step per page at INFO and a
+# warning for every SVG presentation attribute it handles itself (thousands per report);
+# fontTools and matplotlib log font subsetting and lookup. Only their errors matter.
+_RENDERING_LIBRARIES = ("weasyprint", "fontTools", "matplotlib", "PIL")
 
 
 def set_known_secrets(values: Iterable[str]) -> None:
@@ -225,6 +229,12 @@ def configure_logging(settings: Settings, *, process: str, level: str | int | No
     root_level = root.getEffectiveLevel()
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root_level))
+    for name in _RENDERING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.ERROR, root_level))
+    # A CLI user reads the command's own output (`cerflow db upgrade` prints the revision
+    # reached); Alembic's per-revision INFO lines would bury it. Its warnings still show.
+    if process == "cli":
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, root_level))
     # Libraries that install handlers of their own would write around the redaction:
     # their records go to the root handler instead.
     for name in ("uvicorn", "uvicorn.error", "celery", "kombu", "sqlalchemy"):
