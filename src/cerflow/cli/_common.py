@@ -76,6 +76,25 @@ def fail(error: Exception | str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def one_product(drug: str | None, device_codes: list[str] | None) -> list[str]:
+    """The device codes, after checking that exactly one of --drug and --device-code came."""
+    codes = device_codes or []
+    if bool(drug) == bool(codes):
+        raise fail("give exactly one of --drug NAME or --device-code CODE", 2)
+    return codes
+
+
+def review_window(
+    since: dt.datetime | None, until: dt.datetime | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """--since/--until as dates, refused when the window is empty."""
+    since_d = since.date() if since else None
+    until_d = until.date() if until else None
+    if since_d and until_d and since_d > until_d:
+        raise fail(f"--since {since_d} is after --until {until_d}", 2)
+    return since_d, until_d
+
+
 @contextmanager
 def progress_bar(*, spinner: bool = False) -> Iterator[ProgressCallback]:
     """A rich progress display on stderr, as a `ProgressCallback`: one bar per step name,

@@ -25,8 +25,10 @@ from cerflow.cli._common import (
     fail,
     figures_table,
     load_figures,
+    one_product,
     out,
     progress_bar,
+    review_window,
     rows_table,
 )
 from cerflow.config import get_settings
@@ -89,13 +91,8 @@ def ingest_openfda(
     ] = False,
 ) -> None:
     """Import adverse events (and recalls) for one drug or device product codes from openFDA."""
-    codes = device_code or []
-    if bool(drug) == bool(codes):
-        raise fail("give exactly one of --drug NAME or --device-code CODE", 2)
-    since_d = since.date() if since else None
-    until_d = until.date() if until else None
-    if since_d and until_d and since_d > until_d:
-        raise fail(f"--since {since_d} is after --until {until_d}", 2)
+    codes = one_product(drug, device_code)
+    since_d, until_d = review_window(since, until)
     try:
         plan = openfda_import.datasets(drug, codes, since_d, until_d, recalls)
     except IngestInputError as exc:

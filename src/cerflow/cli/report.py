@@ -18,7 +18,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from cerflow.cli._common import SinceOption, UntilOption, err, fail, out, progress_bar
+from cerflow.cli._common import (
+    SinceOption,
+    UntilOption,
+    err,
+    fail,
+    one_product,
+    out,
+    progress_bar,
+    review_window,
+)
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
@@ -144,13 +153,8 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
-    codes = device_code or []
-    if bool(drug) == bool(codes):
-        raise fail("give exactly one of --drug NAME or --device-code CODE", 2)
-    since_d = since.date() if since else None
-    until_d = until.date() if until else None
-    if since_d and until_d and since_d > until_d:
-        raise fail(f"--since {since_d} is after --until {until_d}", 2)
+    codes = one_product(drug, device_code)
+    since_d, until_d = review_window(since, until)
     try:
         formats = parse_formats(fmt)
     except ValueError as exc:
