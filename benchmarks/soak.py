@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import random
 import shutil
 import statistics
 import sys
@@ -47,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import contextlib
 
 from tests.replay.openfda_server import OpenFDAReplayServer, build_dataset
-from tests.system.stack import SECRET, Stack
+from tests.system.stack import SECRET, Stack, read_mix
 from tests.system.store_seed import SIGNAL_CODE, seed
 
 from cerflow.auth import service as auth_service
@@ -182,24 +181,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return resp
 
         def reader(n: int) -> None:
-            clients = [httpx.Client(base_url=u, headers=headers, timeout=10) for u in urls]
-            rnd = random.Random(n)
-            i = n
-            while not stop.is_set():
-                client = clients[i % len(clients)]
-                which = i % 3
-                i += 1
-                with lock:
-                    some = rnd.choice(job_ids) if job_ids else None
-                if which == 0 or some is None:
-                    call(client, "product", "GET", f"/api/v1/products/{SIGNAL_CODE}")
-                elif which == 1:
-                    call(client, "job", "GET", f"/api/v1/jobs/{some}")
-                else:
-                    call(client, "reports", "GET", "/api/v1/reports")
-                time.sleep(args.read_pause)
-            for c in clients:
-                c.close()
+            read_mix(
+                n,
+                urls=urls,
+                headers=headers,
+                product=SIGNAL_CODE,
+                job_ids=job_ids,
+                lock=lock,
+                stop=stop,
+                request=call,
+                pause=args.read_pause,
+            )
 
         def every(seconds: float, kind: str, path: str, body: dict[str, Any] | None) -> None:
             clients = [httpx.Client(base_url=u, headers=headers, timeout=15) for u in urls]

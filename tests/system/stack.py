@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -253,3 +257,41 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         self.redis.stop()
+
+
+# (client, kind, method, path) -> response or None: the caller records the timing.
+Request = Callable[[httpx.Client, str, str, str], Any]
+
+
+def read_mix(
+    n: int,
+    *,
+    urls: list[str],
+    headers: dict[str, str],
+    product: str,
+    job_ids: list[str],
+    lock: threading.Lock,
+    stop: threading.Event,
+    request: Request,
+    pause: float,
+) -> None:
+    """One reader of the fault test and the soak benchmark: product detail, a known job's
+    status and the report listing in turn, round robin over the API processes."""
+    clients = [httpx.Client(base_url=u, headers=headers, timeout=10) for u in urls]
+    rnd = random.Random(n)
+    i = n
+    while not stop.is_set():
+        client = clients[i % len(clients)]
+        which = i % 3
+        i += 1
+        with lock:
+            some = rnd.choice(job_ids) if job_ids else None
+        if which == 0 or some is None:
+            request(client, "product", "GET", f"/api/v1/products/{product}")
+        elif which == 1:
+            request(client, "job", "GET", f"/api/v1/jobs/{some}")
+        else:
+            request(client, "reports", "GET", "/api/v1/reports")
+        time.sleep(pause)
+    for c in clients:
+        c.close()

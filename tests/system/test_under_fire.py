@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import statistics
 import threading
 import time
@@ -44,7 +43,7 @@ from cerflow.jobs.models import Job
 from cerflow.reports.models import CerReport
 from cerflow.unit_of_work import unit_of_work
 from tests.conftest import PG_ADMIN_URL, PgDatabases
-from tests.system.stack import SECRET, Stack
+from tests.system.stack import SECRET, Stack, read_mix
 from tests.system.store_seed import SIGNAL_CODE, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -195,24 +194,17 @@ def test_two_hundred_report_jobs_under_fire(fire_db: tuple[str, Engine], tmp_pat
         urls = stack.base_urls
 
         def reader(n: int) -> None:
-            clients = [httpx.Client(base_url=u, headers=headers, timeout=10) for u in urls]
-            rnd = random.Random(n)
-            i = n
-            while not stop_reads.is_set():
-                client = clients[i % len(clients)]
-                which = i % 3
-                i += 1
-                with ids_lock:
-                    some = rnd.choice(job_ids) if job_ids else None
-                if which == 0 or some is None:
-                    _request(client, rec, "product", "GET", f"/api/v1/products/{SIGNAL_CODE}")
-                elif which == 1:
-                    _request(client, rec, "job", "GET", f"/api/v1/jobs/{some}")
-                else:
-                    _request(client, rec, "reports", "GET", "/api/v1/reports")
-                time.sleep(0.05)
-            for c in clients:
-                c.close()
+            read_mix(
+                n,
+                urls=urls,
+                headers=headers,
+                product=SIGNAL_CODE,
+                job_ids=job_ids,
+                lock=ids_lock,
+                stop=stop_reads,
+                request=lambda c, kind, method, path: _request(c, rec, kind, method, path),
+                pause=0.05,
+            )
 
         def submit(n: int) -> None:
             """A careful client: retries with the same Idempotency-Key until it has a job."""
