@@ -161,6 +161,31 @@ class SignalFacts(_Model):
     eb05: float | None
     eb95: float | None
     flags: list[str] = Field(default_factory=list)  # evans, ror, ic, ebgm
+    # --- issue 11 contract (signals, labels): one block so parallel work merges cleanly ---
+    # Labelled status: "labelled" (term found in the product's label), "not in label" (a label
+    # was checked), "no label" (no label in the store / devices: no public labelling source).
+    labelled: Literal["labelled", "not in label", "no label"] = "no label"
+    label_section: str | None = None  # e.g. "adverse_reactions", "boxed_warning"
+    label_quote: str | None = None  # the matching sentence of the label, verbatim
+    lack_of_efficacy: bool = False  # "Drug ineffective" etc.: reported apart, not as an AE
+
+
+class BackgroundFacts(_Model):
+    """What a disproportionality 2x2 table is compared against, named and counted."""
+
+    source: Literal["store", "openfda"]
+    description: str  # one sentence a reviewer reads: what the background is, its N, window
+    reports: int  # N of the 2x2 tables
+    product_reports: int  # n_P: the product's reports in that background
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    query: str | None = None  # openFDA: the query sent (no API key)
+    retrieved_at: dt.datetime | None = None
+    complete_extracts: bool = False  # store: it holds whole FAERS/MAUDE quarters
+    ebgm_available: bool = True
+    ebgm_absent_reason: str | None = None
+    refused: bool = False  # ratios not computed against this background
+    refused_reason: str | None = None
 
 
 class PriorFacts(_Model):
@@ -191,6 +216,7 @@ class SignalsFacts(_Model):
     prior: PriorFacts | None = None
     signals: list[SignalFacts] = Field(default_factory=list)  # flagged by >= 1 method
     top_by_ebgm: list[SignalFacts] = Field(default_factory=list)
+    background: BackgroundFacts | None = None  # issue 11 contract: the named background
 
 
 class PeerFacts(_Model):
