@@ -48,6 +48,7 @@ from cerflow.ratelimit import (
     RedisRateLimiter,
 )
 from cerflow.redis import make_redis
+from cerflow.web.install import install as install_web
 
 DESCRIPTION = """
 Clinical Evaluation Report data as a service.
@@ -135,14 +136,15 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by cerflow.web.install from the package's own Swagger UI copy
+        redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(CerflowError, cerflow_error_handler)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, pool_timeout_handler)
 
     include_routers(app)
+    install_web(app)  # pages, static files, offline /docs; after the API's handlers
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(RateLimitMiddleware, limiter=_LazyLimiter(app), settings=settings)

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=10, ge=1)
     login_max_failures_per_ip: int = Field(default=100, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    # Browser sessions (the web pages): signed HttpOnly cookie, this long after sign-in.
+    web_session_seconds: int = Field(default=8 * 3600, ge=60)
     # Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs/CIDRs, or "*"
     # when only the proxy can reach the API). Empty: never, not even from loopback, so a
     # client cannot choose the address the per-IP rate limit and the logs see.

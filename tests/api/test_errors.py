@@ -58,8 +58,25 @@ def test_401_carries_www_authenticate_and_others_do_not() -> None:
 
 
 def test_the_app_registers_the_handler() -> None:
+    """API paths get the JSON problem of `cerflow_error_handler`; pages get an HTML page."""
     from cerflow.app import create_app
     from cerflow.config import Settings
 
     app = create_app(Settings())
-    assert app.exception_handlers[CerflowError] is cerflow_error_handler
+
+    @app.get("/api/v1/raise-for-test")
+    def api_raise() -> None:
+        raise NotFoundError("no such thing")
+
+    @app.get("/raise-for-test")
+    def page_raise() -> None:
+        raise NotFoundError("no such thing")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        api = c.get("/api/v1/raise-for-test")
+        page = c.get("/raise-for-test")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "no such thing"}
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "no such thing" in page.text

@@ -28,14 +28,20 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DOCS_PATHS = ("/docs", "/redoc")
 _STATIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI / ReDoc pages load their bundle from a CDN and boot it with an inline script.
+# Swagger UI loads its bundle from the package's static files (no CDN) and boots it with an
+# inline script, hence 'unsafe-inline' for scripts on /docs only.
 _DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'"
 )
+# The web pages: everything from this origin, no inline script or style (htmx is configured
+# not to inject its indicator style), forms post only here.
+_WEB_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'"
+)
+_API_PATH_PREFIXES = ("/api/", "/ws", "/openapi.json", "/healthz", "/readyz", "/metrics")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -145,7 +151,9 @@ def _security_headers(scope: Scope) -> dict[str, str]:
         "x-frame-options": "DENY",
         "referrer-policy": "no-referrer",
         "cross-origin-opener-policy": "same-origin",
-        "content-security-policy": _DOCS_CSP if path.startswith(_DOCS_PATHS) else _API_CSP,
+        "content-security-policy": _DOCS_CSP
+        if path.startswith(_DOCS_PATHS)
+        else (_API_CSP if path.startswith(_API_PATH_PREFIXES) else _WEB_CSP),
     }
     proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
     if proto == "https" or scope.get("scheme") == "https":

@@ -561,3 +561,17 @@ def product_name_counts(
         .limit(limit)
     )
     return [(str(v), int(n)) for v, n in conn.execute(stmt).all()]
+
+
+def product_freshness(conn: Connection, sel: ProductSelector) -> list[tuple[str, dt.datetime, int]]:
+    """Per source snapshot kind: when the product's newest stored report was fetched, and how
+    many of its reports that source holds (the product page's "data freshness")."""
+    stmt = (
+        select(SourceSnapshot.source, func.max(SourceSnapshot.retrieved_at), func.count())
+        .select_from(Report)
+        .join(SourceSnapshot, SourceSnapshot.id == Report.snapshot_id)
+        .where(Report.id.in_(product_report_ids(sel)))
+        .group_by(SourceSnapshot.source)
+        .order_by(SourceSnapshot.source)
+    )
+    return [(str(s), t, int(n)) for s, t, n in conn.execute(stmt).all()]

@@ -1,0 +1,69 @@
+// cerflow pages: progressive enhancement only; every page works without this file.
+(function () {
+  "use strict";
+  // htmx requests carry the session's CSRF token (forms carry it as a hidden field).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var token = document.body.getAttribute("data-csrf");
+    if (token) { event.detail.headers["X-CSRF-Token"] = token; }
+  });
+
+  function cellValue(row, index) {
+    var cell = row.children[index];
+    if (!cell) { return ""; }
+    var text = cell.textContent.trim();
+    var number = Number(text.replace(/,/g, ""));
+    return text !== "" && text !== "–" && !isNaN(number) ? number : text.toLowerCase();
+  }
+
+  // Sortable tables: a header is a button for keyboard users; aria-sort says the order.
+  function makeSortable(table) {
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (th, index) {
+      th.setAttribute("tabindex", "0");
+      th.setAttribute("aria-sort", "none");
+      function sort() {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (other) { other.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a, index), y = cellValue(b, index);
+          if (x === y) { return 0; }
+          return (x > y ? 1 : -1) * (ascending ? 1 : -1);
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      }
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
+      });
+    });
+  }
+
+  // Filters: a minimum count on a column and a "flagged only" switch.
+  function applyFilters(tableId) {
+    var table = document.getElementById(tableId);
+    if (!table) { return; }
+    var minInput = document.querySelector('[data-filter-table="' + tableId + '"][data-filter-col]');
+    var flagInput = document.querySelector('[data-filter-table="' + tableId + '"][data-filter-flag]');
+    var min = minInput ? Number(minInput.value || 0) : 0;
+    var col = minInput ? Number(minInput.getAttribute("data-filter-col")) : 0;
+    var flaggedOnly = flagInput ? flagInput.checked : false;
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+      var value = cellValue(row, col);
+      var hide = (typeof value === "number" && value < min) ||
+        (flaggedOnly && row.getAttribute("data-flag") !== "1");
+      row.hidden = hide;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("table.sortable").forEach(makeSortable);
+    document.querySelectorAll("[data-filter-table]").forEach(function (input) {
+      var id = input.getAttribute("data-filter-table");
+      input.addEventListener("input", function () { applyFilters(id); });
+      input.addEventListener("change", function () { applyFilters(id); });
+    });
+  });
+})();
