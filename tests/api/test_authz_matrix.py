@@ -86,6 +86,12 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/products/search"): Case(Role.VIEWER, 200, params={"q": "DQA"}),
     ("GET", "/api/v1/products/{ref}"): Case(Role.VIEWER, 404),
     ("POST", "/api/v1/products/{ref}/refresh"): Case(Role.ANALYST, 202),
+    ("POST", "/api/v1/products/{ref}/signal-reviews"): Case(
+        Role.ANALYST,
+        201,
+        lambda c: {"event": "hypoxia", "decision": "needs_review", "reason": "case review pending"},
+    ),
+    ("GET", "/api/v1/products/{ref}/signal-reviews"): Case(Role.VIEWER, 200),
     ("GET", "/api/v1/watched"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/watched"): Case(Role.ANALYST, 201, lambda c: {"product_ref": _unique("D")}),
     ("GET", "/api/v1/watched/{item_id}"): Case(Role.VIEWER, 404),

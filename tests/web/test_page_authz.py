@@ -35,6 +35,8 @@ EXPECTED: dict[tuple[str, str], Page] = {
     ("GET", "/products/{ref}"): Page(Role.VIEWER, 404),
     ("POST", "/products/{ref}/refresh"): Page(Role.ANALYST, 303),
     ("POST", "/products/{ref}/watch"): Page(Role.ANALYST, 303),
+    ("GET", "/products/{ref}/review"): Page(Role.VIEWER, 200),
+    ("POST", "/products/{ref}/review"): Page(Role.ANALYST, 422),
     ("GET", "/reports"): Page(Role.VIEWER, 200),
     ("POST", "/reports"): Page(Role.ANALYST, 303, {"product_ref": "DQA", "formats": "pdf"}),
     ("GET", "/jobs/{job_id}"): Page(Role.VIEWER, 404),

@@ -47,6 +47,19 @@ def candidate_alerts(kind: str, ref: str, summary: dict[str, Any]) -> list[dict[
     return out
 
 
+def without_refuted(candidates: list[dict[str, Any]], refuted: set[str]) -> list[dict[str, Any]]:
+    """A signal a reviewer refuted is not news: it raises no alert until the newest decision
+    on it changes (`refuted` holds casefolded event terms, see `signal_reviews.service`)."""
+    return [
+        c
+        for c in candidates
+        if not (
+            c["kind"] == "signal"
+            and " ".join(str(c["payload"].get("event", "")).split()).casefold() in refuted
+        )
+    ]
+
+
 def record_alerts(
     *, session: Session, user_id: int, watched_id: int | None, candidates: list[dict[str, Any]]
 ) -> list[Alert]:

@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.alerts.delivery import deliver_alert
 from cerflow.alerts.models import WatchRefresh
-from cerflow.alerts.service import alert_event, candidate_alerts, record_alerts
+from cerflow.alerts.service import (
+    alert_event,
+    candidate_alerts,
+    record_alerts,
+    without_refuted,
+)
 from cerflow.config import Settings
 from cerflow.jobs import service as jobs
 from cerflow.jobs.context import JobContext, JobResult
@@ -28,6 +33,7 @@ from cerflow.jobs.runtime import runtime
 from cerflow.products.models import WatchedProduct
 from cerflow.products.tasks import run_ingest
 from cerflow.reports.tasks import run_analysis
+from cerflow.signal_reviews.service import refuted_events
 from cerflow.unit_of_work import unit_of_work
 
 
@@ -99,7 +105,9 @@ def run_refresh(ctx: JobContext) -> JobResult:
     ctx.progress(60, "re-running the analysis")
     summary, _ = run_analysis(ctx)
     kind, ref = summary["product_kind"], summary["product_ref"]
-    candidates = candidate_alerts(kind, ref, summary)
+    with unit_of_work(ctx.factory) as session:
+        refuted = refuted_events(session=session, kind=kind, ref=ref)
+    candidates = without_refuted(candidate_alerts(kind, ref, summary), refuted)
     result["candidates"] = len(candidates)
     watched_id = job_params.get("watched_id")
     owner = ctx.lease.owner_id

@@ -15,6 +15,7 @@ from cerflow.feedback import endpoints as feedback
 from cerflow.jobs import endpoints as jobs
 from cerflow.products import endpoints as products
 from cerflow.reports import endpoints as reports
+from cerflow.signal_reviews import endpoints as signal_reviews
 from cerflow.webhooks import endpoints as webhooks
 
 # The order is the order of the OpenAPI document's paths: keep it stable.
@@ -23,6 +24,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.admin_router,
     products.router,
     products.watched_router,
+    signal_reviews.router,
     feedback.router,
     health.router,
     jobs.router,

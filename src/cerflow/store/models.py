@@ -202,3 +202,28 @@ class Device(Base):
     snapshot_id: Mapped[int | None] = mapped_column(
         ForeignKey("source_snapshots.id", ondelete="SET NULL")
     )
+
+
+class SignalReview(Base):
+    """A reviewer's decision on a signal of disproportionate reporting (product x event).
+
+    Append-only: a new decision is a new row and the newest counts, so the history of who
+    decided what and why stays (a notified body asks how a signal was closed). The report's
+    signal table shows the newest decision; refuted signals raise no new alert.
+    """
+
+    __tablename__ = "signal_reviews"
+    __table_args__ = (
+        Index("ix_signal_reviews_product", "product_kind", "product_ref", "event_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product_kind: Mapped[str] = mapped_column(String(8))
+    product_ref: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(500))  # the term as shown
+    event_key: Mapped[str] = mapped_column(String(500))  # casefolded, for matching
+    decision: Mapped[str] = mapped_column(String(16))  # validated | refuted | needs_review
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_email: Mapped[str] = mapped_column(String(320))  # kept if the user is deleted
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

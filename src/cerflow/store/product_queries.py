@@ -31,7 +31,15 @@ import polars as pl
 from sqlalchemy import Connection, Select, and_, case, func, select
 
 from cerflow.store.keys import device_code, drug_key
-from cerflow.store.models import Device, Recall, Report, ReportEvent, ReportProduct, SourceSnapshot
+from cerflow.store.models import (
+    Device,
+    Recall,
+    Report,
+    ReportEvent,
+    ReportProduct,
+    SignalReview,
+    SourceSnapshot,
+)
 
 Kind = Literal["drug", "device"]
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -575,3 +583,23 @@ def product_freshness(conn: Connection, sel: ProductSelector) -> list[tuple[str,
         .order_by(SourceSnapshot.source)
     )
     return [(str(s), t, int(n)) for s, t, n in conn.execute(stmt).all()]
+
+
+def latest_signal_reviews(conn: Connection, kind: Kind, ref: str) -> dict[str, dict[str, Any]]:
+    """The newest review decision per event of a product (key: casefolded event term)."""
+    stmt = (
+        select(
+            SignalReview.event_key,
+            SignalReview.event,
+            SignalReview.decision,
+            SignalReview.reason,
+            SignalReview.user_email,
+            SignalReview.created_at,
+        )
+        .where(SignalReview.product_kind == kind, SignalReview.product_ref == ref)
+        .order_by(SignalReview.id)
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt).mappings():
+        out[str(row["event_key"])] = dict(row)  # later rows replace earlier ones
+    return out

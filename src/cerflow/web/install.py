@@ -15,7 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cerflow.api.errors import cerflow_error_handler, validation_error_handler
 from cerflow.errors import CerflowError
-from cerflow.web import admin_pages, alert_pages, auth_pages, product_pages, report_pages
+from cerflow.web import (
+    admin_pages,
+    alert_pages,
+    auth_pages,
+    product_pages,
+    report_pages,
+    review_pages,
+)
 from cerflow.web import session as web_session
 from cerflow.web.assets import STATIC_PREFIX, asset_url, static_app
 from cerflow.web.deps import SignInRequired
@@ -99,6 +106,7 @@ def install(app: FastAPI) -> None:
         report_pages.router,
         alert_pages.router,
         admin_pages.router,
+        review_pages.router,
     ):
         app.include_router(router)
     app.add_exception_handler(SignInRequired, _sign_in)

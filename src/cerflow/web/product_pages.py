@@ -89,6 +89,7 @@ def product(
         )
     sel = products._selector(kind, key)
     freshness = pq.product_freshness(session.connection(), sel)
+    reviews = {k: r for k, r in pq.latest_signal_reviews(session.connection(), kind, key).items()}
     chart = Markup(monthly_bars([(m.month, m.count) for m in detail.monthly]))
     watched = any(
         w.product_ref == key for w in products.list_watched(session=session, user_id=ws.user_id)
@@ -104,6 +105,7 @@ def product(
         d=detail,
         chart=chart,
         freshness=freshness,
+        reviews=reviews,
         watched=watched,
         reports=reports,
         can_act=ws.role.allows(Role.ANALYST),

@@ -1,0 +1,1 @@
+"""Signal review: a safety physician's decision on each signal, with reason, user and time."""
