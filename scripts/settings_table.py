@@ -56,6 +56,8 @@ MEANINGS: dict[str, str] = {
     "`client_max_body_size` equal",
     "access_token_ttl_seconds": "Lifetime of a JWT access token",
     "refresh_token_ttl_seconds": "Lifetime of a refresh token (rotated on each use)",
+    "web_session_seconds": "Lifetime of a web page sign-in (signed session cookie); signing out "
+    "or a password change ends it sooner",
     "jwt_issuer": "`iss` claim of issued tokens, checked on every request",
     "rate_limit_window_seconds": "Sliding window of the rate limits",
     "rate_limit_per_user": "Requests per window per authenticated user or API key",

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cerflow.text_rules import IDENTIFIER
+from cerflow.text_rules import FREE_TEXT, IDENTIFIER
+from cerflow.timestamps import UtcDatetime
 
 Decision = Literal["validated", "refuted", "needs_review"]
 DECISIONS: tuple[Decision, ...] = ("validated", "refuted", "needs_review")
@@ -26,9 +26,7 @@ class ReviewCreate(BaseModel):
     event: str = Field(min_length=1, max_length=500, pattern=IDENTIFIER)
     decision: Decision
     # A decision without a reason cannot be defended; 10 characters stop "ok" and "n/a".
-    reason: str = Field(
-        min_length=10, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-    )
+    reason: str = Field(min_length=10, max_length=4000, pattern=FREE_TEXT)
 
 
 class ReviewOut(BaseModel):
@@ -41,4 +39,4 @@ class ReviewOut(BaseModel):
     decision: Decision
     reason: str
     user_email: str
-    created_at: dt.datetime
+    created_at: UtcDatetime

@@ -20,11 +20,13 @@ from cerflow.web import session as web_session
 from cerflow.web.session import WebSession
 
 
-class SignInRequired(Exception):
+class SignInRequired(CerflowError):
     """Answered with a 303 to /login?next=<the page asked for> (see `pages.install`)."""
 
+    status_code = 401
+
     def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
+        super().__init__("Sign in to see this page.")
         self.next_path = next_path
 
 
