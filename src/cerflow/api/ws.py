@@ -114,13 +114,11 @@ async def _watch_disconnect(ws: WebSocket) -> None:
             await ws.receive_text()
 
 
-@router.websocket("/alerts")
-async def alerts_ws(ws: WebSocket) -> None:
-    state: AppState = ws.app.state.cerflow
-    await ws.accept()
-    principal = await _authenticate(ws, state)
-    if principal is None:
-        return
+async def stream_events(ws: WebSocket, state: AppState, principal: Principal) -> None:
+    """Send the principal's events on an accepted socket until the client goes away.
+
+    Shared by the API socket (token auth) and the pages' `/live` socket (cookie auth), so
+    the two never disagree on which events a user sees."""
     pump = (
         _pump_redis(ws, state, principal)
         if state.settings.redis_url
@@ -135,3 +133,13 @@ async def alerts_ws(ws: WebSocket) -> None:
         for t in tasks:
             with contextlib.suppress(BaseException):
                 await t
+
+
+@router.websocket("/alerts")
+async def alerts_ws(ws: WebSocket) -> None:
+    state: AppState = ws.app.state.cerflow
+    await ws.accept()
+    principal = await _authenticate(ws, state)
+    if principal is None:
+        return
+    await stream_events(ws, state, principal)

@@ -19,6 +19,7 @@ from cerflow.web import (
     admin_pages,
     alert_pages,
     auth_pages,
+    live,
     product_pages,
     report_pages,
     review_pages,
@@ -107,6 +108,7 @@ def install(app: FastAPI) -> None:
         alert_pages.router,
         admin_pages.router,
         review_pages.router,
+        live.router,
     ):
         app.include_router(router)
     app.add_exception_handler(SignInRequired, _sign_in)

@@ -58,7 +58,36 @@
     });
   }
 
+  // Live events (job progress, new alerts) over the session's socket; polling stays as
+  // the fallback, the socket only makes it prompt. Reconnects with a growing delay.
+  function connectLive(delay) {
+    if (!window.WebSocket || !document.body.getAttribute("data-csrf")) { return; }
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/live");
+    var newAlerts = 0;
+    socket.onopen = function () { delay = 1000; };
+    socket.onmessage = function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      if (event.type === "job.state" || event.type === "job.progress") {
+        document.body.dispatchEvent(new CustomEvent("cerflow:job", { detail: event }));
+      } else if (event.type === "alert") {
+        newAlerts += 1;
+        var badge = document.getElementById("live-alerts");
+        if (badge) {
+          badge.textContent = newAlerts + " new";
+          badge.hidden = false;
+        }
+      }
+    };
+    socket.onclose = function (closed) {
+      if (closed.code === 1008) { return; }  // signed out or refused: do not hammer
+      setTimeout(function () { connectLive(Math.min(delay * 2, 30000)); }, delay);
+    };
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    connectLive(1000);
     document.querySelectorAll("table.sortable").forEach(makeSortable);
     document.querySelectorAll("[data-filter-table]").forEach(function (input) {
       var id = input.getAttribute("data-filter-table");
