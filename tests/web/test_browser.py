@@ -234,7 +234,9 @@ _WIDER_THAN_SCREEN = """() => [...document.querySelectorAll('body *')]
 """
 
 
-@pytest.mark.parametrize("path", ["/", "/products/PSG", "/reports", "/alerts", "/admin"])
+@pytest.mark.parametrize(
+    "path", ["/", "/products/PSG", "/reports", "/alerts", "/watching", "/admin"]
+)
 def test_pages_at_phone_width(stack: Stack, browser: Any, path: str) -> None:
     base = stack.base_urls[0]
     ctx = _context(browser, width=390)
@@ -278,4 +280,21 @@ def test_keyboard_reaches_main_content_first(stack: Stack, browser: Any) -> None
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+    ctx.close()
+
+
+def test_webhook_form_explains_a_refused_address(stack: Stack, browser: Any) -> None:
+    base = stack.base_urls[0]
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, base, "admin")
+    page.goto(f"{base}/alerts")
+    page.get_by_role("link", name="Watch list and notifications").click()
+    page.get_by_label("Address that receives the alerts").fill("http://169.254.169.254/latest")
+    page.get_by_role("button", name="Add the webhook").click()
+    error = page.locator("#hook-url-error").inner_text()
+    assert "169.254.169.254" in error or "refused" in error.lower() or "private" in error.lower()
+    assert page.get_by_label("Address that receives the alerts").get_attribute("aria-invalid")
+    assert _axe(page) == []
+    _shot(page, "web-watching")
     ctx.close()

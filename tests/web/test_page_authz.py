@@ -45,6 +45,11 @@ EXPECTED: dict[tuple[str, str], Page] = {
     ("GET", "/reports/{report_id}/files/{fmt}"): Page(Role.VIEWER, 404),
     ("GET", "/alerts"): Page(Role.VIEWER, 200),
     ("POST", "/alerts/{alert_id}/ack"): Page(Role.VIEWER, 404),
+    ("GET", "/watching"): Page(Role.VIEWER, 200),
+    ("POST", "/watching/{item_id}/unwatch"): Page(Role.ANALYST, 404),
+    ("POST", "/watching/webhooks"): Page(Role.ANALYST, 422),
+    ("POST", "/watching/webhooks/{hook_id}/enable"): Page(Role.ANALYST, 404),
+    ("POST", "/watching/webhooks/{hook_id}/delete"): Page(Role.ANALYST, 404),
     ("GET", "/admin"): Page(Role.ADMIN, 200),
     ("POST", "/admin/users"): Page(Role.ADMIN, 422),
     ("POST", "/admin/users/{user_id}"): Page(Role.ADMIN, 422),
@@ -60,6 +65,8 @@ PATH_VALUES = {
     "alert_id": "999999",
     "user_id": "999999",
     "key_id": "999999",
+    "item_id": "999999",
+    "hook_id": "999999",
 }
 
 

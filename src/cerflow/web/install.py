@@ -23,6 +23,7 @@ from cerflow.web import (
     product_pages,
     report_pages,
     review_pages,
+    watch_pages,
 )
 from cerflow.web import session as web_session
 from cerflow.web.assets import STATIC_PREFIX, asset_url, static_app
@@ -108,6 +109,7 @@ def install(app: FastAPI) -> None:
         alert_pages.router,
         admin_pages.router,
         review_pages.router,
+        watch_pages.router,
         live.router,
     ):
         app.include_router(router)
