@@ -135,8 +135,25 @@ def test_job_report_equals_the_cli_report_and_both_are_polished(
                 requested_by=None,
             )
         job = wait_for(factory, handle.id)
+        sent_before_plain = len(llm.paragraphs())
+        with unit_of_work(factory) as session:
+            plain_handle = CelerySubmitter(settings, app=celery_client).submit(
+                session=session,
+                kind="report",
+                payload={
+                    "product_kind": "device",
+                    "product_ref": SIGNAL_CODE,
+                    "formats": ["json"],
+                    "polish": False,  # the writer switched polishing off for this report
+                },
+                requested_by=None,
+            )
+        plain = wait_for(factory, plain_handle.id)
     finally:
         workers.stop_all()
+    assert plain.state == "succeeded", plain.error
+    assert plain.result is not None and plain.result["llm"] == {"enabled": False}
+    assert len(llm.paragraphs()) == sent_before_plain  # nothing went to the LLM
     assert job.state == "succeeded", job.error
     assert job.result is not None
     job_dir = settings.data_dir / "reports" / handle.id

@@ -184,6 +184,7 @@ def test_start_a_report_and_field_errors(
             "since": "2023-01-01",
             "until": "2023-12-31",
             "formats": ["pdf", "docx"],
+            "polish": "on",
         },
         follow_redirects=False,
     )
@@ -197,6 +198,7 @@ def test_start_a_report_and_field_errors(
         "since": "2023-01-01",
         "until": "2023-12-31",
         "formats": ["pdf", "docx"],
+        "polish": True,
     }
     assert job.requested_by == actors[Role.ANALYST].id
 

@@ -23,6 +23,11 @@ class ReportCreate(BaseModel):
     since: dt.date | None = None
     until: dt.date | None = None
     formats: list[Format] = Field(default=["json"], min_length=1, max_length=4)
+    polish: bool = Field(
+        default=True,
+        description="Let the server's LLM (when one is configured) polish the narrative; "
+        "every number it writes is checked against facts.json. false keeps the template text.",
+    )
 
     @model_validator(mode="after")
     def _window_in_order(self) -> ReportCreate:

@@ -93,6 +93,9 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
         percent, step = STAGE_PROGRESS.get(name, (90, name))
         ctx.progress(percent, step)
 
+    settings = ctx.settings
+    if ctx.params.get("polish") is False:  # the writer asked for the template text only
+        settings = settings.model_copy(update={"llm_base_url": None})
     try:
         result = generate_report(
             ctx.engine,
@@ -100,7 +103,7 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
             **_scope(kind, ref),
             since=params.date(ctx.params, "since"),
             until=params.date(ctx.params, "until"),
-            settings=ctx.settings,
+            settings=settings,
             formats=formats,
             report_id=ctx.job_id,
             stage=stage,

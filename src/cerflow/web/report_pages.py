@@ -52,6 +52,10 @@ def _reports(session: SessionDep, ws: Any, limit: int = 50) -> list[CerReport]:
     return list(session.scalars(stmt.order_by(CerReport.created_at.desc()).limit(limit)))
 
 
+def _llm_available(request: Request) -> bool:
+    return bool(request.app.state.cerflow.settings.llm_base_url)
+
+
 @router.get("/reports", response_class=HTMLResponse)
 def reports(request: Request, ws: PageSession, session: SessionDep, product: str = "") -> Response:
     recent_jobs = [
@@ -65,7 +69,14 @@ def reports(request: Request, ws: PageSession, session: SessionDep, product: str
         ws=ws,
         reports=_reports(session, ws),
         jobs=recent_jobs,
-        form={"product_ref": product[:255], "since": "", "until": "", "formats": ["pdf", "html"]},
+        form={
+            "product_ref": product[:255],
+            "since": "",
+            "until": "",
+            "formats": ["pdf", "html"],
+            "polish": True,
+        },
+        llm_available=_llm_available(request),
         errors={},
         can_act=ws.role.allows(Role.ANALYST),
     )
@@ -94,11 +105,18 @@ def start_report(
     since: Annotated[str, Form()] = "",
     until: Annotated[str, Form()] = "",
     formats: Annotated[list[str] | None, Form()] = None,
+    polish: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     check_csrf(request, ws, csrf_token)
     require_role(ws, Role.ANALYST)
     chosen = [f for f in (formats or []) if f in FORMATS]
-    form = {"product_ref": product_ref, "since": since, "until": until, "formats": chosen}
+    form = {
+        "product_ref": product_ref,
+        "since": since,
+        "until": until,
+        "formats": chosen,
+        "polish": polish == "on",
+    }
     errors: dict[str, str] = {}
     body: ReportCreate | None = None
     try:
@@ -108,6 +126,7 @@ def start_report(
                 "since": since or None,
                 "until": until or None,
                 "formats": chosen or ["pdf"],
+                "polish": polish == "on",
             }
         )
         kind, key = resolve(body.product_ref)
@@ -127,6 +146,7 @@ def start_report(
             form=form,
             errors=errors,
             can_act=True,
+            llm_available=_llm_available(request),
             status_code=422,
         )
     handle = submitter.submit(
@@ -138,6 +158,7 @@ def start_report(
             "since": body.since.isoformat() if body.since else None,
             "until": body.until.isoformat() if body.until else None,
             "formats": list(dict.fromkeys(body.formats)),
+            "polish": body.polish,
         },
         requested_by=ws.user_id,
     )
