@@ -703,3 +703,21 @@ def test_dockerfile_shape() -> None:
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8")
     for needed in ("!pyproject.toml", "!uv.lock", "!src/", "!deploy/docker/entrypoint.sh"):
         assert needed in ignore
+
+
+def test_images_are_pinned_to_the_release() -> None:
+    """A `:latest` image makes a rollback redeploy whatever was pushed last."""
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
+    texts = {
+        p: p.read_text(encoding="utf-8")
+        for p in [*(ROOT / "deploy").rglob("*.y*ml"), ROOT / "deploy" / ".env.example"]
+    }
+    for path, content in texts.items():
+        assert ":latest" not in content and "newTag: latest" not in content, path
+    images = re.findall(r"image: (cerflow:[^\s\"]+)", texts[ROOT / "deploy/k8s/api.yaml"])
+    assert images == [f"cerflow:{version}"]
+    assert f'newTag: "{version}"' in texts[ROOT / "deploy/k8s/kustomization.yaml"]
