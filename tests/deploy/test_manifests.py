@@ -614,7 +614,13 @@ def test_ingress_does_not_expose_metrics() -> None:
     ingress = _k8s("Ingress", "cerflow")
     paths = [p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
     assert "/api/" in paths
-    assert all(p != "/" and not "/metrics".startswith(p.rstrip("/") + "/") for p in paths)
+    assert all(not "/metrics".startswith(p.rstrip("/") + "/") for p in paths if p != "/")
+    assert all(
+        p["pathType"] == "Exact"
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
+        if p["path"] == "/"
+    )
 
 
 def test_redis_runs_with_aof_and_without_eviction() -> None:
@@ -667,8 +673,50 @@ def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     (tmp_path / "tls.conf").write_text((tmp_path / "tls.conf.example").read_text())
+    (tmp_path / "https-only.conf").write_text((tmp_path / "https-only.conf.example").read_text())
     proc = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_nginx_limits_requests_and_redirects_to_https() -> None:
+    conf = (NGINX / "nginx.conf").read_text(encoding="utf-8")
+    locations = (NGINX / "locations.conf").read_text(encoding="utf-8")
+    assert "limit_req_status 429;" in conf
+    assert re.search(r"^limit_req zone=cerflow_req ", locations, re.M)
+    for path in ("/login", "/api/v1/auth/login"):
+        block = re.search(rf"location = {re.escape(path)} \{{(.*?)\}}", locations, re.S)
+        assert block and "zone=cerflow_signin" in block.group(1), path
+    redirect = (NGINX / "https-only.conf.example").read_text(encoding="utf-8")
+    assert "set $cerflow_https_only 1;" in redirect
+    assert "return 308 https://$host$request_uri;" in conf
+    live = re.search(r"location = /live \{(.*?)\}", locations, re.S)
+    assert live and "proxy_set_header Upgrade $http_upgrade;" in live.group(1)
+
+
+def test_ingress_routes_every_page() -> None:
+    """The pages share the API's process: each page route (and the static files and the
+    live socket) must be routed by the ingress, or a Kubernetes user gets a 404."""
+    from cerflow.app import create_app
+
+    ingress = _k8s("Ingress", "cerflow")
+    routed = {
+        (p["path"], p["pathType"])
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    prefixes = {path for path, kind in routed if kind == "Prefix"}
+    app = create_app(Settings())
+    for route in app.routes:
+        path = str(getattr(route, "path", ""))
+        if not path or path.startswith(
+            ("/api/", "/health/", "/metrics", "/docs", "/redoc", "/openapi")
+        ):
+            continue
+        if path == "/":
+            assert ("/", "Exact") in routed
+            continue
+        first = "/" + path.strip("/").split("/")[0]
+        assert first in prefixes, f"page route {path} is not routed by deploy/k8s/ingress.yaml"
 
 
 def test_kustomize_builds(tmp_path: Path) -> None:
