@@ -769,3 +769,38 @@ def test_images_are_pinned_to_the_release() -> None:
     images = re.findall(r"image: (cerflow:[^\s\"]+)", texts[ROOT / "deploy/k8s/api.yaml"])
     assert images == [f"cerflow:{version}"]
     assert f'newTag: "{version}"' in texts[ROOT / "deploy/k8s/kustomization.yaml"]
+
+
+def test_network_policies_only_let_the_ingress_reach_the_api() -> None:
+    policies = {
+        d["metadata"]["name"]: d["spec"]
+        for d in yaml.safe_load_all((K8S / "networkpolicy.yaml").read_text(encoding="utf-8"))
+        if d
+    }
+    deny = policies["default-deny-ingress"]
+    assert (
+        deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    )
+    api = policies["api-from-ingress-and-monitoring"]
+    sources = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for rule in api["ingress"]
+        for peer in rule["from"]
+    }
+    assert sources == {"ingress-nginx", "monitoring"}
+    egress = policies["egress-not-to-cloud-metadata"]["egress"][0]["to"][0]["ipBlock"]
+    assert "169.254.169.254/32" in egress["except"]
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert "networkpolicy.yaml" in kustomization["resources"]
+
+
+def test_compose_api_trusts_forwarded_headers_from_nginx_only() -> None:
+    compose = _compose()
+    trusted = compose["services"]["api"]["environment"]["CERFLOW_TRUSTED_PROXIES"]
+    assert trusted != "*"
+    nginx_ip = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    assert trusted == nginx_ip
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    import ipaddress
+
+    assert ipaddress.ip_address(nginx_ip) in ipaddress.ip_network(subnet)
