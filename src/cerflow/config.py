@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_timeout: float = 10.0
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
     db_pool_recycle: int = 1800
     db_echo: bool = False
 
