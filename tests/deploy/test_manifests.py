@@ -369,6 +369,18 @@ def test_rules_pass_promtool(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_alert_unit_tests_pass_promtool() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package `prometheus`)")
+    tests = sorted((RULES.parent / "tests").glob("*_test.yml"))
+    assert tests, "no promtool rule tests"
+    proc = subprocess.run(
+        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_grafana_uses_the_provisioned_datasource() -> None:
     (ds_doc,) = _load_yaml_docs(DEPLOY / "grafana/provisioning/datasources/prometheus.yaml")
     uids = {ds["uid"] for ds in ds_doc["datasources"]}
