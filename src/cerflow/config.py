@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=25, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None  # None -> JSON in production, console otherwise
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     openfda_base_url: str = "https://api.fda.gov"
     openfda_api_key: SecretStr | None = None
