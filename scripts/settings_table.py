@@ -40,6 +40,8 @@ MEANINGS: dict[str, str] = {
     "db_pool_timeout": "Seconds to wait for a free pooled connection before failing the request",
     "sentry_dsn": "Sentry DSN: errors of the API, workers, beat and CLI are sent there, scrubbed by the log redaction; unset = off",
     "sentry_traces_sample_rate": "Share of requests and jobs traced to Sentry (0 = errors only)",
+    "worker_liveness_seconds": "A worker whose consumer loop has not turned for this long fails /health/live (restarted)",
+    "worker_startup_grace_seconds": "Seconds a starting worker counts as alive before its consumer loop first turns",
     "db_connect_timeout_seconds": "Seconds to wait for a new PostgreSQL connection (unreachable host: fail fast, not after the TCP timeout)",
     "db_pool_recycle": "Seconds after which a pooled connection is replaced (outlives "
     "PgBouncer/firewall idle cuts)",

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = 20
     db_pool_timeout: float = 10.0
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    worker_liveness_seconds: float = Field(default=60.0, ge=10.0)
+    worker_startup_grace_seconds: float = Field(default=300.0, ge=10.0)
     db_pool_recycle: int = 1800
     db_echo: bool = False
 
