@@ -57,6 +57,7 @@ ENDPOINTS = (
     "/device/recall.json",
     "/drug/enforcement.json",
     "/device/enforcement.json",
+    "/drug/label.json",  # records from the real SPL files: tests/replay/labels.py
 )
 META = {
     "disclaimer": (

@@ -51,7 +51,7 @@ def read_label(engine: Engine, product_keys: Sequence[str]) -> dict[str, Any] | 
         return None
     stmt = (
         select(
-            DrugLabel,
+            *DrugLabel.__table__.c,
             SourceSnapshot.source.label("snapshot_source"),
             SourceSnapshot.location,
             SourceSnapshot.query,
@@ -73,28 +73,28 @@ def read_label(engine: Engine, product_keys: Sequence[str]) -> dict[str, Any] | 
         row = conn.execute(stmt).first()
     if row is None:
         return None
-    label: DrugLabel = row[0]
-    retrieved = row.retrieved_at
+    m = row._mapping
+    retrieved = m["retrieved_at"]
     if isinstance(retrieved, dt.datetime) and retrieved.tzinfo is None:
         retrieved = retrieved.replace(tzinfo=dt.UTC)
     return {
-        "source": label.source,
-        "set_id": label.set_id,
-        "label_id": label.label_id,
-        "version": label.version,
-        "effective_date": label.effective_date,
-        "product_key": label.product_key,
-        "title": label.title,
-        "brand_names": list(label.brand_names or []),
-        "generic_names": list(label.generic_names or []),
-        "sections": dict(label.sections or {}),
-        "snapshot_id": label.snapshot_id,
-        "location": row.location,
-        "query": row.query,
+        "source": m["source"],
+        "set_id": m["set_id"],
+        "label_id": m["label_id"],
+        "version": m["version"],
+        "effective_date": m["effective_date"],
+        "product_key": m["product_key"],
+        "title": m["title"],
+        "brand_names": list(m["brand_names"] or []),
+        "generic_names": list(m["generic_names"] or []),
+        "sections": dict(m["sections"] or {}),
+        "snapshot_id": m["snapshot_id"],
+        "location": m["location"],
+        "query": m["query"],
         "retrieved_at": retrieved,
-        "sha256": row.sha256,
-        "is_generated": bool(row.is_generated),
-        "derived_from": _derived_from(row.stats),
+        "sha256": m["sha256"],
+        "is_generated": bool(m["is_generated"]),
+        "derived_from": _derived_from(m["stats"]),
     }
 
 
