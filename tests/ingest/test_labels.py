@@ -15,7 +15,6 @@ from cerflow.ingest.labels import choose_label, ingest_label
 from cerflow.store.labels import DrugLabel, read_label
 from cerflow.store.models import SourceSnapshot
 from tests.replay.labels import (
-    HUMIRA,
     HUMIRA_SET_ID,
     LIPITOR,
     LIPITOR_SET_ID,
