@@ -292,6 +292,7 @@ def _sample_summary(result: dict[str, Any]) -> Table:
         table.add_column(column, justify="right")
     steps = [*result["faers"], {**result["maude"], "file": "maude/ (bulk files)"}]
     steps += [*result["recalls"], *result["eudamed"]]
+    steps += result.get("labels", [])  # the real drug label (not counted in the totals)
     for step in steps:
         table.add_row(step["file"], *(str(step[k]) for k in LOAD_FIGURES))
     table.add_row("total", *(str(result["totals"][k]) for k in LOAD_FIGURES))
