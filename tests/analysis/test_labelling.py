@@ -30,6 +30,8 @@ from tests.replay.labels import HUMIRA, LIPITOR, spl_label
         ("oedema", "edema"),
         ("oesophagitis", "esophagitis"),
         ("diarrhoea", "diarrhea"),
+        ("dyspnoea", "dyspnea"),
+        ("paraesthesia", "paresthesia"),
         ("tumours", "tumor"),
         ("hospitalisation", "hospitalization"),
         ("hour", "hour"),
@@ -48,6 +50,14 @@ def test_sentences_do_not_end_at_references_or_eg() -> None:
         "Skeletal muscle effects (e.g., myopathy): see (5.1) for details.",
         "Liver enzyme abnormalities may occur.",
         "[see Warnings] Nausea",
+    ]
+
+
+def test_a_numbered_heading_is_not_part_of_the_first_sentence() -> None:
+    text = "5 WARNINGS AND PRECAUTIONS Skeletal muscle effects (e.g., myopathy): see below."
+    assert sentences(text) == [
+        "5 WARNINGS AND PRECAUTIONS",
+        "Skeletal muscle effects (e.g., myopathy): see below.",
     ]
 
 
@@ -103,7 +113,7 @@ def test_lipitor_label_myalgia_and_rhabdomyolysis_are_labelled(shared_data: Path
     rhabdo = index.find("Rhabdomyolysis")
     assert rhabdo is not None
     assert rhabdo.section == "warnings_and_cautions"
-    assert "myopathy and rhabdomyolysis" in rhabdo.quote
+    assert rhabdo.quote.startswith("Skeletal muscle effects (e.g., myopathy and rhabdomyolysis)")
     diarrhoea = index.find("Diarrhoea")  # British spelling against the US label
     assert diarrhoea is not None and diarrhoea.section == "adverse_reactions"
     assert "diarrhea" in diarrhoea.quote

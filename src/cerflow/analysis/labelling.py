@@ -15,7 +15,10 @@ The rule, stated in every report that uses it (`MATCH_RULE`):
   to its singular ("infections" -> "infection", "myopathies" -> "myopathy", "rashes" ->
   "rash"), and British to American spelling ("anaemia" -> "anemia", "haemorrhage" ->
   "hemorrhage", "oedema" -> "edema", "oesophagitis" -> "esophagitis", "diarrhoea" ->
-  "diarrhea", "tumour" -> "tumor", "...isation" -> "...ization").
+  "diarrhea", "dyspnoea" -> "dyspnea", "paraesthesia" -> "paresthesia", "tumour" ->
+  "tumor", "...isation" -> "...ization").
+- A numbered section heading in capitals that runs into the first sentence ("5 WARNINGS
+  AND PRECAUTIONS Skeletal muscle effects ...") is split off, so it is not quoted.
 - Sections are searched in the order of `SECTIONS` (boxed warning first); the first
   sentence found is quoted verbatim (shortened around the term, with "...", when longer
   than `QUOTE_MAX` characters).
@@ -77,7 +80,8 @@ _BRITISH = (
     (re.compile(r"^(.+)aem"), r"\1em"),
     (re.compile(r"^oedem"), "edem"),
     (re.compile(r"^oesophag"), "esophag"),
-    (re.compile(r"rrhoea"), "rrhea"),
+    (re.compile(r"oea$"), "ea"),
+    (re.compile(r"aesth"), "esth"),
     (re.compile(r"^foet"), "fet"),
     (re.compile(r"^(.{3,})our$"), r"\1or"),
     (re.compile(r"isation$"), "ization"),
@@ -111,8 +115,22 @@ def words(text: str) -> list[str]:
     return [common_form(w) for w in _WORD.findall(text.lower())]
 
 
+_HEADING = re.compile(r"^(\d+(?:\.\d+)*\s+[A-Z0-9][A-Z0-9 ,&/()-]*[A-Z)])\s+(?=[A-Z][a-z])")
+
+
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = (piece or "").strip()
+        if not piece:
+            continue
+        heading = _HEADING.match(piece)
+        if heading:
+            out.append(heading.group(1))
+            piece = piece[heading.end() :].strip()
+        if piece:
+            out.append(piece)
+    return out
 
 
 def _contains(haystack: list[str], needle: list[str]) -> int:
