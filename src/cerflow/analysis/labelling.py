@@ -41,7 +41,7 @@ SECTIONS = (
     "precautions",
     "adverse_reactions",
 )
-QUOTE_MAX = 300
+QUOTE_MAX = 200
 
 MATCH_RULE = (
     "An event term is 'labelled' when all its words appear, in order and as whole words, in "

@@ -299,6 +299,7 @@ class LabelTermFacts(_Model):
     quote: str | None = None  # the matching sentence of the label, verbatim
     lack_of_efficacy: bool = False
     signal: bool = False  # the term is among the disproportionality results listed
+    top_event: bool = False  # the term is among the product's most reported terms
 
 
 class LabelFacts(_Model):

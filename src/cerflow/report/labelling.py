@@ -103,6 +103,7 @@ def apply_labelling(facts: Facts, label: Mapping[str, Any] | None) -> Facts:
                 quote=quote,
                 lack_of_efficacy=is_lack_of_efficacy(ev.label),
                 signal=ev.label in flagged,
+                top_event=True,
             )
         )
         seen.add(ev.label)
