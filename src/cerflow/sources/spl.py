@@ -27,6 +27,7 @@ FDA's published SPL files.
 from __future__ import annotations
 
 import re
+
 # expat: no external entities, bounded expansion (see the module docstring)
 import xml.etree.ElementTree as ET  # nosec B405
 from typing import Any
