@@ -117,3 +117,59 @@ def test_devices_have_no_public_labelling_source(labelled_store: Engine) -> None
     text = " ".join(write_narrative(f).all_texts())
     assert "No public labelling source exists for medical devices" in text
     assert _untraceable(f) == []
+
+
+def test_end_to_end_replay_ingest_report_humira_and_lipitor(
+    store: Engine, shared_data: Path, tmp_path: Path
+) -> None:
+    """openFDA replay (labels built from the real SPL) -> `ingest_label` -> store -> CER."""
+    from cerflow.config import Settings
+    from cerflow.etl.load_reports import load_reports
+    from cerflow.ingest.labels import ingest_label
+    from tests.replay.labels import HUMIRA_SET_ID, label_records
+    from tests.replay.openfda_server import OpenFDAReplayServer
+
+    ada = sf._suspect("ADALIMUMAB")
+    reports = [
+        sf._rep(f"h{i}", sf._day(2024, 1 + i % 4, 3), [ada], events)
+        for i, events in enumerate(
+            [
+                ["tuberculosis", "injection site reaction"],
+                ["tuberculosis"],
+                ["injection site reaction"],
+                ["drug ineffective"],
+                ["alopecia"],
+            ]
+        )
+    ]
+    load_reports(store, reports, sf.PRODUCT_PROV)
+    with OpenFDAReplayServer({"/drug/label.json": label_records(shared_data)}) as srv:
+        base_url = srv.base_url
+        settings = Settings(
+            openfda_base_url=base_url, openfda_requests_per_minute=60000, data_dir=tmp_path
+        )
+        ingest_label(store, settings=settings, drug="adalimumab")
+        ingest_label(store, settings=settings, drug="atorvastatin")
+
+    f = build_facts(store, drug="adalimumab")
+    lb = f.labelling
+    assert lb is not None and lb.available
+    assert (lb.set_id, lb.version, lb.effective_date) == (HUMIRA_SET_ID, 1560, dt.date(2013, 9, 30))
+    assert lb.sections_checked == ["boxed_warning", "warnings_and_cautions", "adverse_reactions"]
+    assert lb.location is not None and lb.location.startswith(base_url + "/drug/label.json")
+    terms = {t.event: t for t in lb.terms}
+    tb = terms["Tuberculosis"]
+    assert (tb.reports, tb.status, tb.section) == (2, "labelled", "boxed_warning")
+    assert tb.quote == "Active tuberculosis (TB), including reactivation of latent TB."
+    site = terms["Injection site reaction"]
+    assert (site.status, site.section) == ("labelled", "adverse_reactions")
+    # Drug ineffective: a lack-of-efficacy finding, reported apart from adverse reactions
+    assert [t.event for t in lb.lack_of_efficacy] == ["Drug ineffective"]
+    text = " ".join(write_narrative(f).all_texts())
+    assert "Lack of efficacy is reported as its own finding" in text
+    assert "Drug ineffective (1 report)" in text
+    assert _untraceable(f) == []
+
+    atv = build_facts(store, drug="atorvastatin").labelling
+    assert atv is not None and atv.set_id == LIPITOR_SET_ID
+    assert {t.event: t.status for t in atv.terms}["Myalgia"] == "labelled"
