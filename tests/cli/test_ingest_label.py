@@ -54,3 +54,41 @@ def test_bad_input_exits_2_with_the_reason(db_url: str) -> None:
     result = runner.invoke(app, ["ingest", "label"])
     assert result.exit_code == 2
     assert "--drug NAME or --set-id" in result.output
+
+
+def test_online_report_fetches_the_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path
+) -> None:
+    """`cerflow report --drug X` (not --offline) refreshes the drug's label too."""
+    import json
+
+    from cerflow.db import make_engine
+    from cerflow.store import migrate
+    from tests.report import store_factory as sf
+
+    db = tmp_path / "report.db"
+    engine = make_engine(f"sqlite:///{db}")
+    migrate.upgrade(engine)
+    sf.fill(engine)
+    engine.dispose()
+    with OpenFDAReplayServer({"/drug/label.json": label_records(shared_data)}) as srv:
+        monkeypatch.setenv("CERFLOW_DATABASE_URL", f"sqlite:///{db}")
+        monkeypatch.setenv("CERFLOW_OPENFDA_BASE_URL", srv.base_url)
+        monkeypatch.setenv("CERFLOW_OPENFDA_REQUESTS_PER_MINUTE", "60000")
+        monkeypatch.delenv("CERFLOW_LLM_BASE_URL", raising=False)
+        get_settings.cache_clear()
+        try:
+            out = tmp_path / "out"
+            args = ["report", "--drug", "atorvastatin", "--format", "json", "--out", str(out)]
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, result.output
+            assert srv.requests_to("/drug/label.json")
+            facts = json.loads(next(out.rglob("facts.json")).read_text())
+            assert facts["labelling"]["set_id"] == LIPITOR_SET_ID
+            # no label at openFDA: the report is still written, with a warning
+            srv.set_records("/drug/label.json", [])
+            result = runner.invoke(app, [*args[:-1], str(tmp_path / "out2")])
+            assert result.exit_code == 0, result.output
+            assert "drug label not updated" in result.output
+        finally:
+            get_settings.cache_clear()

@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import Engine
 
 from cerflow.config import Settings
+from cerflow.errors import CerflowError
 from cerflow.etl.labels import SAFETY_SECTIONS, CanonicalLabel, label_to_canonical, load_labels
 from cerflow.etl.load_common import LoadStats
 from cerflow.ingest._base import IngestError, IngestInputError, ProgressCallback, step_advance
@@ -42,7 +43,7 @@ from cerflow.sources.openfda_label import (
 )
 from cerflow.store.keys import drug_key
 
-__all__ = ["LabelImport", "choose_label", "ingest_label", "load_label_file"]
+__all__ = ["LabelImport", "choose_label", "ingest_label", "load_label_file", "refresh_label"]
 
 RULE = (
     "newest of the labels naming the drug whose generic-name key equals the drug's key (or "
@@ -159,6 +160,24 @@ def ingest_label(
         label=chosen,
         load=load,
     )
+
+
+def refresh_label(
+    engine: Engine,
+    *,
+    drug: str,
+    settings: Settings,
+    progress: ProgressCallback | None = None,
+) -> tuple[LabelImport | None, str | None]:
+    """Best effort before a report: the drug's label from openFDA, or why it was not fetched.
+
+    A report does not fail for want of a label: it uses the label already stored, or says
+    that none was checked. Returns (result, None) or (None, the reason).
+    """
+    try:
+        return ingest_label(engine, settings=settings, drug=drug, progress=progress), None
+    except CerflowError as exc:
+        return None, str(exc)
 
 
 def load_label_file(
