@@ -95,6 +95,9 @@ def test_lipitor_label_marks_the_terms(labelled_store: Engine) -> None:
     assert "Labelled status" in text
     assert LIPITOR_SET_ID in text
     assert "diffuse myalgias" in text
+    # the provenance appendix names the label's snapshot, query and checksum
+    assert "The drug label checked for the labelled status of the event terms is LIPITOR" in text
+    assert lb.snapshot_id is not None and f"stored by snapshot {lb.snapshot_id} from" in text
     assert _untraceable(f) == []
 
 

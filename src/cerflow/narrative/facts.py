@@ -320,6 +320,7 @@ class LabelFacts(_Model):
     sha256: str | None = None
     is_generated: bool = False
     derived_from: str | None = None  # bundled sample: the real label it was derived from
+    snapshot_id: int | None = None  # the store snapshot the label came from
     sections_checked: list[str] = Field(default_factory=list)
     match_rule: str = ""
     terms: list[LabelTermFacts] = Field(default_factory=list)

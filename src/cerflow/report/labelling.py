@@ -170,6 +170,7 @@ def apply_labelling(facts: Facts, label: Mapping[str, Any] | None) -> Facts:
         sha256=label.get("sha256"),
         is_generated=bool(label.get("is_generated")),
         derived_from=label.get("derived_from"),
+        snapshot_id=label.get("snapshot_id"),
         sections_checked=checked,
         match_rule=MATCH_RULE,
         terms=terms,
