@@ -176,3 +176,19 @@ def test_end_to_end_replay_ingest_report_humira_and_lipitor(
     atv = build_facts(store, drug="atorvastatin").labelling
     assert atv is not None and atv.set_id == LIPITOR_SET_ID
     assert {t.event: t.status for t in atv.terms}["Myalgia"] == "labelled"
+
+
+def test_any_event_model_with_a_labelled_field_is_found() -> None:
+    """A later SDR model (not `SignalFacts`) with `event` and `labelled` is filled too."""
+    from pydantic import BaseModel
+
+    class Row(BaseModel):
+        event: str
+        labelled: str | None = None
+
+    class Table(BaseModel):
+        rows: list[Row]
+        other: dict[str, Row]
+
+    t = Table(rows=[Row(event="Myalgia")], other={"x": Row(event="Nausea")})
+    assert [r.event for r in _signal_facts(t)] == ["Myalgia", "Nausea"]

@@ -34,13 +34,16 @@ DEVICE_STATEMENT = (
 )
 
 
-def _signal_facts(node: Any) -> Iterator[SignalFacts]:
-    """Every `SignalFacts` inside a Facts tree (fields, lists, nested models)."""
-    if isinstance(node, SignalFacts):
-        yield node
-        return
+def _signal_facts(node: Any) -> Iterator[Any]:
+    """Every event result inside a Facts tree that carries a labelled status: `SignalFacts`
+    and any other model with `event` and `labelled` fields (fields, lists, nested models).
+    """
     if isinstance(node, BaseModel):
-        for name in type(node).model_fields:
+        fields = type(node).model_fields
+        if isinstance(node, SignalFacts) or ("event" in fields and "labelled" in fields):
+            yield node
+            return
+        for name in fields:
             yield from _signal_facts(getattr(node, name))
     elif isinstance(node, list | tuple):
         for item in node:
@@ -48,6 +51,11 @@ def _signal_facts(node: Any) -> Iterator[SignalFacts]:
     elif isinstance(node, dict):
         for item in node.values():
             yield from _signal_facts(item)
+
+
+def _set(model: Any, name: str, value: Any) -> None:
+    if name in type(model).model_fields:
+        setattr(model, name, value)
 
 
 def _no_label_statement(facts: Facts) -> str:
@@ -83,9 +91,9 @@ def apply_labelling(facts: Facts, label: Mapping[str, Any] | None) -> Facts:
     for sig in _signal_facts(out):
         st, section, quote = status(sig.event)
         sig.labelled = st
-        sig.label_section = section
-        sig.label_quote = quote
-        sig.lack_of_efficacy = is_lack_of_efficacy(sig.event)
+        _set(sig, "label_section", section)
+        _set(sig, "label_quote", quote)
+        _set(sig, "lack_of_efficacy", is_lack_of_efficacy(sig.event))
         if sig.event not in signal_terms:
             signal_terms.append(sig.event)
 
