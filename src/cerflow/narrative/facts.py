@@ -289,6 +289,46 @@ class ReportMeta(_Model):
     )
 
 
+class LabelTermFacts(_Model):
+    """One event term checked against the product's label (issue 11 item 3)."""
+
+    event: str
+    reports: int = 0  # the product's reports with the term (top events); 0 if not counted
+    status: Literal["labelled", "not in label", "no label"] = "no label"
+    section: str | None = None  # openFDA field name, e.g. "warnings_and_cautions"
+    quote: str | None = None  # the matching sentence of the label, verbatim
+    lack_of_efficacy: bool = False
+    signal: bool = False  # the term is among the disproportionality results listed
+    top_event: bool = False  # the term is among the product's most reported terms
+
+
+class LabelFacts(_Model):
+    """The label the event terms were checked against, or why none was."""
+
+    kind: Literal["drug", "device"]
+    available: bool  # a label was found and checked
+    statement: str  # one sentence for the reader: what was checked, or why nothing
+    source: str | None = None  # e.g. "openFDA /drug/label.json"
+    set_id: str | None = None
+    label_id: str | None = None
+    version: int | None = None
+    effective_date: dt.date | None = None
+    title: str | None = None
+    query: str | None = None
+    location: str | None = None
+    retrieved_at: dt.datetime | None = None
+    sha256: str | None = None
+    is_generated: bool = False
+    derived_from: str | None = None  # bundled sample: the real label it was derived from
+    snapshot_id: int | None = None  # the store snapshot the label came from
+    sections_checked: list[str] = Field(default_factory=list)
+    match_rule: str = ""
+    terms: list[LabelTermFacts] = Field(default_factory=list)
+    labelled: int = 0  # terms found in the label
+    not_in_label: int = 0  # terms not found
+    lack_of_efficacy: list[LabelTermFacts] = Field(default_factory=list)
+
+
 class Facts(_Model):
     meta: ReportMeta
     product: ProductFacts
@@ -308,6 +348,8 @@ class Facts(_Model):
     notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
+    # Labelled status of the event terms (issue 11 item 3): the label and each term's status.
+    labelling: LabelFacts | None = None
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""

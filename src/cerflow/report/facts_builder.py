@@ -29,6 +29,7 @@ from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
 from cerflow.narrative.facts import Facts
+from cerflow.store.labels import read_label
 from cerflow.store.product_data import ProductData, read_background, read_product
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ def build_facts(
     has no report for it, and ValueError for contradictory arguments.
     """
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
+    from cerflow.report.labelling import apply_labelling
 
     settings = settings or get_settings()
     data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
@@ -172,7 +174,7 @@ def build_facts(
         signals = _signal_outcome(engine, data, thresholds, signal_cache)
     finally:
         series_job.join()  # never leave the thread running, even on an error here
-    return compute_facts_from(
+    facts = compute_facts_from(
         data,
         thresholds=thresholds,
         signals=signals,
@@ -180,3 +182,6 @@ def build_facts(
         report_id=report_id,
         version=version,
     )
+    # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.
+    label = read_label(engine, data.product_keys) if data.kind == "drug" else None
+    return apply_labelling(facts, label)
