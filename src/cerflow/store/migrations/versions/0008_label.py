@@ -4,7 +4,7 @@ One row per label set id with its version, effective date, drug key, names and t
 sections' text; the snapshot row holds the query, URL, retrieval time and sha256.
 
 Revision ID: 0008_label
-Revises: 0007w
+Revises: 0008_backups
 Create Date: 2026-12-05 06:40:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008_label"
-down_revision: str | None = "0007w"
+down_revision: str | None = "0008_backups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
