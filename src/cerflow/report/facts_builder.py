@@ -164,7 +164,7 @@ def build_facts(
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)
-    methods = methods_facts()
+    methods = methods_facts(settings)
     series_job = _InThread(
         lambda: monthly_series(data.reports, data.since, data.until, data.cutoff, methods)
     )
@@ -179,4 +179,5 @@ def build_facts(
         series=series_job.result(),
         report_id=report_id,
         version=version,
+        methods=methods,
     )
