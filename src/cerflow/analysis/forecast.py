@@ -409,9 +409,7 @@ def naive_forecast(
         k = (steps - 1) // SEASON + 1
         eps = rng.normal(0.0, sigma, size=(SIM_PATHS, (h - 1) // SEASON + 1, h))
         # each season ahead adds one more error of the same calendar month
-        paths = mean + np.stack(
-            [eps[:, : k[j], j].sum(axis=1) for j in range(h)], axis=1
-        )
+        paths = mean + np.stack([eps[:, : k[j], j].sum(axis=1) for j in range(h)], axis=1)
         predictor: Predictor = _predict_seasonal_naive
     else:
         mean = _predict_last(y, h)

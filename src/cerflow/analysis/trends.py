@@ -416,9 +416,7 @@ def mann_kendall(
     if n < 10:
         notes.append(f"only {n} points: the normal approximation is rough below 10")
     lo, hi = sen_slope_ci(x, alpha=alpha)
-    return MannKendallResult(
-        n, s, var_s, z, p, tau, trend, slope, intercept, alpha, notes, lo, hi
-    )
+    return MannKendallResult(n, s, var_s, z, p, tau, trend, slope, intercept, alpha, notes, lo, hi)
 
 
 def sen_slope_ci(

@@ -275,12 +275,13 @@ def trends(
     console.print(months)
     console.print(
         f"Mann-Kendall: {mk.trend} (tau {mk.tau:.3f}, z {mk.z:.2f}, p {mk.p:.4f}); "
-        f"Sen slope {mk.sen_slope:.3f} reports/month"
+        f"Sen slope {mk.sen_slope:.3f} (change in the monthly count per month; "
+        f"95% CI {_fmt(mk.sen_lo)} to {_fmt(mk.sen_hi)})"
     )
     if fc.months:
         console.print(
             f"Forecast ({fc.method}): next {fc.horizon} months total {sum(fc.mean):.1f} "
-            f"(95% per-month bands {min(fc.lo95):.1f}-{max(fc.hi95):.1f}); "
+            f"(95% interval of the total {fc.total_lo95:.1f}-{fc.total_hi95:.1f}, simulated); "
             f"backtest MASE {_fmt(fc.mase)} over {fc.backtest_origins} origins"
         )
     for note in [*mk.notes, *fc.notes, *an.notes]:

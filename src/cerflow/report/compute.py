@@ -94,6 +94,10 @@ REFERENCES = [
     "2005;21(2):303-314.",
     "Killick R, Fearnhead P, Eckley IA. Optimal detection of changepoints with a linear "
     "computational cost. J Am Stat Assoc. 2012;107(500):1590-1598.",
+    "Gilbert RO. Statistical Methods for Environmental Pollution Monitoring. New York: Van "
+    "Nostrand Reinhold; 1987. Chapter 16 (Sen's slope and its confidence interval).",
+    "Iglewicz B, Hoaglin DC. How to Detect and Handle Outliers. Milwaukee: ASQC Quality "
+    "Press; 1993.",
     "European Commission. MEDDEV 2.7/1 revision 4: Clinical evaluation: a guide for "
     "manufacturers and notified bodies under directives 93/42/EEC and 90/385/EEC. 2016.",
     "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
@@ -431,9 +435,7 @@ def _month_end(d: dt.date) -> dt.date:
     return nxt - dt.timedelta(days=1)
 
 
-def partial_months(
-    months: Sequence[str], start: dt.date | None, end: dt.date | None
-) -> list[str]:
+def partial_months(months: Sequence[str], start: dt.date | None, end: dt.date | None) -> list[str]:
     """The first and last month of the series when the period starts after the 1st or
     ends before the month's last day (their counts cover part of the month only)."""
     out: list[str] = []
@@ -441,9 +443,9 @@ def partial_months(
         return out
     if start is not None and start.day > 1 and f"{start:%Y-%m}" == months[0]:
         out.append(months[0])
-    if end is not None and end < _month_end(end) and f"{end:%Y-%m}" == months[-1]:
-        if months[-1] not in out:
-            out.append(months[-1])
+    cut_end = end is not None and end < _month_end(end) and f"{end:%Y-%m}" == months[-1]
+    if cut_end and months[-1] not in out:
+        out.append(months[-1])
     return out
 
 
@@ -466,7 +468,8 @@ def monthly_series(
     else:
         monthly = trends.monthly_counts(reports)
     out = Series()
-    out.notes["trend"] = trend_notes = []
+    trend_notes: list[str] = []
+    out.notes["trend"] = trend_notes
     out.notes["forecast"] = []
     out.notes["anomalies"] = []
     out.anomalies, out.change_points, out.outliers, cleaned = _anomalies_outliers(
