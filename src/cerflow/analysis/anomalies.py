@@ -286,14 +286,18 @@ def robust_outliers(
 ) -> tuple[list[OutlierMonth], Array]:
     """Isolated outlier months, and the series with each replaced by its local median.
 
-    Residuals are taken from a centred rolling median of `window` months (odd; shrunk at
-    the ends), which follows a lasting step but not a spike of up to ``window // 2``
-    months. The robust scale is the larger of ``1.4826 * MAD`` of all residuals and the
-    Poisson standard deviation ``sqrt(max(1, local median))`` of the month, so a quiet
-    low-noise series does not turn every small wobble into an outlier. A month is an
-    outlier when ``|residual| / scale > z``; an upward one must also have at least
-    `min_observed` reports. The default z = 3.5 is the modified-z cut-off of Iglewicz
-    and Hoaglin (1993).
+    On the Anscombe scale ``2 sqrt(x + 3/8)`` (variance about 1 for Poisson counts, the
+    scale of the change-point search), a month is compared with the median of the
+    ``window // 2 + 1`` months before it and with that of the months after it; it is an
+    outlier only when it lies beyond `z` robust standard deviations from both, on the same
+    side (from the one side there is, at the ends of the series). So a spike of up to
+    ``window // 2`` months is an outlier, while a month at the edge of a lasting step, which
+    agrees with one side, is not. The robust scale is the larger of ``1.4826 * MAD`` of the
+    residuals from a centred rolling median of `window` months and 1 (the Poisson floor),
+    so a quiet series does not turn every wobble into an outlier and an overdispersed one
+    needs a larger excursion. An upward outlier must also have at least `min_observed`
+    reports. The default z = 3.5 is the modified-z cut-off of Iglewicz and Hoaglin (1993).
+    The local median (the replacement value) is the median count of those neighbours.
     """
     x = np.asarray(y, dtype=np.float64).ravel()
     n = x.size
@@ -305,16 +309,30 @@ def robust_outliers(
     if n < window:
         return [], x.copy()
     half = window // 2
-    med = np.empty(n, dtype=np.float64)
+    zx = 2.0 * np.sqrt(x + 0.375)
+    zmed = np.empty(n, dtype=np.float64)  # centred rolling median (transformed scale)
     for t in range(n):
         lo, hi = max(0, t - half), min(n, t + half + 1)
         if hi - lo < window:  # keep a full window at the ends
             lo, hi = (0, window) if lo == 0 else (n - window, n)
-        med[t] = float(np.median(x[lo:hi]))
-    resid = x - med
+        zmed[t] = float(np.median(zx[lo:hi]))
+    resid = zx - zmed
     mad = float(np.median(np.abs(resid - np.median(resid))))
-    scale = np.maximum(1.4826 * mad, np.sqrt(np.maximum(med, 1.0)))
-    rz = resid / scale
+    scale = max(1.4826 * mad, 1.0)
+    side = half + 1
+    med = np.empty(n, dtype=np.float64)
+    rz = np.zeros(n, dtype=np.float64)
+    for t in range(n):
+        left, right = zx[max(0, t - side) : t], zx[t + 1 : t + 1 + side]
+        # Isolated: far from the months before it AND from the months after it (one side
+        # at the ends), so a month at the edge of a lasting step, which agrees with one
+        # side, is never an outlier.
+        zs = [(zx[t] - float(np.median(s))) / scale for s in (left, right) if s.size]
+        med[t] = float(
+            np.median(np.concatenate([x[max(0, t - side) : t], x[t + 1 : t + 1 + side]]))
+        )
+        if all(v > 0 for v in zs) or all(v < 0 for v in zs):
+            rz[t] = min(zs, key=abs)
     cleaned = x.copy()
     out: list[OutlierMonth] = []
     for t in range(n):
