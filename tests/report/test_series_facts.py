@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy import stats
+from sqlalchemy import Engine
 
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings
@@ -17,8 +18,10 @@ from cerflow.narrative.facts import Facts, allowed_numbers, numbers_in_text
 from cerflow.narrative.render import write_narrative
 from cerflow.report.charts import draw_charts
 from cerflow.report.compute import SignalOutcome, compute_facts_from, methods_facts
+from cerflow.report.facts_builder import build_facts
 from cerflow.store.product_data import MANUFACTURER_SCHEMA, ProductData
 from cerflow.store.product_queries import REPORT_FRAME_COLUMNS, StoreVersion
+from tests.report import store_factory as sf
 
 THRESHOLDS = SignalThresholds.from_settings(Settings())
 
@@ -214,3 +217,29 @@ def test_total_interval_in_facts_is_the_simulated_one() -> None:
 def test_settings_drive_the_methods() -> None:
     m = methods_facts(Settings(series_changepoint_min_months=9, series_reporting_lag_months=2))
     assert (m.changepoint_min_months, m.changepoint_min_size, m.reporting_lag_months) == (9, 9, 2)
+
+
+def test_build_facts_review_period_selects_and_prints(db_engine: Engine) -> None:
+    """--since/--until (CLI) and since/until (API report request) reach build_facts: the
+    data used are the window's, and the period printed is the window, not min/max."""
+    sf.fill(db_engine)
+    full = build_facts(db_engine, drug="atorvastatin", settings=Settings())
+    f = build_facts(
+        db_engine,
+        drug="atorvastatin",
+        since=dt.date(2024, 1, 15),
+        until=dt.date(2024, 3, 31),
+        settings=Settings(),
+    )
+    assert (f.meta.review_start, f.meta.review_end) == (dt.date(2024, 1, 15), dt.date(2024, 3, 31))
+    assert f.volumes.total_reports < full.volumes.total_reports
+    assert f.volumes.period_start is not None and f.volumes.period_start >= dt.date(2024, 1, 15)
+    assert f.volumes.period_end is not None and f.volumes.period_end <= dt.date(2024, 3, 31)
+    assert f.trend is not None and f.trend.months[0] == "2024-01"
+    assert f.trend.partial_months == ["2024-01"]
+    assert f.signals is None or f.signals.background_reports <= (
+        full.signals.background_reports if full.signals else 0
+    )
+    text = "\n".join(write_narrative(f).all_texts())
+    assert "The review period is 2024-01-15 to 2024-03-31" in text
+    assert _untraceable(f) == []

@@ -484,7 +484,7 @@ def monthly_series(
             trend_notes,
             cleaned=cleaned,
             outlier_months=[o.month for o in out.outliers],
-            partial_months=partial_months(months, since, end),
+            partial_months=partial_months(months, since, until or cutoff),
             lag_months=months[-lag:] if lag and len(months) > lag else [],
             alpha=methods.alpha,
         )
