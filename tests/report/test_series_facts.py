@@ -198,7 +198,7 @@ def test_forecast_worse_than_naive_is_not_presented_in_the_text() -> None:
     f2 = f.model_copy(update={"forecast": fc})
     text = "\n".join(write_narrative(f2).all_texts())
     assert "No model forecast is presented" in text and "MASE of 1.70" in text
-    assert "The seasonal naive forecast is shown instead" in text
+    assert "The seasonal naive forecast is shown instead as a reference level" in text
     assert "It expects" not in text
     assert _untraceable(f2) == []
     assert "forecast" in draw_charts(f2)

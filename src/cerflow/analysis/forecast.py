@@ -392,25 +392,41 @@ def _predict_seasonal_naive(y: Array, h: int) -> Array:
 def naive_forecast(
     y: Array, h: int, *, origins: int = 12, rng: np.random.Generator | None = None
 ) -> NaiveForecast:
-    """Seasonal naive with 24+ months (two seasons to estimate its error), else last value.
+    """The naive forecast shown when a model's backtest MASE is >= 1: last value, or with
+    24+ months (two seasons to estimate its error) seasonal naive when its own backtest
+    MASE is lower (on a trending series the same month a year ago lags behind).
 
     Intervals: ``mean +/- 1.96 sigma sqrt(k)`` with sigma the RMS of the in-sample naive
     errors and ``k = j`` (last value, a random walk) or ``floor((j - 1) / 12) + 1``
     (seasonal). The total's interval comes from simulated paths of the same models.
     """
     rng = rng or np.random.default_rng(SIM_SEED)
-    seasonal = y.size >= 2 * SEASON
+    best = _naive(y, h, seasonal=False, origins=origins, rng=rng)
+    if y.size >= 2 * SEASON:
+        seasonal = _naive(y, h, seasonal=True, origins=origins, rng=rng)
+        inf = float("inf")
+        if (seasonal.mase if seasonal.mase is not None else inf) < (
+            best.mase if best.mase is not None else inf
+        ):
+            best = seasonal
+    return best
+
+
+def _naive(
+    y: Array, h: int, *, seasonal: bool, origins: int, rng: np.random.Generator
+) -> NaiveForecast:
     lag = SEASON if seasonal else 1
     errors = y[lag:] - y[:-lag] if y.size > lag else np.zeros(1)
     sigma = float(np.sqrt(np.mean(errors**2))) if errors.size else 0.0
     steps = np.arange(1, h + 1)
+    predictor: Predictor
     if seasonal:
         mean = _predict_seasonal_naive(y, h)
         k = (steps - 1) // SEASON + 1
         eps = rng.normal(0.0, sigma, size=(SIM_PATHS, (h - 1) // SEASON + 1, h))
         # each season ahead adds one more error of the same calendar month
         paths = mean + np.stack([eps[:, : k[j], j].sum(axis=1) for j in range(h)], axis=1)
-        predictor: Predictor = _predict_seasonal_naive
+        predictor = _predict_seasonal_naive
     else:
         mean = _predict_last(y, h)
         k = steps
@@ -550,9 +566,9 @@ def forecast(
     if not presented:
         naive = naive_forecast(y, horizon, origins=origins, rng=rng)
         notes.append(
-            f"backtest MASE {bt.mase:.2f} >= 1: the {method} model forecasts worse than a "
-            f"naive forecast, so it is not presented as a forecast; the {naive.method} "
-            "forecast is shown instead"
+            f"backtest MASE {bt.mase:.2f} >= 1: the {method} model's errors were larger "
+            "than the in-sample errors of a naive forecast, so it is not presented as a "
+            f"forecast; the {naive.method} forecast is shown instead as a reference level"
         )
     return Forecast(
         method=method,
