@@ -177,7 +177,7 @@ def _monthly_counts(facts: Facts) -> Figure | None:
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _date_axis(ax)
-    _legend_below(ax)
+    _legend_below(ax, ncols=1)
     return fig
 
 
@@ -326,8 +326,8 @@ def _naive_forecast(ax: Any, fx: list[float], facts: Facts) -> None:
     ax.axvline(fx[0], color="#666666", linestyle=":", linewidth=1.0)
     mase = f"{fc.mase:.2f}" if fc.mase is not None else "n/a"
     ax.set_title(
-        f"Naive {fc.horizon}-month reference: the {fc.method} model is not shown "
-        f"(backtest MASE {mase} >= 1)",
+        f"Naive {fc.horizon}-month reference, not a forecast\n"
+        f"({fc.method} model not shown: backtest MASE {mase} >= 1)",
         fontsize=9,
     )
     ax.set_xlabel("Month")
