@@ -243,3 +243,30 @@ def test_build_facts_review_period_selects_and_prints(db_engine: Engine) -> None
     text = "\n".join(write_narrative(f).all_texts())
     assert "The review period is 2024-01-15 to 2024-03-31" in text
     assert _untraceable(f) == []
+
+
+def test_appendix_marks_months_and_shows_the_naive_reference() -> None:
+    rng = np.random.default_rng(3)
+    counts = [int(c) for c in rng.poisson(30, 36)]
+    counts[20] = 150
+    f = _facts(_data(_monthly(counts, dt.date(2022, 1, 1)), until=dt.date(2024, 12, 15)))
+    assert f.forecast is not None and f.trend is not None
+    rows = {r[0]: r[1] for r in _rows(f, "Reports per month")}
+    assert rows["2023-09 (outlier)"] == "150"
+    assert "2024-12 (partial) (may be incomplete)" in rows
+    fc = f.forecast.model_copy(
+        update={
+            "presented": False,
+            "naive_method": "last value",
+            "naive_mean": [5.0] * 12,
+            "naive_lo95": [1.0] * 12,
+            "naive_hi95": [9.0] * 12,
+        }
+    )
+    f2 = f.model_copy(update={"forecast": fc})
+    caption = (
+        f"Naive reference of monthly reports (last value; the {fc.method} model forecast "
+        "is not presented)"
+    )
+    assert _rows(f2, caption)[0][1:] == ["5.0", "1.0 to 9.0"]
+    assert _rows(f2, "Forecast of monthly reports") == []
