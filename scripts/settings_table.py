@@ -91,6 +91,13 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "series_changepoint_min_months": "Minimum segment (months) on each side of a change point "
+    "in the monthly series; a shorter excursion is reported as outlier months (stated in "
+    "the report)",
+    "series_outlier_z": "Robust z (residual from a 5-month rolling median over the MAD or "
+    "Poisson scale) above which a month is reported as an isolated outlier",
+    "series_reporting_lag_months": "The last months of the series discussed as possibly "
+    "incomplete because reports reach FDA and the public data late",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",

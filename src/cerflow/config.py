@@ -133,6 +133,14 @@ class Settings(BaseSettings):
     signal_ic025_min: float = 0.0
     signal_eb05_min: float = 2.0
 
+    # Monthly series (issue 11 item 5): a change point needs this many months on each
+    # side, so a one-month spike is an outlier and never a level shift.
+    series_changepoint_min_months: int = Field(default=6, ge=2)
+    # Robust z (modified z of Iglewicz-Hoaglin) above which a month is an isolated outlier.
+    series_outlier_z: float = Field(default=3.5, gt=0)
+    # The last months of a series, discussed as possibly incomplete (reports arrive late).
+    series_reporting_lag_months: int = Field(default=3, ge=0)
+
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"

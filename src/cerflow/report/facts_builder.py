@@ -166,7 +166,7 @@ def build_facts(
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)
-    methods = methods_facts()
+    methods = methods_facts(settings)
     series_job = _InThread(
         lambda: monthly_series(data.reports, data.since, data.until, data.cutoff, methods)
     )
@@ -181,6 +181,7 @@ def build_facts(
         series=series_job.result(),
         report_id=report_id,
         version=version,
+        methods=methods,
     )
     # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.
     label = read_label(engine, data.product_keys) if data.kind == "drug" else None
