@@ -72,6 +72,8 @@ MEANINGS: dict[str, str] = {
     "openfda_requests_per_minute": "Client-side request rate towards openFDA",
     "openfda_timeout": "Seconds per openFDA request",
     "openfda_max_retries": "Retries on openFDA 429/5xx/network errors",
+    "openfda_background_cache_seconds": "How long openFDA whole-database background counts "
+    "(N, the product's and each event term's totals) stay cached (Redis, else in-process)",
     "eudamed_base_url": "EUDAMED public device search API root",
     "eudamed_datalake_url": "EUDAMED data-lake API root (`cerflow ingest eudamed --datalake`)",
     "eudamed_api_key": "EUDAMED data-lake API key",
@@ -86,6 +88,9 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "signal_background": "Disproportionality background: `store` (every report of the same "
+    "kind in the local store) or `openfda` (the whole FAERS database as counted by openFDA, "
+    "drugs only; PRR/ROR/IC, no EBGM)",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",
