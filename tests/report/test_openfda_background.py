@@ -25,7 +25,8 @@ from cerflow.cache import MemoryCache
 from cerflow.config import Settings
 from cerflow.ingest.openfda import datasets, ingest_openfda
 from cerflow.ingest.openfda_background import counts_provider, fetch_background
-from cerflow.narrative.facts import Facts
+from cerflow.narrative.facts import Facts, untraceable_numbers
+from cerflow.narrative.render import write_narrative
 from cerflow.report.background import check_background
 from cerflow.report.facts_builder import build_facts
 from cerflow.sources.openfda import OpenFDAClient
@@ -196,6 +197,19 @@ def test_one_product_store_against_openfda_equals_hand_built_2x2(
     assert all(len(q.sha256) == 64 for q in bg.queries)
     assert "EBGM is not computed" in " ".join(facts.notes["signals"])
 
+    # the text names the background, its N and window, says why EBGM is absent, and
+    # prints the count requests in the provenance appendix; every number traces to facts
+    narrative = write_narrative(facts)
+    text = "\n".join(narrative.all_texts())
+    assert (
+        "Background: the whole FAERS database as counted by openFDA for reports received "
+        "from 2020-01-01 to 2020-12-31, N = 65 reports." in text
+    )
+    assert "EBGM is not computed against the openFDA counts" in text
+    assert "reports in the store" not in text
+    assert "openFDA count requests of the disproportionality background" in text
+    assert untraceable_numbers(text, facts) == []
+
     # second run: the cache answers, openFDA is not asked again, retrieval times kept
     asked = len(server.requests)
     again = _facts(store, settings, cache)
@@ -236,5 +250,5 @@ def test_cache_round_trip_and_bad_input(settings: Settings) -> None:
     )
     with pytest.raises(ValueError, match="after"):
         fetch_background(settings, drug="atorvastatin", since=UNTIL, until=SINCE, cache=cache)
-    with pytest.raises(ValueError, match="'store'.*'openfda'"):
+    with pytest.raises(ValueError, match=r"'store'.*'openfda'"):
         check_background("faers")

@@ -25,9 +25,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-import polars as pl
-
-from cerflow.analysis.disproportionality import disproportionality_from_counts
 from cerflow.analysis.thresholds import Method, SignalThresholds
 from cerflow.narrative.facts import BackgroundFacts, BackgroundQueryFacts
 from cerflow.store.keys import term_key
@@ -156,6 +153,10 @@ def signals_from_counts(
     computed by `disproportionality_from_counts` with the true margins. The result's
     `product` is `label`, its events the store's term keys.
     """
+    # Imported here: the CLI imports this module for `check_background` at start-up.
+    import polars as pl
+
+    from cerflow.analysis.disproportionality import disproportionality_from_counts
     from cerflow.report.compute import SignalOutcome
 
     background = openfda_background_facts(counts)

@@ -83,6 +83,7 @@ def create_report(
             "since": body.since.isoformat() if body.since else None,
             "until": body.until.isoformat() if body.until else None,
             "formats": list(dict.fromkeys(body.formats)),
+            "background": body.background,
         },
         requested_by=user.user_id,
         idempotency_key=f"user:{user.user_id}:report:{idempotency_key}"

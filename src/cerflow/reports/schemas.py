@@ -23,6 +23,12 @@ class ReportCreate(BaseModel):
     since: dt.date | None = None
     until: dt.date | None = None
     formats: list[Format] = Field(default=["json"], min_length=1, max_length=4)
+    background: Literal["store", "openfda"] | None = Field(
+        default=None,
+        description="Disproportionality background: the local store, or the whole FAERS "
+        "database as counted by openFDA (drugs only); default: the server's "
+        "CERFLOW_SIGNAL_BACKGROUND",
+    )
 
     @model_validator(mode="after")
     def _window_in_order(self) -> ReportCreate:
