@@ -1,6 +1,6 @@
 """The named background of a disproportionality analysis (issue 11, item 1).
 
-    outcome = signals_from_counts(counts, label="atorvastatin", thresholds=t)  # openFDA
+    result, notes, bg = signals_from_counts(counts, label="atorvastatin", thresholds=t)
     facts = store_background_facts(data, reports=N, product_reports=n_P)       # the store
 
 Every PRR/ROR/IC states what it was computed against, in words a reviewer reads:
@@ -30,7 +30,7 @@ from cerflow.narrative.facts import BackgroundFacts, BackgroundQueryFacts
 from cerflow.store.keys import term_key
 
 if TYPE_CHECKING:
-    from cerflow.report.compute import SignalOutcome
+    from cerflow.analysis.disproportionality import SignalResult
     from cerflow.store.product_data import ProductData
 
 BACKGROUNDS = ("store", "openfda")
@@ -146,8 +146,9 @@ def _merged(counts: WholeDatabaseCounts) -> tuple[list[str], list[int], list[int
 
 def signals_from_counts(
     counts: WholeDatabaseCounts, *, label: str, thresholds: SignalThresholds
-) -> SignalOutcome:
-    """PRR, ROR and IC of each of the product's event terms against openFDA's counts.
+) -> tuple[SignalResult | None, tuple[str, ...], BackgroundFacts]:
+    """PRR, ROR and IC of each of the product's event terms against openFDA's counts:
+    (the result or None when not estimable, the notes, the background's facts).
 
     Cells: a = the product-event count, b = n_P - a, c = n_E - a, d = N - n_P - n_E + a,
     computed by `disproportionality_from_counts` with the true margins. The result's
@@ -157,7 +158,6 @@ def signals_from_counts(
     import polars as pl
 
     from cerflow.analysis.disproportionality import disproportionality_from_counts
-    from cerflow.report.compute import SignalOutcome
 
     background = openfda_background_facts(counts)
     notes = [*counts.notes, EBGM_ABSENT]
@@ -167,7 +167,7 @@ def signals_from_counts(
             f"openFDA counts no report of the product with an event term received from "
             f"{counts.since.isoformat()} to {counts.until.isoformat()}: not estimable"
         )
-        return SignalOutcome(None, tuple(notes), background=background)
+        return None, tuple(notes), background
     table = pl.DataFrame(
         {"product": [label] * len(terms), "event": terms, "a": a},
         schema={"product": pl.Utf8, "event": pl.Utf8, "a": pl.Int64},
@@ -183,8 +183,8 @@ def signals_from_counts(
         )
     except (ValueError, ArithmeticError) as exc:  # inconsistent counts: say so, do not guess
         notes.append(f"disproportionality against the openFDA counts not estimable: {exc}")
-        return SignalOutcome(None, tuple(notes), background=background)
-    return SignalOutcome(result, tuple(notes), background=background)
+        return None, tuple(notes), background
+    return result, tuple(notes), background
 
 
 def _holdings(data: ProductData) -> tuple[str, bool]:

@@ -157,6 +157,7 @@ def _openfda_outcome(
 ) -> SignalOutcome:
     """Issue 11, 1(b): the product's 2x2 tables against openFDA's whole-database counts."""
     from cerflow.report.background import signals_from_counts
+    from cerflow.report.compute import SignalOutcome
 
     if counts is None:
         raise ValueError(
@@ -164,9 +165,10 @@ def _openfda_outcome(
             "(cerflow.ingest.openfda_background.counts_provider(settings))"
         )
     since, until = _window(data)
-    return signals_from_counts(
+    result, notes, background = signals_from_counts(
         counts(data.query, since, until), label=data.label, thresholds=thresholds
     )
+    return SignalOutcome(result, notes, background=background)
 
 
 def build_facts(
