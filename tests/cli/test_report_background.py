@@ -56,7 +56,7 @@ def test_report_against_openfda(env: Path) -> None:
 def test_ingest_background_prints_counts(env: Path, server: OpenFDAReplayServer) -> None:
     result = runner.invoke(app, ["ingest", "openfda-background", "--drug", "atorvastatin", *WINDOW])
     assert result.exit_code == 0, result.output
-    assert "N = 65, the drug's reports = 5, event terms = 2" in result.output
+    assert "N = 65, the drug's reports = 5, event terms = 3" in result.output
     assert KEY not in result.output
     assert len(server.requests) == 4
 

@@ -142,7 +142,7 @@ def ingest_openfda_background(
         f"openFDA background for {drug!r}, reports received {since_d} to {until_d}"
         f"{' (from the cache)' if counts.from_cache else ''}: N = {counts.n_reports:,}, "
         f"the drug's reports = {counts.product_reports:,}, "
-        f"event terms = {len(counts.pair_counts):,}"
+        f"event terms = {len(counts.pair_counts):,} (spellings as openFDA counts them)"
     )
     for q in counts.queries:
         console.print(f"  {q.purpose}: {q.url} ({q.retrieved_at:%Y-%m-%d %H:%M} UTC)")
