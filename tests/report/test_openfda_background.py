@@ -145,9 +145,14 @@ def test_one_product_store_against_openfda_equals_hand_built_2x2(
     assert local.signals.background.reports == 5
     assert local.signals.background.complete_extracts is False
     assert local.signals.background.description == (
-        "the local store (N = 5 drug reports that name a product and an event; it holds "
+        "the local store (N = 5 drug reports received from 2020-01-01 to 2020-12-31 that "
+        "name a product and an event; it holds "
         "openFDA search results (only the reports of the products searched for))"
     )
+
+    local_text = "\n".join(write_narrative(local).all_texts())
+    assert "does not hold complete source extracts" in local_text
+    assert untraceable_numbers(local_text, local) == []
 
     cache = MemoryCache(3600)
     facts = _facts(store, settings, cache)

@@ -219,11 +219,16 @@ def store_background_facts(
 ) -> BackgroundFacts:
     """The statement of the local store background: its N and what it holds."""
     holdings, complete = _holdings(data)
+    window = ""
+    if data.since or data.until:
+        start = data.since.isoformat() if data.since else "the earliest stored date"
+        end = data.until.isoformat() if data.until else "the data cut-off"
+        window = f" received from {start} to {end}"
     return BackgroundFacts(
         source="store",
         description=(
-            f"the local store (N = {reports:,} {data.kind} reports that name a product and an "
-            f"event; it holds {holdings})"
+            f"the local store (N = {reports:,} {data.kind} reports{window} that name a product "
+            f"and an event; it holds {holdings})"
         ),
         reports=reports,
         product_reports=product_reports,
