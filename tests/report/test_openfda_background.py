@@ -13,24 +13,32 @@ import copy
 import datetime as dt
 import json
 import math
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from scipy import stats
 from sqlalchemy import Engine
 
-from cerflow.cache import MemoryCache
+from cerflow.cache import MemoryCache, RedisCache
 from cerflow.config import Settings
 from cerflow.ingest.openfda import datasets, ingest_openfda
-from cerflow.ingest.openfda_background import counts_provider, fetch_background
+from cerflow.ingest.openfda_background import (
+    background_cache,
+    counts_provider,
+    fetch_background,
+)
 from cerflow.narrative.facts import Facts, untraceable_numbers
 from cerflow.narrative.render import write_narrative
+from cerflow.redis import make_redis
 from cerflow.report.background import check_background
 from cerflow.report.facts_builder import build_facts
 from cerflow.sources.openfda import OpenFDAClient
 from cerflow.sources.openfda_background import fetch_drug_background
+from tests.conftest import REDIS_TEST_URL
 from tests.replay.openfda_server import OpenFDAReplayServer
 
 SINCE, UNTIL = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
@@ -263,3 +271,45 @@ def test_cache_round_trip_and_bad_input(settings: Settings) -> None:
         fetch_background(settings, drug="atorvastatin", since=UNTIL, until=SINCE, cache=cache)
     with pytest.raises(ValueError, match=r"'store'.*'openfda'"):
         check_background("faers")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    prefix = f"cerflow-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_counts_are_cached_in_redis(
+    server: OpenFDAReplayServer, settings: Settings, redis_prefix: str
+) -> None:
+    """Production: the counts live in Redis, shared by every worker process."""
+    shared = settings.model_copy(
+        update={"redis_url": REDIS_TEST_URL, "redis_key_prefix": redis_prefix}
+    )
+    cache = background_cache(shared)
+    assert isinstance(cache, RedisCache) and background_cache(shared) is cache
+    first = fetch_background(shared, drug="atorvastatin", since=SINCE, until=UNTIL)
+    asked = len(server.requests)
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{redis_prefix}*openfda_background*"))
+        assert len(keys) == 1
+        assert 0 < int(client.ttl(keys[0])) <= shared.openfda_background_cache_seconds
+    finally:
+        client.close()
+    # another process (a fresh cache object on the same Redis) reads it without openFDA
+    clients = make_redis(shared)
+    assert clients is not None
+    try:
+        again = fetch_background(
+            shared, drug="atorvastatin", since=SINCE, until=UNTIL, cache=RedisCache(clients, 60)
+        )
+    finally:
+        clients.close()
+    assert len(server.requests) == asked
+    assert again.from_cache and again.pair_counts == first.pair_counts

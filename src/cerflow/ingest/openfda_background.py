@@ -28,20 +28,26 @@ from cerflow.sources.openfda_background import (
 
 __all__ = ["background_cache", "counts_provider", "fetch_background"]
 
-_MEMORY: dict[int, MemoryCache] = {}
+# One cache per process and configuration: a worker runs many report jobs, and each new
+# Redis client would open a connection pool of its own.
+_CACHES: dict[tuple[str, str, int], Cache] = {}
 _LOCK = threading.Lock()
 
 
 def background_cache(settings: Settings) -> Cache:
-    """Redis when configured, else this process's in-memory cache (one per TTL)."""
-    redis = make_redis(settings)
+    """Redis when configured, else this process's in-memory cache."""
     ttl = settings.openfda_background_cache_seconds
-    if redis is not None:
-        return RedisCache(redis, ttl)
+    key = (settings.redis_url or "", settings.redis_key_prefix, ttl)
     with _LOCK:
-        cache = _MEMORY.get(ttl)
+        cache = _CACHES.get(key)
         if cache is None:
-            cache = _MEMORY[ttl] = MemoryCache(ttl, settings.cache_max_items)
+            redis = make_redis(settings)
+            cache = (
+                RedisCache(redis, ttl)
+                if redis is not None
+                else MemoryCache(ttl, settings.cache_max_items)
+            )
+            _CACHES[key] = cache
         return cache
 
 
