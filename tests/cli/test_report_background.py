@@ -27,7 +27,9 @@ def server(shared_data: Path) -> Iterator[OpenFDAReplayServer]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: OpenFDAReplayServer) -> Path:
+def env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: OpenFDAReplayServer
+) -> Iterator[Path]:
     monkeypatch.setenv("CERFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'bg.db'}")
     monkeypatch.setenv("CERFLOW_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CERFLOW_OPENFDA_BASE_URL", server.base_url)
