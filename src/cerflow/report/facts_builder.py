@@ -165,8 +165,10 @@ def _openfda_outcome(
             "(cerflow.ingest.openfda_background.counts_provider(settings))"
         )
     since, until = _window(data)
+    # The store's ingredient key, not the words typed: openFDA then matches the harmonized
+    # generic and substance names of every report of the ingredient, as the store does.
     result, notes, background = signals_from_counts(
-        counts(data.query, since, until), label=data.label, thresholds=thresholds
+        counts(data.label, since, until), label=data.label, thresholds=thresholds
     )
     return SignalOutcome(result, notes, background=background)
 
