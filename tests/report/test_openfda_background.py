@@ -40,6 +40,7 @@ from cerflow.sources.openfda import OpenFDAClient
 from cerflow.sources.openfda_background import fetch_drug_background
 from tests.conftest import REDIS_TEST_URL
 from tests.replay.openfda_server import OpenFDAReplayServer
+from tests.report import store_factory as sf
 
 SINCE, UNTIL = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
 KEY = "bg-secret-key-7"
@@ -313,3 +314,34 @@ def test_counts_are_cached_in_redis(
         clients.close()
     assert len(server.requests) == asked
     assert again.from_cache and again.pair_counts == first.pair_counts
+
+
+def test_devices_keep_the_store_and_say_so(sqlite_engine: Engine) -> None:
+    """openFDA's whole-database counts are for drugs: a device stays on the store."""
+    sf.fill(sqlite_engine)
+
+    def never(drug: str, since: dt.date, until: dt.date) -> Any:
+        raise AssertionError("openFDA must not be asked for a device")
+
+    facts = build_facts(
+        sqlite_engine,
+        device_codes=["lzg"],
+        settings=Settings(signal_background="openfda"),
+        background_counts=never,
+    )
+    assert facts.signals is not None and facts.signals.background is not None
+    assert facts.signals.background.source == "store"
+    assert facts.signals.background.reports == 4
+    assert any("drugs only" in n for n in facts.notes["signals"])
+
+
+def test_a_drug_openfda_does_not_know_is_not_estimable(
+    store: Engine, settings: Settings, server: OpenFDAReplayServer
+) -> None:
+    """openFDA counts no report in the window: no ratio, the reason stated, N still named."""
+    server.set_records("/drug/event.json", [])
+    facts = _facts(store, settings, MemoryCache(60))
+    assert facts.signals is None
+    assert any("openFDA counts no report" in n for n in facts.notes["signals"])
+    text = "\n".join(write_narrative(facts).all_texts())
+    assert "openFDA counts no report of the product" in text
