@@ -41,6 +41,7 @@ from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
+from cerflow.report.cer_facts import data_title
 from cerflow.narrative.facts import (
     AnomalyFacts,
     ChangePointFacts,
@@ -810,7 +811,7 @@ def compute_facts_from(
     meta = ReportMeta(
         report_id=rid,
         version=version,
-        title=f"Clinical Evaluation Report: post-market safety data for {display}",
+        title=data_title(display),
         generated_at=generated_at,
         data_cutoff=cutoff,
         since=data.since,

@@ -2,7 +2,7 @@
 
     generate_report(engine, *, drug=None, device_codes=None, since=None, until=None,
                     settings=None, formats=("pdf", "docx", "html", "json"), out_dir,
-                    report_id=None, version=1, stage=None) -> ReportResult
+                    report_id=None, version=1, stage=None, cer_inputs=None) -> ReportResult
 
 Shared by `cerflow report`, `cerflow demo`, the report job (`cerflow.reports.tasks`) and
 the benchmark so they all produce the same files: the same facts (one thread for BLAS,
@@ -24,11 +24,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs
 from cerflow.config import Settings, get_settings
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+from cerflow.report.cer_facts import apply_cer_inputs
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -130,6 +132,7 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    cer_inputs: CerInputs | None = None,
 ) -> ReportResult:
     settings = settings or get_settings()
     timings: dict[str, float] = {}
@@ -150,6 +153,7 @@ def generate_report(
         report_id=report_id,
         version=version,
     )
+    facts = apply_cer_inputs(facts, cer_inputs, settings=settings)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
