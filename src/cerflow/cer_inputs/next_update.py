@@ -34,7 +34,7 @@ class NextUpdateFacts(BaseModel):
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """`day` plus whole calendar months, clipped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    """`day` plus whole calendar months, clipped to the month end (Jan 31 + 1 = Feb 28/29)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -75,9 +75,7 @@ def next_update(
             from_date=report_date,
             rule=f"at least annually, as the device is {', '.join(reasons)} ({RULE_SOURCE})",
         )
-    stated = plan is not None and (
-        plan.significant_risk is False and plan.well_established is True
-    )
+    stated = plan is not None and (plan.significant_risk is False and plan.well_established is True)
     if stated:
         why = (
             "the device is stated to be well established without significant risks, "

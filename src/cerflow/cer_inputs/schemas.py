@@ -201,7 +201,9 @@ class ChangeEntry(_Model):
     @classmethod
     def _number_as_text(cls, value: Any) -> Any:
         # YAML reads `version: 2` as a number and `version: 1.1` as a float.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
 
 class CerInputs(_Model):
@@ -251,6 +253,18 @@ class CerInputs(_Model):
         return value
 
 
+class CerInputsOut(BaseModel):
+    """A product's stored inputs as the API returns them."""
+
+    product_kind: Literal["drug", "device"]
+    product_ref: str
+    updated_at: dt.datetime
+    updated_by: str
+    is_cer: bool
+    missing_for_cer: list[str]
+    inputs: CerInputs
+
+
 # What makes the document a Clinical Evaluation Report rather than a data summary:
 # (field, label a reader understands). MEDDEV 2.7/1 rev 4 A9 sections 2-4, 7-10, 12-13.
 CER_REQUIRED: tuple[tuple[str, str], ...] = (
@@ -284,7 +298,9 @@ class CerInputsError(CerflowError, ValueError):
     def __init__(self, where: str, errors: list[str]) -> None:
         self.where = where
         self.errors = errors
-        shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20 else "")
+        shown = "; ".join(errors[:20]) + (
+            f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
+        )
         super().__init__(f"{where}: invalid CER inputs: {shown}")
 
 

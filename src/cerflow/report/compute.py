@@ -41,7 +41,6 @@ from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
-from cerflow.report.cer_facts import data_title
 from cerflow.narrative.facts import (
     AnomalyFacts,
     ChangePointFacts,
@@ -63,6 +62,7 @@ from cerflow.narrative.facts import (
     TrendFacts,
     VolumeFacts,
 )
+from cerflow.report.cer_facts import data_title
 
 if TYPE_CHECKING:
     from cerflow.store.product_data import ProductData
