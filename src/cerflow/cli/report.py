@@ -4,7 +4,10 @@
 product's openFDA data are imported first (the same path as `cerflow ingest openfda`), so
 the report reflects today's data; with it only the store is read. `cerflow demo` builds a
 fresh SQLite store from the bundled SYNTHETIC sample and writes one drug and one device
-report from it, offline.
+report from it, offline. The demo also writes the CER inputs template and a filled example
+(`<out>/examples/`, the same files as the repository's `examples/`) and renders the device
+report with the filled example: a "Clinical Evaluation Report" with its sign-off chapter,
+beside the drug report, which has no inputs and keeps the honest data-summary title.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs, CerInputsError, load_inputs
 from cerflow.cli._common import (
     SinceOption,
     UntilOption,
@@ -28,6 +32,8 @@ from cerflow.cli._common import (
     progress_bar,
     review_window,
 )
+from cerflow.cli._common import out as _out_console
+from cerflow.cli.inputs import write_examples
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
@@ -60,6 +66,7 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    cer_inputs: CerInputs | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages."""
     with _progress() as progress:
@@ -88,6 +95,7 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            cer_inputs=cer_inputs,
         )
 
 
@@ -134,6 +142,19 @@ def _refresh_from_openfda(
         raise fail(exc) from None
 
 
+def _read_inputs(path: Path | None) -> CerInputs | None:
+    """The validated inputs file, or exit 2 with every "field: why" (before any work)."""
+    if path is None:
+        return None
+    try:
+        return load_inputs(path)
+    except CerInputsError as exc:
+        err.print(f"[red]error:[/red] --inputs {exc.where}: invalid CER inputs")
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
 def report_command(
     drug: Annotated[
         str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
@@ -151,9 +172,18 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs",
+            help="CER inputs file (.yaml/.json; see `cerflow inputs schema`): fills the "
+            "writer-input boxes and the sign-off chapter.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
+    cer_inputs = _read_inputs(inputs)
     since_d, until_d = review_window(since, until)
     try:
         formats = parse_formats(fmt)
@@ -174,6 +204,7 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                cer_inputs=cer_inputs,
             )
         except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None
@@ -217,10 +248,14 @@ def demo_command(
                 )
         except CerflowError as exc:
             raise fail(exc) from None
+        examples = write_examples(out / "examples")
+        # The device report is rendered with the filled example inputs (a CER with a
+        # sign-off chapter); the drug report without (public data only, honest title).
+        device_inputs = load_inputs(examples["example"]) if code == "LZG" else None
         results = []
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),
-            ({"drug": None, "device_codes": [code]}, code.lower()),
+            ({"drug": None, "device_codes": [code], "cer_inputs": device_inputs}, code.lower()),
         ):
             results.append(
                 run_report(
@@ -235,6 +270,9 @@ def demo_command(
             )
         for result in results:
             _print_files(result)
+        out_console = _out_console()
+        out_console.print(f"  CER inputs: empty template {examples['template']}")
+        out_console.print(f"  CER inputs: filled example {examples['example']} (used for {code})")
     finally:
         engine.dispose()
 
