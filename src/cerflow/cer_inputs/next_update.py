@@ -40,6 +40,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def next_update(
     inputs: CerInputs | None, *, report_date: dt.date, default_months: int
 ) -> NextUpdateFacts:
@@ -61,19 +65,19 @@ def next_update(
     reasons: list[str] = []
     if plan is not None:
         if plan.device_class == "III":
-            reasons.append("class III")
+            reasons.append("is class III")
         if plan.implantable:
-            reasons.append("implantable")
+            reasons.append("is implantable")
         if plan.significant_risk:
             reasons.append("carries significant risks")
         if plan.well_established is False:
-            reasons.append("not well established")
+            reasons.append("is not well established")
     if reasons:
         return NextUpdateFacts(
             date=add_months(report_date, 12),
             interval_months=12,
             from_date=report_date,
-            rule=f"at least annually, as the device is {', '.join(reasons)} ({RULE_SOURCE})",
+            rule=f"at least annually, as the device {_and(reasons)} ({RULE_SOURCE})",
         )
     stated = plan is not None and (plan.significant_risk is False and plan.well_established is True)
     if stated:
