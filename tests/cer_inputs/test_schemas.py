@@ -192,7 +192,7 @@ def test_unreadable_files(tmp_path: Path, name: str, text: str, message: str) ->
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(CerInputsError, match="nope.yaml: invalid CER inputs: file not found"):
+    with pytest.raises(CerInputsError, match=r"nope\.yaml: invalid CER inputs: file not found"):
         load_inputs(tmp_path / "nope.yaml")
 
 
