@@ -43,7 +43,7 @@ def put(
         row = CerInputsRow(product_kind=kind, product_ref=key)
         session.add(row)
     row.schema_version = inputs.schema_version
-    row.data = inputs.model_dump(mode="json", exclude_none=True)
+    row.data = inputs.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     row.updated_by = user_id
     row.updated_by_email = email
     session.flush()
