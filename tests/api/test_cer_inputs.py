@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.auth.models import Role
 from cerflow.cer_inputs.models import CerInputsRow
+from cerflow.cer_inputs.service import load_for_report
 from tests.api.conftest import Actors
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cer-inputs-example-LZG.yaml"
@@ -89,3 +92,37 @@ def test_invalid_put_is_422_naming_the_field_and_stores_nothing(
 def test_viewer_cannot_put(client: TestClient, actors: Actors) -> None:
     response = client.put(URL, json={"schema_version": 1}, headers=actors[Role.VIEWER].headers)
     assert response.status_code == 403
+
+
+def test_report_job_renders_with_the_stored_inputs(
+    client: TestClient,
+    actors: Actors,
+    db_connection: Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The report job passes the product's stored inputs to the shared pipeline."""
+    from cerflow.reports import tasks
+
+    assert load_for_report(db_connection, kind="device", ref="LZG") is None
+    client.put(URL, json=_example(), headers=actors[Role.ANALYST].headers)
+    stored = load_for_report(db_connection, kind="device", ref="lzg")
+    assert stored is not None and stored.evaluators[0].name == "Dr. A. Example"
+
+    seen: dict[str, Any] = {}
+
+    def fake_generate(engine: Any, **kwargs: Any) -> str:
+        seen.update(kwargs)
+        return "result"
+
+    monkeypatch.setattr(tasks, "generate_report", fake_generate)
+    ctx = SimpleNamespace(
+        engine=db_connection,
+        params={"product_kind": "device", "product_ref": "LZG"},
+        settings=None,
+        job_id="job-1",
+        fault=lambda _name: None,
+        progress=lambda *_a: None,
+    )
+    assert tasks._generate(ctx, "device", "LZG", ["json"], tmp_path) == "result"  # type: ignore[arg-type]
+    assert seen["cer_inputs"] == stored

@@ -12,8 +12,8 @@ import pytest
 
 from cerflow.cer_inputs.schemas import load_inputs
 from cerflow.config import Settings
-from cerflow.narrative.render import write_narrative
 from cerflow.narrative.facts import Facts
+from cerflow.narrative.render import write_narrative
 from cerflow.report.cer_facts import apply_cer_inputs
 from cerflow.report.compute import WRITER_INPUTS
 from cerflow.report.render import render_report

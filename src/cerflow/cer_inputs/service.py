@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from cerflow.auth.models import User
@@ -50,7 +50,7 @@ def put(
     return row, inputs
 
 
-def load_for_report(engine: Engine, *, kind: str, ref: str) -> CerInputs | None:
+def load_for_report(engine: Engine | Connection, *, kind: str, ref: str) -> CerInputs | None:
     """The stored inputs of a product for the report job (None when there are none)."""
     key = resolve(ref)[1]
     with Session(engine) as session:
