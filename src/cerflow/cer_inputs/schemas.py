@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from cerflow.errors import CerflowError
+from cerflow.timestamps import UtcDatetime
 
 SCHEMA_VERSION = 1
 MAX_TEXT = 20_000  # characters of one free-text field (a few pages)
@@ -258,7 +259,7 @@ class CerInputsOut(BaseModel):
 
     product_kind: Literal["drug", "device"]
     product_ref: str
-    updated_at: dt.datetime
+    updated_at: UtcDatetime
     updated_by: str
     is_cer: bool
     missing_for_cer: list[str]
