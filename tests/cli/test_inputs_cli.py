@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from cerflow.cli import app
 from cerflow.cli.inputs import write_examples
+from cerflow.narrative.facts import Facts
 from tests.cli.test_report_cli import store_env  # noqa: F401  (fixture)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -64,7 +65,9 @@ def test_report_with_inputs(store_env: Path) -> None:  # noqa: F811
     args = ["report", "--device-code", "LZG", "--offline", "--format", "json,html"]
     result = CliRunner().invoke(app, [*args, "--inputs", str(FILLED), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    facts = json.loads((out / "facts.json").read_text())
+    text = (out / "facts.json").read_text()
+    assert Facts.model_validate_json(text).to_json() == text  # inputs round-trip in facts.json
+    facts = json.loads(text)
     assert facts["meta"]["title"] == "Clinical Evaluation Report"
     assert facts["cer"]["is_cer"] is True
     assert facts["cer"]["inputs"]["evaluators"][1]["name"] == "B. Sample, MSc"
