@@ -126,3 +126,17 @@ def test_report_job_renders_with_the_stored_inputs(
     )
     assert tasks._generate(ctx, "device", "LZG", ["json"], tmp_path) == "result"  # type: ignore[arg-type]
     assert seen["cer_inputs"] == stored
+
+
+def test_inputs_for_another_product_are_refused(
+    client: TestClient, actors: Actors, session_factory: sessionmaker[Session]
+) -> None:
+    response = client.put(
+        "/api/v1/products/DQA/cer-inputs", json=_example(), headers=actors[Role.ANALYST].headers
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "request body: invalid CER inputs: product: these inputs are for 'LZG', not 'DQA' "
+        "(use that product's inputs, or remove the product field)"
+    )
+    assert _rows(session_factory) == 0

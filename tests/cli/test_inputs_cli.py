@@ -86,3 +86,12 @@ def test_report_refuses_bad_inputs_before_any_work(store_env: Path) -> None:  # 
     assert "--inputs bad.json: invalid CER inputs" in result.output
     assert "schema_version: this cerflow reads schema_version 1, not 2" in result.output
     assert not out.exists()
+
+
+def test_report_refuses_inputs_of_another_product(store_env: Path) -> None:  # noqa: F811
+    out = store_env / "r3"
+    args = ["report", "--device-code", "DQA", "--offline", "--inputs", str(FILLED)]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert "product: these inputs are for 'LZG', not 'DQA'" in " ".join(result.output.split())
+    assert not out.exists()

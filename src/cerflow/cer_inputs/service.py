@@ -9,8 +9,24 @@ from sqlalchemy.orm import Session
 
 from cerflow.auth.models import User
 from cerflow.cer_inputs.models import CerInputsRow
-from cerflow.cer_inputs.schemas import CerInputs, parse_inputs
+from cerflow.cer_inputs.schemas import CerInputs, CerInputsError, parse_inputs
 from cerflow.products.service import resolve
+
+
+def check_product(inputs: CerInputs, refs: list[str], where: str) -> None:
+    """Refuse inputs written for another product (their `product` names a different one)."""
+    if inputs.product is None:
+        return
+    wanted = {resolve(r) for r in refs}
+    if resolve(inputs.product) not in wanted:
+        raise CerInputsError(
+            where,
+            [
+                f"product: these inputs are for {inputs.product!r}, not "
+                + " or ".join(repr(r) for r in refs)
+                + " (use that product's inputs, or remove the product field)"
+            ],
+        )
 
 
 def get_row(*, session: Session, product_ref: str) -> CerInputsRow | None:
@@ -35,6 +51,7 @@ def put(
 
     Raises `CerInputsError` (422, naming each bad field) before anything is written."""
     inputs = parse_inputs(data, "request body")
+    check_product(inputs, [product_ref], "request body")
     kind, key = resolve(product_ref)
     user = session.get(User, user_id) if user_id is not None else None
     email = user.email if user is not None else (f"user {user_id}" if user_id else "cli")

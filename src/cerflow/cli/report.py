@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 from cerflow.cer_inputs.schemas import CerInputs, CerInputsError, load_inputs
+from cerflow.cer_inputs.service import check_product
 from cerflow.cli._common import (
     SinceOption,
     UntilOption,
@@ -142,12 +143,14 @@ def _refresh_from_openfda(
         raise fail(exc) from None
 
 
-def _read_inputs(path: Path | None) -> CerInputs | None:
+def _read_inputs(path: Path | None, refs: list[str]) -> CerInputs | None:
     """The validated inputs file, or exit 2 with every "field: why" (before any work)."""
     if path is None:
         return None
     try:
-        return load_inputs(path)
+        inputs = load_inputs(path)
+        check_product(inputs, refs, path.name)
+        return inputs
     except CerInputsError as exc:
         err.print(f"[red]error:[/red] --inputs {exc.where}: invalid CER inputs")
         for line in exc.errors:
@@ -183,7 +186,7 @@ def report_command(
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
-    cer_inputs = _read_inputs(inputs)
+    cer_inputs = _read_inputs(inputs, [drug] if drug else codes)
     since_d, until_d = review_window(since, until)
     try:
         formats = parse_formats(fmt)
