@@ -135,8 +135,10 @@ def test_inputs_for_another_product_are_refused(
         "/api/v1/products/DQA/cer-inputs", json=_example(), headers=actors[Role.ANALYST].headers
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == (
-        "request body: invalid CER inputs: product: these inputs are for 'LZG', not 'DQA' "
-        "(use that product's inputs, or remove the product field)"
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "product"]
+    assert error["msg"] == (
+        "these inputs are for 'LZG', not 'DQA' (use that product's inputs, or remove the "
+        "product field)"
     )
     assert _rows(session_factory) == 0

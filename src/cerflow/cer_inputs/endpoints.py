@@ -10,13 +10,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.exceptions import RequestValidationError
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.cer_inputs import service
 from cerflow.cer_inputs.models import CerInputsRow
-from cerflow.cer_inputs.schemas import CerInputs, CerInputsOut, missing_for_cer, parse_inputs
+from cerflow.cer_inputs.schemas import (
+    CerInputs,
+    CerInputsError,
+    CerInputsOut,
+    missing_for_cer,
+    parse_inputs,
+)
 from cerflow.errors import NotFoundError
 from cerflow.text_rules import IDENTIFIER
 
@@ -56,6 +63,19 @@ def put_inputs(
     ref: ProductRef, body: CerInputs, user: AnalystUser, session: SessionDep
 ) -> CerInputsOut:
     """Replace the product's CER inputs (validated first; nothing is stored on error)."""
+    try:
+        service.check_product(body, [ref], "request body")
+    except CerInputsError as exc:  # a 422 in the same shape as every other field error
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "product"),
+                    "msg": exc.errors[0].removeprefix("product: "),
+                    "input": body.product,
+                }
+            ]
+        ) from None
     row, inputs = service.put(
         session=session,
         product_ref=ref,
