@@ -156,6 +156,8 @@ MEANINGS: dict[str, str] = {
     "(real rows: FAERS < 2 KB, MAUDE narratives < 40 KB)",
     "require_shared_data": "Tests fail instead of skipping when the shared sample data is "
     "absent (CI only)",
+    "cer_update_interval_months": "Months to the next update of the clinical evaluation when "
+    "the CER inputs set no date or interval and state no high risk (MEDDEV 2.7/1 rev 4 6.2.3)",
 }
 
 

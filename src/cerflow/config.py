@@ -197,6 +197,11 @@ class Settings(BaseSettings):
 
     require_shared_data: bool = Field(default=False)
 
+    # Months from a report's date to the next update of the clinical evaluation when the
+    # CER inputs set no date or interval (MEDDEV 2.7/1 rev 4 6.2.3: at least annually for
+    # significant risks or a technology not well established; 2-5 years, justified, else).
+    cer_update_interval_months: int = Field(default=12, ge=1, le=60)
+
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:
         # Development and testing keep short convenient secrets; every other environment

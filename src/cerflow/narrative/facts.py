@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cerflow.cer_inputs.next_update import NextUpdateFacts
+from cerflow.cer_inputs.schemas import CerInputs
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -388,6 +391,15 @@ class LabelFacts(_Model):
     lack_of_efficacy: list[LabelTermFacts] = Field(default_factory=list)
 
 
+class CerFacts(_Model):
+    """The writer's inputs (issue 12) and what they make of the document."""
+
+    inputs: CerInputs | None = None  # validated CER inputs, verbatim
+    is_cer: bool = False  # every input a CER needs is present
+    missing: list[str] = Field(default_factory=list)  # labels of what is still missing
+    next_update: NextUpdateFacts
+
+
 class Facts(_Model):
     meta: ReportMeta
     product: ProductFacts
@@ -410,6 +422,8 @@ class Facts(_Model):
     # Labelled status of the event terms (issue 11 item 3): the label and each term's status.
     labelling: LabelFacts | None = None
     outliers: list[OutlierFacts] = Field(default_factory=list)  # issue 11 item 5
+    # The manufacturer's/evaluator's inputs, completeness and next update (issue 12).
+    cer: CerFacts | None = None
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""

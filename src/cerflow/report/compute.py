@@ -65,6 +65,7 @@ from cerflow.narrative.facts import (
     VolumeFacts,
 )
 from cerflow.report.background import store_background_facts
+from cerflow.report.cer_facts import data_title
 
 if TYPE_CHECKING:
     from cerflow.config import Settings
@@ -992,7 +993,7 @@ def compute_facts_from(
     meta = ReportMeta(
         report_id=rid,
         version=version,
-        title=f"Clinical Evaluation Report: post-market safety data for {display}",
+        title=data_title(display),
         generated_at=generated_at,
         data_cutoff=cutoff,
         since=data.since,

@@ -2,7 +2,7 @@
 
     generate_report(engine, *, drug=None, device_codes=None, since=None, until=None,
                     settings=None, formats=("pdf", "docx", "html", "json"), out_dir,
-                    report_id=None, version=1, stage=None) -> ReportResult
+                    report_id=None, version=1, stage=None, cer_inputs=None) -> ReportResult
 
 Shared by `cerflow report`, `cerflow demo`, the report job (`cerflow.reports.tasks`) and
 the benchmark so they all produce the same files: the same facts (one thread for BLAS,
@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs
 from cerflow.config import Settings, get_settings
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+from cerflow.report.cer_facts import apply_cer_inputs
 
 if TYPE_CHECKING:
     from cerflow.report.background import CountsProvider
@@ -139,6 +141,7 @@ def generate_report(
     stage: Callable[[str], Any] | None = None,
     background: str | None = None,
     background_counts: CountsProvider | None = None,
+    cer_inputs: CerInputs | None = None,
 ) -> ReportResult:
     settings = settings or get_settings()
     timings: dict[str, float] = {}
@@ -161,6 +164,7 @@ def generate_report(
         background=background,
         background_counts=background_counts,
     )
+    facts = apply_cer_inputs(facts, cer_inputs, settings=settings)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
