@@ -87,6 +87,14 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "signal_fdr_q": "Benjamini-Hochberg false discovery rate of the list of pairs beside the "
+    "SDRs (one-sided mid-p Fisher exact p-values)",
+    "signal_min_product_reports": "A product with fewer reports in the background gets "
+    "descriptive results only: no ratio, no SDR (the report says so)",
+    "background_min_reports": "Ratios are refused against a background with fewer reports "
+    "(the report states the threshold)",
+    "background_max_product_share": "Ratios are refused when the product holds more than this "
+    "fraction of the background's reports (e.g. a store filled with the product alone)",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     signal_ror025_min: float = 1.0
     signal_ic025_min: float = 0.0
     signal_eb05_min: float = 2.0
+    # Signals of disproportionate reporting (issue 11, cerflow.analysis.sdr).
+    signal_fdr_q: float = Field(default=0.05, gt=0.0, lt=1.0)
+    signal_min_product_reports: int = Field(default=50, ge=0)
+    background_min_reports: int = Field(default=1000, ge=0)
+    background_max_product_share: float = Field(default=0.2, gt=0.0, le=1.0)
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None

@@ -37,12 +37,15 @@ import polars as pl
 
 from cerflow.analysis import anomalies as anomalies_mod
 from cerflow.analysis import peers as peers_mod
+from cerflow.analysis import sdr as sdr_mod
 from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
+from cerflow.analysis.sdr import SdrCriteria
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.narrative.facts import (
     AnomalyFacts,
+    BackgroundFacts,
     ChangePointFacts,
     CountShare,
     DeviceIdentification,
@@ -55,6 +58,7 @@ from cerflow.narrative.facts import (
     RecallFacts,
     RecallsFacts,
     ReportMeta,
+    SdrFacts,
     SignalFacts,
     SignalsFacts,
     SnapshotFacts,
@@ -423,7 +427,17 @@ def _signals(
     thresholds: SignalThresholds,
     display: dict[str, str],
     notes: list[str],
+    *,
+    criteria: SdrCriteria | None = None,
+    kind: str = "drug",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
 ) -> SignalsFacts | None:
+    criteria = criteria or SdrCriteria(
+        min_cases=thresholds.min_count,
+        eb05_min=thresholds.eb05_min,
+        ic025_min=thresholds.ic025_min,
+    )
     tf = ThresholdFacts(
         prr_min=thresholds.prr_min,
         chi2_min=thresholds.chi2_min,
@@ -436,16 +450,72 @@ def _signals(
         return None
     notes.extend(res.notes)
     rows = for_product(res, label)
-    items = [
-        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
-        for r in rows.iter_rows(named=True)
-    ]
-    flagged = [s for s in items if s.flags]
-    flagged.sort(key=lambda s: (-(s.eb05 or 0.0), -s.a, s.event))
-    top = sorted(
-        (s for s in items if s.a >= thresholds.min_count),
-        key=lambda s: (-(s.ebgm or 0.0), -s.a, s.event),
-    )[:TOP_N]
+    n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
+    sel = sdr_mod.select_sdrs(
+        rows.with_columns(pl.col("event").cast(pl.Utf8)), n_product=n_product, criteria=criteria
+    )
+    refused = sdr_mod.background_refusal(res.n_reports, n_product, criteria=criteria)
+    source = f"{kind} reports in the local store"
+    window = ""
+    if since or until:
+        window = f", received {since or 'any date'} to {until or 'the data cut-off'}"
+    background = BackgroundFacts(
+        source="store",
+        description=(
+            f"the {res.n_reports:,} {kind} reports the local store holds{window} that name at "
+            f"least one product and one event ({n_product:,} of them concern the product); "
+            "this is what was imported, not the whole FDA database"
+        ),
+        reports=res.n_reports,
+        product_reports=n_product,
+        window_start=since,
+        window_end=until,
+        ebgm_available=res.prior is not None,
+        ebgm_absent_reason=None if res.prior is not None else "EBGM was not computed",
+        refused=refused is not None,
+        refused_reason=refused,
+    )
+
+    def facts_of(frame: pl.DataFrame) -> list[SignalFacts]:
+        out = []
+        for r in frame.iter_rows(named=True):
+            f = _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+            f.zero_background = bool(r["zero_background"])
+            f.lack_of_efficacy = bool(r["lack_of_efficacy"])
+            f.mid_p = _num(r["mid_p"], 6)
+            f.fdr_p = _num(r["fdr_p"], 6)
+            f.fdr_significant = bool(r["fdr_significant"])
+            f.source = source
+            out.append(f)
+        return out
+
+    ratios_allowed = refused is None and not sel.descriptive_only
+    flagged = facts_of(sel.sdrs) if ratios_allowed else []
+    top_rows = sel.table.filter(
+        ~pl.col("zero_background") & (pl.col("a") >= criteria.min_cases)
+    ).sort(["ebgm" if "ebgm" in sel.table.columns else "primary", "a", "event"],
+           descending=[True, True, False])
+    top = facts_of(top_rows.head(TOP_N)) if ratios_allowed else []
+    if refused is not None:
+        notes.append(f"ratios were not computed against this background: {refused}")
+    elif sel.descriptive_reason is not None:
+        notes.append(sel.descriptive_reason)
+    sdr_facts = SdrFacts(
+        primary_criterion=sel.primary,
+        primary_threshold=sel.primary_threshold,
+        min_cases=criteria.min_cases,
+        fdr_q=criteria.fdr_q,
+        fdr_tests=sel.tests if ratios_allowed else 0,
+        min_product_reports=criteria.min_product_reports,
+        background_min_reports=criteria.background_min_reports,
+        background_max_product_share=criteria.background_max_product_share,
+        descriptive_only=sel.descriptive_only,
+        descriptive_reason=sel.descriptive_reason,
+        fdr_list=facts_of(sel.fdr_list) if ratios_allowed else [],
+        zero_background=facts_of(sel.zero_background),
+        lack_of_efficacy=facts_of(sel.lack_of_efficacy),
+        lack_of_efficacy_terms=sorted(sdr_mod.LACK_OF_EFFICACY_TERMS),
+    )
     prior = None
     if res.prior is not None:
         p = res.prior
@@ -458,7 +528,6 @@ def _signals(
             loglik=_num(p.loglik, 2),
             converged=p.converged,
         )
-    n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
     return SignalsFacts(
         background_reports=res.n_reports,
         product_reports=n_product,
@@ -468,6 +537,8 @@ def _signals(
         prior=prior,
         signals=flagged,
         top_by_ebgm=top,
+        background=background,
+        sdr=sdr_facts,
     )
 
 
@@ -745,6 +816,7 @@ def compute_facts_from(
     report_id: str | None = None,
     version: int = 1,
     generated_at: dt.datetime | None = None,
+    sdr_criteria: SdrCriteria | None = None,
 ) -> Facts:
     """Every number of the CER for one product, from its stored data.
 
@@ -785,7 +857,17 @@ def compute_facts_from(
     notes: dict[str, list[str]] = {}
     notes.update(series.notes)  # trend, forecast, anomalies: the order they always had
     notes["signals"] = list(signals.notes)
-    signal_facts = _signals(signals.result, label, thresholds, display_terms, notes["signals"])
+    signal_facts = _signals(
+        signals.result,
+        label,
+        thresholds,
+        display_terms,
+        notes["signals"],
+        criteria=sdr_criteria,
+        kind=kind,
+        since=data.since,
+        until=data.until,
+    )
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")
     peers = _peers(kind, makers, events, thresholds, display_terms, notes["peers"])

@@ -157,6 +157,7 @@ def build_facts(
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
     """
+    from cerflow.analysis.sdr import SdrCriteria
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
 
     settings = settings or get_settings()
@@ -179,4 +180,5 @@ def build_facts(
         series=series_job.result(),
         report_id=report_id,
         version=version,
+        sdr_criteria=SdrCriteria.from_settings(settings),
     )
