@@ -92,9 +92,7 @@ def test_disproportionality_2x2_by_hand(store: Engine) -> None:
 
 
 def test_thresholds_come_from_settings(store: Engine) -> None:
-    f = build_facts(
-        store, drug="atorvastatin", settings=Settings(signal_ror025_min=0.5, **LOOSE)
-    )
+    f = build_facts(store, drug="atorvastatin", settings=Settings(signal_ror025_min=0.5, **LOOSE))
     assert f.signals is not None and f.signals.thresholds.ror025_min == 0.5
     flagged = {x.event: x.flags for x in f.signals.top_by_ebgm}
     assert "ror" in flagged["Myalgia"]  # ROR025 0.64 > 0.5

@@ -35,6 +35,7 @@ from cerflow.ingest import IngestInputError
 from cerflow.ingest.openfda import refresh_product
 from cerflow.ingest.sample import ingest_sample
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
+from cerflow.report.signal_status import PreviousReportError, PreviousSignals, read_previous
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
 
@@ -60,6 +61,7 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    previous: PreviousSignals | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages."""
     with _progress() as progress:
@@ -88,6 +90,7 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            previous=previous,
         )
 
 
@@ -151,9 +154,21 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="facts.json of the earlier report of the same product: each signal's "
+            "status (new / ongoing / closed) and first-detected date are computed against it.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
+    try:
+        previous_signals = read_previous(previous) if previous is not None else None
+    except PreviousReportError as exc:
+        raise fail(exc, 2) from None
     since_d, until_d = review_window(since, until)
     try:
         formats = parse_formats(fmt)
@@ -174,6 +189,7 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                previous=previous_signals,
             )
         except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None

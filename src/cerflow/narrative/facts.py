@@ -217,6 +217,14 @@ class SdrFacts(_Model):
     closed: list[SignalFacts] = Field(default_factory=list)  # SDRs of the previous report only
     previous_report: str | None = None  # report id of the report the status is computed against
     lack_of_efficacy_terms: list[str] = Field(default_factory=list)
+    # List sizes, so the text can print them and the number tracing still holds.
+    n_sdrs: int = 0
+    n_fdr: int = 0
+    n_zero_background: int = 0
+    n_lack_of_efficacy: int = 0
+    n_closed: int = 0
+    n_new: int = 0
+    n_ongoing: int = 0
 
 
 class PriorFacts(_Model):

@@ -432,6 +432,7 @@ def _signals(
     kind: str = "drug",
     since: dt.date | None = None,
     until: dt.date | None = None,
+    detected_on: dt.date | None = None,
 ) -> SignalsFacts | None:
     criteria = criteria or SdrCriteria(
         min_cases=thresholds.min_count,
@@ -491,10 +492,14 @@ def _signals(
 
     ratios_allowed = refused is None and not sel.descriptive_only
     flagged = facts_of(sel.sdrs) if ratios_allowed else []
+    for x in flagged:  # no previous report known here: cerflow.report.signal_status updates
+        x.status, x.first_detected = "new", detected_on
     top_rows = sel.table.filter(
         ~pl.col("zero_background") & (pl.col("a") >= criteria.min_cases)
-    ).sort(["ebgm" if "ebgm" in sel.table.columns else "primary", "a", "event"],
-           descending=[True, True, False])
+    ).sort(
+        ["ebgm" if "ebgm" in sel.table.columns else "primary", "a", "event"],
+        descending=[True, True, False],
+    )
     top = facts_of(top_rows.head(TOP_N)) if ratios_allowed else []
     if refused is not None:
         notes.append(f"ratios were not computed against this background: {refused}")
@@ -516,6 +521,10 @@ def _signals(
         lack_of_efficacy=facts_of(sel.lack_of_efficacy),
         lack_of_efficacy_terms=sorted(sdr_mod.LACK_OF_EFFICACY_TERMS),
     )
+    sdr_facts.n_sdrs = sdr_facts.n_new = len(flagged)
+    sdr_facts.n_fdr = len(sdr_facts.fdr_list)
+    sdr_facts.n_zero_background = len(sdr_facts.zero_background)
+    sdr_facts.n_lack_of_efficacy = len(sdr_facts.lack_of_efficacy)
     prior = None
     if res.prior is not None:
         p = res.prior
@@ -867,6 +876,7 @@ def compute_facts_from(
         kind=kind,
         since=data.since,
         until=data.until,
+        detected_on=data.cutoff,
     )
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")

@@ -29,6 +29,7 @@ from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+from cerflow.report.signal_status import PreviousSignals, apply_previous
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -130,7 +131,9 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    previous: PreviousSignals | None = None,
 ) -> ReportResult:
+    """`previous`: the SDRs of the earlier report of the same product (signal status)."""
     settings = settings or get_settings()
     timings: dict[str, float] = {}
 
@@ -150,6 +153,7 @@ def generate_report(
         report_id=report_id,
         version=version,
     )
+    facts = apply_previous(facts, previous)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
