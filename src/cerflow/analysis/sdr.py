@@ -50,28 +50,27 @@ PrimaryCriterion = Literal["EB05", "IC025"]
 Status = Literal["new", "ongoing", "closed"]
 
 # MedDRA PTs (lower case) that describe a failure of the product to work, not an adverse
-# event of it. Kept small and explicit: the report prints the terms it found.
-LACK_OF_EFFICACY_TERMS: frozenset[str] = frozenset(
-    {
-        "drug ineffective",
-        "drug ineffective for unapproved indication",
-        "drug effect decreased",
-        "drug effect incomplete",
-        "drug effect delayed",
-        "drug effect less than expected",
-        "therapeutic response decreased",
-        "therapeutic response delayed",
-        "therapeutic product ineffective",
-        "therapeutic product effect decreased",
-        "therapeutic product effect incomplete",
-        "treatment failure",
-        "therapy non-responder",
-        "therapy partial responder",
-        "lack of efficacy",
-        "no therapeutic response",
-        "device ineffective",
-    }
+# event of it. Kept small and explicit, most common first: the report prints the list.
+LACK_OF_EFFICACY_LIST: tuple[str, ...] = (
+    "drug ineffective",
+    "drug effect decreased",
+    "therapeutic response decreased",
+    "therapeutic product effect decreased",
+    "drug ineffective for unapproved indication",
+    "drug effect incomplete",
+    "drug effect delayed",
+    "drug effect less than expected",
+    "therapeutic response delayed",
+    "therapeutic product ineffective",
+    "therapeutic product effect incomplete",
+    "treatment failure",
+    "therapy non-responder",
+    "therapy partial responder",
+    "lack of efficacy",
+    "no therapeutic response",
+    "device ineffective",
 )
+LACK_OF_EFFICACY_TERMS: frozenset[str] = frozenset(LACK_OF_EFFICACY_LIST)
 
 
 def is_lack_of_efficacy(term: str) -> bool:

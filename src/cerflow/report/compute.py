@@ -101,6 +101,10 @@ REFERENCES = [
     "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
     "devices (MDR), Article 61 and Annex XIV.",
     "ICH E2C(R2): Periodic Benefit-Risk Evaluation Report (PBRER). 2012.",
+    "Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and powerful "
+    "approach to multiple testing. J R Stat Soc B. 1995;57(1):289-300.",
+    "Lancaster HO. Significance tests in discrete distributions. J Am Stat Assoc. "
+    "1961;56(294):223-234.",
 ]
 
 DEDUP_RULES = [
@@ -519,7 +523,7 @@ def _signals(
         fdr_list=facts_of(sel.fdr_list) if ratios_allowed else [],
         zero_background=facts_of(sel.zero_background),
         lack_of_efficacy=facts_of(sel.lack_of_efficacy),
-        lack_of_efficacy_terms=sorted(sdr_mod.LACK_OF_EFFICACY_TERMS),
+        lack_of_efficacy_terms=list(sdr_mod.LACK_OF_EFFICACY_LIST),
     )
     sdr_facts.n_sdrs = sdr_facts.n_new = len(flagged)
     sdr_facts.n_fdr = len(sdr_facts.fdr_list)
