@@ -7,14 +7,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from cerflow.analysis.disproportionality import disproportionality_from_counts, for_product
+from cerflow.analysis.sdr import SdrCriteria
 from cerflow.config import Settings
 from cerflow.ingest.faers import ingest_zip
-from cerflow.narrative.facts import Facts, allowed_numbers, numbers_in_text
+from cerflow.narrative.facts import (
+    BackgroundFacts,
+    Facts,
+    SignalsFacts,
+    ThresholdFacts,
+    allowed_numbers,
+    numbers_in_text,
+)
 from cerflow.narrative.render import write_narrative
 from cerflow.report.charts import _forest_rows
+from cerflow.report.compute import signals_facts_from_rows
 from cerflow.report.facts_builder import build_facts
 from cerflow.report.signal_status import (
     PreviousReportError,
@@ -146,3 +157,66 @@ def test_previous_report_errors(loose_facts: Facts, tmp_path: Path) -> None:
     other["product"]["display_name"] = "Metformin"
     with pytest.raises(PreviousReportError, match="not of 'Atorvastatin'"):
         apply_previous(loose_facts, parse_previous(other))
+
+
+def _openfda_like(n_reports: int, n_product: int) -> tuple[pl.DataFrame, BackgroundFacts]:
+    """A whole-database 2x2 source (as openFDA counts give): no prior, so IC025 ranks."""
+    table = pl.DataFrame(
+        {
+            "product": ["P", "P", "P"],
+            "event": ["Rash", "Lonely", "Drug ineffective"],
+            "a": [40, 5, 9],
+        }
+    )
+    res = disproportionality_from_counts(
+        table,
+        product_totals=pl.DataFrame({"product": ["P"], "n": [n_product]}),
+        event_totals=pl.DataFrame(
+            {"event": ["Rash", "Lonely", "Drug ineffective"], "n": [400, 5, 5000]}
+        ),
+        n_reports=n_reports,
+        methods=["prr", "ror", "ic"],
+    )
+    bg = BackgroundFacts(
+        source="openfda",
+        description=f"openFDA whole-database counts ({n_reports:,} reports)",
+        reports=n_reports,
+        product_reports=n_product,
+        ebgm_available=False,
+        ebgm_absent_reason="EBGM needs the all-pairs prior",
+    )
+    return for_product(res, "P"), bg
+
+
+def _hook(rows: pl.DataFrame, bg: BackgroundFacts) -> SignalsFacts:
+    return signals_facts_from_rows(
+        rows,
+        background=bg,
+        criteria=SdrCriteria(),
+        thresholds=ThresholdFacts(
+            prr_min=2, chi2_min=4, min_count=3, ror025_min=1, ic025_min=0, eb05_min=2
+        ),
+        display={},
+        notes=[],
+        label="P",
+        source="openFDA whole database",
+    )
+
+
+def test_hook_for_another_background_ranks_by_ic025() -> None:
+    rows, bg = _openfda_like(1_000_000, 2_000)
+    s = _hook(rows, bg)
+    assert s.background is not None and not s.background.refused
+    assert s.sdr is not None and s.sdr.primary_criterion == "IC025"
+    assert [x.event for x in s.signals] == ["Rash"]  # E = 0.8, a = 40
+    assert [x.event for x in s.sdr.zero_background] == ["Lonely"]  # c = 5 - 5 = 0
+    assert [x.event for x in s.sdr.lack_of_efficacy] == ["Drug ineffective"]
+    assert s.signals[0].source == "openFDA whole database"
+
+
+def test_hook_refuses_a_dominated_background() -> None:
+    rows, bg = _openfda_like(8_000, 2_000)  # the product is 25% of the background
+    s = _hook(rows, bg)
+    assert s.background is not None and s.background.refused
+    assert "25.0%" in (s.background.refused_reason or "")
+    assert s.signals == [] and s.top_by_ebgm == []

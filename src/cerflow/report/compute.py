@@ -41,6 +41,7 @@ from cerflow.analysis import sdr as sdr_mod
 from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
+from cerflow.analysis.gps import GpsPrior
 from cerflow.analysis.sdr import SdrCriteria
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.narrative.facts import (
@@ -456,11 +457,6 @@ def _signals(
     notes.extend(res.notes)
     rows = for_product(res, label)
     n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
-    sel = sdr_mod.select_sdrs(
-        rows.with_columns(pl.col("event").cast(pl.Utf8)), n_product=n_product, criteria=criteria
-    )
-    refused = sdr_mod.background_refusal(res.n_reports, n_product, criteria=criteria)
-    source = f"{kind} reports in the local store"
     window = ""
     if since or until:
         window = f", received {since or 'any date'} to {until or 'the data cut-off'}"
@@ -477,8 +473,49 @@ def _signals(
         window_end=until,
         ebgm_available=res.prior is not None,
         ebgm_absent_reason=None if res.prior is not None else "EBGM was not computed",
-        refused=refused is not None,
-        refused_reason=refused,
+    )
+    return signals_facts_from_rows(
+        rows,
+        background=background,
+        criteria=criteria,
+        thresholds=tf,
+        display=display,
+        notes=notes,
+        label=label,
+        source=f"{kind} reports in the local store",
+        prior=res.prior,
+        detected_on=detected_on,
+    )
+
+
+def signals_facts_from_rows(
+    rows: pl.DataFrame,
+    *,
+    background: BackgroundFacts,
+    criteria: SdrCriteria,
+    thresholds: ThresholdFacts,
+    display: dict[str, str],
+    notes: list[str],
+    label: str,
+    source: str,
+    prior: GpsPrior | None = None,
+    detected_on: dt.date | None = None,
+) -> SignalsFacts:
+    """SDR facts from one product's disproportionality rows against a named background.
+
+    The hook for any background: the local store (above) or openFDA whole-database counts
+    (rows from `disproportionality_from_counts`, ``background.source == "openfda"``, no
+    prior, so IC025 is the primary criterion). The refusal rule is applied here from
+    ``background.reports`` and ``background.product_reports`` alone
+    (`cerflow.analysis.sdr.background_refusal`), so it holds for whichever background.
+    """
+    n_product = background.product_reports
+    sel = sdr_mod.select_sdrs(
+        rows.with_columns(pl.col("event").cast(pl.Utf8)), n_product=n_product, criteria=criteria
+    )
+    refused = sdr_mod.background_refusal(background.reports, n_product, criteria=criteria)
+    background = background.model_copy(
+        update={"refused": refused is not None, "refused_reason": refused}
     )
 
     def facts_of(frame: pl.DataFrame) -> list[SignalFacts]:
@@ -529,25 +566,24 @@ def _signals(
     sdr_facts.n_fdr = len(sdr_facts.fdr_list)
     sdr_facts.n_zero_background = len(sdr_facts.zero_background)
     sdr_facts.n_lack_of_efficacy = len(sdr_facts.lack_of_efficacy)
-    prior = None
-    if res.prior is not None:
-        p = res.prior
-        prior = PriorFacts(
-            alpha1=_req(p.alpha1),
-            beta1=_req(p.beta1),
-            alpha2=_req(p.alpha2),
-            beta2=_req(p.beta2),
-            p=_req(p.p),
-            loglik=_num(p.loglik, 2),
-            converged=p.converged,
+    prior_facts = None
+    if prior is not None:
+        prior_facts = PriorFacts(
+            alpha1=_req(prior.alpha1),
+            beta1=_req(prior.beta1),
+            alpha2=_req(prior.alpha2),
+            beta2=_req(prior.beta2),
+            p=_req(prior.p),
+            loglik=_num(prior.loglik, 2),
+            converged=prior.converged,
         )
     return SignalsFacts(
-        background_reports=res.n_reports,
+        background_reports=background.reports,
         product_reports=n_product,
         product_label=label,
         pairs_tested=rows.height,
-        thresholds=tf,
-        prior=prior,
+        thresholds=thresholds,
+        prior=prior_facts,
         signals=flagged,
         top_by_ebgm=top,
         background=background,
