@@ -38,6 +38,10 @@ MEANINGS: dict[str, str] = {
     "db_pool_size": "Connections kept open per process (PostgreSQL)",
     "db_max_overflow": "Extra connections a process may open above the pool size under load",
     "db_pool_timeout": "Seconds to wait for a free pooled connection before failing the request",
+    "sentry_dsn": "Sentry DSN: errors of the API, workers, beat and CLI are sent there, scrubbed by the log redaction; unset = off",
+    "sentry_traces_sample_rate": "Share of requests and jobs traced to Sentry (0 = errors only)",
+    "worker_liveness_seconds": "A worker whose consumer loop has not turned for this long fails /health/live (restarted)",
+    "worker_startup_grace_seconds": "Seconds a starting worker counts as alive before its consumer loop first turns",
     "db_connect_timeout_seconds": "Seconds to wait for a new PostgreSQL connection (unreachable host: fail fast, not after the TCP timeout)",
     "db_pool_recycle": "Seconds after which a pooled connection is replaced (outlives "
     "PgBouncer/firewall idle cuts)",
@@ -95,6 +99,13 @@ MEANINGS: dict[str, str] = {
     "(the report states the threshold)",
     "background_max_product_share": "Ratios are refused when the product holds more than this "
     "fraction of the background's reports (e.g. a store filled with the product alone)",
+    "series_changepoint_min_months": "Minimum segment (months) on each side of a change point "
+    "in the monthly series; a shorter excursion is reported as outlier months (stated in "
+    "the report)",
+    "series_outlier_z": "Robust z (residual from a 5-month rolling median over the MAD or "
+    "Poisson scale) above which a month is reported as an isolated outlier",
+    "series_reporting_lag_months": "The last months of the series discussed as possibly "
+    "incomplete because reports reach FDA and the public data late",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",

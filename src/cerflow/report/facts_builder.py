@@ -29,6 +29,7 @@ from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
 from cerflow.narrative.facts import Facts
+from cerflow.store.labels import read_label
 from cerflow.store.product_data import ProductData, read_background, read_product
 
 if TYPE_CHECKING:
@@ -159,13 +160,14 @@ def build_facts(
     """
     from cerflow.analysis.sdr import SdrCriteria
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
+    from cerflow.report.labelling import apply_labelling
 
     settings = settings or get_settings()
     data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)
-    methods = methods_facts()
+    methods = methods_facts(settings)
     series_job = _InThread(
         lambda: monthly_series(data.reports, data.since, data.until, data.cutoff, methods)
     )
@@ -173,7 +175,7 @@ def build_facts(
         signals = _signal_outcome(engine, data, thresholds, signal_cache)
     finally:
         series_job.join()  # never leave the thread running, even on an error here
-    return compute_facts_from(
+    facts = compute_facts_from(
         data,
         thresholds=thresholds,
         signals=signals,
@@ -181,4 +183,8 @@ def build_facts(
         report_id=report_id,
         version=version,
         sdr_criteria=SdrCriteria.from_settings(settings),
+        methods=methods,
     )
+    # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.
+    label = read_label(engine, data.product_keys) if data.kind == "drug" else None
+    return apply_labelling(facts, label)
