@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     # What disproportionality compares a product with: "store" (every report of the same
     # kind in the local store) or "openfda" (the whole FAERS database counted by openFDA).
     signal_background: Literal["store", "openfda"] = "store"
+    # Signals of disproportionate reporting (issue 11, cerflow.analysis.sdr).
+    signal_fdr_q: float = Field(default=0.05, gt=0.0, lt=1.0)
+    signal_min_product_reports: int = Field(default=50, ge=0)
+    background_min_reports: int = Field(default=1000, ge=0)
+    background_max_product_share: float = Field(default=0.2, gt=0.0, le=1.0)
 
     # Monthly series (issue 11 item 5): a change point needs this many months on each
     # side, so a one-month spike is an outlier and never a level shift.

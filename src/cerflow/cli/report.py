@@ -45,6 +45,7 @@ from cerflow.ingest.openfda_background import counts_provider
 from cerflow.ingest.sample import ingest_sample
 from cerflow.report.background import check_background
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
+from cerflow.report.signal_status import PreviousReportError, PreviousSignals, read_previous
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
 
@@ -72,6 +73,7 @@ def run_report(
     label: str,
     background: str | None = None,
     cer_inputs: CerInputs | None = None,
+    previous: PreviousSignals | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages.
 
@@ -110,6 +112,7 @@ def run_report(
             background=chosen,
             background_counts=counts,
             cer_inputs=cer_inputs,
+            previous=previous,
         )
 
 
@@ -209,10 +212,22 @@ def report_command(
             "writer-input boxes and the sign-off chapter.",
         ),
     ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="facts.json of the earlier report of the same product: each signal's "
+            "status (new / ongoing / closed) and first-detected date are computed against it.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
     cer_inputs = _read_inputs(inputs, [drug] if drug else codes)
+    try:
+        previous_signals = read_previous(previous) if previous is not None else None
+    except PreviousReportError as exc:
+        raise fail(exc, 2) from None
     since_d, until_d = review_window(since, until)
     if background is not None:
         try:
@@ -240,6 +255,7 @@ def report_command(
                 label=drug or ", ".join(codes),
                 background=background,
                 cer_inputs=cer_inputs,
+                previous=previous_signals,
             )
         except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None

@@ -208,6 +208,14 @@ class SignalFacts(_Model):
     label_section: str | None = None  # e.g. "adverse_reactions", "boxed_warning"
     label_quote: str | None = None  # the matching sentence of the label, verbatim
     lack_of_efficacy: bool = False  # "Drug ineffective" etc.: reported apart, not as an AE
+    # --- issue 11 items 2 and 4 (SDRs, signal table) ---
+    zero_background: bool = False  # c = 0: no other product has the event; never ranked
+    mid_p: float | None = None  # one-sided mid-p Fisher exact (excess reporting)
+    fdr_p: float | None = None  # Benjamini-Hochberg adjusted mid-p (eligible pairs only)
+    fdr_significant: bool = False
+    status: Literal["new", "ongoing", "closed"] | None = None  # vs the previous report
+    first_detected: dt.date | None = None
+    source: str | None = None  # the background the SDR was found in
 
 
 class BackgroundQueryFacts(_Model):
@@ -241,6 +249,37 @@ class BackgroundFacts(_Model):
     from_cache: bool = False
 
 
+class SdrFacts(_Model):
+    """How signals of disproportionate reporting (SDRs) were chosen, and the lists kept
+    apart from them (`cerflow.analysis.sdr`). The SDRs themselves are `SignalsFacts.signals`.
+    """
+
+    primary_criterion: Literal["EB05", "IC025"]
+    primary_threshold: float
+    min_cases: int  # one minimum case count for every method
+    fdr_q: float  # Benjamini-Hochberg level on one-sided mid-p Fisher p-values
+    fdr_tests: int  # the BH family: pairs with a >= min_cases, c > 0, not lack of efficacy
+    min_product_reports: int
+    background_min_reports: int
+    background_max_product_share: float  # a fraction, e.g. 0.2
+    descriptive_only: bool = False
+    descriptive_reason: str | None = None
+    fdr_list: list[SignalFacts] = Field(default_factory=list)
+    zero_background: list[SignalFacts] = Field(default_factory=list)
+    lack_of_efficacy: list[SignalFacts] = Field(default_factory=list)
+    closed: list[SignalFacts] = Field(default_factory=list)  # SDRs of the previous report only
+    previous_report: str | None = None  # report id of the report the status is computed against
+    lack_of_efficacy_terms: list[str] = Field(default_factory=list)
+    # List sizes, so the text can print them and the number tracing still holds.
+    n_sdrs: int = 0
+    n_fdr: int = 0
+    n_zero_background: int = 0
+    n_lack_of_efficacy: int = 0
+    n_closed: int = 0
+    n_new: int = 0
+    n_ongoing: int = 0
+
+
 class PriorFacts(_Model):
     alpha1: float
     beta1: float
@@ -267,9 +306,13 @@ class SignalsFacts(_Model):
     pairs_tested: int
     thresholds: ThresholdFacts
     prior: PriorFacts | None = None
-    signals: list[SignalFacts] = Field(default_factory=list)  # flagged by >= 1 method
+    # Signals of disproportionate reporting (issue 11): a >= min_cases, c > 0, not lack of
+    # efficacy, primary criterion met; ranked by it (see `sdr`). Empty when the background
+    # is refused or the product is too small (descriptive only).
+    signals: list[SignalFacts] = Field(default_factory=list)
     top_by_ebgm: list[SignalFacts] = Field(default_factory=list)
     background: BackgroundFacts | None = None  # issue 11 contract: the named background
+    sdr: SdrFacts | None = None  # issue 11 item 2: how the SDRs were chosen
 
 
 class PeerFacts(_Model):

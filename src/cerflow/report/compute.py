@@ -37,9 +37,12 @@ import polars as pl
 
 from cerflow.analysis import anomalies as anomalies_mod
 from cerflow.analysis import peers as peers_mod
+from cerflow.analysis import sdr as sdr_mod
 from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
+from cerflow.analysis.gps import GpsPrior
+from cerflow.analysis.sdr import SdrCriteria
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.narrative.facts import (
     AnomalyFacts,
@@ -57,6 +60,7 @@ from cerflow.narrative.facts import (
     RecallFacts,
     RecallsFacts,
     ReportMeta,
+    SdrFacts,
     SignalFacts,
     SignalsFacts,
     SnapshotFacts,
@@ -106,6 +110,10 @@ REFERENCES = [
     "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
     "devices (MDR), Article 61 and Annex XIV.",
     "ICH E2C(R2): Periodic Benefit-Risk Evaluation Report (PBRER). 2012.",
+    "Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and powerful "
+    "approach to multiple testing. J R Stat Soc B. 1995;57(1):289-300.",
+    "Lancaster HO. Significance tests in discrete distributions. J Am Stat Assoc. "
+    "1961;56(294):223-234.",
 ]
 
 DEDUP_RULES = [
@@ -558,7 +566,18 @@ def _signals(
     thresholds: SignalThresholds,
     display: dict[str, str],
     notes: list[str],
+    *,
+    criteria: SdrCriteria | None = None,
+    kind: str = "drug",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    detected_on: dt.date | None = None,
 ) -> SignalsFacts | None:
+    criteria = criteria or SdrCriteria(
+        min_cases=thresholds.min_count,
+        eb05_min=thresholds.eb05_min,
+        ic025_min=thresholds.ic025_min,
+    )
     tf = ThresholdFacts(
         prr_min=thresholds.prr_min,
         chi2_min=thresholds.chi2_min,
@@ -571,38 +590,138 @@ def _signals(
         return None
     notes.extend(res.notes)
     rows = for_product(res, label)
-    items = [
-        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
-        for r in rows.iter_rows(named=True)
-    ]
-    flagged = [s for s in items if s.flags]
-    flagged.sort(key=lambda s: (-(s.eb05 or 0.0), -s.a, s.event))
-    top = sorted(
-        (s for s in items if s.a >= thresholds.min_count),
-        key=lambda s: (-(s.ebgm or 0.0), -s.a, s.event),
-    )[:TOP_N]
-    prior = None
-    if res.prior is not None:
-        p = res.prior
-        prior = PriorFacts(
-            alpha1=_req(p.alpha1),
-            beta1=_req(p.beta1),
-            alpha2=_req(p.alpha2),
-            beta2=_req(p.beta2),
-            p=_req(p.p),
-            loglik=_num(p.loglik, 2),
-            converged=p.converged,
-        )
     n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
+    window = ""
+    if since or until:
+        window = f", received {since or 'any date'} to {until or 'the data cut-off'}"
+    background = BackgroundFacts(
+        source="store",
+        description=(
+            f"the {res.n_reports:,} {kind} reports the local store holds{window} that name at "
+            f"least one product and one event ({n_product:,} of them concern the product); "
+            "this is what was imported, not the whole FDA database"
+        ),
+        reports=res.n_reports,
+        product_reports=n_product,
+        window_start=since,
+        window_end=until,
+        ebgm_available=res.prior is not None,
+        ebgm_absent_reason=None if res.prior is not None else "EBGM was not computed",
+    )
+    return signals_facts_from_rows(
+        rows,
+        background=background,
+        criteria=criteria,
+        thresholds=tf,
+        display=display,
+        notes=notes,
+        label=label,
+        source=f"{kind} reports in the local store",
+        prior=res.prior,
+        detected_on=detected_on,
+    )
+
+
+def signals_facts_from_rows(
+    rows: pl.DataFrame,
+    *,
+    background: BackgroundFacts,
+    criteria: SdrCriteria,
+    thresholds: ThresholdFacts,
+    display: dict[str, str],
+    notes: list[str],
+    label: str,
+    source: str,
+    prior: GpsPrior | None = None,
+    detected_on: dt.date | None = None,
+) -> SignalsFacts:
+    """SDR facts from one product's disproportionality rows against a named background.
+
+    The hook for any background: the local store (above) or openFDA whole-database counts
+    (rows from `disproportionality_from_counts`, ``background.source == "openfda"``, no
+    prior, so IC025 is the primary criterion). The refusal rule is applied here from
+    ``background.reports`` and ``background.product_reports`` alone
+    (`cerflow.analysis.sdr.background_refusal`), so it holds for whichever background.
+    """
+    n_product = background.product_reports
+    sel = sdr_mod.select_sdrs(
+        rows.with_columns(pl.col("event").cast(pl.Utf8)), n_product=n_product, criteria=criteria
+    )
+    refused = sdr_mod.background_refusal(background.reports, n_product, criteria=criteria)
+    background = background.model_copy(
+        update={"refused": refused is not None, "refused_reason": refused}
+    )
+
+    def facts_of(frame: pl.DataFrame) -> list[SignalFacts]:
+        out = []
+        for r in frame.iter_rows(named=True):
+            f = _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+            f.zero_background = bool(r["zero_background"])
+            f.lack_of_efficacy = bool(r["lack_of_efficacy"])
+            f.mid_p = _num(r["mid_p"], 6)
+            f.fdr_p = _num(r["fdr_p"], 6)
+            f.fdr_significant = bool(r["fdr_significant"])
+            f.source = source
+            out.append(f)
+        return out
+
+    ratios_allowed = refused is None and not sel.descriptive_only
+    flagged = facts_of(sel.sdrs) if ratios_allowed else []
+    for x in flagged:  # no previous report known here: cerflow.report.signal_status updates
+        x.status, x.first_detected = "new", detected_on
+    top_rows = sel.table.filter(
+        ~pl.col("zero_background") & (pl.col("a") >= criteria.min_cases)
+    ).sort(
+        ["ebgm" if "ebgm" in sel.table.columns else "primary", "a", "event"],
+        descending=[True, True, False],
+    )
+    top = facts_of(top_rows.head(TOP_N)) if ratios_allowed else []
+    if refused is not None:
+        notes.append(f"ratios were not computed against this background: {refused}")
+    elif sel.descriptive_reason is not None:
+        notes.append(sel.descriptive_reason)
+    sdr_facts = SdrFacts(
+        primary_criterion=sel.primary,
+        primary_threshold=sel.primary_threshold,
+        min_cases=criteria.min_cases,
+        fdr_q=criteria.fdr_q,
+        fdr_tests=sel.tests if ratios_allowed else 0,
+        min_product_reports=criteria.min_product_reports,
+        background_min_reports=criteria.background_min_reports,
+        background_max_product_share=criteria.background_max_product_share,
+        descriptive_only=sel.descriptive_only,
+        descriptive_reason=sel.descriptive_reason,
+        fdr_list=facts_of(sel.fdr_list) if ratios_allowed else [],
+        zero_background=facts_of(sel.zero_background),
+        lack_of_efficacy=facts_of(sel.lack_of_efficacy),
+        lack_of_efficacy_terms=list(sdr_mod.LACK_OF_EFFICACY_LIST),
+    )
+    sdr_facts.n_sdrs = sdr_facts.n_new = len(flagged)
+    sdr_facts.n_fdr = len(sdr_facts.fdr_list)
+    sdr_facts.n_zero_background = len(sdr_facts.zero_background)
+    sdr_facts.n_lack_of_efficacy = len(sdr_facts.lack_of_efficacy)
+    prior_facts = None
+    if prior is not None:
+        prior_facts = PriorFacts(
+            alpha1=_req(prior.alpha1),
+            beta1=_req(prior.beta1),
+            alpha2=_req(prior.alpha2),
+            beta2=_req(prior.beta2),
+            p=_req(prior.p),
+            loglik=_num(prior.loglik, 2),
+            converged=prior.converged,
+        )
     return SignalsFacts(
-        background_reports=res.n_reports,
+        background_reports=background.reports,
         product_reports=n_product,
         product_label=label,
         pairs_tested=rows.height,
-        thresholds=tf,
-        prior=prior,
+        thresholds=thresholds,
+        prior=prior_facts,
         signals=flagged,
         top_by_ebgm=top,
+        background=background,
+        sdr=sdr_facts,
     )
 
 
@@ -918,6 +1037,7 @@ def compute_facts_from(
     report_id: str | None = None,
     version: int = 1,
     generated_at: dt.datetime | None = None,
+    sdr_criteria: SdrCriteria | None = None,
     methods: MethodsFacts | None = None,
 ) -> Facts:
     """Every number of the CER for one product, from its stored data.
@@ -962,12 +1082,33 @@ def compute_facts_from(
     notes: dict[str, list[str]] = {}
     notes.update(series.notes)  # trend, forecast, anomalies: the order they always had
     notes["signals"] = list(signals.notes)
-    signal_facts = _signals(signals.result, label, thresholds, display_terms, notes["signals"])
-    if signal_facts is not None:  # issue 11, item 1: every result names its background
-        signal_facts.background = signals.background or store_background_facts(
-            data,
-            reports=signal_facts.background_reports,
-            product_reports=signal_facts.product_reports,
+    signal_facts = _signals(
+        signals.result,
+        label,
+        thresholds,
+        display_terms,
+        notes["signals"],
+        criteria=sdr_criteria,
+        kind=kind,
+        since=data.since,
+        until=data.until,
+        detected_on=data.cutoff,
+    )
+    if signal_facts is not None and signal_facts.background is not None:
+        # Issue 11, item 1: every result names its background. The SDR step decided on
+        # refusal and EBGM from the counts; the statement says what the background is
+        # (openFDA's whole database with its queries, or what the local store holds).
+        decided = signal_facts.background
+        named = signals.background or store_background_facts(
+            data, reports=decided.reports, product_reports=decided.product_reports
+        )
+        signal_facts.background = named.model_copy(
+            update={
+                "refused": decided.refused,
+                "refused_reason": decided.refused_reason,
+                "ebgm_available": decided.ebgm_available and named.ebgm_available,
+                "ebgm_absent_reason": named.ebgm_absent_reason or decided.ebgm_absent_reason,
+            }
         )
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")

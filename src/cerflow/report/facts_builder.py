@@ -201,6 +201,7 @@ def build_facts(
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
     """
+    from cerflow.analysis.sdr import SdrCriteria
     from cerflow.report.background import check_background
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
     from cerflow.report.labelling import apply_labelling
@@ -238,6 +239,7 @@ def build_facts(
         series=series_job.result(),
         report_id=report_id,
         version=version,
+        sdr_criteria=SdrCriteria.from_settings(settings),
         methods=methods,
     )
     # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.

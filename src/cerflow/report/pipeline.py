@@ -31,6 +31,7 @@ from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
 from cerflow.report.cer_facts import apply_cer_inputs
+from cerflow.report.signal_status import PreviousSignals, apply_previous
 
 if TYPE_CHECKING:
     from cerflow.report.background import CountsProvider
@@ -142,7 +143,9 @@ def generate_report(
     background: str | None = None,
     background_counts: CountsProvider | None = None,
     cer_inputs: CerInputs | None = None,
+    previous: PreviousSignals | None = None,
 ) -> ReportResult:
+    """`previous`: the SDRs of the earlier report of the same product (signal status)."""
     settings = settings or get_settings()
     timings: dict[str, float] = {}
 
@@ -165,6 +168,7 @@ def generate_report(
         background_counts=background_counts,
     )
     facts = apply_cer_inputs(facts, cer_inputs, settings=settings)
+    facts = apply_previous(facts, previous)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
