@@ -37,6 +37,7 @@ from cerflow.ingest.sample import ingest_sample
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
+from cerflow.store.keys import srn_key, udi_di_key
 
 
 def _progress() -> Progress:
@@ -60,6 +61,8 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    udi_dis: list[str] | None = None,
+    srns: list[str] | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages."""
     with _progress() as progress:
@@ -88,6 +91,8 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            udi_dis=udi_dis or (),
+            srns=srns or (),
         )
 
 
@@ -134,6 +139,20 @@ def _refresh_from_openfda(
         raise fail(exc) from None
 
 
+def _eudamed_keys(
+    drug: str | None, udi_di: list[str] | None, srn: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """--udi-di/--srn checked and normalized before anything is read or fetched."""
+    try:
+        udi_dis = [udi_di_key(u) for u in udi_di or []]
+        srns = [srn_key(s) for s in srn or []]
+    except ValueError as exc:
+        raise fail(exc, 2) from None
+    if (udi_dis or srns) and drug:
+        raise fail("--udi-di and --srn link EUDAMED device records: use them with --device-code", 2)
+    return udi_dis, srns
+
+
 def report_command(
     drug: Annotated[
         str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
@@ -151,10 +170,26 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    udi_di: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--udi-di",
+            help="Link EUDAMED records with this UDI-DI or Basic UDI-DI (repeatable; devices).",
+        ),
+    ] = None,
+    srn: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--srn",
+            help="Link EUDAMED records of this manufacturer SRN, e.g. DE-MF-000001234 "
+            "(repeatable; devices).",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
     since_d, until_d = review_window(since, until)
+    udi_di, srn = _eudamed_keys(drug, udi_di, srn)
     try:
         formats = parse_formats(fmt)
     except ValueError as exc:
@@ -174,6 +209,8 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                udi_dis=udi_di,
+                srns=srn,
             )
         except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None

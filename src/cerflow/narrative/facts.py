@@ -41,6 +41,7 @@ class DeviceIdentification(_Model):
     manufacturer_name: str | None = None
     manufacturer_srn: str | None = None
     status: str | None = None
+    matched_by: str | None = None  # UDI-DI | SRN | FDA product code | trade name
 
 
 class SnapshotFacts(_Model):
@@ -64,6 +65,7 @@ class SnapshotFacts(_Model):
     reports_in_store: int = 0  # reports of this kind (in the window) last written by it
     product_reports: int = 0  # of those, reports of the product
     role: Literal["product", "background", "recalls", "identification"] = "background"
+    stored: int = 0  # inserted + updated + unchanged: what the store holds from this import
 
 
 class CountShare(_Model):
@@ -289,6 +291,33 @@ class ReportMeta(_Model):
     )
 
 
+class EudamedMatchFacts(_Model):
+    """How EUDAMED records were linked to the product: the rule in words and its keys."""
+
+    rule: str  # one sentence the report prints
+    udi_dis: list[str] = Field(default_factory=list)  # asked for (--udi-di)
+    srns: list[str] = Field(default_factory=list)  # asked for (--srn)
+    matched: int = 0  # EUDAMED records matched
+
+
+class DeviceFacts(_Model):
+    """Device-only results: seriousness rule, problem codes apart, per UDI-DI and brand."""
+
+    seriousness_rule: str
+    serious_event_types: list[str] = Field(default_factory=lambda: ["death", "injury"])
+    malfunctions: int = 0  # reports of MAUDE event type malfunction (not serious by itself)
+    malfunction_percent: float = 0.0
+    device_problem_reports: int = 0  # reports naming at least one device problem code
+    patient_problem_reports: int = 0  # reports naming at least one patient problem code
+    device_problems: list[CountShare] = Field(default_factory=list)
+    patient_problems: list[CountShare] = Field(default_factory=list)
+    udi_di_reports: int = 0  # reports whose device names a UDI-DI
+    by_udi_di: list[CountShare] = Field(default_factory=list)
+    brand_reports: int = 0  # reports whose device names a brand
+    by_brand: list[CountShare] = Field(default_factory=list)
+    eudamed_match: EudamedMatchFacts | None = None
+
+
 class Facts(_Model):
     meta: ReportMeta
     product: ProductFacts
@@ -308,6 +337,7 @@ class Facts(_Model):
     notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
+    device: DeviceFacts | None = None  # issue 12 item 6: device reports only
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""

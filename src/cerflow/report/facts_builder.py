@@ -147,6 +147,8 @@ def build_facts(
     report_id: str | None = None,
     version: int = 1,
     signal_cache: SignalCache | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
 ) -> Facts:
     """Every number of the CER for one drug or one set of device product codes.
 
@@ -160,7 +162,15 @@ def build_facts(
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
 
     settings = settings or get_settings()
-    data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
+    data = read_product(
+        engine,
+        drug=drug,
+        device_codes=device_codes,
+        since=since,
+        until=until,
+        udi_dis=udi_dis,
+        srns=srns,
+    )
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)

@@ -90,6 +90,8 @@ def compute_facts(
     settings: Settings | None = None,
     report_id: str | None = None,
     version: int = 1,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
 ) -> Facts:
     """The facts stage: every number a report may state, from the store.
 
@@ -114,6 +116,8 @@ def compute_facts(
             report_id=report_id,
             version=version,
             signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+            udi_dis=udi_dis,
+            srns=srns,
         )
 
 
@@ -130,6 +134,8 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
 ) -> ReportResult:
     settings = settings or get_settings()
     timings: dict[str, float] = {}
@@ -149,6 +155,8 @@ def generate_report(
         settings=settings,
         report_id=report_id,
         version=version,
+        udi_dis=udi_dis,
+        srns=srns,
     )
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")

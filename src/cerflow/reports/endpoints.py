@@ -84,6 +84,8 @@ def create_report(
             "until": body.until.isoformat() if body.until else None,
             "formats": list(dict.fromkeys(body.formats)),
             "polish": body.polish,
+            "udi_di": body.udi_di,
+            "srn": body.srn,
         },
         requested_by=user.user_id,
         idempotency_key=f"user:{user.user_id}:report:{idempotency_key}"

@@ -107,6 +107,8 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
             formats=formats,
             report_id=ctx.job_id,
             stage=stage,
+            udi_dis=list(ctx.params.get("udi_di") or []),
+            srns=list(ctx.params.get("srn") or []),
         )
     except (ProductNotFoundError, ValueError) as exc:
         raise PermanentJobError(str(exc)) from None
