@@ -291,6 +291,27 @@ class ReportMeta(_Model):
     )
 
 
+class SourceFlowFacts(_Model):
+    """Per source, the dedup flow in the order it happens (issue 12 item 5):
+    rows read -> duplicates and older case versions removed -> deleted cases removed ->
+    passed to the store (-> rejected; stored = new + updated + unchanged)."""
+
+    source: str
+    snapshots: int
+    snapshot_ids: list[int] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # file names or URLs, never local paths
+    rows_read: int = 0
+    superseded: int = 0
+    deleted: int = 0
+    passed: int = 0  # rows_read - superseded - deleted
+    rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stored: int = 0
+    product_reports: int = 0
+
+
 class EudamedMatchFacts(_Model):
     """How EUDAMED records were linked to the product: the rule in words and its keys."""
 
@@ -338,6 +359,7 @@ class Facts(_Model):
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
     device: DeviceFacts | None = None  # issue 12 item 6: device reports only
+    source_flow: list[SourceFlowFacts] = Field(default_factory=list)  # issue 12 item 5
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""

@@ -60,6 +60,7 @@ from cerflow.narrative.facts import (
     SignalFacts,
     SignalsFacts,
     SnapshotFacts,
+    SourceFlowFacts,
     ThresholdFacts,
     TrendFacts,
     VolumeFacts,
@@ -755,6 +756,31 @@ def _provenance(
     return out
 
 
+def source_flow(provenance: Sequence[SnapshotFacts]) -> list[SourceFlowFacts]:
+    """The dedup flow summed per source, for the snapshots that hold reports (recalls and
+    EUDAMED records have no case dedup)."""
+    out: dict[str, SourceFlowFacts] = {}
+    for p in provenance:
+        if p.role not in ("product", "background"):
+            continue
+        f = out.setdefault(p.source, SourceFlowFacts(source=p.source, snapshots=0))
+        f.snapshots += 1
+        f.snapshot_ids.append(p.snapshot_id)
+        if p.location not in f.files:
+            f.files.append(p.location)
+        f.rows_read += p.rows_before_dedup
+        f.superseded += p.superseded
+        f.deleted += p.deleted
+        f.passed += p.record_count
+        f.rejected += p.rejected
+        f.inserted += p.inserted
+        f.updated += p.updated
+        f.unchanged += p.unchanged
+        f.stored += p.stored
+        f.product_reports += p.product_reports
+    return list(out.values())
+
+
 def _version() -> str:
     try:
         return metadata.version("cerflow")
@@ -941,6 +967,7 @@ def compute_facts_from(
             if kind == "device"
             else None
         ),
+        source_flow=source_flow(provenance),
     )
     _assert_finite(facts)
     return facts
