@@ -684,6 +684,12 @@ def _int(d: dict[str, Any], *keys: str) -> int:
     return total
 
 
+def _is_local(text: str) -> bool:
+    return text.startswith("/") or bool(_WINDOWS_ABS.match(text)) or text.lower().startswith(
+        "file://"
+    )
+
+
 def display_location(location: str) -> str:
     """Where a snapshot came from, as a reader elsewhere can understand it.
 
@@ -695,6 +701,10 @@ def display_location(location: str) -> str:
     inside an archive) are kept as they are.
     """
     text = location.strip()
+    if ", " in text:  # a bulk import of several files records them joined by ", "
+        parts = [p.strip() for p in text.split(", ")]
+        if any(_is_local(p) for p in parts):
+            return ", ".join(display_location(p) for p in parts)
     path = text
     if text.lower().startswith("file://"):
         path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
