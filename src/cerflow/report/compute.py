@@ -685,8 +685,8 @@ def _int(d: dict[str, Any], *keys: str) -> int:
 
 
 def _is_local(text: str) -> bool:
-    return text.startswith("/") or bool(_WINDOWS_ABS.match(text)) or text.lower().startswith(
-        "file://"
+    return (
+        text.startswith("/") or bool(_WINDOWS_ABS.match(text)) or text.lower().startswith("file://")
     )
 
 
