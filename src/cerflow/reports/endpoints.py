@@ -24,6 +24,7 @@ from cerflow.api.deps import (
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
+from cerflow.errors import CerflowError
 from cerflow.products.service import resolve
 from cerflow.reports import listing, service
 from cerflow.reports.models import CerReport
@@ -74,6 +75,12 @@ def create_report(
     """Start a report job; poll `status_url`, then download from `/api/v1/reports/{job_id}`."""
     kind, key = resolve(body.product_ref)
     kind = body.product_kind or kind
+    if kind != "device" and (body.udi_di or body.srn):
+        raise CerflowError(
+            f"udi_di and srn link EUDAMED device records, but {body.product_ref!r} is a "
+            f"{kind}: send them with a device product code",
+            422,
+        )
     handle = submitter.submit(
         session=session,
         kind="report",
