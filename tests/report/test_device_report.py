@@ -362,3 +362,18 @@ def test_cli_refuses_bad_eudamed_keys(cli_store: Path, args: list[str], message:
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_one_value_breakdowns_are_sentences(store: Engine) -> None:
+    f = build_facts(store, device_codes=["FRN"])
+    assert f.device is not None
+    f.device.by_udi_di = f.device.by_udi_di[:1]
+    f.device.udi_di_reports = 2
+    f.device.by_brand = f.device.by_brand[:1]
+    f.device.brand_reports = 3
+    text = _section_text(f, "top-events")
+    assert f"Every report that names a UDI-DI (2) names {UDI_A}" in text
+    assert "Every report that names a brand (3) names PUMPA" in text
+    tables = _tables(f, "top-events")
+    assert "Reports by UDI-DI of the device" not in tables
+    assert "Reports by brand name of the device" not in tables
