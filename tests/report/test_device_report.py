@@ -377,3 +377,28 @@ def test_one_value_breakdowns_are_sentences(store: Engine) -> None:
     tables = _tables(f, "top-events")
     assert "Reports by UDI-DI of the device" not in tables
     assert "Reports by brand name of the device" not in tables
+
+
+def test_real_eudamed_records_link_by_srn_and_basic_udi_di(
+    db_engine: Engine, shared_data: Path
+) -> None:
+    """25 real EUDAMED search results (Amann Girrbach, dental): they carry no FDA product
+    code and no trade name a MAUDE report uses, so only --srn / --udi-di can link them. The
+    expected counts are read from the JSON directly, not through cerflow."""
+    from cerflow.etl.eudamed import device_from_search_item
+
+    name = "Delapro_README_05_devices_udiDiData_search_by_srn.json"
+    items = json.loads((shared_data / "eudamed" / name).read_text(encoding="utf-8"))["content"]
+    load_reports(db_engine, device_reports(), MAUDE_PROV)
+    load_devices(db_engine, [device_from_search_item(i) for i in items], EUDAMED_PROV)
+    assert build_facts(db_engine, device_codes=["FRN"]).identification == []
+    srn = items[0]["manufacturerSrn"]
+    by_srn = build_facts(db_engine, device_codes=["FRN"], srns=[srn])
+    assert len(by_srn.identification) == sum(1 for i in items if i["manufacturerSrn"] == srn)
+    assert {d.matched_by for d in by_srn.identification} == {"SRN"}
+    basic = items[0]["basicUdi"]  # a HIBCC "++..." Basic UDI-DI
+    by_udi = build_facts(db_engine, device_codes=["FRN"], udi_dis=[basic.lower()])
+    assert sorted(d.udi_di or "" for d in by_udi.identification) == sorted(
+        i["primaryDi"] for i in items if i["basicUdi"] == basic
+    )
+    assert {d.matched_by for d in by_udi.identification} == {"UDI-DI"}

@@ -228,7 +228,8 @@ def device_code(code: str | None) -> str | None:
 
 # A UDI-DI of any issuing entity (GS1 GTIN: 8-14 digits; HIBCC: "+..."; ICCBBA and IFA:
 # letters, digits and a few separators). Upper-cased; at most 120 characters (EUDAMED's).
-_UDI_DI = re.compile(r"^[+]?[A-Z0-9][A-Z0-9.\-/$%*]{0,119}$")
+# HIBCC Basic UDI-DIs start with "++" (e.g. ++E494ARTEX7L, a real EUDAMED record).
+_UDI_DI = re.compile(r"^[+]{0,2}[A-Z0-9][A-Z0-9.\-/$%*+]{0,119}$")
 # A single registration number: country, actor role, 9 digits (e.g. DE-MF-000001234).
 _SRN = re.compile(r"^[A-Z]{2}-(MF|AR|PR|IM)-\d{9}$")
 
