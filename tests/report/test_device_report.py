@@ -45,7 +45,7 @@ from cerflow.db import make_engine
 from cerflow.etl.load_keyed import load_devices
 from cerflow.etl.load_reports import load_reports
 from cerflow.etl.records import CanonicalDevice, CanonicalEvent, CanonicalProduct, CanonicalReport
-from cerflow.narrative.facts import Facts, untraceable_numbers
+from cerflow.narrative.facts import ChangePointFacts, Facts, untraceable_numbers
 from cerflow.narrative.render import write_narrative
 from cerflow.report.facts_builder import build_facts
 from cerflow.reports.schemas import ReportCreate
@@ -402,3 +402,22 @@ def test_real_eudamed_records_link_by_srn_and_basic_udi_di(
         i["primaryDi"] for i in items if i["basicUdi"] == basic
     )
     assert {d.matched_by for d in by_udi.identification} == {"UDI-DI"}
+
+
+def test_anomaly_caption_promises_only_what_is_marked(store: Engine) -> None:
+    f = build_facts(store, device_codes=["FRN"])
+    f.anomalies, f.change_points = [], []
+
+    def caption(facts: Facts) -> str:
+        return next(
+            b.text
+            for s in write_narrative(facts).sections
+            for b in s.blocks
+            if b.kind == "chart" and b.chart_id == "anomalies"
+        )
+
+    assert "so nothing is marked" in caption(f)
+    f.change_points = [ChangePointFacts(month="2024-03", mean_before=1.0, mean_after=2.0)]
+    assert caption(f) == (
+        "Monthly reports with the change points marked (no month was above the control limit)."
+    )
