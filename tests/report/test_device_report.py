@@ -421,3 +421,12 @@ def test_anomaly_caption_promises_only_what_is_marked(store: Engine) -> None:
     assert caption(f) == (
         "Monthly reports with the change points marked (no month was above the control limit)."
     )
+
+
+def test_eudamed_rule_lists_keys_in_the_order_the_match_applies() -> None:
+    from cerflow.report.compute import eudamed_rule
+
+    rule = eudamed_rule([UDI_A], [SRN])
+    order = [rule.index(k) for k in (UDI_A, "MAUDE reports", SRN, "FDA product codes", "trade")]
+    assert order == sorted(order)
+    assert SRN not in eudamed_rule([], []) and "SRN" not in eudamed_rule([], [])

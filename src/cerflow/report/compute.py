@@ -595,12 +595,15 @@ SERIOUSNESS_RULE = (
 
 def eudamed_rule(udi_dis: Sequence[str], srns: Sequence[str]) -> str:
     """The EUDAMED match rule in one sentence, naming what was asked for."""
-    keys = []
+    udi = "a UDI-DI or Basic UDI-DI named in the product's MAUDE reports"
     if udi_dis:
-        keys.append("a UDI-DI or Basic UDI-DI given for this report (" + ", ".join(udi_dis) + ")")
+        udi = (
+            "a UDI-DI or Basic UDI-DI given for this report (" + ", ".join(udi_dis) + ") "
+            "or named in the product's MAUDE reports"
+        )
+    keys = [udi]
     if srns:
         keys.append("a manufacturer SRN given for this report (" + ", ".join(srns) + ")")
-    keys.append("a UDI-DI named in the product's MAUDE reports")
     keys.append("one of the FDA product codes of the query")
     keys.append("a trade name equal to a brand name in the reports")
     return (
