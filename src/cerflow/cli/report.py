@@ -32,8 +32,11 @@ from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
 from cerflow.ingest import IngestInputError
+from cerflow.ingest.labels import refresh_label
 from cerflow.ingest.openfda import refresh_product
+from cerflow.ingest.openfda_background import counts_provider
 from cerflow.ingest.sample import ingest_sample
+from cerflow.report.background import check_background
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
@@ -63,8 +66,16 @@ def run_report(
     label: str,
     udi_dis: list[str] | None = None,
     srns: list[str] | None = None,
+    background: str | None = None,
 ) -> ReportResult:
-    """Generate one report under a progress bar of the four stages."""
+    """Generate one report under a progress bar of the four stages.
+
+    `background` "openfda" compares a drug with openFDA's whole-database counts (fetched
+    or read from the cache); None takes `signal_background` from the settings.
+    """
+    settings = get_settings()
+    chosen = check_background(background or settings.signal_background)
+    counts = counts_provider(settings) if chosen == "openfda" else None
     with _progress() as progress:
         task = progress.add_task(f"{label}: facts", total=len(STAGES))
         seen: list[str] = []
@@ -93,6 +104,8 @@ def run_report(
             stage=stage,
             udi_dis=udi_dis or (),
             srns=srns or (),
+            background=chosen,
+            background_counts=counts,
         )
 
 
@@ -137,6 +150,10 @@ def _refresh_from_openfda(
         raise fail(exc, 2) from None
     except CerflowError as exc:
         raise fail(exc) from None
+    if drug:  # the drug's label for the labelled-status check; the report goes on without
+        _label, why_not = refresh_label(engine, drug=drug, settings=get_settings())
+        if why_not:
+            err.print(f"[yellow]drug label not updated:[/yellow] {why_not.splitlines()[0]}")
 
 
 def _eudamed_keys(
@@ -185,11 +202,25 @@ def report_command(
             "(repeatable; devices).",
         ),
     ] = None,
+    background: Annotated[
+        str | None,
+        typer.Option(
+            "--background",
+            help="Disproportionality background: 'store' (the local store) or 'openfda' "
+            "(the whole FAERS database as counted by openFDA; drugs). "
+            "Default: CERFLOW_SIGNAL_BACKGROUND.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
     since_d, until_d = review_window(since, until)
     udi_di, srn = _eudamed_keys(drug, udi_di, srn)
+    if background is not None:
+        try:
+            background = check_background(background)
+        except ValueError as exc:
+            raise fail(f"--background: {exc}", 2) from None
     try:
         formats = parse_formats(fmt)
     except ValueError as exc:
@@ -211,8 +242,11 @@ def report_command(
                 label=drug or ", ".join(codes),
                 udi_dis=udi_di,
                 srns=srn,
+                background=background,
             )
         except NotFoundError as exc:  # no such product in the store
+            raise fail(exc) from None
+        except CerflowError as exc:  # openFDA refused or failed the background counts
             raise fail(exc) from None
         except ValueError as exc:
             raise fail(exc, 2) from None

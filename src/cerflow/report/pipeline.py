@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -29,6 +29,9 @@ from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+
+if TYPE_CHECKING:
+    from cerflow.report.background import CountsProvider
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -92,6 +95,8 @@ def compute_facts(
     version: int = 1,
     udi_dis: Sequence[str] = (),
     srns: Sequence[str] = (),
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
 ) -> Facts:
     """The facts stage: every number a report may state, from the store.
 
@@ -118,6 +123,8 @@ def compute_facts(
             signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
             udi_dis=udi_dis,
             srns=srns,
+            background=background,
+            background_counts=background_counts,
         )
 
 
@@ -136,6 +143,8 @@ def generate_report(
     stage: Callable[[str], Any] | None = None,
     udi_dis: Sequence[str] = (),
     srns: Sequence[str] = (),
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
 ) -> ReportResult:
     settings = settings or get_settings()
     timings: dict[str, float] = {}
@@ -157,6 +166,8 @@ def generate_report(
         version=version,
         udi_dis=udi_dis,
         srns=srns,
+        background=background,
+        background_counts=background_counts,
     )
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")

@@ -93,6 +93,7 @@ def create_report(
             "polish": body.polish,
             "udi_di": body.udi_di,
             "srn": body.srn,
+            "background": body.background,
         },
         requested_by=user.user_id,
         idempotency_key=f"user:{user.user_id}:report:{idempotency_key}"

@@ -51,6 +51,13 @@ class ReportCreate(BaseModel):
     def _srns(cls, v: list[str]) -> list[str]:
         return list(dict.fromkeys(srn_key(x) for x in v))
 
+    background: Literal["store", "openfda"] | None = Field(
+        default=None,
+        description="Disproportionality background: the local store, or the whole FAERS "
+        "database as counted by openFDA (drugs only); default: the server's "
+        "CERFLOW_SIGNAL_BACKGROUND",
+    )
+
     @model_validator(mode="after")
     def _window_in_order(self) -> ReportCreate:
         # A validator, not a check in the route: the 422 then has FastAPI's documented

@@ -10,5 +10,6 @@ from cerflow.feedback import models as feedback_models  # noqa: F401
 from cerflow.jobs import models as jobs_models  # noqa: F401
 from cerflow.products import models as products_models  # noqa: F401
 from cerflow.reports import models as reports_models  # noqa: F401
+from cerflow.store import labels as store_labels  # noqa: F401
 from cerflow.store import models  # noqa: F401
 from cerflow.webhooks import models as webhooks_models  # noqa: F401
