@@ -258,3 +258,6 @@ def test_local_paths_are_shown_by_file_name_and_urls_unchanged() -> None:
     assert display_location("C:\\Users\\bob\\faers.zip") == "faers.zip"
     assert display_location("ascii/DEMO17Q2.txt") == "ascii/DEMO17Q2.txt"
     assert display_location("memory://recalls") == "memory://recalls"
+    # A MAUDE bulk import records all its files in one location, joined by ", ".
+    joined = "/srv/a/mdrfoiThru2025.zip, /srv/a/device2024.zip, C:\\x\\foidevproblem.zip"
+    assert display_location(joined) == "mdrfoiThru2025.zip, device2024.zip, foidevproblem.zip"

@@ -48,6 +48,7 @@ from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse
 from cerflow.report.signal_status import PreviousReportError, PreviousSignals, read_previous
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
+from cerflow.store.keys import srn_key, udi_di_key
 
 
 def _progress() -> Progress:
@@ -71,6 +72,8 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    udi_dis: list[str] | None = None,
+    srns: list[str] | None = None,
     background: str | None = None,
     cer_inputs: CerInputs | None = None,
     previous: PreviousSignals | None = None,
@@ -109,6 +112,8 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            udi_dis=udi_dis or (),
+            srns=srns or (),
             background=chosen,
             background_counts=counts,
             cer_inputs=cer_inputs,
@@ -178,6 +183,20 @@ def _read_inputs(path: Path | None, refs: list[str]) -> CerInputs | None:
         raise typer.Exit(2) from None
 
 
+def _eudamed_keys(
+    drug: str | None, udi_di: list[str] | None, srn: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """--udi-di/--srn checked and normalized before anything is read or fetched."""
+    try:
+        udi_dis = [udi_di_key(u) for u in udi_di or []]
+        srns = [srn_key(s) for s in srn or []]
+    except ValueError as exc:
+        raise fail(exc, 2) from None
+    if (udi_dis or srns) and drug:
+        raise fail("--udi-di and --srn link EUDAMED device records: use them with --device-code", 2)
+    return udi_dis, srns
+
+
 def report_command(
     drug: Annotated[
         str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
@@ -195,6 +214,21 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    udi_di: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--udi-di",
+            help="Link EUDAMED records with this UDI-DI or Basic UDI-DI (repeatable; devices).",
+        ),
+    ] = None,
+    srn: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--srn",
+            help="Link EUDAMED records of this manufacturer SRN, e.g. DE-MF-000001234 "
+            "(repeatable; devices).",
+        ),
+    ] = None,
     background: Annotated[
         str | None,
         typer.Option(
@@ -229,6 +263,7 @@ def report_command(
     except PreviousReportError as exc:
         raise fail(exc, 2) from None
     since_d, until_d = review_window(since, until)
+    udi_di, srn = _eudamed_keys(drug, udi_di, srn)
     if background is not None:
         try:
             background = check_background(background)
@@ -253,6 +288,8 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                udi_dis=udi_di,
+                srns=srn,
                 background=background,
                 cer_inputs=cer_inputs,
                 previous=previous_signals,

@@ -44,6 +44,7 @@ class DeviceIdentification(_Model):
     manufacturer_name: str | None = None
     manufacturer_srn: str | None = None
     status: str | None = None
+    matched_by: str | None = None  # UDI-DI | SRN | FDA product code | trade name
 
 
 class SnapshotFacts(_Model):
@@ -67,6 +68,7 @@ class SnapshotFacts(_Model):
     reports_in_store: int = 0  # reports of this kind (in the window) last written by it
     product_reports: int = 0  # of those, reports of the product
     role: Literal["product", "background", "recalls", "identification"] = "background"
+    stored: int = 0  # inserted + updated + unchanged: what the store holds from this import
 
 
 class CountShare(_Model):
@@ -443,6 +445,54 @@ class CerFacts(_Model):
     next_update: NextUpdateFacts
 
 
+class SourceFlowFacts(_Model):
+    """Per source, the dedup flow in the order it happens (issue 12 item 5):
+    rows read -> duplicates and older case versions removed -> deleted cases removed ->
+    passed to the store (-> rejected; stored = new + updated + unchanged)."""
+
+    source: str
+    snapshots: int
+    snapshot_ids: list[int] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # file names or URLs, never local paths
+    rows_read: int = 0
+    superseded: int = 0
+    deleted: int = 0
+    passed: int = 0  # rows_read - superseded - deleted
+    rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stored: int = 0
+    product_reports: int = 0
+
+
+class EudamedMatchFacts(_Model):
+    """How EUDAMED records were linked to the product: the rule in words and its keys."""
+
+    rule: str  # one sentence the report prints
+    udi_dis: list[str] = Field(default_factory=list)  # asked for (--udi-di)
+    srns: list[str] = Field(default_factory=list)  # asked for (--srn)
+    matched: int = 0  # EUDAMED records matched
+
+
+class DeviceFacts(_Model):
+    """Device-only results: seriousness rule, problem codes apart, per UDI-DI and brand."""
+
+    seriousness_rule: str
+    serious_event_types: list[str] = Field(default_factory=lambda: ["death", "injury"])
+    malfunctions: int = 0  # reports of MAUDE event type malfunction (not serious by itself)
+    malfunction_percent: float = 0.0
+    device_problem_reports: int = 0  # reports naming at least one device problem code
+    patient_problem_reports: int = 0  # reports naming at least one patient problem code
+    device_problems: list[CountShare] = Field(default_factory=list)
+    patient_problems: list[CountShare] = Field(default_factory=list)
+    udi_di_reports: int = 0  # reports whose device names a UDI-DI
+    by_udi_di: list[CountShare] = Field(default_factory=list)
+    brand_reports: int = 0  # reports whose device names a brand
+    by_brand: list[CountShare] = Field(default_factory=list)
+    eudamed_match: EudamedMatchFacts | None = None
+
+
 class Facts(_Model):
     meta: ReportMeta
     product: ProductFacts
@@ -462,6 +512,8 @@ class Facts(_Model):
     notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
+    device: DeviceFacts | None = None  # issue 12 item 6: device reports only
+    source_flow: list[SourceFlowFacts] = Field(default_factory=list)  # issue 12 item 5
     # Labelled status of the event terms (issue 11 item 3): the label and each term's status.
     labelling: LabelFacts | None = None
     outliers: list[OutlierFacts] = Field(default_factory=list)  # issue 11 item 5

@@ -49,7 +49,9 @@ from cerflow.narrative.facts import (
     BackgroundFacts,
     ChangePointFacts,
     CountShare,
+    DeviceFacts,
     DeviceIdentification,
+    EudamedMatchFacts,
     Facts,
     ForecastFacts,
     MethodsFacts,
@@ -64,6 +66,7 @@ from cerflow.narrative.facts import (
     SignalFacts,
     SignalsFacts,
     SnapshotFacts,
+    SourceFlowFacts,
     ThresholdFacts,
     TrendFacts,
     VolumeFacts,
@@ -831,9 +834,102 @@ def _identification(rows: list[dict[str, Any]]) -> list[DeviceIdentification]:
             manufacturer_name=r.get("manufacturer_name"),
             manufacturer_srn=r.get("manufacturer_srn"),
             status=r.get("status"),
+            matched_by=r.get("matched_by"),
         )
         for r in rows
     ]
+
+
+SERIOUSNESS_RULE = (
+    "A device report counts as serious when its MAUDE event type is death or injury "
+    "(or a death outcome is recorded); malfunction reports are counted apart and are not "
+    "serious by themselves."
+)
+
+
+def eudamed_rule(udi_dis: Sequence[str], srns: Sequence[str]) -> str:
+    """The EUDAMED match rule in one sentence, naming what was asked for."""
+    udi = "a UDI-DI or Basic UDI-DI named in the product's MAUDE reports"
+    if udi_dis:
+        udi = (
+            "a UDI-DI or Basic UDI-DI given for this report (" + ", ".join(udi_dis) + ") "
+            "or named in the product's MAUDE reports"
+        )
+    keys = [udi]
+    if srns:
+        keys.append("a manufacturer SRN given for this report (" + ", ".join(srns) + ")")
+    keys.append("one of the FDA product codes of the query")
+    keys.append("a trade name equal to a brand name in the reports")
+    return (
+        "A EUDAMED record is linked to the product when it carries, in this order of "
+        "precedence, " + "; or ".join(keys) + ". Each record shows the rule that linked it."
+    )
+
+
+def _distinct_shares(
+    frame: pl.DataFrame, col: str, label_of: dict[str, str], total: int
+) -> tuple[int, list[CountShare]]:
+    """(reports with a value in `col`, top values counted once per report)."""
+    rows = frame.filter(pl.col(col).is_not_null() & (pl.col(col) != "")).select("report_id", col)
+    if rows.height == 0:
+        return 0, []
+    with_value = int(rows["report_id"].n_unique())
+    vc = (
+        rows.unique()
+        .group_by(col)
+        .agg(pl.len().alias("n"))
+        .sort(["n", col], descending=[True, False])
+        .head(TOP_N)
+    )
+    counts = [(label_of.get(str(k), str(k)), int(n)) for k, n in vc.iter_rows()]
+    return with_value, _shares(counts, total)
+
+
+def device_facts(
+    reports: pl.DataFrame,
+    events: pl.DataFrame,
+    prod_rows: pl.DataFrame,
+    display_terms: dict[str, str],
+    *,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
+    matched: int = 0,
+) -> DeviceFacts:
+    """Device-only results; percentages are of all the product's reports."""
+    total = reports.height
+    malfunctions = int((reports["event_type"] == "malfunction").fill_null(False).sum())
+    ev = events.filter(pl.col("report_id").is_in(reports["report_id"].implode()))
+    dev_n, dev = _distinct_shares(
+        ev.filter(pl.col("term_type") == "device_problem"), "term", display_terms, total
+    )
+    pat_n, pat = _distinct_shares(
+        ev.filter(pl.col("term_type") == "patient_problem"), "term", display_terms, total
+    )
+    rows = prod_rows.with_columns(pl.col("udi_di").cast(pl.Utf8).str.strip_chars())
+    udi_n, udi = _distinct_shares(rows, "udi_di", {}, total)
+    brands = rows.with_columns(
+        pl.col("brand_name").cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    )
+    brand_n, brand = _distinct_shares(brands, "brand_name", {}, total)
+    return DeviceFacts(
+        seriousness_rule=SERIOUSNESS_RULE,
+        malfunctions=malfunctions,
+        malfunction_percent=_pct(malfunctions, total),
+        device_problem_reports=dev_n,
+        patient_problem_reports=pat_n,
+        device_problems=dev,
+        patient_problems=pat,
+        udi_di_reports=udi_n,
+        by_udi_di=udi,
+        brand_reports=brand_n,
+        by_brand=brand,
+        eudamed_match=EudamedMatchFacts(
+            rule=eudamed_rule(udi_dis, srns),
+            udi_dis=list(udi_dis),
+            srns=list(srns),
+            matched=matched,
+        ),
+    )
 
 
 def _int(d: dict[str, Any], *keys: str) -> int:
@@ -843,6 +939,12 @@ def _int(d: dict[str, Any], *keys: str) -> int:
         if isinstance(v, int | float) and not isinstance(v, bool):
             total += int(v)
     return total
+
+
+def _is_local(text: str) -> bool:
+    return (
+        text.startswith("/") or bool(_WINDOWS_ABS.match(text)) or text.lower().startswith("file://")
+    )
 
 
 def display_location(location: str) -> str:
@@ -856,6 +958,10 @@ def display_location(location: str) -> str:
     inside an archive) are kept as they are.
     """
     text = location.strip()
+    if ", " in text:  # a bulk import of several files records them joined by ", "
+        parts = [p.strip() for p in text.split(", ")]
+        if any(_is_local(p) for p in parts):
+            return ", ".join(display_location(p) for p in parts)
     path = text
     if text.lower().startswith("file://"):
         path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
@@ -908,12 +1014,38 @@ def _provenance(
                 superseded=superseded,
                 deleted=deleted,
                 rows_before_dedup=int(r.get("record_count") or 0) + superseded + deleted,
+                stored=_int(load, "inserted", "updated", "unchanged"),
                 reports_in_store=in_store.get(sid, 0),
                 product_reports=product_counts.get(sid, 0),
                 role=role,
             )
         )
     return out
+
+
+def source_flow(provenance: Sequence[SnapshotFacts]) -> list[SourceFlowFacts]:
+    """The dedup flow summed per source, for the snapshots that hold reports (recalls and
+    EUDAMED records have no case dedup)."""
+    out: dict[str, SourceFlowFacts] = {}
+    for p in provenance:
+        if p.role not in ("product", "background"):
+            continue
+        f = out.setdefault(p.source, SourceFlowFacts(source=p.source, snapshots=0))
+        f.snapshots += 1
+        f.snapshot_ids.append(p.snapshot_id)
+        if p.location not in f.files:
+            f.files.append(p.location)
+        f.rows_read += p.rows_before_dedup
+        f.superseded += p.superseded
+        f.deleted += p.deleted
+        f.passed += p.record_count
+        f.rejected += p.rejected
+        f.inserted += p.inserted
+        f.updated += p.updated
+        f.unchanged += p.unchanged
+        f.stored += p.stored
+        f.product_reports += p.product_reports
+    return list(out.values())
 
 
 def _version() -> str:
@@ -1161,6 +1293,20 @@ def compute_facts_from(
         methods=methods,
         notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
         writer_inputs=list(WRITER_INPUTS),
+        device=(
+            device_facts(
+                reports,
+                events,
+                prod_rows,
+                display_terms,
+                udi_dis=data.udi_dis,
+                srns=data.srns,
+                matched=len(data.devices),
+            )
+            if kind == "device"
+            else None
+        ),
+        source_flow=source_flow(provenance),
         outliers=series.outliers,
     )
     _assert_finite(facts)

@@ -185,6 +185,8 @@ def build_facts(
     report_id: str | None = None,
     version: int = 1,
     signal_cache: SignalCache | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
     background: str | None = None,
     background_counts: CountsProvider | None = None,
 ) -> Facts:
@@ -208,7 +210,15 @@ def build_facts(
 
     settings = settings or get_settings()
     chosen = check_background(background or settings.signal_background)
-    data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
+    data = read_product(
+        engine,
+        drug=drug,
+        device_codes=device_codes,
+        since=since,
+        until=until,
+        udi_dis=udi_dis,
+        srns=srns,
+    )
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)

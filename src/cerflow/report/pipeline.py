@@ -96,6 +96,8 @@ def compute_facts(
     settings: Settings | None = None,
     report_id: str | None = None,
     version: int = 1,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
     background: str | None = None,
     background_counts: CountsProvider | None = None,
 ) -> Facts:
@@ -122,6 +124,8 @@ def compute_facts(
             report_id=report_id,
             version=version,
             signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+            udi_dis=udi_dis,
+            srns=srns,
             background=background,
             background_counts=background_counts,
         )
@@ -140,6 +144,8 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
     background: str | None = None,
     background_counts: CountsProvider | None = None,
     cer_inputs: CerInputs | None = None,
@@ -164,6 +170,8 @@ def generate_report(
         settings=settings,
         report_id=report_id,
         version=version,
+        udi_dis=udi_dis,
+        srns=srns,
         background=background,
         background_counts=background_counts,
     )

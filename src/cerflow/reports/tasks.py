@@ -123,6 +123,8 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
             formats=formats,
             report_id=ctx.job_id,
             stage=stage,
+            udi_dis=list(ctx.params.get("udi_di") or []),
+            srns=list(ctx.params.get("srn") or []),
             **_background(ctx),
             cer_inputs=load_for_report(ctx.engine, kind=kind, ref=ref),
         )
