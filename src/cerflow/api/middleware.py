@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cerflow.auth.security import API_KEY_PREFIX, InvalidToken, decode_token
 from cerflow.config import Settings
 from cerflow.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from cerflow.observability.runtime_metrics import HTTP_IN_FLIGHT, sample_process
 from cerflow.ratelimit import Limit, RateLimiter
 
 log = structlog.get_logger("cerflow.access")
@@ -92,8 +93,14 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] != "websocket":
+                await self.app(scope, receive, send)
+                return
+            with HTTP_IN_FLIGHT.labels(kind="websocket").track_inprogress():
+                await self.app(scope, receive, send)
             return
+        in_flight = HTTP_IN_FLIGHT.labels(kind="http")
+        in_flight.inc()
         incoming = _header(scope, b"x-request-id") or ""
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -125,6 +132,8 @@ class RequestContextMiddleware:
                 {"x-request-id": request_id, **_security_headers(scope)},
             )
         finally:
+            in_flight.dec()
+            sample_process("api")
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or (
