@@ -51,6 +51,8 @@ EXPORTER_METRICS = {
     "up": "Prometheus (scrape health)",
     "redis_up": "redis_exporter",
     "redis_key_size": "redis_exporter (--check-single-keys)",
+    "redis_memory_used_bytes": "redis_exporter",
+    "redis_memory_max_bytes": "redis_exporter (maxmemory; 0 when unset)",
 }
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
@@ -257,6 +259,10 @@ def _exported_names() -> set[str]:
     from cerflow.jobs.metrics import TableCollector
 
     names.update(family.name for family in TableCollector(factory=None).describe())  # type: ignore[arg-type]
+    # The consumer heartbeat age, served by each worker's metrics port.
+    from cerflow.jobs.liveness import ConsumerHeartbeatCollector
+
+    names.update(family.name for family in ConsumerHeartbeatCollector().describe())
     return names
 
 
