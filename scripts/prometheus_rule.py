@@ -43,8 +43,20 @@ def build() -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (PromQL) as `|` blocks, as written in rules.yml."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def render() -> str:
-    body = yaml.safe_dump(build(), sort_keys=False, width=100, allow_unicode=True)
+    body = yaml.dump(build(), Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
     return HEADER + body
 
 
