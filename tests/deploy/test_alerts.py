@@ -135,7 +135,9 @@ def test_every_cerflow_metric_is_documented() -> None:
         for n in _exported_names()
         if n.startswith("cerflow_") and not n.endswith("_created")
     }
-    undocumented = sorted(b for b in bases if b not in text and b.removesuffix("_total") not in text)
+    undocumented = sorted(
+        b for b in bases if b not in text and b.removesuffix("_total") not in text
+    )
     assert not undocumented, f"metrics missing from docs/operations.md: {undocumented}"
     assert {"redis_memory_used_bytes", "redis_memory_max_bytes"} <= set(EXPORTER_METRICS)
 
@@ -231,9 +233,7 @@ def test_compose_runs_alertmanager_and_prometheus_uses_it() -> None:
 
 def _worker_deployments() -> dict[str, dict[str, Any]]:
     return {
-        d["metadata"]["name"]: d
-        for d in _docs(K8S / "workers.yaml")
-        if d["kind"] == "Deployment"
+        d["metadata"]["name"]: d for d in _docs(K8S / "workers.yaml") if d["kind"] == "Deployment"
     }
 
 
