@@ -747,7 +747,7 @@ def test_kustomize_builds(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(proc.stdout) if doc)
     assert kinds.count("Deployment") == 6  # api, 3 workers, beat, redis-exporter
-    assert kinds.count("PodDisruptionBudget") == 3
+    assert kinds.count("PodDisruptionBudget") == 4  # the API's and one per worker
     assert "Job" in kinds and "Ingress" in kinds and "Secret" not in kinds
 
 
