@@ -292,3 +292,14 @@ def test_redis_exporter_on_kubernetes_checks_every_queue() -> None:
     assert ("Service", "cerflow-redis-exporter") in objects
     assert ("NetworkPolicy", "redis-exporter-from-monitoring") in objects
     assert {_queue_of(d) for d in _worker_deployments().values()} == set(QUEUES)
+
+
+def test_flower_is_optional_behind_basic_auth_on_loopback() -> None:
+    compose = _yaml(COMPOSE)
+    flower = compose["services"]["flower"]
+    assert flower["profiles"] == ["flower"]  # not started by a plain `up -d`
+    assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("admin:${FLOWER_PASSWORD:?")
+    assert all(str(p).startswith("127.0.0.1:") for p in flower["ports"])
+    assert "@redis:6379/0" in flower["environment"]["CELERY_BROKER_URL"]
+    env_example = (DEPLOY / ".env.example").read_text(encoding="utf-8")
+    assert "\nFLOWER_PASSWORD=change-me" in env_example
