@@ -185,3 +185,35 @@ def test_report_build_stages_are_timed(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert {st: value(name, formats="html+json", stage=st) - before[st] for st in stages} == (
         dict.fromkeys(stages, 1.0)
     )
+
+
+_SERVE = """
+import os, sys, uvicorn
+from cerflow.cli import service
+uvicorn.run = lambda *a, **k: print(os.environ.get("PROMETHEUS_MULTIPROC_DIR"), flush=True)
+service.serve(host="127.0.0.1", port=8000, workers=int(sys.argv[1]), migrate_first=False)
+"""
+
+
+def _serve(workers: int, env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", _SERVE, str(workers)],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_serve_removes_its_own_metrics_dir_at_exit() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = ""
+    made = _serve(2, env)
+    assert "cerflow-metrics-" in made
+    assert not Path(made).exists()  # removed when serve exited
+
+
+def test_serve_wipes_a_given_metrics_dir_at_start(tmp_path: Path) -> None:
+    (tmp_path / "counter_123.db").write_bytes(b"old run")
+    (tmp_path / "keep.txt").write_text("not a sample file")
+    assert _serve(2, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}) == str(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]  # given dir stays
