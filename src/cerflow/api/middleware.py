@@ -73,6 +73,15 @@ def _latency_children(method: str, route: str, status: str) -> tuple[Any, Any]:
 
 
 _CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_IN_FLIGHT: dict[str, Any] = {}
+
+
+def _in_flight(kind: str) -> Any:
+    """The in-flight gauge child of `kind`, created on first use (after the fork)."""
+    child = _IN_FLIGHT.get(kind)
+    if child is None:
+        child = _IN_FLIGHT[kind] = HTTP_IN_FLIGHT.labels(kind=kind)
+    return child
 
 
 async def _send_json(
@@ -96,11 +105,10 @@ class RequestContextMiddleware:
             if scope["type"] != "websocket":
                 await self.app(scope, receive, send)
                 return
-            with HTTP_IN_FLIGHT.labels(kind="websocket").track_inprogress():
+            with _in_flight("websocket").track_inprogress():
                 await self.app(scope, receive, send)
             return
-        in_flight = HTTP_IN_FLIGHT.labels(kind="http")
-        in_flight.inc()
+        in_flight = _in_flight("http")
         incoming = _header(scope, b"x-request-id") or ""
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -118,6 +126,7 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
+        in_flight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
