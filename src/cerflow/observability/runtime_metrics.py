@@ -134,10 +134,19 @@ def _pool_numbers(dialect: str) -> tuple[int, int]:
     return checked_out, capacity
 
 
+_pool_children: dict[str, tuple[Any, Any]] = {}
+
+
 def _refresh_pool_gauges(dialect: str, returning: int = 0) -> None:
+    children = _pool_children.get(dialect)
+    if children is None:
+        children = _pool_children[dialect] = (
+            DB_POOL_CHECKED_OUT.labels(dialect=dialect),
+            DB_POOL_CAPACITY.labels(dialect=dialect),
+        )
     checked_out, capacity = _pool_numbers(dialect)
-    DB_POOL_CHECKED_OUT.labels(dialect=dialect).set(max(0, checked_out - returning))
-    DB_POOL_CAPACITY.labels(dialect=dialect).set(capacity)
+    children[0].set(max(0, checked_out - returning))
+    children[1].set(capacity)
 
 
 def instrument_pool(engine: Engine) -> None:
