@@ -188,4 +188,9 @@ def generate_report(
     timings["documents"] = time.perf_counter() - t
     if stage is not None:
         stage("done")
+    from cerflow.observability.runtime_metrics import REPORT_BUILD
+
+    built = "+".join(sorted(formats))
+    for name, seconds in timings.items():
+        REPORT_BUILD.labels(formats=built, stage=name).observe(seconds)
     return ReportResult(facts=facts, narrative=narrative, files=files, timings=timings)
