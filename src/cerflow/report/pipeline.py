@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cerflow.config import Settings, get_settings
+from cerflow.narrative.changes import VersionSnapshot, changes_for_new_version, narrative_texts
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
@@ -40,6 +41,9 @@ class ReportResult:
     narrative: Narrative
     files: dict[str, Path]
     timings: dict[str, float] = field(default_factory=dict)
+    # section id -> {"title", "text"} of the template narrative (before any LLM polish):
+    # what a report version stores so a later version can say which text changed.
+    template_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -130,7 +134,10 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    previous: VersionSnapshot | None = None,
 ) -> ReportResult:
+    """`previous`: the product's previous version; the report then carries the
+    "Changes since the previous version" chapter (pass `version=previous.number + 1`)."""
     settings = settings or get_settings()
     timings: dict[str, float] = {}
 
@@ -153,6 +160,12 @@ def generate_report(
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
+    if previous is not None:
+        facts = facts.model_copy(
+            update={"changes": changes_for_new_version(previous, facts, narrative)}
+        )
+        narrative = write_narrative(facts)
+    template_texts = narrative_texts(narrative)
     if settings.llm_base_url:
         narrative = polish_narrative(narrative, facts, settings)
     timings["narrative"] = time.perf_counter() - t
@@ -161,4 +174,10 @@ def generate_report(
     timings["documents"] = time.perf_counter() - t
     if stage is not None:
         stage("done")
-    return ReportResult(facts=facts, narrative=narrative, files=files, timings=timings)
+    return ReportResult(
+        facts=facts,
+        narrative=narrative,
+        files=files,
+        timings=timings,
+        template_texts=template_texts,
+    )
