@@ -18,6 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from cerflow.cli import versions as cli_versions
 from cerflow.cli._common import (
     SinceOption,
     UntilOption,
@@ -34,6 +35,7 @@ from cerflow.errors import CerflowError, NotFoundError
 from cerflow.ingest import IngestInputError
 from cerflow.ingest.openfda import refresh_product
 from cerflow.ingest.sample import ingest_sample
+from cerflow.narrative.changes import VersionSnapshot
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
@@ -60,6 +62,8 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    version: int = 1,
+    previous: VersionSnapshot | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages."""
     with _progress() as progress:
@@ -88,7 +92,38 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            version=version,
+            previous=previous,
         )
+
+
+def run_versioned_report(
+    engine: Engine,
+    *,
+    out_dir: Path,
+    drug: str | None,
+    device_codes: list[str] | None,
+    since: dt.date | None,
+    until: dt.date | None,
+    formats: tuple[str, ...],
+    label: str,
+) -> ReportResult:
+    """`run_report` as the product's next version (draft), recorded with its audit row."""
+    kind, ref, number, previous = cli_versions.next_version(engine, drug, device_codes)
+    result = run_report(
+        engine,
+        out_dir=out_dir,
+        drug=drug,
+        device_codes=device_codes,
+        since=since,
+        until=until,
+        formats=formats,
+        label=label,
+        version=number,
+        previous=previous,
+    )
+    cli_versions.record(engine, kind, ref, number, result)
+    return result
 
 
 def _print_files(result: ReportResult) -> None:
@@ -135,6 +170,7 @@ def _refresh_from_openfda(
 
 
 def report_command(
+    ctx: typer.Context,
     drug: Annotated[
         str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
     ] = None,
@@ -152,7 +188,13 @@ def report_command(
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
 ) -> None:
-    """Write a Clinical Evaluation Report for one drug or device product code(s)."""
+    """Write a Clinical Evaluation Report for one drug or device product code(s).
+
+    Each report is the product's next version (a draft until approved); see
+    `cerflow report versions|review|approve|diff`.
+    """
+    if ctx.invoked_subcommand is not None:  # `cerflow report review ...` etc.
+        return
     codes = one_product(drug, device_code)
     since_d, until_d = review_window(since, until)
     try:
@@ -165,7 +207,7 @@ def report_command(
         if not offline:
             _refresh_from_openfda(engine, drug, codes, since_d, until_d)
         try:
-            result = run_report(
+            result = run_versioned_report(
                 engine,
                 out_dir=out,
                 drug=drug,
@@ -182,6 +224,9 @@ def report_command(
         _print_files(result)
     finally:
         engine.dispose()
+
+
+DEMO_V1_UNTIL = dt.date(2023, 12, 31)
 
 
 def _focus_products(manifest: dict[str, Any]) -> tuple[str, str]:
@@ -218,12 +263,28 @@ def demo_command(
         except CerflowError as exc:
             raise fail(exc) from None
         results = []
+        # Version 1 of the drug report as it stood a year and a half earlier (data to the
+        # end of 2023), approved; the drug report below is then version 2 and carries its
+        # "Changes since the previous version" chapter (plus an HTML diff of the two).
+        results.append(
+            run_versioned_report(
+                engine,
+                out_dir=out / f"{drug.lower()}-v1",
+                drug=drug,
+                device_codes=None,
+                since=None,
+                until=DEMO_V1_UNTIL,
+                formats=("pdf", "html", "json"),
+                label=f"{drug.lower()} v1",
+            )
+        )
+        cli_versions.approve_demo(engine, results[-1])
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),
             ({"drug": None, "device_codes": [code]}, code.lower()),
         ):
             results.append(
-                run_report(
+                run_versioned_report(
                     engine,
                     out_dir=out / sub,
                     since=None,
@@ -233,13 +294,21 @@ def demo_command(
                     **kwargs,
                 )
             )
+        diff_html = cli_versions.write_demo_diff(engine, drug, out / f"{drug.lower()}-changes.html")
         for result in results:
             _print_files(result)
+        cli_versions.stdout().print(f"changes from version 1 to 2 of {drug}: {diff_html}")
     finally:
         engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
-    """Add `cerflow report` and `cerflow demo` to the root app."""
-    app.command("report")(report_command)
+    """Add `cerflow report` (a group whose callback is the report itself, so
+    `cerflow report --drug ...` works as before, with `review|approve|diff|versions`
+    beside it), `cerflow demo` and `cerflow audit` to the root app."""
+    report_app = typer.Typer(help="Write a report; review, approve and compare its versions.")
+    report_app.callback(invoke_without_command=True)(report_command)
+    cli_versions.register_report_commands(report_app)
+    app.add_typer(report_app, name="report")
     app.command("demo")(demo_command)
+    cli_versions.register(app)

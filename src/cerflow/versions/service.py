@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cerflow.auth.models import Role, User
@@ -68,7 +68,8 @@ def actor_by_email(*, session: Session, email: str) -> Actor:
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
     if user is None or not user.is_active:
         raise NotFoundError(
-            f"no active user {email!r}; create one with `cerflow users create` or the admin API"
+            f"no active user {email!r}; create one with "
+            "`cerflow user create --role approver` or the admin API"
         )
     return Actor(name=user.email, user_id=user.id, role=Role(user.role))
 
@@ -146,6 +147,33 @@ def get(*, session: Session, ref: str) -> ReportVersion:
         raise NotFoundError(f"version {ref!r}: write PRODUCT@N (e.g. DQA@2) or the version id")
     if row is None:
         raise NotFoundError(f"no report version {ref!r}")
+    return row
+
+
+def _previous_stmt(version: ReportVersion) -> Select[ReportVersion]:
+    return (
+        select(ReportVersion)
+        .where(
+            ReportVersion.product_kind == version.product_kind,
+            ReportVersion.product_ref == version.product_ref,
+            ReportVersion.number < version.number,
+        )
+        .order_by(ReportVersion.number.desc())
+        .limit(1)
+    )
+
+
+def has_previous(*, session: Session, version: ReportVersion) -> bool:
+    return session.scalars(_previous_stmt(version)).first() is not None
+
+
+def previous_of(*, session: Session, version: ReportVersion) -> ReportVersion:
+    """The version before `version` of the same product, or a clear 404."""
+    row = session.scalars(_previous_stmt(version)).first()
+    if row is None:
+        raise NotFoundError(
+            f"version {version.number} of {version.product_ref} has no previous version"
+        )
     return row
 
 
