@@ -67,6 +67,11 @@ class VersionSnapshot:
     history: list[VersionHistoryEntry] = field(default_factory=list)  # versions before it
 
 
+def is_changes_section(section_id: str) -> bool:
+    """This chapter and its subsections (they always differ between versions)."""
+    return section_id == CHANGES_SECTION_ID or section_id.startswith(CHANGES_SECTION_ID + "-")
+
+
 def narrative_texts(narrative: Narrative) -> dict[str, dict[str, str]]:
     """Section id -> its number + title and its whole text (what versions store)."""
     return {
@@ -123,7 +128,7 @@ def _texts(
 ) -> list[str]:
     changed = []
     for sid in [*after, *[k for k in before if k not in after]]:
-        if sid == CHANGES_SECTION_ID:
+        if is_changes_section(sid):
             continue
         b, a = before.get(sid), after.get(sid)
         if b is None or a is None or b.get("text") != a.get("text"):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from cerflow.narrative.changes import is_changes_section
 from cerflow.narrative.facts import ChangesFacts
 from cerflow.versions.models import ReportVersion
 
@@ -51,7 +52,7 @@ def text_diffs(
     """(section title, unified diff lines) of every section whose text changed."""
     out = []
     for sid in [*after, *[k for k in before if k not in after]]:
-        if sid == "changes":
+        if is_changes_section(sid):
             continue
         b, a = before.get(sid) or {}, after.get(sid) or {}
         if b.get("text") == a.get("text"):

@@ -52,12 +52,20 @@ class Actor:
         return cls(name=f"cli:{login}")
 
 
-def actor_for_user(*, session: Session, user_id: int | None, role: Role | None = None) -> Actor:
+def actor_for_user(
+    *,
+    session: Session,
+    user_id: int | None,
+    role: Role | None = None,
+    api_key_id: int | None = None,
+) -> Actor:
     """The audit actor of a user id (its e-mail); a missing user is named by its id."""
     if user_id is None:
         return Actor.cli()
     user = session.get(User, user_id)
     name = user.email if user is not None else f"user:{user_id}"
+    if api_key_id is not None:
+        name = f"{name} (API key {api_key_id})"
     if role is None and user is not None:
         role = Role(user.role)
     return Actor(name=name, user_id=user_id, role=role)
@@ -178,9 +186,9 @@ def previous_of(*, session: Session, version: ReportVersion) -> ReportVersion:
 
 
 def visible(*, session: Session, version_id: int, user_id: int, role: Role) -> ReportVersion:
-    """Approvers and admins see every version; others only those they generated (404)."""
+    """Analysts, approvers and admins see every version; viewers only their own (404)."""
     row = session.get(ReportVersion, version_id)
-    if row is None or (not role.allows(Role.APPROVER) and row.generated_by_id != user_id):
+    if row is None or (not role.allows(Role.ANALYST) and row.generated_by_id != user_id):
         raise NotFoundError(f"no report version with id {version_id}")
     return row
 
@@ -198,7 +206,7 @@ def list_versions(
     if product_ref:
         kind, key = resolve(product_ref)
         stmt = stmt.where(ReportVersion.product_kind == kind, ReportVersion.product_ref == key)
-    if not role.allows(Role.APPROVER):
+    if not role.allows(Role.ANALYST):
         stmt = stmt.where(ReportVersion.generated_by_id == user_id)
     return list(session.scalars(stmt))
 
