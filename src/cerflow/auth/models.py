@@ -19,9 +19,9 @@ def _utcnow() -> dt.datetime:
 class Role(StrEnum):
     VIEWER = "viewer"
     ANALYST = "analyst"
-    ADMIN = "admin"
     # May approve report versions (and do what an analyst may); admins may too.
     APPROVER = "approver"
+    ADMIN = "admin"
 
     @property
     def rank(self) -> int:
