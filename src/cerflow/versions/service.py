@@ -103,6 +103,13 @@ def _versions(session: Session, kind: str, ref: str) -> list[ReportVersion]:
     )
 
 
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes: they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
 def snapshot(row: ReportVersion, earlier: Sequence[ReportVersion] = ()) -> VersionSnapshot:
     def plain(r: ReportVersion) -> VersionSnapshot:
         return VersionSnapshot(
@@ -112,10 +119,10 @@ def snapshot(row: ReportVersion, earlier: Sequence[ReportVersion] = ()) -> Versi
             narrative=r.narrative,
             facts_sha256=r.facts_sha256,
             state=r.state,
-            generated_at=r.generated_at,
+            generated_at=_utc(r.generated_at),
             generated_by=r.generated_by,
             approved_by=r.approved_by,
-            approved_at=r.approved_at,
+            approved_at=_utc(r.approved_at),
         )
 
     snap = plain(row)
