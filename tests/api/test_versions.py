@@ -152,4 +152,6 @@ def test_download_is_audited(
         "/api/v1/audit", params={"action": "downloaded"}, headers=actors[Role.ADMIN].headers
     ).json()
     mine = [a for a in audit if a["report_id"] == f"job-{tag}"]
-    assert [(a["actor"], a["detail"]) for a in mine] == [(owner.email, {"format": "json"})]
+    assert [(a["actor"], a["detail"]) for a in mine] == [
+        (owner.email, {"format": "json", "via": "api"})
+    ]

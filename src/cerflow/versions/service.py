@@ -352,11 +352,18 @@ def approve(
     return version
 
 
-def record_download(*, session: Session, report_id: str, actor: Actor, fmt: str) -> None:
+def record_download(
+    *, session: Session, report_id: str, actor: Actor, fmt: str, via: str = "api"
+) -> None:
     """A "downloaded" audit row for the report's version (or the bare report id)."""
     version = for_report(session=session, report_id=report_id)
     _audit(
-        session, AuditAction.DOWNLOADED, actor, version, report_id=report_id, detail={"format": fmt}
+        session,
+        AuditAction.DOWNLOADED,
+        actor,
+        version,
+        report_id=report_id,
+        detail={"format": fmt, "via": via},
     )
     session.flush()
 
