@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from cerflow.api import API_PREFIX
@@ -28,8 +29,32 @@ from cerflow.versions.schemas import (
     VersionOut,
 )
 
-router = APIRouter(prefix=f"{API_PREFIX}/versions", tags=["versions"], responses={**AUTH_RESPONSES})
-audit_router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"], responses={**AUTH_RESPONSES})
+
+def _single_query_values(request: Request) -> None:
+    """`?product_ref=A&product_ref=B` is refused (FastAPI would silently keep the last)."""
+    keys = [k for k, _ in request.query_params.multi_items()]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:  # FastAPI's documented 422 shape, like every other bad parameter
+        raise RequestValidationError(
+            [
+                {"loc": ("query", k), "msg": "given more than once", "type": "value_error"}
+                for k in repeated
+            ]
+        )
+
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/versions",
+    tags=["versions"],
+    responses={**AUTH_RESPONSES},
+    dependencies=[Depends(_single_query_values)],
+)
+audit_router = APIRouter(
+    prefix=f"{API_PREFIX}/audit",
+    tags=["audit"],
+    responses={**AUTH_RESPONSES},
+    dependencies=[Depends(_single_query_values)],
+)
 
 VersionId = Annotated[int, Path(ge=1, le=2**62)]
 
