@@ -18,7 +18,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from cerflow.cli import versions as cli_versions
 from cerflow.cli._common import (
     SinceOption,
     UntilOption,
@@ -29,6 +28,15 @@ from cerflow.cli._common import (
     progress_bar,
     review_window,
 )
+from cerflow.cli.versions import (
+    approve_demo,
+    register_report_commands,
+    stdout,
+    write_demo_diff,
+)
+from cerflow.cli.versions import next_version as next_version_of
+from cerflow.cli.versions import record as record_version
+from cerflow.cli.versions import register as register_audit
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
@@ -109,7 +117,7 @@ def run_versioned_report(
     label: str,
 ) -> ReportResult:
     """`run_report` as the product's next version (draft), recorded with its audit row."""
-    kind, ref, number, previous = cli_versions.next_version(engine, drug, device_codes)
+    kind, ref, number, previous = next_version_of(engine, drug, device_codes)
     result = run_report(
         engine,
         out_dir=out_dir,
@@ -122,7 +130,7 @@ def run_versioned_report(
         version=number,
         previous=previous,
     )
-    cli_versions.record(engine, kind, ref, number, result)
+    record_version(engine, kind, ref, number, result)
     return result
 
 
@@ -278,7 +286,7 @@ def demo_command(
                 label=f"{drug.lower()} v1",
             )
         )
-        cli_versions.approve_demo(engine, results[-1])
+        approve_demo(engine, results[-1])
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),
             ({"drug": None, "device_codes": [code]}, code.lower()),
@@ -294,10 +302,10 @@ def demo_command(
                     **kwargs,
                 )
             )
-        diff_html = cli_versions.write_demo_diff(engine, drug, out / f"{drug.lower()}-changes.html")
+        diff_html = write_demo_diff(engine, drug, out / f"{drug.lower()}-changes.html")
         for result in results:
             _print_files(result)
-        cli_versions.stdout().print(f"changes from version 1 to 2 of {drug}: {diff_html}")
+        stdout().print(f"changes from version 1 to 2 of {drug}: {diff_html}")
     finally:
         engine.dispose()
 
@@ -308,7 +316,7 @@ def register(app: typer.Typer) -> None:
     beside it), `cerflow demo` and `cerflow audit` to the root app."""
     report_app = typer.Typer(help="Write a report; review, approve and compare its versions.")
     report_app.callback(invoke_without_command=True)(report_command)
-    cli_versions.register_report_commands(report_app)
+    register_report_commands(report_app)
     app.add_typer(report_app, name="report")
     app.command("demo")(demo_command)
-    cli_versions.register(app)
+    register_audit(app)
