@@ -38,6 +38,11 @@ MEANINGS: dict[str, str] = {
     "db_pool_size": "Connections kept open per process (PostgreSQL)",
     "db_max_overflow": "Extra connections a process may open above the pool size under load",
     "db_pool_timeout": "Seconds to wait for a free pooled connection before failing the request",
+    "sentry_dsn": "Sentry DSN: errors of the API, workers, beat and CLI are sent there, scrubbed by the log redaction; unset = off",
+    "sentry_traces_sample_rate": "Share of requests and jobs traced to Sentry (0 = errors only)",
+    "worker_liveness_seconds": "A worker whose consumer loop has not turned for this long fails /health/live (restarted)",
+    "worker_startup_grace_seconds": "Seconds a starting worker counts as alive before its consumer loop first turns",
+    "db_connect_timeout_seconds": "Seconds to wait for a new PostgreSQL connection (unreachable host: fail fast, not after the TCP timeout)",
     "db_pool_recycle": "Seconds after which a pooled connection is replaced (outlives "
     "PgBouncer/firewall idle cuts)",
     "db_echo": "Log every SQL statement (debugging only)",
@@ -72,6 +77,8 @@ MEANINGS: dict[str, str] = {
     "openfda_requests_per_minute": "Client-side request rate towards openFDA",
     "openfda_timeout": "Seconds per openFDA request",
     "openfda_max_retries": "Retries on openFDA 429/5xx/network errors",
+    "openfda_background_cache_seconds": "How long openFDA whole-database background counts "
+    "(N, the product's and each event term's totals) stay cached (Redis, else in-process)",
     "eudamed_base_url": "EUDAMED public device search API root",
     "eudamed_datalake_url": "EUDAMED data-lake API root (`cerflow ingest eudamed --datalake`)",
     "eudamed_api_key": "EUDAMED data-lake API key",
@@ -86,6 +93,16 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "series_changepoint_min_months": "Minimum segment (months) on each side of a change point "
+    "in the monthly series; a shorter excursion is reported as outlier months (stated in "
+    "the report)",
+    "series_outlier_z": "Robust z (residual from a 5-month rolling median over the MAD or "
+    "Poisson scale) above which a month is reported as an isolated outlier",
+    "series_reporting_lag_months": "The last months of the series discussed as possibly "
+    "incomplete because reports reach FDA and the public data late",
+    "signal_background": "Disproportionality background: `store` (every report of the same "
+    "kind in the local store) or `openfda` (the whole FAERS database as counted by openFDA, "
+    "drugs only; PRR/ROR/IC, no EBGM)",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",
@@ -139,6 +156,8 @@ MEANINGS: dict[str, str] = {
     "(real rows: FAERS < 2 KB, MAUDE narratives < 40 KB)",
     "require_shared_data": "Tests fail instead of skipping when the shared sample data is "
     "absent (CI only)",
+    "cer_update_interval_months": "Months to the next update of the clinical evaluation when "
+    "the CER inputs set no date or interval and state no high risk (MEDDEV 2.7/1 rev 4 6.2.3)",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_timeout: float = 10.0
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    worker_liveness_seconds: float = Field(default=60.0, ge=10.0)
+    worker_startup_grace_seconds: float = Field(default=300.0, ge=10.0)
     db_pool_recycle: int = 1800
     db_echo: bool = False
 
@@ -106,6 +110,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=25, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None  # None -> JSON in production, console otherwise
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     openfda_base_url: str = "https://api.fda.gov"
     openfda_api_key: SecretStr | None = None
@@ -113,6 +119,8 @@ class Settings(BaseSettings):
     openfda_requests_per_minute: int = 240
     openfda_timeout: float = 30.0
     openfda_max_retries: int = 5
+    # Whole-database background counts (issue 11, 1b) are kept this long in the cache.
+    openfda_background_cache_seconds: int = Field(default=7 * 24 * 3600, ge=1)
 
     eudamed_base_url: str = "https://ec.europa.eu/tools/eudamed/api"
     eudamed_datalake_url: str = "https://api.datalake.sante.service.ec.europa.eu/eudamed"
@@ -127,6 +135,17 @@ class Settings(BaseSettings):
     signal_ror025_min: float = 1.0
     signal_ic025_min: float = 0.0
     signal_eb05_min: float = 2.0
+    # What disproportionality compares a product with: "store" (every report of the same
+    # kind in the local store) or "openfda" (the whole FAERS database counted by openFDA).
+    signal_background: Literal["store", "openfda"] = "store"
+
+    # Monthly series (issue 11 item 5): a change point needs this many months on each
+    # side, so a one-month spike is an outlier and never a level shift.
+    series_changepoint_min_months: int = Field(default=6, ge=2)
+    # Robust z (modified z of Iglewicz-Hoaglin) above which a month is an isolated outlier.
+    series_outlier_z: float = Field(default=3.5, gt=0)
+    # The last months of a series, discussed as possibly incomplete (reports arrive late).
+    series_reporting_lag_months: int = Field(default=3, ge=0)
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
@@ -177,6 +196,11 @@ class Settings(BaseSettings):
     source_max_line_bytes: int = Field(default=1 << 20, ge=1)
 
     require_shared_data: bool = Field(default=False)
+
+    # Months from a report's date to the next update of the clinical evaluation when the
+    # CER inputs set no date or interval (MEDDEV 2.7/1 rev 4 6.2.3: at least annually for
+    # significant risks or a technology not well established; 2-5 years, justified, else).
+    cer_update_interval_months: int = Field(default=12, ge=1, le=60)
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:

@@ -44,6 +44,9 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=True,
+        # Without it a connection to an unreachable host waits for the kernel's TCP
+        # timeout (minutes): requests and readiness probes hang instead of failing.
+        connect_args={"connect_timeout": settings.db_connect_timeout_seconds},
     )
 
 

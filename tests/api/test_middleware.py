@@ -110,7 +110,12 @@ def test_unhandled_error_is_a_bare_500(app: FastAPI, client: TestClient) -> None
 def test_health_and_metrics(client: TestClient, actors: Actors) -> None:
     ready = client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert ready.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "migrations": "current",
+    }
     client.get("/api/v1/watched", headers=actors[Role.VIEWER].headers)
     text = client.get("/metrics").text
     assert 'cerflow_http_requests_total{method="GET",route="/api/v1/watched",status="200"}' in text

@@ -369,6 +369,18 @@ def test_rules_pass_promtool(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_alert_unit_tests_pass_promtool() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package `prometheus`)")
+    tests = sorted((RULES.parent / "tests").glob("*_test.yml"))
+    assert tests, "no promtool rule tests"
+    proc = subprocess.run(
+        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_grafana_uses_the_provisioned_datasource() -> None:
     (ds_doc,) = _load_yaml_docs(DEPLOY / "grafana/provisioning/datasources/prometheus.yaml")
     uids = {ds["uid"] for ds in ds_doc["datasources"]}
@@ -614,7 +626,13 @@ def test_ingress_does_not_expose_metrics() -> None:
     ingress = _k8s("Ingress", "cerflow")
     paths = [p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
     assert "/api/" in paths
-    assert all(p != "/" and not "/metrics".startswith(p.rstrip("/") + "/") for p in paths)
+    assert all(not "/metrics".startswith(p.rstrip("/") + "/") for p in paths if p != "/")
+    assert all(
+        p["pathType"] == "Exact"
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
+        if p["path"] == "/"
+    )
 
 
 def test_redis_runs_with_aof_and_without_eviction() -> None:
@@ -667,8 +685,50 @@ def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     (tmp_path / "tls.conf").write_text((tmp_path / "tls.conf.example").read_text())
+    (tmp_path / "https-only.conf").write_text((tmp_path / "https-only.conf.example").read_text())
     proc = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_nginx_limits_requests_and_redirects_to_https() -> None:
+    conf = (NGINX / "nginx.conf").read_text(encoding="utf-8")
+    locations = (NGINX / "locations.conf").read_text(encoding="utf-8")
+    assert "limit_req_status 429;" in conf
+    assert re.search(r"^limit_req zone=cerflow_req ", locations, re.M)
+    for path in ("/login", "/api/v1/auth/login"):
+        block = re.search(rf"location = {re.escape(path)} \{{(.*?)\}}", locations, re.S)
+        assert block and "zone=cerflow_signin" in block.group(1), path
+    redirect = (NGINX / "https-only.conf.example").read_text(encoding="utf-8")
+    assert "set $cerflow_https_only 1;" in redirect
+    assert "return 308 https://$host$request_uri;" in conf
+    live = re.search(r"location = /live \{(.*?)\}", locations, re.S)
+    assert live and "proxy_set_header Upgrade $http_upgrade;" in live.group(1)
+
+
+def test_ingress_routes_every_page() -> None:
+    """The pages share the API's process: each page route (and the static files and the
+    live socket) must be routed by the ingress, or a Kubernetes user gets a 404."""
+    from cerflow.app import create_app
+
+    ingress = _k8s("Ingress", "cerflow")
+    routed = {
+        (p["path"], p["pathType"])
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    prefixes = {path for path, kind in routed if kind == "Prefix"}
+    app = create_app(Settings())
+    for route in app.routes:
+        path = str(getattr(route, "path", ""))
+        if not path or path.startswith(
+            ("/api/", "/health/", "/metrics", "/docs", "/redoc", "/openapi")
+        ):
+            continue
+        if path == "/":
+            assert ("/", "Exact") in routed
+            continue
+        first = "/" + path.strip("/").split("/")[0]
+        assert first in prefixes, f"page route {path} is not routed by deploy/k8s/ingress.yaml"
 
 
 def test_kustomize_builds(tmp_path: Path) -> None:
@@ -703,3 +763,75 @@ def test_dockerfile_shape() -> None:
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8")
     for needed in ("!pyproject.toml", "!uv.lock", "!src/", "!deploy/docker/entrypoint.sh"):
         assert needed in ignore
+
+
+def test_images_are_pinned_to_the_release() -> None:
+    """A `:latest` image makes a rollback redeploy whatever was pushed last."""
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
+    texts = {
+        p: p.read_text(encoding="utf-8")
+        for p in [*(ROOT / "deploy").rglob("*.y*ml"), ROOT / "deploy" / ".env.example"]
+    }
+    for path, content in texts.items():
+        assert ":latest" not in content and "newTag: latest" not in content, path
+    images = re.findall(r"image: (cerflow:[^\s\"]+)", texts[ROOT / "deploy/k8s/api.yaml"])
+    assert images == [f"cerflow:{version}"]
+    assert f'newTag: "{version}"' in texts[ROOT / "deploy/k8s/kustomization.yaml"]
+
+
+def test_network_policies_only_let_the_ingress_reach_the_api() -> None:
+    policies = {
+        d["metadata"]["name"]: d["spec"]
+        for d in yaml.safe_load_all((K8S / "networkpolicy.yaml").read_text(encoding="utf-8"))
+        if d
+    }
+    deny = policies["default-deny-ingress"]
+    assert (
+        deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    )
+    api = policies["api-from-ingress-and-monitoring"]
+    sources = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for rule in api["ingress"]
+        for peer in rule["from"]
+    }
+    assert sources == {"ingress-nginx", "monitoring"}
+    egress = policies["egress-not-to-cloud-metadata"]["egress"][0]["to"][0]["ipBlock"]
+    assert "169.254.169.254/32" in egress["except"]
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert "networkpolicy.yaml" in kustomization["resources"]
+
+
+def test_compose_api_trusts_forwarded_headers_from_nginx_only() -> None:
+    compose = _compose()
+    trusted = compose["services"]["api"]["environment"]["CERFLOW_TRUSTED_PROXIES"]
+    assert trusted != "*"
+    nginx_ip = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    assert trusted == nginx_ip
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    import ipaddress
+
+    assert ipaddress.ip_address(nginx_ip) in ipaddress.ip_network(subnet)
+
+
+def test_kustomize_output_passes_kubernetes_validate(tmp_path: Path) -> None:
+    """Every object of the built kustomization against Kubernetes' own OpenAPI schemas
+    (strict: an unknown or misspelt field fails), for the oldest supported minor."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed; kustomization not built")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    (tmp_path / "all.yaml").write_text(built, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0",
+         str(tmp_path / "all.yaml")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("passed for resource") >= 15

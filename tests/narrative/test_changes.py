@@ -133,3 +133,9 @@ def test_changes_chapter_is_written_and_every_number_traces(drug_facts: Facts) -
     assert [n for t in narrative.all_texts() for n in numbers_in_text(t) if n not in allowed] == []
     # Facts without changes (a first version) have no such chapter.
     assert not any(s.id.startswith("changes") for s in write_narrative(current).sections)
+
+
+def test_cer_inputs_are_compared_field_by_field() -> None:
+    before = _snap(1, {"cer": {"inputs": {"intended_purpose": "a", "claims": ["x"]}}}, {})
+    after = _snap(2, {"cer": {"inputs": {"intended_purpose": "b", "claims": ["x"]}}}, {})
+    assert compare(before, after).changed_inputs == ["inputs.intended_purpose"]

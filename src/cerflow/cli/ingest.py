@@ -38,6 +38,7 @@ from cerflow.etl.load_common import LoadStats
 from cerflow.ingest import IngestError, IngestInputError
 from cerflow.ingest import eudamed as eudamed_import
 from cerflow.ingest import faers as faers_import
+from cerflow.ingest import labels as label_import
 from cerflow.ingest import maude as maude_import
 from cerflow.ingest import openfda as openfda_import
 from cerflow.ingest import sample as sample_import
@@ -112,6 +113,42 @@ def ingest_openfda(
                 out().print(_openfda_summary(exc.done))
             raise fail(exc) from None
         out().print(_openfda_summary(done))
+
+
+@ingest_app.command("openfda-background")
+def ingest_openfda_background(
+    drug: Annotated[str, typer.Option("--drug", help="Drug name or ingredient.")],
+    since: SinceOption = None,
+    until: UntilOption = None,
+) -> None:
+    """Count a drug's whole-FAERS 2x2 margins at openFDA and cache them (issue 11, 1b).
+
+    N, the drug's reports, each of its event terms and each term's total for the window;
+    `cerflow report --background openfda` then reads them from the cache (Redis when
+    CERFLOW_REDIS_URL is set; otherwise the cache lives only in this process).
+    """
+    from cerflow.ingest.openfda_background import fetch_background
+
+    since_d, until_d = review_window(since, until)
+    if since_d is None or until_d is None:
+        raise fail("--since and --until are both needed: openFDA counts one date window", 2)
+    try:
+        counts = fetch_background(get_settings(), drug=drug, since=since_d, until=until_d)
+    except ValueError as exc:
+        raise fail(exc, 2) from None
+    except CerflowError as exc:
+        raise fail(exc) from None
+    console = out()
+    console.print(
+        f"openFDA background for {drug!r}, reports received {since_d} to {until_d}"
+        f"{' (from the cache)' if counts.from_cache else ''}: N = {counts.n_reports:,}, "
+        f"the drug's reports = {counts.product_reports:,}, "
+        f"event terms = {len(counts.pair_counts):,} (spellings as openFDA counts them)"
+    )
+    for q in counts.queries:
+        console.print(f"  {q.purpose}: {q.url} ({q.retrieved_at:%Y-%m-%d %H:%M} UTC)")
+    for note in counts.notes:
+        console.print(f"  note: {note}")
 
 
 # -- FAERS --------------------------------------------------------------------------------
@@ -291,6 +328,7 @@ def _sample_summary(result: dict[str, Any]) -> Table:
         table.add_column(column, justify="right")
     steps = [*result["faers"], {**result["maude"], "file": "maude/ (bulk files)"}]
     steps += [*result["recalls"], *result["eudamed"]]
+    steps += result.get("labels", [])  # the real drug label (not counted in the totals)
     for step in steps:
         table.add_row(step["file"], *(str(step[k]) for k in LOAD_FIGURES))
     table.add_row("total", *(str(result["totals"][k]) for k in LOAD_FIGURES))
@@ -320,6 +358,54 @@ def ingest_sample_command(
             raise fail(exc) from None
         out().print(_sample_summary(result))
         err.print(f"[bold yellow]{result['statement']}[/bold yellow]")
+
+
+# -- drug labels --------------------------------------------------------------------------
+@ingest_app.command("label")
+def ingest_label_command(
+    drug: Annotated[
+        str | None,
+        typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'."),
+    ] = None,
+    set_id: Annotated[
+        str | None,
+        typer.Option("--set-id", help="A label's FDA set id, to pick one label exactly."),
+    ] = None,
+) -> None:
+    """Import a drug's label from openFDA (/drug/label.json) for the labelled-status check."""
+    with _store() as engine:
+        try:
+            with progress_bar(spinner=True) as progress:
+                result = label_import.ingest_label(
+                    engine,
+                    settings=get_settings(),
+                    drug=drug,
+                    set_id=set_id,
+                    progress=progress,
+                )
+        except IngestInputError as exc:
+            raise fail(exc, 2) from None
+        except CerflowError as exc:
+            raise fail(exc) from None
+        lb = result.label
+        figures: list[tuple[str, object]] = [
+            ("labels matched", result.matched),
+            ("labels read (newest first)", result.fetched),
+            ("labels of the drug with a safety section", result.candidates),
+            ("chosen: set id", lb.set_id),
+            ("chosen: version", lb.version if lb.version is not None else "-"),
+            ("chosen: effective date", lb.effective_date or "-"),
+            ("chosen: sections", ", ".join(lb.sections) or "-"),
+            *load_figures(result.load),
+        ]
+        out().print(
+            figures_table(
+                f"Drug label import ({lb.title})",
+                "",
+                figures,
+                caption=f"snapshot {result.load.snapshot_id}",
+            )
+        )
 
 
 def register(app: typer.Typer) -> None:

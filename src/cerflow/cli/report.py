@@ -4,7 +4,10 @@
 product's openFDA data are imported first (the same path as `cerflow ingest openfda`), so
 the report reflects today's data; with it only the store is read. `cerflow demo` builds a
 fresh SQLite store from the bundled SYNTHETIC sample and writes one drug and one device
-report from it, offline.
+report from it, offline. The demo also writes the CER inputs template and a filled example
+(`<out>/examples/`, the same files as the repository's `examples/`) and renders the device
+report with the filled example: a "Clinical Evaluation Report" with its sign-off chapter,
+beside the drug report, which has no inputs and keeps the honest data-summary title.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs, CerInputsError, load_inputs
+from cerflow.cer_inputs.service import check_product
 from cerflow.cli._common import (
     SinceOption,
     UntilOption,
@@ -28,6 +33,8 @@ from cerflow.cli._common import (
     progress_bar,
     review_window,
 )
+from cerflow.cli._common import out as _out_console
+from cerflow.cli.inputs import write_examples
 from cerflow.cli.versions import (
     approve_demo,
     register_report_commands,
@@ -41,9 +48,12 @@ from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
 from cerflow.ingest import IngestInputError
+from cerflow.ingest.labels import refresh_label
 from cerflow.ingest.openfda import refresh_product
+from cerflow.ingest.openfda_background import counts_provider
 from cerflow.ingest.sample import ingest_sample
 from cerflow.narrative.changes import VersionSnapshot
+from cerflow.report.background import check_background
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
@@ -70,10 +80,19 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    background: str | None = None,
+    cer_inputs: CerInputs | None = None,
     version: int = 1,
     previous: VersionSnapshot | None = None,
 ) -> ReportResult:
-    """Generate one report under a progress bar of the four stages."""
+    """Generate one report under a progress bar of the four stages.
+
+    `background` "openfda" compares a drug with openFDA's whole-database counts (fetched
+    or read from the cache); None takes `signal_background` from the settings.
+    """
+    settings = get_settings()
+    chosen = check_background(background or settings.signal_background)
+    counts = counts_provider(settings) if chosen == "openfda" else None
     with _progress() as progress:
         task = progress.add_task(f"{label}: facts", total=len(STAGES))
         seen: list[str] = []
@@ -100,6 +119,9 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            background=chosen,
+            background_counts=counts,
+            cer_inputs=cer_inputs,
             version=version,
             previous=previous,
         )
@@ -115,6 +137,8 @@ def run_versioned_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    background: str | None = None,
+    cer_inputs: CerInputs | None = None,
 ) -> ReportResult:
     """`run_report` as the product's next version (draft), recorded with its audit row."""
     kind, ref, number, previous = next_version_of(engine, drug, device_codes)
@@ -127,6 +151,8 @@ def run_versioned_report(
         until=until,
         formats=formats,
         label=label,
+        background=background,
+        cer_inputs=cer_inputs,
         version=number,
         previous=previous,
     )
@@ -175,6 +201,25 @@ def _refresh_from_openfda(
         raise fail(exc, 2) from None
     except CerflowError as exc:
         raise fail(exc) from None
+    if drug:  # the drug's label for the labelled-status check; the report goes on without
+        _label, why_not = refresh_label(engine, drug=drug, settings=get_settings())
+        if why_not:
+            err.print(f"[yellow]drug label not updated:[/yellow] {why_not.splitlines()[0]}")
+
+
+def _read_inputs(path: Path | None, refs: list[str]) -> CerInputs | None:
+    """The validated inputs file, or exit 2 with every "field: why" (before any work)."""
+    if path is None:
+        return None
+    try:
+        inputs = load_inputs(path)
+        check_product(inputs, refs, path.name)
+        return inputs
+    except CerInputsError as exc:
+        err.print(f"[red]error:[/red] --inputs {exc.where}: invalid CER inputs")
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
 
 
 def report_command(
@@ -195,6 +240,23 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    background: Annotated[
+        str | None,
+        typer.Option(
+            "--background",
+            help="Disproportionality background: 'store' (the local store) or 'openfda' "
+            "(the whole FAERS database as counted by openFDA; drugs). "
+            "Default: CERFLOW_SIGNAL_BACKGROUND.",
+        ),
+    ] = None,
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs",
+            help="CER inputs file (.yaml/.json; see `cerflow inputs schema`): fills the "
+            "writer-input boxes and the sign-off chapter.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s).
 
@@ -204,7 +266,13 @@ def report_command(
     if ctx.invoked_subcommand is not None:  # `cerflow report review ...` etc.
         return
     codes = one_product(drug, device_code)
+    cer_inputs = _read_inputs(inputs, [drug] if drug else codes)
     since_d, until_d = review_window(since, until)
+    if background is not None:
+        try:
+            background = check_background(background)
+        except ValueError as exc:
+            raise fail(f"--background: {exc}", 2) from None
     try:
         formats = parse_formats(fmt)
     except ValueError as exc:
@@ -224,8 +292,12 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                background=background,
+                cer_inputs=cer_inputs,
             )
         except NotFoundError as exc:  # no such product in the store
+            raise fail(exc) from None
+        except CerflowError as exc:  # openFDA refused or failed the background counts
             raise fail(exc) from None
         except ValueError as exc:
             raise fail(exc, 2) from None
@@ -270,6 +342,10 @@ def demo_command(
                 )
         except CerflowError as exc:
             raise fail(exc) from None
+        examples = write_examples(out / "examples")
+        # The device report is rendered with the filled example inputs (a CER with a
+        # sign-off chapter); the drug report without (public data only, honest title).
+        device_inputs = load_inputs(examples["example"]) if code == "LZG" else None
         results = []
         # Version 1 of the drug report as it stood a year and a half earlier (data to the
         # end of 2023), approved; the drug report below is then version 2 and carries its
@@ -289,7 +365,7 @@ def demo_command(
         approve_demo(engine, results[-1])
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),
-            ({"drug": None, "device_codes": [code]}, code.lower()),
+            ({"drug": None, "device_codes": [code], "cer_inputs": device_inputs}, code.lower()),
         ):
             results.append(
                 run_versioned_report(
@@ -305,6 +381,9 @@ def demo_command(
         diff_html = write_demo_diff(engine, drug, out / f"{drug.lower()}-changes.html")
         for result in results:
             _print_files(result)
+        out_console = _out_console()
+        out_console.print(f"  CER inputs: empty template {examples['template']}")
+        out_console.print(f"  CER inputs: filled example {examples['example']} (used for {code})")
         stdout().print(f"changes from version 1 to 2 of {drug}: {diff_html}")
     finally:
         engine.dispose()

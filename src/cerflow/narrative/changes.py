@@ -16,8 +16,8 @@ Rules (documented in docs/versions.md):
   in both versions; listed when they differ.
 - *Text*: a section (by its stable id) whose template text differs, excluding this
   chapter itself (it always differs).
-- *Inputs*: the writer's inputs (`inputs`/`cer_inputs` when the report carries them, and
-  the `writer_inputs` placeholders), compared key by key.
+- *Inputs*: the writer's CER inputs (`cer.inputs`, field by field; also `inputs`/`cer_inputs`
+  at the top level if present) and the `writer_inputs` placeholders.
 """
 
 from __future__ import annotations
@@ -109,6 +109,13 @@ def _counts(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[CountCh
 
 def _inputs(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     changed: list[str] = []
+    # The validated CER inputs (issue 12 item 1) live in facts["cer"]["inputs"].
+    cb = (before.get("cer") or {}).get("inputs") or {}
+    ca = (after.get("cer") or {}).get("inputs") or {}
+    if isinstance(cb, Mapping) and isinstance(ca, Mapping):
+        changed.extend(
+            f"inputs.{k}" for k in sorted(cb.keys() | ca.keys()) if cb.get(k) != ca.get(k)
+        )
     for key in INPUT_KEYS:
         ib, ia = before.get(key) or {}, after.get(key) or {}
         if isinstance(ib, Mapping) and isinstance(ia, Mapping):

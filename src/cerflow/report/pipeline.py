@@ -2,7 +2,7 @@
 
     generate_report(engine, *, drug=None, device_codes=None, since=None, until=None,
                     settings=None, formats=("pdf", "docx", "html", "json"), out_dir,
-                    report_id=None, version=1, stage=None) -> ReportResult
+                    report_id=None, version=1, stage=None, cer_inputs=None) -> ReportResult
 
 Shared by `cerflow report`, `cerflow demo`, the report job (`cerflow.reports.tasks`) and
 the benchmark so they all produce the same files: the same facts (one thread for BLAS,
@@ -20,16 +20,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs
 from cerflow.config import Settings, get_settings
 from cerflow.narrative.changes import VersionSnapshot, changes_for_new_version, narrative_texts
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+from cerflow.report.cer_facts import apply_cer_inputs
+
+if TYPE_CHECKING:
+    from cerflow.report.background import CountsProvider
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -94,6 +99,8 @@ def compute_facts(
     settings: Settings | None = None,
     report_id: str | None = None,
     version: int = 1,
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
 ) -> Facts:
     """The facts stage: every number a report may state, from the store.
 
@@ -118,6 +125,8 @@ def compute_facts(
             report_id=report_id,
             version=version,
             signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+            background=background,
+            background_counts=background_counts,
         )
 
 
@@ -134,6 +143,9 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
+    cer_inputs: CerInputs | None = None,
     previous: VersionSnapshot | None = None,
 ) -> ReportResult:
     """`previous`: the product's previous version; the report then carries the
@@ -156,7 +168,10 @@ def generate_report(
         settings=settings,
         report_id=report_id,
         version=version,
+        background=background,
+        background_counts=background_counts,
     )
+    facts = apply_cer_inputs(facts, cer_inputs, settings=settings)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Arbitrary constant: replicas starting together take this advisory lock in turn.
@@ -49,3 +53,39 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+SchemaState = Literal["current", "behind", "ahead", "empty"]
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def code_heads() -> frozenset[str]:
+    """The revisions this code expects the database at (one, unless history branched)."""
+    return frozenset(_script().get_heads())
+
+
+def schema_state(conn: Connection) -> SchemaState:
+    """Where the database schema stands against this code.
+
+    "behind": the database is at an older revision this code knows (a migration has not
+    run yet: queries may hit missing columns). "ahead": its revision is unknown here, i.e.
+    a newer release migrated it; migrations are additive (expand, then contract a release
+    later), so the older code keeps working during a rolling update."""
+    from alembic.runtime.migration import MigrationContext
+
+    revisions = set(MigrationContext.configure(conn).get_current_heads())
+    if not revisions:
+        return "empty"
+    if revisions == set(code_heads()):
+        return "current"
+    script = _script()
+    try:
+        for rev in revisions:
+            script.get_revision(rev)
+    except CommandError:
+        return "ahead"
+    return "behind"

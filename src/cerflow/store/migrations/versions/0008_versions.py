@@ -5,7 +5,7 @@ forbidden UPDATE/DELETE on both SQLite and PostgreSQL, so no code path (nor a ma
 session) can rewrite them.
 
 Revision ID: 0008_versions
-Revises: 0007w
+Revises: 0008_inputs (re-chained after merging main)
 Create Date: 2026-12-05 06:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008_versions"
-down_revision: str | None = "0007w"
+down_revision: str | None = "0008_inputs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
