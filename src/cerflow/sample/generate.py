@@ -24,6 +24,7 @@ from cerflow.sample._util import sha256_hex
 from cerflow.sample.eudamed import generate_eudamed
 from cerflow.sample.faers import generate_faers
 from cerflow.sample.maude import generate_maude
+from cerflow.sample.pharm_classes import generate_pharm_classes
 from cerflow.sample.recalls import generate_recalls
 
 Manifest = dict[str, Any]
@@ -70,6 +71,7 @@ def generate(out_dir: Path = SAMPLE_DIR, seed: int = DEFAULT_SEED) -> Manifest:
         "maude": generate_maude(out_dir, seed),
         "recalls": generate_recalls(out_dir, seed),
         "eudamed": generate_eudamed(out_dir, seed),
+        "pharm_classes": generate_pharm_classes(out_dir, seed),
     }
     files = sorted(
         (p for folder, pattern in _OWNED for p in (out_dir / folder).glob(pattern) if p.is_file()),
