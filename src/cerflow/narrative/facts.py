@@ -219,11 +219,53 @@ class SignalsFacts(_Model):
     background: BackgroundFacts | None = None  # issue 11 contract: the named background
 
 
+class PeerProfileRow(_Model):
+    """One event's reporting proportion in the product's and in the peers' reports."""
+
+    event: str
+    product_reports: int
+    product_percent: float
+    peer_reports: int
+    peer_percent: float
+
+
 class PeerFacts(_Model):
     description: str
     peer_products: list[str]
     peer_reports: int
     signals: list[SignalFacts] = Field(default_factory=list)
+    # issue 11 item 7: drug peers by established pharmacologic class (openFDA EPC)
+    basis: Literal["product_code", "pharm_class"] = "product_code"
+    pharm_classes: list[str] = Field(default_factory=list)  # "HMG-CoA Reductase Inhibitor [EPC]"
+    product_reports: int | None = None
+    profile: list[PeerProfileRow] = Field(default_factory=list)  # the product's top events
+
+
+class MeddraSocRow(_Model):
+    """The product's reports with at least one event term in a primary SOC."""
+
+    soc: str
+    reports: int
+    percent: float  # of the product's reports
+    terms: int  # distinct preferred terms of the product in this SOC
+
+
+class MeddraFacts(_Model):
+    """Issue 11 item 8: the MedDRA roll-up (HLT-level SDRs, events by primary SOC).
+
+    `available` is False when no licensed MedDRA files were supplied (setting
+    `meddra_dir`): the report then says the roll-up was not made and why.
+    """
+
+    available: bool
+    statement: str  # what was done, or why not
+    version: str | None = None  # MedDRA release, when the files name it
+    product_terms: int = 0  # distinct event terms of the product
+    coded_terms: int = 0  # of those, found in MedDRA (as a PT or an LLT)
+    uncoded: list[str] = Field(default_factory=list)  # not found (first few)
+    socs: list[MeddraSocRow] = Field(default_factory=list)
+    hlt_pairs_tested: int = 0
+    hlt_signals: list[SignalFacts] = Field(default_factory=list)  # HLT-level, >= 1 criterion
 
 
 class RecallFacts(_Model):
@@ -308,6 +350,7 @@ class Facts(_Model):
     notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
+    meddra: MeddraFacts | None = None  # issue 11 item 8 (None: not computed, e.g. devices)
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""

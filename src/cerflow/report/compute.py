@@ -50,6 +50,7 @@ from cerflow.narrative.facts import (
     ForecastFacts,
     MethodsFacts,
     PeerFacts,
+    PeerProfileRow,
     PriorFacts,
     ProductFacts,
     RecallFacts,
@@ -64,7 +65,7 @@ from cerflow.narrative.facts import (
 )
 
 if TYPE_CHECKING:
-    from cerflow.store.product_data import ProductData
+    from cerflow.store.product_data import DrugPeerData, ProductData
 
 TOP_N = 10
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
@@ -480,10 +481,7 @@ def _peers(
     notes: list[str],
 ) -> PeerFacts | None:
     """Devices: the most-reported manufacturer against the other manufacturers of the same
-    product code(s) (`cerflow.analysis.peers`). Drugs: the public data give no class."""
-    if kind == "drug":
-        notes.append("the public data give no therapeutic class to define peers")
-        return None
+    product code(s) (`cerflow.analysis.peers`). Drugs: `_drug_peers`."""
     if manufacturers.height == 0:
         notes.append("no report of the product code names a manufacturer")
         return None
@@ -515,6 +513,78 @@ def _peers(
         peer_reports=cmp.peer_reports,
         signals=flagged,
     )
+
+
+def _drug_peers(
+    peer_data: DrugPeerData | None,
+    label: str,
+    display_name: str,
+    thresholds: SignalThresholds,
+    display: dict[str, str],
+    notes: list[str],
+) -> PeerFacts | None:
+    """Drugs: the product against the other stored products of its established
+    pharmacologic class(es) (openFDA `pharm_class_epc`), with `cerflow.analysis.peers`."""
+    if peer_data is None or not peer_data.classes:
+        notes.append(
+            f"the store holds no established pharmacologic class for {display_name} "
+            "(openFDA pharm_class_epc; it is read when the drug's reports are imported from "
+            "openFDA)"
+        )
+        return None
+    classes = list(peer_data.classes)
+    named = join_classes(classes)
+    if not peer_data.peers:
+        notes.append(f"no other product of the class {named} is in the store")
+        return None
+    cmp = peers_mod.compare_to_peers(
+        peer_data.products,
+        peer_data.events,
+        product=label,
+        peers=list(peer_data.peers),
+        thresholds=thresholds,
+    )
+    notes.extend(cmp.notes)
+    if cmp.product_reports == 0 or cmp.peer_reports == 0:
+        if cmp.peer_reports == 0:
+            notes.append(f"the other products of the class {named} have no reports in the window")
+        return None
+    profile = [
+        PeerProfileRow(
+            event=display.get(str(r["event"]), str(r["event"])),
+            product_reports=int(r["product_reports"]),
+            product_percent=round(float(r["product_percent"]), 1),
+            peer_reports=int(r["peer_reports"]),
+            peer_percent=round(float(r["peer_percent"]), 1),
+        )
+        for r in cmp.profile.head(TOP_N).iter_rows(named=True)
+    ]
+    rows = [
+        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+        for r in cmp.signals.iter_rows(named=True)
+    ]
+    flagged = sorted((x for x in rows if x.flags), key=lambda x: (-(x.eb05 or 0.0), x.event))
+    return PeerFacts(
+        description=(
+            f"Reports naming {display_name} ({cmp.product_reports} reports) were compared with "
+            "the reports of the other products of its established pharmacologic "
+            f"class{'es' if len(classes) > 1 else ''} {named} in the store (class from openFDA "
+            "pharm_class_epc)."
+        ),
+        peer_products=cmp.peers,
+        peer_reports=cmp.peer_reports,
+        signals=flagged,
+        basis="pharm_class",
+        pharm_classes=classes,
+        product_reports=cmp.product_reports,
+        profile=profile,
+    )
+
+
+def join_classes(classes: Sequence[str]) -> str:
+    """"A [EPC]" or "A [EPC] and B [EPC]"."""
+    items = [f'"{c}"' for c in classes]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _merge_recalls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -788,7 +858,11 @@ def compute_facts_from(
     signal_facts = _signals(signals.result, label, thresholds, display_terms, notes["signals"])
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")
-    peers = _peers(kind, makers, events, thresholds, display_terms, notes["peers"])
+    peers = (
+        _drug_peers(data.drug_peers, label, display, thresholds, display_terms, notes["peers"])
+        if kind == "drug"
+        else _peers(kind, makers, events, thresholds, display_terms, notes["peers"])
+    )
 
     product_counts: dict[int, int] = {}
     sc = reports.filter(pl.col("snapshot_id").is_not_null()).group_by("snapshot_id").len()
