@@ -87,6 +87,9 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "meddra_dir": "Folder of the user's licensed MedDRA ASCII files (`llt.asc`, `pt.asc`, "
+    "`hlt.asc`, `hlt_pt.asc`, `hlgt_hlt.asc`, `soc_hlgt.asc`, `mdhier.asc`; never shipped): "
+    "signals also at HLT level and events by primary SOC; unset = no MedDRA roll-up",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",

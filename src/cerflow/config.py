@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     signal_ror025_min: float = 1.0
     signal_ic025_min: float = 0.0
     signal_eb05_min: float = 2.0
+    # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
+    # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
+    meddra_dir: Path | None = None
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
