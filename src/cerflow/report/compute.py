@@ -48,6 +48,7 @@ from cerflow.narrative.facts import (
     DeviceIdentification,
     Facts,
     ForecastFacts,
+    MeddraFacts,
     MethodsFacts,
     PeerFacts,
     PeerProfileRow,
@@ -587,6 +588,12 @@ def join_classes(classes: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _meddra_not_supplied(kind: str) -> MeddraFacts:
+    from cerflow.report.meddra_rollup import not_supplied  # it imports this module
+
+    return not_supplied(kind)
+
+
 def _merge_recalls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per recall number.
 
@@ -815,6 +822,7 @@ def compute_facts_from(
     report_id: str | None = None,
     version: int = 1,
     generated_at: dt.datetime | None = None,
+    meddra: MeddraFacts | None = None,
 ) -> Facts:
     """Every number of the CER for one product, from its stored data.
 
@@ -909,6 +917,7 @@ def compute_facts_from(
         methods=methods,
         notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
         writer_inputs=list(WRITER_INPUTS),
+        meddra=meddra or _meddra_not_supplied(kind),
     )
     _assert_finite(facts)
     return facts
