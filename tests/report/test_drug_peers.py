@@ -69,9 +69,7 @@ def test_peers_are_the_other_products_of_the_class(store: Engine) -> None:
     assert data.drug_peers is not None
     assert data.drug_peers.classes == (HMG,)
     assert data.drug_peers.peers == ("SIMVASTATIN",)  # not metformin, not lonely
-    cmp = compare_to_peers(
-        data.drug_peers.products, data.drug_peers.events, product="ATORVASTATIN"
-    )
+    cmp = compare_to_peers(data.drug_peers.products, data.drug_peers.events, product="ATORVASTATIN")
     assert (cmp.product_reports, cmp.peer_reports) == (5, 4)
     assert cmp.result is not None
     row = for_product(cmp.result, "ATORVASTATIN").filter(event="myalgia").row(0, named=True)

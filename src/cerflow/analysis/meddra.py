@@ -41,8 +41,10 @@ def code_events(events: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
     """(report_id, event, pt_code) with pt_code null for a term MedDRA does not hold."""
     _require(events, ["report_id", "event"], "events")
     _require(terms, ["term", "pt_code"], "terms")
-    return events.select("report_id", "event").unique().join(
-        terms.select(pl.col("term").alias("event"), "pt_code"), on="event", how="left"
+    return (
+        events.select("report_id", "event")
+        .unique()
+        .join(terms.select(pl.col("term").alias("event"), "pt_code"), on="event", how="left")
     )
 
 

@@ -21,7 +21,9 @@ CLASS_TYPE_EPC = "epc"
 MAX_CLASS_NAME = 255
 
 
-def classes_from_drug_event(doc: dict[str, Any], *, location: str = "openfda") -> set[tuple[str, str]]:
+def classes_from_drug_event(
+    doc: dict[str, Any], *, location: str = "openfda"
+) -> set[tuple[str, str]]:
     """(product key, EPC class) pairs of one openFDA drug event document.
 
     Raises `SourceFormatError` naming the field when `pharm_class_epc` is not a list of

@@ -583,7 +583,7 @@ def _drug_peers(
 
 
 def join_classes(classes: Sequence[str]) -> str:
-    """"A [EPC]" or "A [EPC] and B [EPC]"."""
+    """Quoted class names joined: "A [EPC]" or "A [EPC] and B [EPC]"."""
     items = [f'"{c}"' for c in classes]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 

@@ -49,7 +49,7 @@ META = {
 }
 
 
-def generate_pharm_classes(out_dir: Path, seed: int = 0) -> dict[str, Any]:  # noqa: ARG001
+def generate_pharm_classes(out_dir: Path, seed: int = 0) -> dict[str, Any]:
     """Write the class file; returns the manifest section (no randomness: seed unused)."""
     results = [{"generic_name": g, "pharm_class_epc": list(c)} for g, c in EPC]
     path = Path(out_dir) / PATH

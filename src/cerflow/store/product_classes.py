@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from cerflow.store.models import ProductClass, Report, ReportEvent, ReportProduct
 
@@ -48,7 +48,7 @@ def save_classes(
         new = sorted(wanted - set(existing))
         if new:
             conn.execute(
-                ProductClass.__table__.insert(),
+                insert(ProductClass),
                 [
                     {
                         "product_key": k,

@@ -211,9 +211,7 @@ def _drug_peers(conn: Connection, sel: rq.ProductSelector) -> DrugPeerData:
     """The product's EPC classes and the reports of it and of the class peers."""
     classes = pc.classes_of(conn, sel.product_keys)
     peers = [k for k in pc.products_in_classes(conn, classes) if k not in sel.product_keys]
-    products, events = pc.class_products(
-        conn, [*sel.product_keys, *peers], sel.since, sel.until
-    )
+    products, events = pc.class_products(conn, [*sel.product_keys, *peers], sel.since, sel.until)
     return DrugPeerData(tuple(classes), tuple(peers), products, events)
 
 
