@@ -588,10 +588,24 @@ def join_classes(classes: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _meddra_not_supplied(kind: str) -> MeddraFacts:
-    from cerflow.report.meddra_rollup import not_supplied  # it imports this module
-
-    return not_supplied(kind)
+def meddra_not_supplied(kind: str) -> MeddraFacts:
+    """The statement of a report made without MedDRA (or for a device)."""
+    if kind == "device":
+        return MeddraFacts(
+            available=False,
+            statement=(
+                "Device reports are coded with FDA device and patient problem codes, not "
+                "MedDRA, so no MedDRA roll-up applies."
+            ),
+        )
+    return MeddraFacts(
+        available=False,
+        statement=(
+            "No MedDRA roll-up was made: MedDRA is licensed and cerflow ships none, and no "
+            "MedDRA files were supplied (setting CERFLOW_MEDDRA_DIR). Events are analysed at "
+            "preferred-term level only, without grouping by HLT or SOC."
+        ),
+    )
 
 
 def _merge_recalls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -917,7 +931,7 @@ def compute_facts_from(
         methods=methods,
         notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
         writer_inputs=list(WRITER_INPUTS),
-        meddra=meddra or _meddra_not_supplied(kind),
+        meddra=meddra or meddra_not_supplied(kind),
     )
     _assert_finite(facts)
     return facts

@@ -4,8 +4,8 @@
     facts.meddra = meddra_facts(data, tables, products, events, thresholds=...)
 
 Without files (`meddra_dir` unset) the facts say the roll-up was not made and why
-(`not_supplied`); device reports are coded in FDA problem codes, not MedDRA, so a device
-report says that instead. With files: the product's event terms by primary SOC, and the
+(`cerflow.report.compute.meddra_not_supplied`); device reports are coded in FDA problem
+codes, not MedDRA, so a device report says that instead. With files: the product's event terms by primary SOC, and the
 disproportionality of every product-HLT pair against the same background as the PT-level
 analysis (`cerflow.analysis.meddra.hlt_events` + `signals_from_background`).
 """
@@ -20,33 +20,13 @@ from cerflow.analysis import meddra as md
 from cerflow.analysis.disproportionality import for_product
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.narrative.facts import MeddraFacts, MeddraSocRow
-from cerflow.report.compute import _signal_row, signals_from_background
+from cerflow.report.compute import _signal_row, meddra_not_supplied, signals_from_background
 
 if TYPE_CHECKING:
     from cerflow.store.meddra import MeddraTables
     from cerflow.store.product_data import ProductData
 
 UNCODED_SHOWN = 10
-
-
-def not_supplied(kind: str) -> MeddraFacts:
-    """The statement of a report made without MedDRA (or for a device)."""
-    if kind == "device":
-        return MeddraFacts(
-            available=False,
-            statement=(
-                "Device reports are coded with FDA device and patient problem codes, not "
-                "MedDRA, so no MedDRA roll-up applies."
-            ),
-        )
-    return MeddraFacts(
-        available=False,
-        statement=(
-            "No MedDRA roll-up was made: MedDRA is licensed and cerflow ships none, and no "
-            "MedDRA files were supplied (setting CERFLOW_MEDDRA_DIR). Events are analysed at "
-            "preferred-term level only, without grouping by HLT or SOC."
-        ),
-    )
 
 
 def meddra_facts(
@@ -59,7 +39,7 @@ def meddra_facts(
     """Events by primary SOC and HLT-level signals; `background` is (products, events) of
     the PT-level analysis (None: HLT signals are not computed, and the statement says so)."""
     if data.kind != "drug" or tables is None:
-        return not_supplied(data.kind)
+        return meddra_not_supplied(data.kind)
     events = data.events.select("report_id", pl.col("term").alias("event"))
     n_reports = data.reports.height
     roll = md.soc_rollup(events, n_reports, tables.terms, tables.primary)
