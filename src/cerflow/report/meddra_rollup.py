@@ -7,7 +7,8 @@ Without files (`meddra_dir` unset) the facts say the roll-up was not made and wh
 (`cerflow.report.compute.meddra_not_supplied`); device reports are coded in FDA problem
 codes, not MedDRA, so a device report says that instead. With files: the product's event
 terms by primary SOC, and the disproportionality of every product-HLT pair against the same
-background as the PT-level analysis (`cerflow.analysis.meddra.hlt_events` + `signals_from_background`).
+background as the PT-level analysis (`cerflow.analysis.meddra.hlt_events`, then
+`signals_from_background`).
 """
 
 from __future__ import annotations
