@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from cerflow.analysis.disproportionality import for_product
 from cerflow.analysis.peers import compare_to_peers
+from cerflow.config import Settings
 from cerflow.etl.load_reports import load_reports
 from cerflow.narrative.render import write_narrative
 from cerflow.report.facts_builder import build_facts
@@ -108,3 +109,13 @@ def test_no_class_and_no_peer_say_why(store: Engine) -> None:
     metformin = build_facts(store, drug="metformin")
     assert metformin.peers is None
     assert metformin.notes["peers"] == [f'no other product of the class "{BIG}" is in the store']
+
+
+def test_an_event_no_peer_reports_is_named_not_ranked(store: Engine) -> None:
+    # headache: a = 1 (a4), c = 0 (no simvastatin report): only a corrected ratio exists
+    f = build_facts(store, drug="atorvastatin", settings=Settings(signal_min_count=1))
+    assert f.peers is not None
+    assert f.peers.no_peer_reports == ["Headache"]
+    assert all(min(x.a, x.b, x.c, x.d) > 0 for x in f.peers.signals)
+    text = "\n".join(t for s in write_narrative(f).sections if s.id == "peers" for t in s.texts())
+    assert "No report of a class peer names Headache" in text

@@ -239,6 +239,9 @@ class PeerFacts(_Model):
     pharm_classes: list[str] = Field(default_factory=list)  # "HMG-CoA Reductase Inhibitor [EPC]"
     product_reports: int | None = None
     profile: list[PeerProfileRow] = Field(default_factory=list)  # the product's top events
+    # events of the product (a >= minimum count) that no peer report names: c = 0, so only
+    # a corrected ratio exists; listed apart, never ranked among the signals
+    no_peer_reports: list[str] = Field(default_factory=list)
 
 
 class MeddraSocRow(_Model):

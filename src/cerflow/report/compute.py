@@ -564,7 +564,13 @@ def _drug_peers(
         _signal_row(r, display.get(str(r["event"]), str(r["event"])))
         for r in cmp.signals.iter_rows(named=True)
     ]
-    flagged = sorted((x for x in rows if x.flags), key=lambda x: (-(x.eb05 or 0.0), x.event))
+    # A pair with a zero cell (typically: no peer report of the event) has only a
+    # corrected ratio: never ranked as a signal, named separately (issue 11 item 2).
+    no_peer = sorted(x.event for x in rows if x.c == 0 and x.a >= thresholds.min_count)
+    flagged = sorted(
+        (x for x in rows if x.flags and min(x.a, x.b, x.c, x.d) > 0),
+        key=lambda x: (-(x.eb05 or 0.0), x.event),
+    )
     return PeerFacts(
         description=(
             f"Reports naming {display_name} ({cmp.product_reports} reports) were compared with "
@@ -579,6 +585,7 @@ def _drug_peers(
         pharm_classes=classes,
         product_reports=cmp.product_reports,
         profile=profile,
+        no_peer_reports=no_peer,
     )
 
 
