@@ -116,6 +116,7 @@ def test_an_event_no_peer_reports_is_named_not_ranked(store: Engine) -> None:
     f = build_facts(store, drug="atorvastatin", settings=Settings(signal_min_count=1))
     assert f.peers is not None
     assert f.peers.no_peer_reports == ["Headache"]
+    assert f.peers.no_peer_reports_count == 1
     assert all(min(x.a, x.b, x.c, x.d) > 0 for x in f.peers.signals)
     text = "\n".join(t for s in write_narrative(f).sections if s.id == "peers" for t in s.texts())
-    assert "No report of a class peer names Headache" in text
+    assert "1 event of the product is named by no report of a class peer: Headache" in text

@@ -64,6 +64,9 @@ def test_soc_groups_and_hlt_tables_equal_hand_counts(store: Engine) -> None:
     assert muscle.ror == pytest.approx(6.75)
     assert (nausea.a, nausea.b, nausea.c, nausea.d) == (3, 2, 9, 2)
     assert nausea.ror == pytest.approx(0.33)
+    # rash: a5 only, no other report names it (c = 0): named apart, never ranked
+    assert m.hlt_no_background == ["Rashes, eruptions and exanthems NEC (made up)"]
+    assert "Rashes, eruptions and exanthems NEC" not in hlt
     text = _text(f, "meddra")
     assert "Muscle symptoms" in text and "primary System Organ Class" in text
     narrative = write_narrative(f)

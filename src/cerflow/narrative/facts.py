@@ -241,7 +241,8 @@ class PeerFacts(_Model):
     profile: list[PeerProfileRow] = Field(default_factory=list)  # the product's top events
     # events of the product (a >= minimum count) that no peer report names: c = 0, so only
     # a corrected ratio exists; listed apart, never ranked among the signals
-    no_peer_reports: list[str] = Field(default_factory=list)
+    no_peer_reports: list[str] = Field(default_factory=list)  # the most reported first
+    no_peer_reports_count: int = 0
 
 
 class MeddraSocRow(_Model):
@@ -266,9 +267,13 @@ class MeddraFacts(_Model):
     product_terms: int = 0  # distinct event terms of the product
     coded_terms: int = 0  # of those, found in MedDRA (as a PT or an LLT)
     uncoded: list[str] = Field(default_factory=list)  # not found (first few)
+    uncoded_terms: int = 0
     socs: list[MeddraSocRow] = Field(default_factory=list)
     hlt_pairs_tested: int = 0
     hlt_signals: list[SignalFacts] = Field(default_factory=list)  # HLT-level, >= 1 criterion
+    # HLTs of the product no other report of the background names (c = 0): only a
+    # corrected ratio exists, so they are named apart and never ranked
+    hlt_no_background: list[str] = Field(default_factory=list)
 
 
 class RecallFacts(_Model):

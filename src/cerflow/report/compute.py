@@ -566,7 +566,11 @@ def _drug_peers(
     ]
     # A pair with a zero cell (typically: no peer report of the event) has only a
     # corrected ratio: never ranked as a signal, named separately (issue 11 item 2).
-    no_peer = sorted(x.event for x in rows if x.c == 0 and x.a >= thresholds.min_count)
+    absent = sorted(
+        (x for x in rows if x.c == 0 and x.a >= thresholds.min_count),
+        key=lambda x: (-x.a, x.event),
+    )
+    no_peer = [x.event for x in absent]
     flagged = sorted(
         (x for x in rows if x.flags and min(x.a, x.b, x.c, x.d) > 0),
         key=lambda x: (-(x.eb05 or 0.0), x.event),
@@ -585,7 +589,8 @@ def _drug_peers(
         pharm_classes=classes,
         product_reports=cmp.product_reports,
         profile=profile,
-        no_peer_reports=no_peer,
+        no_peer_reports=no_peer[:TOP_N],
+        no_peer_reports_count=len(no_peer),
     )
 
 

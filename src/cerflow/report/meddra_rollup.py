@@ -60,6 +60,7 @@ def meddra_facts(
         "computed at High Level Term (HLT) level against the same background."
     )
     hlt_signals = []
+    no_background: list[str] = []
     pairs = 0
     if background is None:
         statement += " HLT-level disproportionality was not computed: no background."
@@ -78,8 +79,14 @@ def meddra_facts(
             pairs = rows.height
             items = [_signal_row(r, str(r["event"])) for r in rows.iter_rows(named=True)]
             hlt_signals = sorted(
-                (x for x in items if x.flags), key=lambda x: (-(x.eb05 or 0.0), -x.a, x.event)
+                (x for x in items if x.flags and min(x.a, x.b, x.c, x.d) > 0),
+                key=lambda x: (-(x.eb05 or 0.0), -x.a, x.event),
             )
+            no_background = [
+                x.event
+                for x in sorted(items, key=lambda x: (-x.a, x.event))
+                if x.c == 0 and x.a >= thresholds.min_count
+            ]
     return MeddraFacts(
         available=True,
         statement=statement,
@@ -87,7 +94,9 @@ def meddra_facts(
         product_terms=roll.product_terms,
         coded_terms=roll.coded_terms,
         uncoded=roll.uncoded[:UNCODED_SHOWN],
+        uncoded_terms=len(roll.uncoded),
         socs=socs,
         hlt_pairs_tested=pairs,
         hlt_signals=hlt_signals,
+        hlt_no_background=no_background,
     )
