@@ -38,6 +38,10 @@ MEANINGS: dict[str, str] = {
     "db_pool_size": "Connections kept open per process (PostgreSQL)",
     "db_max_overflow": "Extra connections a process may open above the pool size under load",
     "db_pool_timeout": "Seconds to wait for a free pooled connection before failing the request",
+    "sentry_dsn": "Sentry DSN: errors of the API, workers, beat and CLI are sent there, scrubbed by the log redaction; unset = off",
+    "sentry_traces_sample_rate": "Share of requests and jobs traced to Sentry (0 = errors only)",
+    "worker_liveness_seconds": "A worker whose consumer loop has not turned for this long fails /health/live (restarted)",
+    "worker_startup_grace_seconds": "Seconds a starting worker counts as alive before its consumer loop first turns",
     "db_connect_timeout_seconds": "Seconds to wait for a new PostgreSQL connection (unreachable host: fail fast, not after the TCP timeout)",
     "db_pool_recycle": "Seconds after which a pooled connection is replaced (outlives "
     "PgBouncer/firewall idle cuts)",
@@ -87,6 +91,13 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "series_changepoint_min_months": "Minimum segment (months) on each side of a change point "
+    "in the monthly series; a shorter excursion is reported as outlier months (stated in "
+    "the report)",
+    "series_outlier_z": "Robust z (residual from a 5-month rolling median over the MAD or "
+    "Poisson scale) above which a month is reported as an isolated outlier",
+    "series_reporting_lag_months": "The last months of the series discussed as possibly "
+    "incomplete because reports reach FDA and the public data late",
     "meddra_dir": "Folder of the user's licensed MedDRA ASCII files (`llt.asc`, `pt.asc`, "
     "`hlt.asc`, `hlt_pt.asc`, `hlgt_hlt.asc`, `soc_hlgt.asc`, `mdhier.asc`; never shipped): "
     "signals also at HLT level and events by primary SOC; unset = no MedDRA roll-up",

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = 20
     db_pool_timeout: float = 10.0
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    worker_liveness_seconds: float = Field(default=60.0, ge=10.0)
+    worker_startup_grace_seconds: float = Field(default=300.0, ge=10.0)
     db_pool_recycle: int = 1800
     db_echo: bool = False
 
@@ -107,6 +109,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=25, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None  # None -> JSON in production, console otherwise
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     openfda_base_url: str = "https://api.fda.gov"
     openfda_api_key: SecretStr | None = None
@@ -131,6 +135,14 @@ class Settings(BaseSettings):
     # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
     # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
     meddra_dir: Path | None = None
+
+    # Monthly series (issue 11 item 5): a change point needs this many months on each
+    # side, so a one-month spike is an outlier and never a level shift.
+    series_changepoint_min_months: int = Field(default=6, ge=2)
+    # Robust z (modified z of Iglewicz-Hoaglin) above which a month is an isolated outlier.
+    series_outlier_z: float = Field(default=3.5, gt=0)
+    # The last months of a series, discussed as possibly incomplete (reports arrive late).
+    series_reporting_lag_months: int = Field(default=3, ge=0)
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None

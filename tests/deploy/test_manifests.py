@@ -369,6 +369,18 @@ def test_rules_pass_promtool(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_alert_unit_tests_pass_promtool() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package `prometheus`)")
+    tests = sorted((RULES.parent / "tests").glob("*_test.yml"))
+    assert tests, "no promtool rule tests"
+    proc = subprocess.run(
+        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_grafana_uses_the_provisioned_datasource() -> None:
     (ds_doc,) = _load_yaml_docs(DEPLOY / "grafana/provisioning/datasources/prometheus.yaml")
     uids = {ds["uid"] for ds in ds_doc["datasources"]}
@@ -804,3 +816,22 @@ def test_compose_api_trusts_forwarded_headers_from_nginx_only() -> None:
     import ipaddress
 
     assert ipaddress.ip_address(nginx_ip) in ipaddress.ip_network(subnet)
+
+
+def test_kustomize_output_passes_kubernetes_validate(tmp_path: Path) -> None:
+    """Every object of the built kustomization against Kubernetes' own OpenAPI schemas
+    (strict: an unknown or misspelt field fails), for the oldest supported minor."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed; kustomization not built")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    (tmp_path / "all.yaml").write_text(built, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0",
+         str(tmp_path / "all.yaml")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("passed for resource") >= 15

@@ -54,9 +54,15 @@ def test_every_snapshot_is_generated(loaded: tuple[Engine, dict[str, Any]]) -> N
     engine, _ = loaded
     with engine.connect() as conn:
         rows = conn.execute(select(SourceSnapshot.is_generated, SourceSnapshot.query)).all()
-    assert len(rows) == 14 + 1 + 3 + 2
-    assert all(flag is True for flag, _ in rows)
-    assert all(q and q.startswith("synthetic sample") for _, q in rows)
+    # 14 FAERS quarters, MAUDE, 3 openFDA answers, 2 EUDAMED pages: all generated;
+    # plus the bundled drug label, real FDA text (cerflow.sample.labels): not generated.
+    assert len(rows) == 14 + 1 + 3 + 2 + 1
+    synthetic = [(flag, q) for flag, q in rows if not (q or "").startswith("bundled sample")]
+    assert len(synthetic) == 20
+    assert all(flag is True for flag, _ in synthetic)
+    assert all(q and q.startswith("synthetic sample") for _, q in synthetic)
+    (label,) = [(flag, q) for flag, q in rows if (q or "").startswith("bundled sample")]
+    assert label[0] is False
 
 
 def test_planted_signal_survives_the_pipeline(loaded: tuple[Engine, dict[str, Any]]) -> None:
@@ -127,3 +133,18 @@ def test_changed_sample_is_refused_and_nothing_stored(tmp_path: Path) -> None:
         assert _count(engine, select(func.count()).select_from(SourceSnapshot)) == 0
     finally:
         engine.dispose()
+
+
+def test_bundled_label_is_the_real_lipitor_label(loaded: tuple[Engine, dict[str, Any]]) -> None:
+    from cerflow.store.labels import read_label
+
+    engine, result = loaded
+    (step,) = result["labels"]
+    assert step["file"] == "labels/drug_label_atorvastatin.json"
+    label = read_label(engine, ["ATORVASTATIN"])
+    assert label is not None
+    assert label["set_id"] == "c6e131fe-e7df-4876-83f7-9156fc4e8228"
+    assert (label["version"], str(label["effective_date"])) == (11, "2014-01-13")
+    assert label["is_generated"] is False
+    assert "lipitor-orig.xml" in (label["derived_from"] or "")
+    assert set(label["sections"]) == {"warnings_and_cautions", "adverse_reactions"}

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -183,7 +184,11 @@ def test_a_real_worker_serves_health_and_its_childrens_counters(
                 == 1.0
             )
         )
-        assert _get(port, "/health/live")[0] == 200
+        status, body = _get(port, "/health/live")
+        live = json.loads(body)
+        # Stamped by the consumer's own event loop (every 5 s), not by the health thread.
+        assert status == 200 and live["status"] == "ok"
+        assert 0 <= live["consumer_heartbeat_age_seconds"] < 15
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
@@ -200,3 +205,30 @@ def _get_or_none(port: int, path: str) -> int | None:
         return _get(port, path)[0]
     except OSError:
         return None
+
+
+def test_liveness_fails_when_the_consumer_loop_stops_turning(
+    embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cerflow.jobs import liveness
+
+    monkeypatch.setattr(liveness, "_last_beat", time.monotonic() - 2.0)
+    alive, detail = liveness.consumer_alive(60.0, 300.0)
+    assert alive and 1.5 < detail["consumer_heartbeat_age_seconds"] < 10
+    monkeypatch.setattr(liveness, "_last_beat", time.monotonic() - 90.0)
+    srv = serve_worker_health(
+        embedded_settings.model_copy(update={"worker_liveness_seconds": 60.0}),
+        0,
+        "127.0.0.1",
+        watch_consumer=True,
+    )
+    try:
+        status, body = _get(srv.port, "/health/live")
+    finally:
+        srv.stop()
+    assert status == 503
+    assert json.loads(body)["status"] == "stalled"
+    assert json.loads(body)["consumer_heartbeat_age_seconds"] >= 90
+    monkeypatch.setattr(liveness, "_last_beat", None)
+    monkeypatch.setattr(liveness, "_started", time.monotonic() - 400.0)
+    assert liveness.consumer_alive(60.0, 300.0)[0] is False  # never turned after the grace

@@ -162,6 +162,7 @@ def test_a_database_outage_does_not_fail_the_scrape() -> None:
         "cerflow_jobs",
         "cerflow_jobs_oldest_age_seconds",
         "cerflow_webhooks_disabled",
+        "cerflow_backup_last_success_timestamp_seconds",
     }
 
 

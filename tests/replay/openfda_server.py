@@ -14,7 +14,8 @@ Usage (any test may reuse it):
 What it speaks:
 - GET `/drug/event.json`, `/device/event.json`, `/device/recall.json`,
   `/drug/enforcement.json`, `/device/enforcement.json` with `search`, `limit`, `skip`,
-  `count`, `sort`, `api_key`.
+  `count`, `sort`, `api_key`; and `/drug/label.json`, whose records
+  `tests/replay/labels.py` builds from FDA's real SPL files (Lipitor, Humira).
 - Answers `{"meta": {..., "results": {"skip", "limit", "total"}}, "results": [...]}`;
   `count=field` answers `{"meta": ..., "results": [{"term", "count"}]}` (top `limit`,
   default 100, at most 1,000).
@@ -57,6 +58,7 @@ ENDPOINTS = (
     "/device/recall.json",
     "/drug/enforcement.json",
     "/device/enforcement.json",
+    "/drug/label.json",  # records from the real SPL files: tests/replay/labels.py
 )
 META = {
     "disclaimer": (

@@ -16,6 +16,8 @@ from cerflow.report.compute import (
     signals_from_background,
 )
 from cerflow.report.facts_builder import build_facts
+from cerflow.report.labelling import apply_labelling
+from cerflow.store.labels import read_label
 from cerflow.store.product_data import (
     MANUFACTURER_SCHEMA,
     ProductData,
@@ -127,6 +129,8 @@ def test_read_then_compute_is_build_facts(db_engine: Engine) -> None:
         products, events, members=data.members, label=data.label, thresholds=THRESHOLDS
     )
     composed = compute_facts_from(data, thresholds=THRESHOLDS, signals=signals)
+    # then the labelled status from the stored label (none here), as build_facts does
+    composed = apply_labelling(composed, read_label(db_engine, data.product_keys))
     built = build_facts(db_engine, drug="atorvastatin", settings=Settings())
     one, two = composed.model_dump(mode="json"), built.model_dump(mode="json")
     one["meta"].pop("generated_at")

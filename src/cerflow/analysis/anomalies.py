@@ -40,6 +40,8 @@ from cerflow.analysis.count_distribution import fit_counts
 
 Array = npt.NDArray[np.float64]
 SHEWHART_TAIL = 0.00135
+OUTLIER_Z = 3.5
+OUTLIER_WINDOW = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,17 @@ class ChangePoint:
 
 
 @dataclass(frozen=True, slots=True)
+class OutlierMonth:
+    """A month far from its neighbours: a one-off spike (or drop), not a level shift."""
+
+    month: str  # YYYY-MM
+    index: int
+    observed: int
+    local_median: float  # centred rolling median of the months around it
+    robust_z: float  # (observed - local median) / robust scale
+
+
+@dataclass(frozen=True, slots=True)
 class Anomalies:
     flags: list[AnomalyFlag]
     change_points: list[ChangePoint]
@@ -77,6 +90,8 @@ class Anomalies:
     window: int
     penalty: float
     notes: list[str] = field(default_factory=list)
+    outliers: list[OutlierMonth] = field(default_factory=list)  # isolated spikes/drops
+    min_size: int = 3  # minimum change-point segment (months) that was used
 
 
 def _months(first: dt.date | None, n: int) -> list[str]:
@@ -212,14 +227,25 @@ def detect_anomalies(
     min_observed: int = 3,
     min_size: int = 3,
     penalty_factor: float = 3.0,
+    outlier_z: float | None = None,
+    outlier_window: int = OUTLIER_WINDOW,
 ) -> Anomalies:
     """Control-limit flags and change points for a zero-filled monthly series.
 
     `series` is a `monthly_counts` frame (``month``, ``count``) or a plain sequence whose
-    first month is `first_month`.
+    first month is `first_month`. With `outlier_z`, isolated outlier months
+    (`robust_outliers`) are reported apart and replaced by their local median before the
+    change-point search, so a one-month spike is an outlier and never a level shift; the
+    segment means of the change points are then those of the cleaned series.
     """
     y, months = _as_series(series, first_month)
     notes: list[str] = []
+    outliers: list[OutlierMonth] = []
+    y_cp = y
+    if outlier_z is not None:
+        outliers, y_cp = robust_outliers(
+            y, months, z=outlier_z, window=outlier_window, min_observed=min_observed
+        )
     flags, evaluated, skipped = control_limit_flags(
         y,
         months,
@@ -233,7 +259,93 @@ def detect_anomalies(
             f"no month could be compared with a baseline (need {min_baseline} earlier "
             "months with at least one report)"
         )
-    cps, penalty = change_points(y, months, min_size=min_size, penalty_factor=penalty_factor)
+    cps, penalty = change_points(y_cp, months, min_size=min_size, penalty_factor=penalty_factor)
     if y.size < 2 * min_size:
         notes.append(f"change points need at least {2 * min_size} months")
-    return Anomalies(flags, cps, evaluated, skipped, tail, window, round(penalty, 4), notes)
+    return Anomalies(
+        flags,
+        cps,
+        evaluated,
+        skipped,
+        tail,
+        window,
+        round(penalty, 4),
+        notes,
+        outliers,
+        min_size,
+    )
+
+
+def robust_outliers(
+    y: Sequence[float] | npt.ArrayLike,
+    months: Sequence[str] | None = None,
+    *,
+    z: float = OUTLIER_Z,
+    window: int = OUTLIER_WINDOW,
+    min_observed: int = 3,
+) -> tuple[list[OutlierMonth], Array]:
+    """Isolated outlier months, and the series with each replaced by its local median.
+
+    On the Anscombe scale ``2 sqrt(x + 3/8)`` (variance about 1 for Poisson counts, the
+    scale of the change-point search), a month is compared with the median of the
+    ``window // 2 + 1`` months before it and with that of the months after it; it is an
+    outlier only when it lies beyond `z` robust standard deviations from both, on the same
+    side (from the one side there is, at the ends of the series). So a spike of up to
+    ``window // 2`` months is an outlier, while a month at the edge of a lasting step, which
+    agrees with one side, is not. The robust scale is the larger of ``1.4826 * MAD`` of the
+    residuals from a centred rolling median of `window` months and 1 (the Poisson floor),
+    so a quiet series does not turn every wobble into an outlier and an overdispersed one
+    needs a larger excursion. An upward outlier must also have at least `min_observed`
+    reports. The default z = 3.5 is the modified-z cut-off of Iglewicz and Hoaglin (1993).
+    The local median (the replacement value) is the median count of those neighbours.
+    """
+    x = np.asarray(y, dtype=np.float64).ravel()
+    n = x.size
+    labels = list(months) if months is not None else _months(None, n)
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"robust_outliers: window must be odd and >= 3, got {window}")
+    if z <= 0:
+        raise ValueError(f"robust_outliers: z must be positive, got {z}")
+    if n < window:
+        return [], x.copy()
+    half = window // 2
+    zx = 2.0 * np.sqrt(x + 0.375)
+    zmed = np.empty(n, dtype=np.float64)  # centred rolling median (transformed scale)
+    for t in range(n):
+        lo, hi = max(0, t - half), min(n, t + half + 1)
+        if hi - lo < window:  # keep a full window at the ends
+            lo, hi = (0, window) if lo == 0 else (n - window, n)
+        zmed[t] = float(np.median(zx[lo:hi]))
+    resid = zx - zmed
+    mad = float(np.median(np.abs(resid - np.median(resid))))
+    scale = max(1.4826 * mad, 1.0)
+    side = half + 1
+    med = np.empty(n, dtype=np.float64)
+    rz = np.zeros(n, dtype=np.float64)
+    for t in range(n):
+        left, right = zx[max(0, t - side) : t], zx[t + 1 : t + 1 + side]
+        # Isolated: far from the months before it AND from the months after it (one side
+        # at the ends), so a month at the edge of a lasting step, which agrees with one
+        # side, is never an outlier.
+        zs = [(zx[t] - float(np.median(s))) / scale for s in (left, right) if s.size]
+        med[t] = float(
+            np.median(np.concatenate([x[max(0, t - side) : t], x[t + 1 : t + 1 + side]]))
+        )
+        if all(v > 0 for v in zs) or all(v < 0 for v in zs):
+            rz[t] = min(zs, key=abs)
+    cleaned = x.copy()
+    out: list[OutlierMonth] = []
+    for t in range(n):
+        if abs(rz[t]) <= z or (rz[t] > 0 and x[t] < min_observed):
+            continue
+        cleaned[t] = med[t]
+        out.append(
+            OutlierMonth(
+                month=labels[t],
+                index=t,
+                observed=int(x[t]),
+                local_median=round(float(med[t]), 4),
+                robust_z=round(float(rz[t]), 4),
+            )
+        )
+    return out, cleaned

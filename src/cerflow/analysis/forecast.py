@@ -66,10 +66,39 @@ class Forecast:
     backtest_origins: int  # origins that entered the MASE
     notes: list[str] = field(default_factory=list)
     aicc: dict[str, float] = field(default_factory=dict)  # candidate -> AICc (models only)
+    # --- issue 11 item 5: the total over the horizon and a forecast worse than naive ---
+    # Interval of the horizon's total from simulated sample paths of the chosen model
+    # (`simulate_total`), not the sum of monthly bounds (which is far too wide).
+    total_mean: float = 0.0
+    total_lo80: float = 0.0
+    total_hi80: float = 0.0
+    total_lo95: float = 0.0
+    total_hi95: float = 0.0
+    simulation_paths: int = 0
+    # False when the backtest MASE is >= 1: the model forecast is then worse than the naive
+    # one and must not be presented as a forecast; `naive` is shown instead.
+    presented: bool = True
+    naive: NaiveForecast | None = None
 
     @property
     def horizon(self) -> int:
         return len(self.months)
+
+
+@dataclass(frozen=True, slots=True)
+class NaiveForecast:
+    """Seasonal naive (same month one year earlier; 24+ months) or last-value forecast,
+    with Gaussian intervals from its own in-sample errors (Hyndman & Athanasopoulos,
+    FPP3 5.5) and the simulated interval of its total."""
+
+    method: str  # "seasonal naive" | "last value"
+    mean: list[float]
+    lo95: list[float]
+    hi95: list[float]
+    mase: float | None  # its own rolling-origin backtest MASE
+    total_mean: float
+    total_lo95: float
+    total_hi95: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +306,147 @@ def backtest_mase(
     return Backtest(float(np.mean(scaled)), used, skipped)
 
 
+# --- the total over the horizon, by simulation ---------------------------------------
+
+SIM_PATHS = 4000
+SIM_SEED = 20261205
+
+
+def _count_paths(rate: float, window: Array, h: int, reps: int, rng: np.random.Generator) -> Array:
+    """Sample paths (reps x h) of the count fallbacks: one rate per path, drawn from the
+    uncertainty of the window mean (a gamma with variance s^2 / k), then monthly counts
+    with the window's variance-to-mean ratio (Poisson, or negative binomial when
+    overdispersed). The rate is shared by the months of a path, which is why the total's
+    interval is not the sum of the monthly ones."""
+    if rate <= 0.0:
+        return np.zeros((reps, h))
+    base = fit_counts(window).at_rate(rate)
+    k = max(base.n, 1)
+    rate_var = base.variance / k
+    shape = rate * rate / rate_var
+    rates = rng.gamma(shape, rate / shape, size=(reps, 1))
+    if base.size is None:
+        return rng.poisson(np.broadcast_to(rates, (reps, h))).astype(np.float64)
+    size = base.size
+    return rng.negative_binomial(size, size / (size + np.broadcast_to(rates, (reps, h)))).astype(
+        np.float64
+    )
+
+
+def _model_paths(
+    name: str, y: Array, params: Array, h: int, reps: int, rng: np.random.Generator
+) -> Array | None:
+    """Sample paths (reps x h) simulated from the fitted statsmodels model (its own
+    Gaussian innovations, parameters fixed at the estimates); None if it cannot."""
+    seed = int(rng.integers(0, 2**31 - 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if name.startswith("ETS"):
+                from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+                damped = "Ad" in name
+                seasonal = name.endswith("A)")
+                model = ETSModel(
+                    pd.Series(y),
+                    error="add",
+                    trend="add" if damped else None,
+                    damped_trend=damped,
+                    seasonal="add" if seasonal else None,
+                    seasonal_periods=SEASON if seasonal else None,
+                )
+                res = model.smooth(params)
+                sim = res.simulate(h, anchor="end", repetitions=reps, rng=seed)
+            else:
+                from statsmodels.tsa.arima.model import ARIMA
+
+                order = (1, 0, 1) if "1,0,1" in name else (1, 0, 0)
+                ares = ARIMA(y, order=order, trend="c").filter(params)
+                sim = ares.simulate(h, anchor="end", repetitions=reps, rng=seed)
+        except (ValueError, np.linalg.LinAlgError, IndexError):
+            return None
+    paths = np.asarray(sim, dtype=np.float64).reshape(h, -1).T
+    if paths.shape != (reps, h) or not np.all(np.isfinite(paths)):
+        return None
+    return paths
+
+
+def simulate_total(paths: Array) -> tuple[float, float, float, float, float]:
+    """Mean and 80% / 95% percentile interval of the horizon's total over sample paths
+    (each month clipped at zero: counts cannot be negative)."""
+    totals = np.clip(paths, 0.0, None).sum(axis=1)
+    lo95, lo80, hi80, hi95 = np.percentile(totals, [2.5, 10.0, 90.0, 97.5])
+    return float(totals.mean()), float(lo80), float(hi80), float(lo95), float(hi95)
+
+
+# --- the naive forecast -----------------------------------------------------------------
+
+
+def _predict_seasonal_naive(y: Array, h: int) -> Array:
+    if y.size < SEASON:
+        return _predict_last(y, h)
+    last_season = y[-SEASON:]
+    return np.asarray([last_season[j % SEASON] for j in range(h)], dtype=np.float64)
+
+
+def naive_forecast(
+    y: Array, h: int, *, origins: int = 12, rng: np.random.Generator | None = None
+) -> NaiveForecast:
+    """The naive forecast shown when a model's backtest MASE is >= 1: last value, or with
+    24+ months (two seasons to estimate its error) seasonal naive when its own backtest
+    MASE is lower (on a trending series the same month a year ago lags behind).
+
+    Intervals: ``mean +/- 1.96 sigma sqrt(k)`` with sigma the RMS of the in-sample naive
+    errors and ``k = j`` (last value, a random walk) or ``floor((j - 1) / 12) + 1``
+    (seasonal). The total's interval comes from simulated paths of the same models.
+    """
+    rng = rng or np.random.default_rng(SIM_SEED)
+    best = _naive(y, h, seasonal=False, origins=origins, rng=rng)
+    if y.size >= 2 * SEASON:
+        seasonal = _naive(y, h, seasonal=True, origins=origins, rng=rng)
+        inf = float("inf")
+        if (seasonal.mase if seasonal.mase is not None else inf) < (
+            best.mase if best.mase is not None else inf
+        ):
+            best = seasonal
+    return best
+
+
+def _naive(
+    y: Array, h: int, *, seasonal: bool, origins: int, rng: np.random.Generator
+) -> NaiveForecast:
+    lag = SEASON if seasonal else 1
+    errors = y[lag:] - y[:-lag] if y.size > lag else np.zeros(1)
+    sigma = float(np.sqrt(np.mean(errors**2))) if errors.size else 0.0
+    steps = np.arange(1, h + 1)
+    predictor: Predictor
+    if seasonal:
+        mean = _predict_seasonal_naive(y, h)
+        k = (steps - 1) // SEASON + 1
+        eps = rng.normal(0.0, sigma, size=(SIM_PATHS, (h - 1) // SEASON + 1, h))
+        # each season ahead adds one more error of the same calendar month
+        paths = mean + np.stack([eps[:, : k[j], j].sum(axis=1) for j in range(h)], axis=1)
+        predictor = _predict_seasonal_naive
+    else:
+        mean = _predict_last(y, h)
+        k = steps
+        paths = mean + np.cumsum(rng.normal(0.0, sigma, size=(SIM_PATHS, h)), axis=1)
+        predictor = _predict_last
+    half = 1.959964 * sigma * np.sqrt(k)
+    bt = backtest_mase(y, predictor, horizon=h, origins=origins)
+    _, _, _, t_lo95, t_hi95 = simulate_total(paths)
+    return NaiveForecast(
+        method="seasonal naive" if seasonal else "last value",
+        mean=_rounded(mean),
+        lo95=_rounded(mean - half),
+        hi95=_rounded(mean + half),
+        mase=None if bt.mase is None else round(bt.mase, 4),
+        total_mean=round(float(np.clip(mean, 0.0, None).sum()), 4),
+        total_lo95=round(t_lo95, 4),
+        total_hi95=round(t_hi95, 4),
+    )
+
+
 # --- public entry point ----------------------------------------------------------------
 
 
@@ -337,6 +507,8 @@ def forecast(
 
     aicc: dict[str, float] = {}
     predictor: Predictor
+    rng = np.random.default_rng(SIM_SEED)
+    paths: Array | None = None
     if not np.any(y):
         zeros = np.zeros(horizon)
         fit = _Fit(zeros, zeros, zeros, zeros, zeros)
@@ -345,10 +517,12 @@ def forecast(
     elif np.all(y == y[0]):
         method, predictor = "flat", _predict_last
         fit = _count_fit(float(y[0]), y, horizon)
+        paths = _count_paths(float(y[0]), y, horizon, SIM_PATHS, rng)
         notes.append("constant series: flat forecast with Poisson intervals")
     elif np.mean(y == 0) >= 0.5:
         method, predictor = "croston_sba", _predict_croston
         fit = _count_fit(_croston_rate(y), y[-SEASON:], horizon)
+        paths = _count_paths(_croston_rate(y), y[-SEASON:], horizon, SIM_PATHS, rng)
         notes.append(
             "sparse series (at least half the months are zero): Croston-SBA rate with "
             "count-distribution intervals (widened for the uncertainty of the rate)"
@@ -356,6 +530,7 @@ def forecast(
     elif n < MIN_MODEL_POINTS:
         method, predictor = "mean", _predict_mean
         fit = _count_fit(_mean_rate(y), y[-SEASON:], horizon)
+        paths = _count_paths(_mean_rate(y), y[-SEASON:], horizon, SIM_PATHS, rng)
         notes.append(
             f"short series ({n} months < {MIN_MODEL_POINTS}): mean of the last "
             f"{min(n, SEASON)} months with count-distribution intervals "
@@ -366,10 +541,12 @@ def forecast(
         if chosen is None:
             method, predictor = "mean", _predict_mean
             fit = _count_fit(_mean_rate(y), y[-SEASON:], horizon)
+            paths = _count_paths(_mean_rate(y), y[-SEASON:], horizon, SIM_PATHS, rng)
             notes.append("no statsmodels candidate converged: mean of the last 12 months")
         else:
             method, fit, params, aicc = chosen
             predictor = _model_predictor(method, params)
+            paths = _model_paths(method, y, params, horizon, SIM_PATHS, rng)
             notes.append(f"chosen by AICc among {', '.join(aicc)}")
             if np.any(fit.lo95 < 0) or np.any(fit.mean < 0):
                 notes.append("Gaussian intervals clipped at zero (counts cannot be negative)")
@@ -378,6 +555,21 @@ def forecast(
     if bt.mase is None:
         notes.append("backtest MASE not available (too few points or constant training data)")
     mean = np.clip(fit.mean, 0.0, None)
+    simulated = paths is not None
+    if paths is None:  # zero series, or a model that cannot simulate: the monthly means
+        paths = np.broadcast_to(mean, (1, horizon)).copy()
+        if np.any(mean):
+            notes.append("the model could not simulate: no interval of the total")
+    _, t_lo80, t_hi80, t_lo95, t_hi95 = simulate_total(paths)
+    presented = bt.mase is None or bt.mase < 1.0
+    naive: NaiveForecast | None = None
+    if not presented:
+        naive = naive_forecast(y, horizon, origins=origins, rng=rng)
+        notes.append(
+            f"backtest MASE {bt.mase:.2f} >= 1: the {method} model's errors were larger "
+            "than the in-sample errors of a naive forecast, so it is not presented as a "
+            f"forecast; the {naive.method} forecast is shown instead as a reference level"
+        )
     return Forecast(
         method=method,
         months=months,
@@ -390,4 +582,12 @@ def forecast(
         backtest_origins=bt.origins,
         notes=notes,
         aicc=aicc,
+        total_mean=round(float(mean.sum()), 4),
+        total_lo80=round(t_lo80, 4),
+        total_hi80=round(t_hi80, 4),
+        total_lo95=round(t_lo95, 4),
+        total_hi95=round(t_hi95, 4),
+        simulation_paths=int(paths.shape[0]) if simulated else 0,
+        presented=presented,
+        naive=naive,
     )

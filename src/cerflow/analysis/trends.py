@@ -78,6 +78,14 @@ class MannKendallResult:
     sen_intercept: float
     alpha: float = 0.05
     notes: list[str] = field(default_factory=list)
+    # (1 - alpha) confidence interval of Sen's slope (Sen 1968; Gilbert 1987), same unit:
+    # the change in the monthly count per month. None when fewer than 3 points.
+    sen_lo: float | None = None
+    sen_hi: float | None = None
+
+
+#: The unit of Sen's slope of a monthly count series, as the report prints it.
+SEN_UNIT = "change in the monthly count per month"
 
 
 def _month_start(col: pl.Expr) -> pl.Expr:
@@ -407,4 +415,36 @@ def mann_kendall(
         trend = "increasing" if z > 0 else "decreasing"
     if n < 10:
         notes.append(f"only {n} points: the normal approximation is rough below 10")
-    return MannKendallResult(n, s, var_s, z, p, tau, trend, slope, intercept, alpha, notes)
+    lo, hi = sen_slope_ci(x, alpha=alpha)
+    return MannKendallResult(n, s, var_s, z, p, tau, trend, slope, intercept, alpha, notes, lo, hi)
+
+
+def sen_slope_ci(
+    values: Sequence[float] | npt.ArrayLike, *, alpha: float = 0.05
+) -> tuple[float | None, float | None]:
+    """Two-sided (1 - alpha) confidence interval of Sen's slope of an evenly spaced series.
+
+    Notes
+    -----
+    Sen (1968), eq. 2.6, as in Gilbert (1987) ch. 16.5 and ``scipy.stats.theilslopes``
+    (the test oracle): with the N pairwise slopes sorted and
+    ``C = z_{1-alpha/2} * sqrt(Var S)`` (Var S tie-corrected over the values), the bounds
+    are the slopes of rank ``round((N - C) / 2)`` and ``round((N + C) / 2) + 1``
+    (1-based), clamped to the range. None, None for fewer than 3 points.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    n = x.size
+    if n < 3:
+        return None, None
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"sen_slope_ci: alpha must be in (0, 1), got {alpha}")
+    from scipy import stats
+
+    i, j = np.triu_indices(n, k=1)
+    slopes = np.sort((x[j] - x[i]) / (j - i))
+    nt = slopes.size
+    var_s = (n * (n - 1) * (2 * n + 5) - _tie_term(x)) / 18.0
+    c = float(stats.norm.ppf(1.0 - alpha / 2.0)) * math.sqrt(max(var_s, 0.0))
+    lower = max(int(np.round((nt - c) / 2.0)) - 1, 0)
+    upper = min(int(np.round((nt + c) / 2.0)), nt - 1)
+    return float(slopes[lower]), float(slopes[upper])

@@ -230,7 +230,12 @@ def trends(
     counts = series["count"].to_list()
     mk = mann_kendall(counts)
     fc = forecast(series, horizon=horizon)
-    an = detect_anomalies(series)
+    settings = get_settings()
+    an = detect_anomalies(
+        series,
+        min_size=settings.series_changepoint_min_months,
+        outlier_z=settings.series_outlier_z,
+    )
     shares = serious_share(reports)
     top = top_events(reports, events, n=10)
     monthly = [
@@ -247,6 +252,7 @@ def trends(
                 "forecast": fc,
                 "anomalies": an.flags,
                 "change_points": an.change_points,
+                "outliers": an.outliers,
                 "anomaly_settings": {
                     "tail": an.tail,
                     "window": an.window,
@@ -275,12 +281,13 @@ def trends(
     console.print(months)
     console.print(
         f"Mann-Kendall: {mk.trend} (tau {mk.tau:.3f}, z {mk.z:.2f}, p {mk.p:.4f}); "
-        f"Sen slope {mk.sen_slope:.3f} reports/month"
+        f"Sen slope {mk.sen_slope:.3f} (change in the monthly count per month; "
+        f"95% CI {_fmt(mk.sen_lo)} to {_fmt(mk.sen_hi)})"
     )
     if fc.months:
         console.print(
             f"Forecast ({fc.method}): next {fc.horizon} months total {sum(fc.mean):.1f} "
-            f"(95% per-month bands {min(fc.lo95):.1f}-{max(fc.hi95):.1f}); "
+            f"(95% interval of the total {fc.total_lo95:.1f}-{fc.total_hi95:.1f}, simulated); "
             f"backtest MASE {_fmt(fc.mase)} over {fc.backtest_origins} origins"
         )
     for note in [*mk.notes, *fc.notes, *an.notes]:
@@ -301,10 +308,15 @@ def trends(
         console.print(flags)
     else:
         console.print(f"No month above its control limit ({an.evaluated} months evaluated).")
+    for o in an.outliers:
+        console.print(
+            f"Isolated outlier month {o.month}: {o.observed} reports, local median "
+            f"{o.local_median:.1f} (robust z {o.robust_z:.1f}); not a level shift"
+        )
     for cp in an.change_points:
         console.print(
             f"Change point {cp.month}: mean {cp.mean_before:.1f} -> "
-            f"{cp.mean_after:.1f} reports/month"
+            f"{cp.mean_after:.1f} reports/month (minimum segment {an.min_size} months)"
         )
 
 

@@ -38,6 +38,7 @@ from cerflow.etl.load_common import LoadStats
 from cerflow.ingest import IngestError, IngestInputError
 from cerflow.ingest import eudamed as eudamed_import
 from cerflow.ingest import faers as faers_import
+from cerflow.ingest import labels as label_import
 from cerflow.ingest import maude as maude_import
 from cerflow.ingest import openfda as openfda_import
 from cerflow.ingest import sample as sample_import
@@ -291,6 +292,7 @@ def _sample_summary(result: dict[str, Any]) -> Table:
         table.add_column(column, justify="right")
     steps = [*result["faers"], {**result["maude"], "file": "maude/ (bulk files)"}]
     steps += [*result["recalls"], *result["eudamed"]]
+    steps += result.get("labels", [])  # the real drug label (not counted in the totals)
     for step in steps:
         table.add_row(step["file"], *(str(step[k]) for k in LOAD_FIGURES))
     table.add_row("total", *(str(result["totals"][k]) for k in LOAD_FIGURES))
@@ -320,6 +322,54 @@ def ingest_sample_command(
             raise fail(exc) from None
         out().print(_sample_summary(result))
         err.print(f"[bold yellow]{result['statement']}[/bold yellow]")
+
+
+# -- drug labels --------------------------------------------------------------------------
+@ingest_app.command("label")
+def ingest_label_command(
+    drug: Annotated[
+        str | None,
+        typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'."),
+    ] = None,
+    set_id: Annotated[
+        str | None,
+        typer.Option("--set-id", help="A label's FDA set id, to pick one label exactly."),
+    ] = None,
+) -> None:
+    """Import a drug's label from openFDA (/drug/label.json) for the labelled-status check."""
+    with _store() as engine:
+        try:
+            with progress_bar(spinner=True) as progress:
+                result = label_import.ingest_label(
+                    engine,
+                    settings=get_settings(),
+                    drug=drug,
+                    set_id=set_id,
+                    progress=progress,
+                )
+        except IngestInputError as exc:
+            raise fail(exc, 2) from None
+        except CerflowError as exc:
+            raise fail(exc) from None
+        lb = result.label
+        figures: list[tuple[str, object]] = [
+            ("labels matched", result.matched),
+            ("labels read (newest first)", result.fetched),
+            ("labels of the drug with a safety section", result.candidates),
+            ("chosen: set id", lb.set_id),
+            ("chosen: version", lb.version if lb.version is not None else "-"),
+            ("chosen: effective date", lb.effective_date or "-"),
+            ("chosen: sections", ", ".join(lb.sections) or "-"),
+            *load_figures(result.load),
+        ]
+        out().print(
+            figures_table(
+                f"Drug label import ({lb.title})",
+                "",
+                figures,
+                caption=f"snapshot {result.load.snapshot_id}",
+            )
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -32,6 +32,7 @@ from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
 from cerflow.ingest import IngestInputError
+from cerflow.ingest.labels import refresh_label
 from cerflow.ingest.openfda import refresh_product
 from cerflow.ingest.sample import ingest_sample
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
@@ -132,6 +133,10 @@ def _refresh_from_openfda(
         raise fail(exc, 2) from None
     except CerflowError as exc:
         raise fail(exc) from None
+    if drug:  # the drug's label for the labelled-status check; the report goes on without
+        _label, why_not = refresh_label(engine, drug=drug, settings=get_settings())
+        if why_not:
+            err.print(f"[yellow]drug label not updated:[/yellow] {why_not.splitlines()[0]}")
 
 
 def report_command(

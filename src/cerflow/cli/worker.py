@@ -89,7 +89,7 @@ def _serve_health(settings: Settings, host: str, port: int) -> None:
     from cerflow.observability.metrics import enable_multiprocess
 
     try:
-        serve_worker_health(settings, port, host)
+        serve_worker_health(settings, port, host, watch_consumer=True)
     except OSError as exc:
         typer.echo(
             f"error: cannot serve worker health on {host}:{port} ({exc.strerror or exc}); "
@@ -142,17 +142,44 @@ def beat(
             err=True,
         )
         raise typer.Exit(2) from None
+    app.conf.beat_max_loop_interval = 30  # a tick (and a liveness touch) twice a minute
     app.start(
         [
             *_quiet(settings),
             "beat",
             f"--loglevel={loglevel or settings.log_level}",
             f"--schedule={path}",
+            "--scheduler=cerflow.jobs.liveness:TouchingScheduler",
         ]
     )
+
+
+def beat_check(
+    schedule: Annotated[
+        Path | None,
+        typer.Option("--schedule", "-s", help="The schedule file beat was started with."),
+    ] = None,
+    max_age: Annotated[
+        int, typer.Option("--max-age", help="Seconds since beat's last tick that count as alive.")
+    ] = 180,
+) -> None:
+    """Exit 0 when beat ticked recently, 1 otherwise (a liveness probe for beat)."""
+    from cerflow.jobs.liveness import beat_file_age
+
+    path = schedule or default_schedule_path(get_settings())
+    age = beat_file_age(path)
+    if age is None or age > max_age:
+        typer.echo(
+            f"beat has not ticked for {'ever' if age is None else f'{age:.0f} s'} "
+            f"(limit {max_age} s; file {path.parent.name}/beat-alive)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"beat ticked {age:.0f} s ago")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("worker")(worker)
     app.command("beat")(beat)
+    app.command("beat-check")(beat_check)

@@ -28,6 +28,7 @@ from cerflow.etl.maude import device_event_to_canonical
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalDevice, CanonicalRecall, CanonicalReport
 from cerflow.ingest._base import IngestError, ProgressCallback
+from cerflow.ingest.labels import load_label_file
 from cerflow.sample.generate import SAMPLE_DIR, STATEMENT, Manifest, load_manifest
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
 from cerflow.sources.maude_bulk import MaudeBulkReader
@@ -190,6 +191,23 @@ def _eudamed(
     return out
 
 
+def _labels(engine: Engine, sample_dir: Path, manifest: Manifest) -> list[dict[str, Any]]:
+    """The bundled drug label: real FDA text (not generated), so its snapshot is not marked
+    generated and its query says where it was derived from (`cerflow.sample.labels`)."""
+    out = []
+    for entry in manifest.get("labels", {}).get("files", []):
+        path = sample_dir / entry["path"]
+        stats = load_label_file(
+            engine,
+            path,
+            query=f"bundled sample: FDA drug label of {entry['drug']} ({entry['endpoint']} form)",
+            generated=False,
+            source_stats={"derived_from": entry.get("derived_from"), "sample": True},
+        )
+        out.append({"file": entry["path"], **_load(stats)})
+    return out
+
+
 def _pharm_classes(engine: Engine, sample_dir: Path, manifest: Manifest) -> list[dict[str, Any]]:
     """The derived class file (`cerflow.sample.pharm_classes`): drug key -> EPC classes."""
     out = []
@@ -264,6 +282,7 @@ def _ingest(
         "maude": _maude(engine, sample_dir, manifest, progress),
         "recalls": _recalls(engine, sample_dir, manifest, progress),
         "eudamed": _eudamed(engine, sample_dir, manifest, progress),
+        "labels": _labels(engine, sample_dir, manifest),  # real label text, not in totals
         "pharm_classes": _pharm_classes(engine, sample_dir, manifest),
     }
     steps = [*result["faers"], result["maude"], *result["recalls"], *result["eudamed"]]

@@ -80,7 +80,14 @@ class HealthServer:
     """Started with `start()`; `port` is the bound port (useful when asked for 0)."""
 
     def __init__(
-        self, host: str, port: int, *, broker: Check, database: Check, worker: str = ""
+        self,
+        host: str,
+        port: int,
+        *,
+        broker: Check,
+        database: Check,
+        worker: str = "",
+        liveness: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
     ) -> None:
         checks = {"broker": broker, "database": database}
 
@@ -90,7 +97,9 @@ class HealthServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/health/live":
-                    self._json(200, {"status": "ok", "worker": worker})
+                    alive, detail = liveness() if liveness else (True, {})
+                    body = {"status": "ok" if alive else "stalled", "worker": worker} | detail
+                    self._json(200 if alive else 503, body)
                 elif path == "/health/ready":
                     results = {name: _run(check) for name, check in checks.items()}
                     ok = all(v == "ok" for v in results.values())
@@ -103,7 +112,7 @@ class HealthServer:
                 else:
                     self._json(404, {"detail": f"no route {path}"})
 
-            def _json(self, status: int, body: dict[str, str]) -> None:
+            def _json(self, status: int, body: dict[str, Any]) -> None:
                 self._send(status, json.dumps(body).encode(), "application/json")
 
             def _send(self, status: int, data: bytes, content_type: str) -> None:
@@ -134,8 +143,22 @@ class HealthServer:
         self.thread.join(timeout=5)
 
 
-def serve_worker_health(settings: Settings, port: int, host: str = "0.0.0.0") -> HealthServer:
-    """Raises OSError when the port cannot be bound."""
+def serve_worker_health(
+    settings: Settings, port: int, host: str = "0.0.0.0", *, watch_consumer: bool = False
+) -> HealthServer:
+    """Raises OSError when the port cannot be bound. With `watch_consumer`, liveness
+    follows the consumer loop's heartbeat (`cerflow.jobs.liveness`)."""
+    from cerflow.jobs import liveness
+
+    def consumer() -> tuple[bool, dict[str, Any]]:
+        return liveness.consumer_alive(
+            settings.worker_liveness_seconds, settings.worker_startup_grace_seconds
+        )
+
     return HealthServer(
-        host, port, broker=broker_check(settings), database=database_check(settings)
+        host,
+        port,
+        broker=broker_check(settings),
+        database=database_check(settings),
+        liveness=consumer if watch_consumer else None,
     ).start()

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cerflow.backups.models import BackupRun
 from cerflow.jobs.models import ACTIVE_STATES, JOB_STATES, Job, utcnow
 from cerflow.webhooks.models import Webhook
 
@@ -49,6 +50,7 @@ WEBHOOK_DELIVERIES = Counter(
 JOBS_GAUGE = "cerflow_jobs"
 OLDEST_GAUGE = "cerflow_jobs_oldest_age_seconds"
 WEBHOOKS_DISABLED_GAUGE = "cerflow_webhooks_disabled"
+BACKUP_GAUGE = "cerflow_backup_last_success_timestamp_seconds"
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -58,7 +60,9 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+def _families() -> tuple[
+    GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
+]:
     return (
         GaugeMetricFamily(JOBS_GAUGE, "Jobs in the jobs table by state", labels=["state"]),
         GaugeMetricFamily(
@@ -69,6 +73,10 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
         ),
         GaugeMetricFamily(
             WEBHOOKS_DISABLED_GAUGE, "Webhooks disabled after repeated failed deliveries"
+        ),
+        GaugeMetricFamily(
+            BACKUP_GAUGE,
+            "Unix time the newest successful `cerflow backup create` finished (0: never)",
         ),
     )
 
@@ -83,7 +91,7 @@ class TableCollector:
         yield from _families()
 
     def collect(self) -> Iterator[Metric]:
-        jobs, oldest, disabled = _families()
+        jobs, oldest, disabled, backup = _families()
         # queued: waiting since creation (re-sends refresh sent_at, so it would never age);
         # running/retrying: the heartbeat (a retry's heartbeat is when it falls due).
         since = case((Job.state == "queued", Job.created_at), else_=Job.heartbeat_at)
@@ -94,6 +102,9 @@ class TableCollector:
                 ).all()
                 n_disabled = session.scalar(
                     select(func.count()).select_from(Webhook).where(Webhook.active.is_(False))
+                )
+                last_backup = session.scalar(
+                    select(func.max(BackupRun.finished_at)).where(BackupRun.ok.is_(True))
                 )
         except Exception as exc:  # a scrape must not fail because the database does
             log.warning("metrics_table_read_failed", error=type(exc).__name__)
@@ -111,4 +122,6 @@ class TableCollector:
         for state, age in ages.items():
             oldest.add_metric([state], age)
         disabled.add_metric([], int(n_disabled or 0))
-        yield from (jobs, oldest, disabled)
+        last_backup = _aware(last_backup)
+        backup.add_metric([], last_backup.timestamp() if last_backup is not None else 0.0)
+        yield from (jobs, oldest, disabled, backup)

@@ -18,6 +18,7 @@ from celery.signals import setup_logging, worker_process_init
 from cerflow.config import Settings, get_settings
 from cerflow.jobs import registry
 from cerflow.jobs.celery_app import make_celery
+from cerflow.jobs.liveness import ConsumerHeartbeat
 from cerflow.jobs.runtime import runtime
 from cerflow.observability.logging import configure_logging
 
@@ -26,6 +27,7 @@ def create_worker_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     worker_app = make_celery(settings)
     registry.install(worker_app, settings)
+    worker_app.steps["consumer"].add(ConsumerHeartbeat)
     return worker_app
 
 

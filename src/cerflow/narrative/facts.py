@@ -94,6 +94,7 @@ class VolumeFacts(_Model):
     age_q1: float | None = None
     age_q3: float | None = None
     age_missing: int = 0
+    partial_years: list[str] = Field(default_factory=list)  # years the review period cuts
 
 
 class TrendFacts(_Model):
@@ -105,6 +106,20 @@ class TrendFacts(_Model):
     mk_trend: Literal["increasing", "decreasing", "no trend"]
     sen_slope: float  # reports per month
     serious_share_by_year: list[CountShare] = Field(default_factory=list)
+    # --- issue 11 item 5 (series): slope unit and CI, outliers, partial months, lag ---
+    sen_unit: str = "change in the monthly count per month"
+    sen_slope_lo: float | None = None  # (1 - alpha) CI of Sen's slope (Sen 1968)
+    sen_slope_hi: float | None = None
+    outlier_months: list[str] = Field(default_factory=list)
+    # The same test with each outlier month replaced by its local median (None: no outlier).
+    mk_p_without_outliers: float | None = None
+    mk_z_without_outliers: float | None = None
+    mk_trend_without_outliers: Literal["increasing", "decreasing", "no trend"] | None = None
+    sen_slope_without_outliers: float | None = None
+    sen_slope_lo_without_outliers: float | None = None
+    sen_slope_hi_without_outliers: float | None = None
+    partial_months: list[str] = Field(default_factory=list)  # months the period cuts
+    lag_months: list[str] = Field(default_factory=list)  # last months, possibly incomplete
 
 
 class ForecastFacts(_Model):
@@ -120,8 +135,21 @@ class ForecastFacts(_Model):
     backtest_origins: int
     notes: list[str] = Field(default_factory=list)
     total_expected: float  # sum of the mean over the horizon
-    total_lo95: float
+    total_lo95: float  # 95% interval of the total, from simulated paths of the model
     total_hi95: float
+    # --- issue 11 item 5 (series) ---
+    total_lo80: float | None = None
+    total_hi80: float | None = None
+    simulation_paths: int = 0
+    presented: bool = True  # False: backtest MASE >= 1, the naive forecast is shown
+    naive_method: str | None = None
+    naive_mean: list[float] = Field(default_factory=list)
+    naive_lo95: list[float] = Field(default_factory=list)
+    naive_hi95: list[float] = Field(default_factory=list)
+    naive_mase: float | None = None
+    naive_total: float | None = None
+    naive_total_lo95: float | None = None
+    naive_total_hi95: float | None = None
 
 
 class AnomalyFacts(_Model):
@@ -132,6 +160,15 @@ class AnomalyFacts(_Model):
     p_value: float
     distribution: str
     baseline_months: int
+
+
+class OutlierFacts(_Model):
+    """An isolated outlier month: reported as such, never as a level shift."""
+
+    month: str
+    observed: int
+    local_median: float
+    robust_z: float
 
 
 class ChangePointFacts(_Model):
@@ -310,7 +347,7 @@ class MethodsFacts(_Model):
     anomaly_window: int = 12
     anomaly_min_baseline: int = 6
     anomaly_min_observed: int = 3
-    changepoint_min_size: int = 3
+    changepoint_min_size: int = 6  # same as changepoint_min_months (kept for readers)
     changepoint_penalty_factor: float = 2.0
     haldane_correction: float = 0.5
     top_n: int = 10
@@ -318,6 +355,12 @@ class MethodsFacts(_Model):
     checksum_algorithm: str = "SHA-256"
     dedup_rules: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
+    # --- issue 11 item 5 (series) ---
+    changepoint_min_months: int = 6  # minimum segment of a change point (setting)
+    outlier_z: float = 3.5
+    outlier_window: int = 5
+    reporting_lag_months: int = 3
+    simulation_paths: int = 4000
 
 
 class ReportMeta(_Model):
@@ -337,6 +380,49 @@ class ReportMeta(_Model):
             "ICH E2C(R2) for drug safety summaries",
         ]
     )
+    # --- issue 11 item 6: the review period (what the data were selected on, and printed) ---
+    review_start: dt.date | None = None  # --since, else the first month of the data
+    review_end: dt.date | None = None  # --until, else the data cut-off
+
+
+class LabelTermFacts(_Model):
+    """One event term checked against the product's label (issue 11 item 3)."""
+
+    event: str
+    reports: int = 0  # the product's reports with the term (top events); 0 if not counted
+    status: Literal["labelled", "not in label", "no label"] = "no label"
+    section: str | None = None  # openFDA field name, e.g. "warnings_and_cautions"
+    quote: str | None = None  # the matching sentence of the label, verbatim
+    lack_of_efficacy: bool = False
+    signal: bool = False  # the term is among the disproportionality results listed
+    top_event: bool = False  # the term is among the product's most reported terms
+
+
+class LabelFacts(_Model):
+    """The label the event terms were checked against, or why none was."""
+
+    kind: Literal["drug", "device"]
+    available: bool  # a label was found and checked
+    statement: str  # one sentence for the reader: what was checked, or why nothing
+    source: str | None = None  # e.g. "openFDA /drug/label.json"
+    set_id: str | None = None
+    label_id: str | None = None
+    version: int | None = None
+    effective_date: dt.date | None = None
+    title: str | None = None
+    query: str | None = None
+    location: str | None = None
+    retrieved_at: dt.datetime | None = None
+    sha256: str | None = None
+    is_generated: bool = False
+    derived_from: str | None = None  # bundled sample: the real label it was derived from
+    snapshot_id: int | None = None  # the store snapshot the label came from
+    sections_checked: list[str] = Field(default_factory=list)
+    match_rule: str = ""
+    terms: list[LabelTermFacts] = Field(default_factory=list)
+    labelled: int = 0  # terms found in the label
+    not_in_label: int = 0  # terms not found
+    lack_of_efficacy: list[LabelTermFacts] = Field(default_factory=list)
 
 
 class Facts(_Model):
@@ -358,6 +444,9 @@ class Facts(_Model):
     notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
+    # Labelled status of the event terms (issue 11 item 3): the label and each term's status.
+    labelling: LabelFacts | None = None
+    outliers: list[OutlierFacts] = Field(default_factory=list)  # issue 11 item 5
     meddra: MeddraFacts | None = None  # issue 11 item 8 (None: not computed, e.g. devices)
 
     def to_json(self) -> str:

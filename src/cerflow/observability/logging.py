@@ -176,6 +176,7 @@ def configure_logging(settings: Settings, *, process: str, level: str | int | No
     `level` overrides `settings.log_level` (a worker's `--loglevel`).
     """
     set_known_secrets(secrets_of(settings))
+    configure_sentry(settings, process=process)
 
     def add_process(
         _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
@@ -247,3 +248,43 @@ def configure_logging(settings: Settings, *, process: str, level: str | int | No
     # uvicorn's own access log would duplicate ours (the middleware logs each request).
     logging.getLogger("uvicorn.access").handlers = []
     logging.getLogger("uvicorn.access").propagate = False
+
+
+_sentry_on = False
+
+
+def scrub_sentry_event(event: Any, _hint: Any = None) -> Any:
+    """`before_send` for Sentry: the same redaction as the log lines (URLs with
+    credentials or api keys, tokens, cookies, e-mail addresses), on every field."""
+    return _redact_any(event)
+
+
+def configure_sentry(settings: Settings, *, process: str) -> bool:
+    """Send errors to Sentry when a DSN is set (once per process); off otherwise."""
+    global _sentry_on
+    if settings.sentry_dsn is None or _sentry_on:
+        return _sentry_on
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
+    from cerflow import __version__
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.environment.value,
+        release=f"cerflow@{__version__}",
+        server_name=process,
+        send_default_pii=False,  # no user IPs, cookies or bodies by default
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        before_send=scrub_sentry_event,
+        before_send_transaction=scrub_sentry_event,
+        before_breadcrumb=scrub_sentry_event,
+        integrations=[
+            CeleryIntegration(),
+            # Error lines become events, info lines breadcrumbs (both scrubbed above).
+            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+        ],
+    )
+    _sentry_on = True
+    return True

@@ -166,18 +166,67 @@ def _monthly_counts(facts: Facts) -> Figure | None:
         linestyle="--",
         linewidth=1.6,
         label=(
-            f"Sen trend line ({trend.sen_slope:+.2f} reports/month; "
-            f"Mann-Kendall: {trend.mk_trend}, p {_p(trend.mk_p, facts)})"
+            f"Sen trend line ({trend.sen_slope:+.2f} per month, change in the monthly "
+            f"count; Mann-Kendall: {trend.mk_trend}, p {_p(trend.mk_p, facts)})"
         ),
     )
+    _mark_series_periods(ax, facts)
     ax.set_title(f"Monthly reports: {facts.product.display_name}")
     ax.set_xlabel("Month received by FDA")
     ax.set_ylabel("Reports (count per month)")
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _date_axis(ax)
-    _legend_below(ax)
+    _legend_below(ax, ncols=1)
     return fig
+
+
+def _mark_series_periods(ax: Any, facts: Facts) -> None:
+    """Partial months as open markers, isolated outlier months as stars, and the last
+    (possibly incomplete, reporting lag) months shaded."""
+    trend = facts.trend
+    if trend is None:
+        return
+    by_month = dict(zip(trend.months, trend.counts, strict=True))
+    partial = [m for m in trend.partial_months if m in by_month]
+    if partial:
+        ax.scatter(
+            [_month(m) for m in partial],
+            [by_month[m] for m in partial],
+            s=48,
+            marker="o",
+            facecolor="white",
+            edgecolor=OKABE_ITO["blue"],
+            linewidths=1.4,
+            zorder=6,
+            label="Partial month (period cuts it)",
+        )
+    outliers = [m for m in trend.outlier_months if m in by_month]
+    if outliers:
+        ax.scatter(
+            [_month(m) for m in outliers],
+            [by_month[m] for m in outliers],
+            s=80,
+            marker="*",
+            facecolor=OKABE_ITO["orange"],
+            edgecolor="black",
+            linewidths=0.6,
+            zorder=7,
+            label="Isolated outlier month",
+        )
+    if trend.lag_months:
+        start = _month(trend.lag_months[0]) - 15.0
+        end = _month(trend.lag_months[-1]) + 15.0
+        ax.axvspan(
+            start,
+            end,
+            facecolor="#bbbbbb",
+            alpha=0.3,
+            hatch="..",
+            edgecolor="#888888",
+            linewidth=0.0,
+            label=f"Last {len(trend.lag_months)} months: may be incomplete (reporting lag)",
+        )
 
 
 def _p(p: float, facts: Facts) -> str:
@@ -203,6 +252,10 @@ def _forecast(facts: Facts) -> Figure | None:
             label="Observed reports per month",
         )
     fx = [_month(m) for m in fc.months]
+    if not fc.presented and fc.naive_mean:
+        _naive_forecast(ax, fx, facts)
+        _legend_below(ax)
+        return fig
     ax.fill_between(
         fx,
         fc.lo95,
@@ -243,6 +296,44 @@ def _forecast(facts: Facts) -> Figure | None:
     _date_axis(ax)
     _legend_below(ax)
     return fig
+
+
+def _naive_forecast(ax: Any, fx: list[float], facts: Facts) -> None:
+    """The naive forecast, shown when the model's backtest MASE is >= 1."""
+    fc = facts.forecast
+    assert fc is not None
+    ax.fill_between(
+        fx,
+        fc.naive_lo95,
+        fc.naive_hi95,
+        facecolor=OKABE_ITO["sky"],
+        alpha=0.35,
+        edgecolor=OKABE_ITO["blue"],
+        hatch="////",
+        linewidth=0.0,
+        label="95% prediction interval (naive)",
+    )
+    ax.plot(
+        fx,
+        fc.naive_mean,
+        color=OKABE_ITO["vermillion"],
+        linestyle="--",
+        marker="D",
+        markersize=3,
+        linewidth=1.4,
+        label=f"Naive forecast ({fc.naive_method})",
+    )
+    ax.axvline(fx[0], color="#666666", linestyle=":", linewidth=1.0)
+    mase = f"{fc.mase:.2f}" if fc.mase is not None else "n/a"
+    ax.set_title(
+        f"Naive {fc.horizon}-month reference, not a forecast\n"
+        f"({fc.method} model not shown: backtest MASE {mase} >= 1)",
+        fontsize=9,
+    )
+    ax.set_xlabel("Month")
+    ax.set_ylabel("Reports (count per month)")
+    ax.set_ylim(bottom=0)
+    _date_axis(ax)
 
 
 def _anomalies(facts: Facts) -> Figure | None:
@@ -293,6 +384,18 @@ def _anomalies(facts: Facts) -> Figure | None:
             zorder=4,
             label="Expected from baseline",
         )
+    if facts.outliers:
+        ax.scatter(
+            [_month(o.month) for o in facts.outliers],
+            [o.observed for o in facts.outliers],
+            s=110,
+            marker="*",
+            facecolor=OKABE_ITO["orange"],
+            edgecolor="black",
+            linewidths=0.6,
+            zorder=6,
+            label="Isolated outlier month (not a level shift)",
+        )
     for i, cp in enumerate(facts.change_points):
         ax.axvline(
             _month(cp.month),
@@ -301,7 +404,7 @@ def _anomalies(facts: Facts) -> Figure | None:
             linewidth=1.2,
             label="Change point" if i == 0 else None,
         )
-    if not facts.anomalies and not facts.change_points:
+    if not facts.anomalies and not facts.change_points and not facts.outliers:
         ax.text(
             0.99,
             0.95,

@@ -50,6 +50,7 @@ from cerflow.narrative.facts import (
     ForecastFacts,
     MeddraFacts,
     MethodsFacts,
+    OutlierFacts,
     PeerFacts,
     PeerProfileRow,
     PriorFacts,
@@ -66,6 +67,7 @@ from cerflow.narrative.facts import (
 )
 
 if TYPE_CHECKING:
+    from cerflow.config import Settings
     from cerflow.store.product_data import DrugPeerData, ProductData
 
 TOP_N = 10
@@ -94,6 +96,10 @@ REFERENCES = [
     "2005;21(2):303-314.",
     "Killick R, Fearnhead P, Eckley IA. Optimal detection of changepoints with a linear "
     "computational cost. J Am Stat Assoc. 2012;107(500):1590-1598.",
+    "Gilbert RO. Statistical Methods for Environmental Pollution Monitoring. New York: Van "
+    "Nostrand Reinhold; 1987. Chapter 16 (Sen's slope and its confidence interval).",
+    "Iglewicz B, Hoaglin DC. How to Detect and Handle Outliers. Milwaukee: ASQC Quality "
+    "Press; 1993.",
     "European Commission. MEDDEV 2.7/1 revision 4: Clinical evaluation: a guide for "
     "manufacturers and notified bodies under directives 93/42/EEC and 90/385/EEC. 2016.",
     "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
@@ -243,11 +249,26 @@ def _display_terms(events: pl.DataFrame) -> dict[str, str]:
     return {str(t): str(r) for t, r, _ in best.iter_rows()}
 
 
-def _trend(monthly: pl.DataFrame, reports: pl.DataFrame, notes: list[str]) -> TrendFacts:
+def _trend(
+    monthly: pl.DataFrame,
+    reports: pl.DataFrame,
+    notes: list[str],
+    *,
+    cleaned: Sequence[float] | None = None,
+    outlier_months: Sequence[str] = (),
+    partial_months: Sequence[str] = (),
+    lag_months: Sequence[str] = (),
+    alpha: float = 0.05,
+) -> TrendFacts:
+    """Mann-Kendall and Sen's slope (with its CI) on the monthly counts, and again on
+    `cleaned` (outlier months replaced by their local median) when there are outliers."""
     counts = [int(c) for c in monthly["count"].to_list()]
     months = [m.strftime("%Y-%m") for m in monthly["month"].to_list()]
-    mk = trends.mann_kendall(counts)
+    mk = trends.mann_kendall(counts, alpha=alpha)
     notes.extend(mk.notes)
+    clean = None
+    if outlier_months and cleaned is not None:
+        clean = trends.mann_kendall(list(cleaned), alpha=alpha)
     share = trends.serious_share(reports, period="year")
     by_year = [
         CountShare(label=str(p.year), count=int(s), percent=round(float(sp), 1))
@@ -262,17 +283,41 @@ def _trend(monthly: pl.DataFrame, reports: pl.DataFrame, notes: list[str]) -> Tr
         mk_trend=mk.trend,
         sen_slope=_req(mk.sen_slope),
         serious_share_by_year=by_year,
+        sen_unit=trends.SEN_UNIT,
+        sen_slope_lo=_num(mk.sen_lo),
+        sen_slope_hi=_num(mk.sen_hi),
+        outlier_months=list(outlier_months),
+        mk_p_without_outliers=_num(clean.p, 6) if clean else None,
+        mk_z_without_outliers=_num(clean.z) if clean else None,
+        mk_trend_without_outliers=clean.trend if clean else None,
+        sen_slope_without_outliers=_num(clean.sen_slope) if clean else None,
+        sen_slope_lo_without_outliers=_num(clean.sen_lo) if clean else None,
+        sen_slope_hi_without_outliers=_num(clean.sen_hi) if clean else None,
+        partial_months=list(partial_months),
+        lag_months=list(lag_months),
     )
 
 
 def _forecast(
-    monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
+    monthly: pl.DataFrame,
+    methods: MethodsFacts,
+    notes: list[str],
+    cleaned: Sequence[float] | None = None,
 ) -> ForecastFacts | None:
+    """The forecast; fitted on `cleaned` (outlier months replaced by their local median)
+    when given, so a one-month spike does not lift the forecast."""
     if monthly.height == 0:
         notes.append("no report has a month-precise received date: no forecast")
         return None
-    fc = forecast(monthly, horizon=methods.forecast_horizon, origins=methods.backtest_origins_max)
+    series: pl.DataFrame = monthly
+    if cleaned is not None:
+        series = monthly.sort("month").with_columns(
+            pl.Series("count", [float(v) for v in cleaned], dtype=pl.Float64)
+        )
+        notes.append("fitted with each outlier month replaced by its local median")
+    fc = forecast(series, horizon=methods.forecast_horizon, origins=methods.backtest_origins_max)
     notes.extend(fc.notes)
+    nv = fc.naive
     return ForecastFacts(
         method=fc.method,
         horizon=fc.horizon,
@@ -286,24 +331,48 @@ def _forecast(
         backtest_origins=fc.backtest_origins,
         notes=list(fc.notes),
         total_expected=_req(sum(fc.mean), 1),
-        total_lo95=_req(sum(fc.lo95), 1),
-        total_hi95=_req(sum(fc.hi95), 1),
+        total_lo95=_req(fc.total_lo95, 1),
+        total_hi95=_req(fc.total_hi95, 1),
+        total_lo80=_num(fc.total_lo80, 1),
+        total_hi80=_num(fc.total_hi80, 1),
+        simulation_paths=fc.simulation_paths,
+        presented=fc.presented,
+        naive_method=nv.method if nv else None,
+        naive_mean=[_req(v) for v in nv.mean] if nv else [],
+        naive_lo95=[_req(v) for v in nv.lo95] if nv else [],
+        naive_hi95=[_req(v) for v in nv.hi95] if nv else [],
+        naive_mase=_num(nv.mase) if nv else None,
+        naive_total=_num(nv.total_mean, 1) if nv else None,
+        naive_total_lo95=_num(nv.total_lo95, 1) if nv else None,
+        naive_total_hi95=_num(nv.total_hi95, 1) if nv else None,
     )
 
 
 def _anomalies(
     monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
 ) -> tuple[list[AnomalyFacts], list[ChangePointFacts]]:
+    flags, cps, _, _ = _anomalies_outliers(monthly, methods, notes)
+    return flags, cps
+
+
+def _anomalies_outliers(
+    monthly: pl.DataFrame, methods: MethodsFacts, notes: list[str]
+) -> tuple[list[AnomalyFacts], list[ChangePointFacts], list[OutlierFacts], list[float] | None]:
+    """Control-limit flags, change points (minimum segment `changepoint_min_months`,
+    searched with outlier months replaced by their local median), the outliers, and that
+    cleaned series (None when there is no outlier)."""
     if monthly.height == 0:
-        return [], []
+        return [], [], [], None
     res = anomalies_mod.detect_anomalies(
         monthly,
         window=methods.anomaly_window,
         min_baseline=methods.anomaly_min_baseline,
         tail=methods.anomaly_tail,
         min_observed=methods.anomaly_min_observed,
-        min_size=methods.changepoint_min_size,
+        min_size=methods.changepoint_min_months,
         penalty_factor=methods.changepoint_penalty_factor,
+        outlier_z=methods.outlier_z,
+        outlier_window=methods.outlier_window,
     )
     notes.extend(res.notes)
     flags = [
@@ -324,7 +393,22 @@ def _anomalies(
         )
         for c in res.change_points
     ]
-    return flags, cps
+    outliers = [
+        OutlierFacts(
+            month=o.month,
+            observed=o.observed,
+            local_median=_req(o.local_median, 1),
+            robust_z=_req(o.robust_z, 1),
+        )
+        for o in res.outliers
+    ]
+    cleaned: list[float] | None = None
+    if res.outliers:
+        counts = [float(c) for c in monthly.sort("month")["count"].to_list()]
+        for o in res.outliers:
+            counts[o.index] = o.local_median
+        cleaned = counts
+    return flags, cps, outliers, cleaned
 
 
 @dataclass(slots=True)
@@ -337,6 +421,34 @@ class Series:
     anomalies: list[AnomalyFacts] = dc_field(default_factory=list)
     change_points: list[ChangePointFacts] = dc_field(default_factory=list)
     notes: dict[str, list[str]] = dc_field(default_factory=dict)
+    outliers: list[OutlierFacts] = dc_field(default_factory=list)
+
+
+def series_end(until: dt.date | None, cutoff: dt.date | None) -> dt.date | None:
+    """Last day the monthly series may count: the review end, but never past the data
+    cut-off (months after it would be zero-filled though nothing could be in them)."""
+    if until is not None and cutoff is not None:
+        return min(until, cutoff)
+    return until or cutoff
+
+
+def _month_end(d: dt.date) -> dt.date:
+    nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def partial_months(months: Sequence[str], start: dt.date | None, end: dt.date | None) -> list[str]:
+    """The first and last month of the series when the period starts after the 1st or
+    ends before the month's last day (their counts cover part of the month only)."""
+    out: list[str] = []
+    if not months:
+        return out
+    if start is not None and start.day > 1 and f"{start:%Y-%m}" == months[0]:
+        out.append(months[0])
+    cut_end = end is not None and end < _month_end(end) and f"{end:%Y-%m}" == months[-1]
+    if cut_end and months[-1] not in out:
+        out.append(months[-1])
+    return out
 
 
 def monthly_series(
@@ -346,24 +458,44 @@ def monthly_series(
     cutoff: dt.date | None,
     methods: MethodsFacts,
 ) -> Series:
-    """Monthly series from the product's first month (or `since`) to the data cut-off."""
+    """Monthly series from the product's first month (or `since`) to the data cut-off
+    (or `until`, if earlier): trend (with and without outlier months), forecast (on the
+    series with outliers replaced), control-limit flags, outliers and change points."""
     dated = reports.filter(trends.monthly_mask())
     first = since or (dated["received_date"].min() if dated.height else None)
-    last = until or cutoff or (dated["received_date"].max() if dated.height else None)
+    end = series_end(until, cutoff)
+    last = end or (dated["received_date"].max() if dated.height else None)
     if isinstance(first, dt.date) and isinstance(last, dt.date) and _month(first) <= _month(last):
         monthly = trends.monthly_counts(reports, start=_month(first), end=_month(last))
     else:
         monthly = trends.monthly_counts(reports)
     out = Series()
     trend_notes: list[str] = []
-    out.trend = _trend(monthly, reports, trend_notes) if monthly.height else None
-    if out.trend is None:
-        trend_notes.append("no report has a month-precise received date: no trend test")
     out.notes["trend"] = trend_notes
     out.notes["forecast"] = []
-    out.forecast = _forecast(monthly, methods, out.notes["forecast"])
     out.notes["anomalies"] = []
-    out.anomalies, out.change_points = _anomalies(monthly, methods, out.notes["anomalies"])
+    out.anomalies, out.change_points, out.outliers, cleaned = _anomalies_outliers(
+        monthly, methods, out.notes["anomalies"]
+    )
+    months = [m.strftime("%Y-%m") for m in monthly["month"].to_list()]
+    lag = methods.reporting_lag_months
+    out.trend = (
+        _trend(
+            monthly,
+            reports,
+            trend_notes,
+            cleaned=cleaned,
+            outlier_months=[o.month for o in out.outliers],
+            partial_months=partial_months(months, since, until or cutoff),
+            lag_months=months[-lag:] if lag and len(months) > lag else [],
+            alpha=methods.alpha,
+        )
+        if monthly.height
+        else None
+    )
+    if out.trend is None:
+        trend_notes.append("no report has a month-precise received date: no trend test")
+    out.forecast = _forecast(monthly, methods, out.notes["forecast"], cleaned)
     return out
 
 
@@ -791,9 +923,20 @@ def _assert_finite(facts: Facts) -> None:
 # --- entry points ----------------------------------------------------------------------
 
 
-def methods_facts() -> MethodsFacts:
-    """The method settings and texts every CER states (the series uses them too)."""
-    return MethodsFacts(dedup_rules=list(DEDUP_RULES), references=list(REFERENCES))
+def methods_facts(settings: Settings | None = None) -> MethodsFacts:
+    """The method settings and texts every CER states (the series uses them too); the
+    series settings from `settings` when given, else their defaults."""
+    methods = MethodsFacts(dedup_rules=list(DEDUP_RULES), references=list(REFERENCES))
+    if settings is not None:
+        methods = methods.model_copy(
+            update={
+                "changepoint_min_months": settings.series_changepoint_min_months,
+                "changepoint_min_size": settings.series_changepoint_min_months,
+                "outlier_z": settings.series_outlier_z,
+                "reporting_lag_months": settings.series_reporting_lag_months,
+            }
+        )
+    return methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -830,6 +973,32 @@ def signals_from_background(
     return SignalOutcome(result, tuple(notes))
 
 
+def review_period(
+    since: dt.date | None, until: dt.date | None, cutoff: dt.date | None, volumes: VolumeFacts
+) -> tuple[dt.date | None, dt.date | None]:
+    """The review period: --since (else the first day of the first month with data) to
+    --until (else the data cut-off, else the last received date)."""
+    start = since
+    if start is None and volumes.period_start is not None:
+        start = _month(volumes.period_start)
+    end = until or cutoff or volumes.period_end
+    return start, end
+
+
+def partial_years(
+    by_year: Sequence[CountShare], start: dt.date | None, end: dt.date | None
+) -> list[str]:
+    """Years of the yearly table that the review period covers only in part."""
+    out: list[str] = []
+    for row in by_year:
+        year = int(row.label)
+        cut_start = start is not None and start > dt.date(year, 1, 1)
+        cut_end = end is not None and end < dt.date(year, 12, 31)
+        if cut_start or cut_end:
+            out.append(row.label)
+    return out
+
+
 def product_names(data: ProductData) -> tuple[str, str]:
     """(label, display name) of the product: the drug key, or the joined device codes."""
     if data.kind == "drug":
@@ -848,18 +1017,20 @@ def compute_facts_from(
     report_id: str | None = None,
     version: int = 1,
     generated_at: dt.datetime | None = None,
+    methods: MethodsFacts | None = None,
     meddra: MeddraFacts | None = None,
 ) -> Facts:
     """Every number of the CER for one product, from its stored data.
 
     `series` is `monthly_series(...)` when the caller computed it beforehand (in a thread);
-    None computes it here. `data` must hold at least one report (`data.found`).
+    None computes it here. `methods` is `methods_facts(settings)` (defaults when None).
+    `data` must hold at least one report (`data.found`).
     """
     if not data.found:
         raise ValueError(f"no reports for {data.query!r}: nothing to compute facts from")
     kind = data.kind
     label, display = product_names(data)
-    methods = methods_facts()
+    methods = methods or methods_facts()
     reports, events, prod_rows = data.reports, data.events, data.product_rows
     if series is None:
         series = monthly_series(reports, data.since, data.until, data.cutoff, methods)
@@ -879,6 +1050,8 @@ def compute_facts_from(
     )
 
     volumes = _volumes(reports)
+    review_start, review_end = review_period(data.since, data.until, data.cutoff, volumes)
+    volumes.partial_years = partial_years(volumes.by_year, review_start, review_end)
     display_terms = _display_terms(events)
     top = trends.top_events(reports, events.select("report_id", "term"), n=TOP_N)
     top_events = [
@@ -925,6 +1098,8 @@ def compute_facts_from(
         until=data.until,
         cerflow_version=_version(),
         generated_data=generated,
+        review_start=review_start,
+        review_end=review_end,
     )
     facts = Facts(
         meta=meta,
@@ -943,6 +1118,7 @@ def compute_facts_from(
         methods=methods,
         notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
         writer_inputs=list(WRITER_INPUTS),
+        outliers=series.outliers,
         meddra=meddra or meddra_not_supplied(kind),
     )
     _assert_finite(facts)

@@ -157,18 +157,16 @@ def _cover(doc: DocxDocument, facts: Facts, sha: str, llm_note: str) -> None:
     doc.add_paragraph(meta.title, style="Title")
     doc.add_paragraph(facts.product.display_name, style="Subtitle")
     vol = facts.volumes
-    period = (
-        f"{vol.period_start.isoformat()} to {vol.period_end.isoformat()}"
-        if vol.period_start and vol.period_end
-        else "no dated reports"
-    )
+    start = meta.review_start or vol.period_start  # the review period (issue 11 item 6)
+    end = meta.review_end or vol.period_end
+    period = f"{start.isoformat()} to {end.isoformat()}" if start and end else "no dated reports"
     lines = [
         (
             "Product",
             f'{facts.product.display_name} ({facts.product.kind}; query "{facts.product.query}")',
         ),
         ("Data cut-off date", meta.data_cutoff.isoformat() if meta.data_cutoff else "not stated"),
-        ("Period covered", period),
+        ("Review period", period),
         ("Report id", meta.report_id),
         ("Version", str(meta.version)),
         ("Generated at", meta.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()),

@@ -29,6 +29,7 @@ from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
 from cerflow.narrative.facts import Facts, MeddraFacts
+from cerflow.store.labels import read_label
 from cerflow.store.product_data import ProductData, read_background, read_product
 
 if TYPE_CHECKING:
@@ -158,13 +159,14 @@ def build_facts(
     has no report for it, and ValueError for contradictory arguments.
     """
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
+    from cerflow.report.labelling import apply_labelling
 
     settings = settings or get_settings()
     data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)
-    methods = methods_facts()
+    methods = methods_facts(settings)
     series_job = _InThread(
         lambda: monthly_series(data.reports, data.since, data.until, data.cutoff, methods)
     )
@@ -172,15 +174,19 @@ def build_facts(
         signals = _signal_outcome(engine, data, thresholds, signal_cache)
     finally:
         series_job.join()  # never leave the thread running, even on an error here
-    return compute_facts_from(
+    facts = compute_facts_from(
         data,
         thresholds=thresholds,
         signals=signals,
         series=series_job.result(),
         report_id=report_id,
         version=version,
+        methods=methods,
         meddra=_meddra(engine, data, settings, thresholds),
     )
+    # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.
+    label = read_label(engine, data.product_keys) if data.kind == "drug" else None
+    return apply_labelling(facts, label)
 
 
 def _meddra(

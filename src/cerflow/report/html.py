@@ -86,10 +86,9 @@ def render_html(facts: Facts, narrative: Narrative, charts: dict[str, str]) -> s
     """The full HTML document (cover, contents, sections, charts inline)."""
     meta = facts.meta
     volumes = facts.volumes
-    if volumes.period_start and volumes.period_end:
-        period = f"{volumes.period_start.isoformat()} to {volumes.period_end.isoformat()}"
-    else:
-        period = "no dated reports"
+    start = meta.review_start or volumes.period_start  # the review period (issue 11 item 6)
+    end = meta.review_end or volumes.period_end
+    period = f"{start.isoformat()} to {end.isoformat()}" if start and end else "no dated reports"
     template = _environment().get_template("report.html.j2")
     return template.render(
         meta=meta,

@@ -1,0 +1,1 @@
+"""Backups: the database and the published reports, with a checksummed manifest."""
