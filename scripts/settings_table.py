@@ -77,6 +77,8 @@ MEANINGS: dict[str, str] = {
     "openfda_requests_per_minute": "Client-side request rate towards openFDA",
     "openfda_timeout": "Seconds per openFDA request",
     "openfda_max_retries": "Retries on openFDA 429/5xx/network errors",
+    "openfda_background_cache_seconds": "How long openFDA whole-database background counts "
+    "(N, the product's and each event term's totals) stay cached (Redis, else in-process)",
     "eudamed_base_url": "EUDAMED public device search API root",
     "eudamed_datalake_url": "EUDAMED data-lake API root (`cerflow ingest eudamed --datalake`)",
     "eudamed_api_key": "EUDAMED data-lake API key",
@@ -98,6 +100,9 @@ MEANINGS: dict[str, str] = {
     "Poisson scale) above which a month is reported as an isolated outlier",
     "series_reporting_lag_months": "The last months of the series discussed as possibly "
     "incomplete because reports reach FDA and the public data late",
+    "signal_background": "Disproportionality background: `store` (every report of the same "
+    "kind in the local store) or `openfda` (the whole FAERS database as counted by openFDA, "
+    "drugs only; PRR/ROR/IC, no EBGM)",
     "meddra_dir": "Folder of the user's licensed MedDRA ASCII files (`llt.asc`, `pt.asc`, "
     "`hlt.asc`, `hlt_pt.asc`, `hlgt_hlt.asc`, `soc_hlgt.asc`, `mdhier.asc`; never shipped): "
     "signals also at HLT level and events by primary SOC; unset = no MedDRA roll-up",

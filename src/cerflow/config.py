@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
     openfda_requests_per_minute: int = 240
     openfda_timeout: float = 30.0
     openfda_max_retries: int = 5
+    # Whole-database background counts (issue 11, 1b) are kept this long in the cache.
+    openfda_background_cache_seconds: int = Field(default=7 * 24 * 3600, ge=1)
 
     eudamed_base_url: str = "https://ec.europa.eu/tools/eudamed/api"
     eudamed_datalake_url: str = "https://api.datalake.sante.service.ec.europa.eu/eudamed"
@@ -132,6 +135,9 @@ class Settings(BaseSettings):
     signal_ror025_min: float = 1.0
     signal_ic025_min: float = 0.0
     signal_eb05_min: float = 2.0
+    # What disproportionality compares a product with: "store" (every report of the same
+    # kind in the local store) or "openfda" (the whole FAERS database counted by openFDA).
+    signal_background: Literal["store", "openfda"] = "store"
     # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
     # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
     meddra_dir: Path | None = None

@@ -19,6 +19,11 @@ What it speaks:
 - Answers `{"meta": {..., "results": {"skip", "limit", "total"}}, "results": [...]}`;
   `count=field` answers `{"meta": ..., "results": [{"term", "count"}]}` (top `limit`,
   default 100, at most 1,000).
+- The whole-database background counts (`cerflow.sources.openfda_background`) are these
+  same requests: `limit=1` totals of a date window, of a drug search in it and of
+  `patient.reaction.reactionmeddrapt.exact:"TERM"` in it, and `count=...reactionmeddrapt
+  .exact` over the drug search or the whole window; a count's `meta` has no `results`
+  block, as at openFDA.
 - 404 `{"error": {"code": "NOT_FOUND", "message": "No matches found!"}}` when nothing
   matches; 400 BAD_REQUEST for limit > 1000, skip > 25000 or a search it cannot parse;
   403 API_KEY_INVALID when `api_key` is set on the server and the request's differs.

@@ -58,6 +58,7 @@ def test_soc_groups_and_hlt_tables_equal_hand_counts(store: Engine) -> None:
         ("Skin and subcutaneous tissue disorders", 1, 20.0),
     ]
     assert m.hlt_pairs_tested == 4
+    assert m.hlt_background_reports == 16  # N: the 2x2 tables below add up to it
     hlt = {x.event.split(" (")[0]: x for x in m.hlt_signals}
     muscle, nausea = hlt["Muscle symptoms"], hlt["Nausea and vomiting symptoms"]
     assert (muscle.a, muscle.b, muscle.c, muscle.d) == (3, 2, 2, 9)

@@ -115,6 +115,42 @@ def ingest_openfda(
         out().print(_openfda_summary(done))
 
 
+@ingest_app.command("openfda-background")
+def ingest_openfda_background(
+    drug: Annotated[str, typer.Option("--drug", help="Drug name or ingredient.")],
+    since: SinceOption = None,
+    until: UntilOption = None,
+) -> None:
+    """Count a drug's whole-FAERS 2x2 margins at openFDA and cache them (issue 11, 1b).
+
+    N, the drug's reports, each of its event terms and each term's total for the window;
+    `cerflow report --background openfda` then reads them from the cache (Redis when
+    CERFLOW_REDIS_URL is set; otherwise the cache lives only in this process).
+    """
+    from cerflow.ingest.openfda_background import fetch_background
+
+    since_d, until_d = review_window(since, until)
+    if since_d is None or until_d is None:
+        raise fail("--since and --until are both needed: openFDA counts one date window", 2)
+    try:
+        counts = fetch_background(get_settings(), drug=drug, since=since_d, until=until_d)
+    except ValueError as exc:
+        raise fail(exc, 2) from None
+    except CerflowError as exc:
+        raise fail(exc) from None
+    console = out()
+    console.print(
+        f"openFDA background for {drug!r}, reports received {since_d} to {until_d}"
+        f"{' (from the cache)' if counts.from_cache else ''}: N = {counts.n_reports:,}, "
+        f"the drug's reports = {counts.product_reports:,}, "
+        f"event terms = {len(counts.pair_counts):,} (spellings as openFDA counts them)"
+    )
+    for q in counts.queries:
+        console.print(f"  {q.purpose}: {q.url} ({q.retrieved_at:%Y-%m-%d %H:%M} UTC)")
+    for note in counts.notes:
+        console.print(f"  note: {note}")
+
+
 # -- FAERS --------------------------------------------------------------------------------
 def _faers_summary(rows: list[faers_import.QuarterResult]) -> Table:
     return rows_table(

@@ -34,7 +34,9 @@ from cerflow.errors import CerflowError, NotFoundError
 from cerflow.ingest import IngestInputError
 from cerflow.ingest.labels import refresh_label
 from cerflow.ingest.openfda import refresh_product
+from cerflow.ingest.openfda_background import counts_provider
 from cerflow.ingest.sample import ingest_sample
+from cerflow.report.background import check_background
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
@@ -61,8 +63,16 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    background: str | None = None,
 ) -> ReportResult:
-    """Generate one report under a progress bar of the four stages."""
+    """Generate one report under a progress bar of the four stages.
+
+    `background` "openfda" compares a drug with openFDA's whole-database counts (fetched
+    or read from the cache); None takes `signal_background` from the settings.
+    """
+    settings = get_settings()
+    chosen = check_background(background or settings.signal_background)
+    counts = counts_provider(settings) if chosen == "openfda" else None
     with _progress() as progress:
         task = progress.add_task(f"{label}: facts", total=len(STAGES))
         seen: list[str] = []
@@ -89,6 +99,8 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            background=chosen,
+            background_counts=counts,
         )
 
 
@@ -156,10 +168,24 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    background: Annotated[
+        str | None,
+        typer.Option(
+            "--background",
+            help="Disproportionality background: 'store' (the local store) or 'openfda' "
+            "(the whole FAERS database as counted by openFDA; drugs). "
+            "Default: CERFLOW_SIGNAL_BACKGROUND.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
     since_d, until_d = review_window(since, until)
+    if background is not None:
+        try:
+            background = check_background(background)
+        except ValueError as exc:
+            raise fail(f"--background: {exc}", 2) from None
     try:
         formats = parse_formats(fmt)
     except ValueError as exc:
@@ -179,8 +205,11 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                background=background,
             )
         except NotFoundError as exc:  # no such product in the store
+            raise fail(exc) from None
+        except CerflowError as exc:  # openFDA refused or failed the background counts
             raise fail(exc) from None
         except ValueError as exc:
             raise fail(exc, 2) from None

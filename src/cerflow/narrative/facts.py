@@ -207,6 +207,15 @@ class SignalFacts(_Model):
     lack_of_efficacy: bool = False  # "Drug ineffective" etc.: reported apart, not as an AE
 
 
+class BackgroundQueryFacts(_Model):
+    """One openFDA count request behind a whole-database background (issue 11, 1b)."""
+
+    purpose: str  # N | product | product-event | event | event:<term>
+    url: str  # the request, API key redacted
+    retrieved_at: dt.datetime
+    sha256: str
+
+
 class BackgroundFacts(_Model):
     """What a disproportionality 2x2 table is compared against, named and counted."""
 
@@ -223,6 +232,10 @@ class BackgroundFacts(_Model):
     ebgm_absent_reason: str | None = None
     refused: bool = False  # ratios not computed against this background
     refused_reason: str | None = None
+    # openFDA whole-database background (issue 11, 1b): every count request, and whether
+    # the counts came from the cache (their retrieval time is still openFDA's).
+    queries: list[BackgroundQueryFacts] = Field(default_factory=list)
+    from_cache: bool = False
 
 
 class PriorFacts(_Model):
@@ -311,6 +324,7 @@ class MeddraFacts(_Model):
     # HLTs of the product no other report of the background names (c = 0): only a
     # corrected ratio exists, so they are named apart and never ranked
     hlt_no_background: list[str] = Field(default_factory=list)
+    hlt_background_reports: int | None = None  # N of the HLT 2x2 tables (local store)
 
 
 class RecallFacts(_Model):

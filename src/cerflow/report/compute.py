@@ -43,6 +43,7 @@ from cerflow.analysis.forecast import forecast
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.narrative.facts import (
     AnomalyFacts,
+    BackgroundFacts,
     ChangePointFacts,
     CountShare,
     DeviceIdentification,
@@ -65,6 +66,7 @@ from cerflow.narrative.facts import (
     TrendFacts,
     VolumeFacts,
 )
+from cerflow.report.background import store_background_facts
 
 if TYPE_CHECKING:
     from cerflow.config import Settings
@@ -945,6 +947,7 @@ class SignalOutcome:
 
     result: SignalResult | None
     notes: tuple[str, ...] = ()
+    background: BackgroundFacts | None = None  # None: the store (`store_background_facts`)
 
 
 def signals_from_background(
@@ -1063,6 +1066,12 @@ def compute_facts_from(
     notes.update(series.notes)  # trend, forecast, anomalies: the order they always had
     notes["signals"] = list(signals.notes)
     signal_facts = _signals(signals.result, label, thresholds, display_terms, notes["signals"])
+    if signal_facts is not None:  # issue 11, item 1: every result names its background
+        signal_facts.background = signals.background or store_background_facts(
+            data,
+            reports=signal_facts.background_reports,
+            product_reports=signal_facts.product_reports,
+        )
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")
     peers = (

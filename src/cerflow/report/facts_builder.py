@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -33,6 +34,7 @@ from cerflow.store.labels import read_label
 from cerflow.store.product_data import ProductData, read_background, read_product
 
 if TYPE_CHECKING:
+    from cerflow.report.background import CountsProvider
     from cerflow.report.compute import Series, SignalOutcome
     from cerflow.report.signal_cache import SignalCache
 
@@ -137,6 +139,41 @@ def _signal_outcome(
     return outcome
 
 
+def _window(data: ProductData) -> tuple[dt.date, dt.date]:
+    """The review window, or the product's stored received dates where it is open."""
+    dated = data.reports.get_column("received_date").drop_nulls()
+    first, last = dated.min() if dated.len() else None, dated.max() if dated.len() else None
+    since = data.since or (first if isinstance(first, dt.date) else None)
+    until = data.until or data.cutoff or (last if isinstance(last, dt.date) else None)
+    if since is None or until is None:
+        raise ValueError(
+            f"no received date for {data.query!r} in the store and no --since/--until: the "
+            "openFDA background needs a date window; give --since and --until"
+        )
+    return since, until
+
+
+def _openfda_outcome(
+    data: ProductData, thresholds: SignalThresholds, counts: CountsProvider | None
+) -> SignalOutcome:
+    """Issue 11, 1(b): the product's 2x2 tables against openFDA's whole-database counts."""
+    from cerflow.report.background import signals_from_counts
+    from cerflow.report.compute import SignalOutcome
+
+    if counts is None:
+        raise ValueError(
+            "the openFDA background needs a counts provider "
+            "(cerflow.ingest.openfda_background.counts_provider(settings))"
+        )
+    since, until = _window(data)
+    # The store's ingredient key, not the words typed: openFDA then matches the harmonized
+    # generic and substance names of every report of the ingredient, as the store does.
+    result, notes, background = signals_from_counts(
+        counts(data.label, since, until), label=data.label, thresholds=thresholds
+    )
+    return SignalOutcome(result, notes, background=background)
+
+
 def build_facts(
     engine: Engine,
     *,
@@ -148,8 +185,14 @@ def build_facts(
     report_id: str | None = None,
     version: int = 1,
     signal_cache: SignalCache | None = None,
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
 ) -> Facts:
     """Every number of the CER for one drug or one set of device product codes.
+
+    `background` ("store" | "openfda"; default `settings.signal_background`) is what the
+    disproportionality compares with; "openfda" needs `background_counts` and applies to
+    drugs (a device report keeps the store, with a note saying so).
 
     `signal_cache` keeps the database-wide disproportionality result per data version
     (`cerflow.report.signal_cache`): with it, a report after the first one for the same
@@ -158,10 +201,12 @@ def build_facts(
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
     """
+    from cerflow.report.background import check_background
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
     from cerflow.report.labelling import apply_labelling
 
     settings = settings or get_settings()
+    chosen = check_background(background or settings.signal_background)
     data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
     if not data.found:
         raise _not_found(data)
@@ -171,7 +216,19 @@ def build_facts(
         lambda: monthly_series(data.reports, data.since, data.until, data.cutoff, methods)
     )
     try:
-        signals = _signal_outcome(engine, data, thresholds, signal_cache)
+        if chosen == "openfda" and data.kind == "drug":
+            signals = _openfda_outcome(data, thresholds, background_counts)
+        else:
+            signals = _signal_outcome(engine, data, thresholds, signal_cache)
+            if chosen == "openfda":
+                signals = replace(
+                    signals,
+                    notes=(
+                        *signals.notes,
+                        "openFDA whole-database counts are used for drugs only; this device "
+                        "product is compared with the local store",
+                    ),
+                )
     finally:
         series_job.join()  # never leave the thread running, even on an error here
     facts = compute_facts_from(

@@ -57,11 +57,13 @@ def meddra_facts(
     statement = (
         f"Event terms were coded with the user's licensed MedDRA files{version}: each "
         "preferred term counts under its primary SOC, and disproportionality was also "
-        "computed at High Level Term (HLT) level against the same background."
+        "computed at High Level Term (HLT) level against the drug reports of the local store "
+        "(the HLT counts of the whole FAERS database are not public)."
     )
     hlt_signals = []
     no_background: list[str] = []
     pairs = 0
+    hlt_background: int | None = None
     if background is None:
         statement += " HLT-level disproportionality was not computed: no background."
     else:
@@ -75,6 +77,7 @@ def meddra_facts(
                 outcome.notes
             )
         else:
+            hlt_background = outcome.result.n_reports
             rows = for_product(outcome.result, data.label)
             pairs = rows.height
             items = [_signal_row(r, str(r["event"])) for r in rows.iter_rows(named=True)]
@@ -99,4 +102,5 @@ def meddra_facts(
         hlt_pairs_tested=pairs,
         hlt_signals=hlt_signals,
         hlt_no_background=no_background,
+        hlt_background_reports=hlt_background,
     )

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -29,6 +29,9 @@ from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+
+if TYPE_CHECKING:
+    from cerflow.report.background import CountsProvider
 
 FORMATS = ("pdf", "docx", "html", "json")
 STAGES = ("facts", "narrative", "charts", "documents")
@@ -90,6 +93,8 @@ def compute_facts(
     settings: Settings | None = None,
     report_id: str | None = None,
     version: int = 1,
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
 ) -> Facts:
     """The facts stage: every number a report may state, from the store.
 
@@ -114,6 +119,8 @@ def compute_facts(
             report_id=report_id,
             version=version,
             signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+            background=background,
+            background_counts=background_counts,
         )
 
 
@@ -130,6 +137,8 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    background: str | None = None,
+    background_counts: CountsProvider | None = None,
 ) -> ReportResult:
     settings = settings or get_settings()
     timings: dict[str, float] = {}
@@ -149,6 +158,8 @@ def generate_report(
         settings=settings,
         report_id=report_id,
         version=version,
+        background=background,
+        background_counts=background_counts,
     )
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")

@@ -84,6 +84,7 @@ def create_report(
             "until": body.until.isoformat() if body.until else None,
             "formats": list(dict.fromkeys(body.formats)),
             "polish": body.polish,
+            "background": body.background,
         },
         requested_by=user.user_id,
         idempotency_key=f"user:{user.user_id}:report:{idempotency_key}"

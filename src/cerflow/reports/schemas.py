@@ -28,6 +28,12 @@ class ReportCreate(BaseModel):
         description="Let the server's LLM (when one is configured) polish the narrative; "
         "every number it writes is checked against facts.json. false keeps the template text.",
     )
+    background: Literal["store", "openfda"] | None = Field(
+        default=None,
+        description="Disproportionality background: the local store, or the whole FAERS "
+        "database as counted by openFDA (drugs only); default: the server's "
+        "CERFLOW_SIGNAL_BACKGROUND",
+    )
 
     @model_validator(mode="after")
     def _window_in_order(self) -> ReportCreate:

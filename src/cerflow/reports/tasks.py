@@ -67,6 +67,20 @@ def summarize(facts: Facts) -> dict[str, Any]:
     }
 
 
+def _background(ctx: JobContext) -> dict[str, Any]:
+    """The job's disproportionality background and, for openFDA, its counts provider."""
+    from cerflow.ingest.openfda_background import counts_provider
+    from cerflow.report.background import check_background
+
+    raw = ctx.params.get("background") or ctx.settings.signal_background
+    try:
+        chosen = check_background(str(raw))
+    except ValueError as exc:
+        raise PermanentJobError(str(exc)) from None
+    counts = counts_provider(ctx.settings) if chosen == "openfda" else None
+    return {"background": chosen, "background_counts": counts}
+
+
 def run_analysis(ctx: JobContext) -> JobResult:
     kind, ref = params.product(ctx.params)
     ctx.fault("start")
@@ -79,6 +93,7 @@ def run_analysis(ctx: JobContext) -> JobResult:
             until=params.date(ctx.params, "until"),
             settings=ctx.settings,
             report_id=ctx.job_id,
+            **_background(ctx),
         )
     except (ProductNotFoundError, ValueError) as exc:
         raise PermanentJobError(str(exc)) from None
@@ -107,6 +122,7 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
             formats=formats,
             report_id=ctx.job_id,
             stage=stage,
+            **_background(ctx),
         )
     except (ProductNotFoundError, ValueError) as exc:
         raise PermanentJobError(str(exc)) from None

@@ -267,9 +267,13 @@ class Page:
 
 
 class TermCounts(list[tuple[str, int]]):
-    """`count=` results; `capped` is True when openFDA's 1,000-term cap may hide terms."""
+    """`count=` results; `capped` is True when openFDA's 1,000-term cap may hide terms.
+
+    `provenance` is the request that produced them (None only for an empty instance).
+    """
 
     capped: bool = False
+    provenance: Provenance | None = None
 
 
 @dataclass(slots=True)
@@ -503,6 +507,7 @@ class OpenFDAClient:
             params["search"] = search
         payload, provenance = self.request(endpoint, params)
         out = TermCounts()
+        out.provenance = provenance
         if payload is None:
             return out
         results = payload.get("results")
