@@ -11,11 +11,13 @@ command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 # The deployment tests check prometheus rules with promtool and nginx.conf with nginx -t.
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+# amtool (Debian's prometheus-alertmanager, ~10 MB) checks deploy/alertmanager's config.
+command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages:$missing"
-  # Packages that bring a daemon (prometheus, nginx) must not start it here.
+  # Packages that bring a daemon (prometheus, alertmanager, nginx) must not start it here.
   guard=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d

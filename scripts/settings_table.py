@@ -93,6 +93,14 @@ MEANINGS: dict[str, str] = {
     "signal_ror025_min": "Signal threshold: lower 95% bound of the ROR above this",
     "signal_ic025_min": "Signal threshold: IC025 above this",
     "signal_eb05_min": "Signal threshold: EB05 at least this",
+    "signal_fdr_q": "Benjamini-Hochberg false discovery rate of the list of pairs beside the "
+    "SDRs (one-sided mid-p Fisher exact p-values)",
+    "signal_min_product_reports": "A product with fewer reports in the background gets "
+    "descriptive results only: no ratio, no SDR (the report says so)",
+    "background_min_reports": "Ratios are refused against a background with fewer reports "
+    "(the report states the threshold)",
+    "background_max_product_share": "Ratios are refused when the product holds more than this "
+    "fraction of the background's reports (e.g. a store filled with the product alone)",
     "series_changepoint_min_months": "Minimum segment (months) on each side of a change point "
     "in the monthly series; a shorter excursion is reported as outlier months (stated in "
     "the report)",
@@ -159,6 +167,8 @@ MEANINGS: dict[str, str] = {
     "(real rows: FAERS < 2 KB, MAUDE narratives < 40 KB)",
     "require_shared_data": "Tests fail instead of skipping when the shared sample data is "
     "absent (CI only)",
+    "cer_update_interval_months": "Months to the next update of the clinical evaluation when "
+    "the CER inputs set no date or interval and state no high risk (MEDDEV 2.7/1 rev 4 6.2.3)",
 }
 
 

@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     # What disproportionality compares a product with: "store" (every report of the same
     # kind in the local store) or "openfda" (the whole FAERS database counted by openFDA).
     signal_background: Literal["store", "openfda"] = "store"
+    # Signals of disproportionate reporting (issue 11, cerflow.analysis.sdr).
+    signal_fdr_q: float = Field(default=0.05, gt=0.0, lt=1.0)
+    signal_min_product_reports: int = Field(default=50, ge=0)
+    background_min_reports: int = Field(default=1000, ge=0)
+    background_max_product_share: float = Field(default=0.2, gt=0.0, le=1.0)
     # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
     # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
     meddra_dir: Path | None = None
@@ -199,6 +204,11 @@ class Settings(BaseSettings):
     source_max_line_bytes: int = Field(default=1 << 20, ge=1)
 
     require_shared_data: bool = Field(default=False)
+
+    # Months from a report's date to the next update of the clinical evaluation when the
+    # CER inputs set no date or interval (MEDDEV 2.7/1 rev 4 6.2.3: at least annually for
+    # significant risks or a technology not well established; 2-5 years, justified, else).
+    cer_update_interval_months: int = Field(default=12, ge=1, le=60)
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:

@@ -36,7 +36,7 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(
+    engine = create_engine(
         url,
         echo=settings.db_echo,
         pool_size=settings.db_pool_size,
@@ -48,6 +48,10 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
         # timeout (minutes): requests and readiness probes hang instead of failing.
         connect_args={"connect_timeout": settings.db_connect_timeout_seconds},
     )
+    from cerflow.observability.runtime_metrics import instrument_pool
+
+    instrument_pool(engine)  # cerflow_db_pool_checked_out / _capacity
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

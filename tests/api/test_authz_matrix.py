@@ -92,6 +92,10 @@ EXPECTED: dict[tuple[str, str], Case] = {
         lambda c: {"event": "hypoxia", "decision": "needs_review", "reason": "case review pending"},
     ),
     ("GET", "/api/v1/products/{ref}/signal-reviews"): Case(Role.VIEWER, 200),
+    ("GET", "/api/v1/products/{ref}/cer-inputs"): Case(Role.VIEWER, 404),
+    ("PUT", "/api/v1/products/{ref}/cer-inputs"): Case(
+        Role.ANALYST, 200, lambda c: {"schema_version": 1}
+    ),
     ("GET", "/api/v1/watched"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/watched"): Case(Role.ANALYST, 201, lambda c: {"product_ref": _unique("D")}),
     ("GET", "/api/v1/watched/{item_id}"): Case(Role.VIEWER, 404),

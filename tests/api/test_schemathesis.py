@@ -37,7 +37,12 @@ MAX_EXAMPLES = 10
 # refused with a 422 (e.g. a report window whose `since` is after its `until`). For these
 # operations only, "schema-valid data must be accepted" is not checked; every other check
 # (no 5xx, response conforms to the schema, status documented...) still is.
-CROSS_FIELD_RULES = {"POST /api/v1/reports"}
+CROSS_FIELD_RULES = {
+    "POST /api/v1/reports",
+    # CER inputs: claimed equivalence needs its three characteristics, a high-risk device
+    # an interval of at most 12 months, and `product` must be the URL's product.
+    "PUT /api/v1/products/{ref}/cer-inputs",
+}
 
 
 def _all_checks() -> list[object]:

@@ -104,3 +104,55 @@ def test_unreachable_openfda_suggests_offline(store_env: Path) -> None:
     )
     assert result.exit_code == 1
     assert "--offline" in result.output and "openFDA" in result.output
+
+
+def test_previous_option_sets_signal_status(
+    store_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiny store is refused as a background by default: relax it to get an SDR.
+    for name, value in (
+        ("BACKGROUND_MIN_REPORTS", "0"),
+        ("SIGNAL_MIN_PRODUCT_REPORTS", "0"),
+        ("BACKGROUND_MAX_PRODUCT_SHARE", "1.0"),
+        ("SIGNAL_EB05_MIN", "0.5"),
+    ):
+        monkeypatch.setenv(f"CERFLOW_{name}", value)
+    get_settings.cache_clear()
+    base = ["report", "--drug", "atorvastatin", "--offline", "--format", "json"]
+    first = CliRunner().invoke(app, [*base, "--out", str(store_env / "v1")])
+    assert first.exit_code == 0, first.output
+    v1 = json.loads((store_env / "v1" / "facts.json").read_text())
+    events = [s["event"] for s in v1["signals"]["signals"]]
+    assert events and {s["status"] for s in v1["signals"]["signals"]} == {"new"}
+    v1["signals"]["signals"][0]["first_detected"] = "2023-01-31"
+    (store_env / "v1" / "facts.json").write_text(json.dumps(v1))
+    second = CliRunner().invoke(
+        app,
+        [*base, "--out", str(store_env / "v2"), "--previous", str(store_env / "v1" / "facts.json")],
+    )
+    assert second.exit_code == 0, second.output
+    v2 = json.loads((store_env / "v2" / "facts.json").read_text())
+    first_row = next(s for s in v2["signals"]["signals"] if s["event"] == events[0])
+    assert (first_row["status"], first_row["first_detected"]) == ("ongoing", "2023-01-31")
+    assert v2["signals"]["sdr"]["previous_report"] == v1["meta"]["report_id"]
+
+
+def test_previous_option_bad_file_is_clear(store_env: Path) -> None:
+    bad = store_env / "bad.json"
+    bad.write_text("[1, 2", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--drug",
+            "atorvastatin",
+            "--offline",
+            "--previous",
+            str(bad),
+            "--out",
+            str(store_env / "e"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "not valid JSON" in result.output
+    assert not (store_env / "e" / "facts.json").exists()

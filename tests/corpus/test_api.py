@@ -38,7 +38,17 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 # Passwords are opaque (hashed, never shown): any character may be part of one.
 OPAQUE_FIELDS = {"password"}
 # Free text may span lines (text_rules.FREE_TEXT): CR/LF is allowed there, NUL and ESC not.
-MULTILINE_FIELDS = {"note", "comment", "reason"}
+MULTILINE_FIELDS = {"note", "comment", "reason"} | {
+    # CER inputs (issue 12): free text of several paragraphs
+    "description",
+    "intended_purpose",
+    "target_population",
+    "complaint_summary",
+    "pmcf_summary",
+    "usage_data",
+    "benefit_risk",
+    "conclusions",
+}
 BAD_BODIES: dict[str, tuple[str, bytes]] = {
     "malformed_json": ("application/json", b'{"a": 1,,}'),
     "truncated_json": ("application/json", b'{"email": "a@example.org", "passw'),

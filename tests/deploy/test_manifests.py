@@ -51,6 +51,8 @@ EXPORTER_METRICS = {
     "up": "Prometheus (scrape health)",
     "redis_up": "redis_exporter",
     "redis_key_size": "redis_exporter (--check-single-keys)",
+    "redis_memory_used_bytes": "redis_exporter",
+    "redis_memory_max_bytes": "redis_exporter (maxmemory; 0 when unset)",
 }
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
@@ -257,6 +259,10 @@ def _exported_names() -> set[str]:
     from cerflow.jobs.metrics import TableCollector
 
     names.update(family.name for family in TableCollector(factory=None).describe())  # type: ignore[arg-type]
+    # The consumer heartbeat age, served by each worker's metrics port.
+    from cerflow.jobs.liveness import ConsumerHeartbeatCollector
+
+    names.update(family.name for family in ConsumerHeartbeatCollector().describe())
     return names
 
 
@@ -740,7 +746,8 @@ def test_kustomize_builds(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(proc.stdout) if doc)
-    assert kinds.count("Deployment") == 5
+    assert kinds.count("Deployment") == 6  # api, 3 workers, beat, redis-exporter
+    assert kinds.count("PodDisruptionBudget") == 4  # the API's and one per worker
     assert "Job" in kinds and "Ingress" in kinds and "Secret" not in kinds
 
 

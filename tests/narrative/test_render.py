@@ -28,6 +28,7 @@ CHAPTER_IDS = [
     "analysis",
     "limitations",
     "conclusions",
+    "sign-off",
     "references",
     "appendix-data",
     "appendix-provenance",
@@ -77,7 +78,7 @@ def test_chapters_in_order_with_numbers(drug_facts: Facts) -> None:
     sections = write_narrative(drug_facts).sections
     top = [s for s in sections if s.level == 1]
     assert [s.id for s in top] == CHAPTER_IDS
-    assert [s.number for s in top] == ["1", "2", "3", "4", "5", "6", "7", "8", "A", "B"]
+    assert [s.number for s in top] == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B"]
     subs = {s.id: s.number for s in sections if s.level == 2}
     assert subs["volumes"] == "4.1" and subs["signals"] == "5.4" and subs["recalls"] == "4.4"
 
@@ -108,7 +109,8 @@ def test_tables_carry_the_hand_counts(drug_facts: Facts) -> None:
     assert top.columns == ["Event", "Reports", "% of reports"]
     assert top.rows[0] == ["Myalgia", "3", "60.0%"]
     prov = next(b.table for b in sections["appendix-provenance"].blocks if b.table)
-    assert {row[10] for row in prov.rows} == {"a" * 64, "b" * 64, "c" * 64}
+    sha = prov.columns.index("SHA-256")
+    assert {row[sha] for row in prov.rows} == {"a" * 64, "b" * 64, "c" * 64}
     summary = " ".join(b.text for b in sections["executive-summary"].blocks)
     assert "5 reports" in summary and "2 (40.0%)" in summary
 

@@ -64,8 +64,17 @@ def test_monthly_series_runs_to_the_data_cutoff(store: Engine) -> None:
     assert f.forecast.months[0] == "2024-05"
 
 
+# The hand-countable store is tiny and atorvastatin-heavy: the default background rules
+# refuse it (tested below); these tests of the statistics relax them.
+LOOSE = {
+    "background_min_reports": 0,
+    "signal_min_product_reports": 0,
+    "background_max_product_share": 1.0,
+}
+
+
 def test_disproportionality_2x2_by_hand(store: Engine) -> None:
-    f = build_facts(store, drug="atorvastatin")
+    f = build_facts(store, drug="atorvastatin", settings=Settings(**LOOSE))
     s = f.signals
     assert s is not None
     assert s.background_reports == 16  # l1 has no event: outside the 2x2 tables
@@ -83,10 +92,23 @@ def test_disproportionality_2x2_by_hand(store: Engine) -> None:
 
 
 def test_thresholds_come_from_settings(store: Engine) -> None:
-    f = build_facts(store, drug="atorvastatin", settings=Settings(signal_ror025_min=0.5))
+    f = build_facts(store, drug="atorvastatin", settings=Settings(signal_ror025_min=0.5, **LOOSE))
     assert f.signals is not None and f.signals.thresholds.ror025_min == 0.5
-    flagged = {x.event: x.flags for x in f.signals.signals}
+    flagged = {x.event: x.flags for x in f.signals.top_by_ebgm}
     assert "ror" in flagged["Myalgia"]  # ROR025 0.64 > 0.5
+
+
+def test_small_product_dominated_store_is_refused(store: Engine) -> None:
+    f = build_facts(store, drug="atorvastatin", settings=Settings())
+    s = f.signals
+    assert s is not None and s.background is not None and s.sdr is not None
+    assert s.background.refused
+    assert s.background.reports == 16 and s.background.product_reports == 5
+    reason = s.background.refused_reason or ""
+    assert "16 reports, fewer than the 1,000" in reason
+    assert "31.2%" in reason and "20.0%" in reason  # 5 / 16 of the background
+    assert s.signals == [] and s.top_by_ebgm == [] and s.sdr.fdr_list == []
+    assert any("not computed against this background" in n for n in f.notes["signals"])
 
 
 def test_recalls_and_provenance(store: Engine) -> None:
@@ -236,3 +258,6 @@ def test_local_paths_are_shown_by_file_name_and_urls_unchanged() -> None:
     assert display_location("C:\\Users\\bob\\faers.zip") == "faers.zip"
     assert display_location("ascii/DEMO17Q2.txt") == "ascii/DEMO17Q2.txt"
     assert display_location("memory://recalls") == "memory://recalls"
+    # A MAUDE bulk import records all its files in one location, joined by ", ".
+    joined = "/srv/a/mdrfoiThru2025.zip, /srv/a/device2024.zip, C:\\x\\foidevproblem.zip"
+    assert display_location(joined) == "mdrfoiThru2025.zip, device2024.zip, foidevproblem.zip"

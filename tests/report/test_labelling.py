@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from cerflow.config import Settings
 from cerflow.etl.labels import label_to_canonical, load_labels
 from cerflow.narrative.facts import Facts, allowed_numbers, numbers_in_text
 from cerflow.narrative.render import write_narrative
@@ -56,7 +57,11 @@ def _untraceable(facts: Facts) -> list[tuple[str, str]]:
 
 
 def test_lipitor_label_marks_the_terms(labelled_store: Engine) -> None:
-    f = build_facts(labelled_store, drug="atorvastatin")
+    # The hand store is too small a background for ratios by default (issue 11): relax it.
+    loose = Settings(
+        background_min_reports=0, signal_min_product_reports=0, background_max_product_share=1.0
+    )
+    f = build_facts(labelled_store, drug="atorvastatin", settings=loose)
     lb = f.labelling
     assert lb is not None and lb.available
     assert (lb.set_id, lb.version, lb.effective_date) == (LIPITOR_SET_ID, 11, dt.date(2014, 1, 13))

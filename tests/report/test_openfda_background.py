@@ -121,6 +121,10 @@ def settings(server: OpenFDAReplayServer, tmp_path: Path) -> Settings:
         openfda_requests_per_minute=60_000,
         openfda_max_retries=1,
         redis_url=None,
+        # The hand-built FAERS is 65 reports: small enough to check by hand, so the
+        # background-size floor (1,000 by default) is lowered; the share rule still holds.
+        background_min_reports=50,
+        signal_min_product_reports=1,
     )
 
 
@@ -158,6 +162,11 @@ def test_one_product_store_against_openfda_equals_hand_built_2x2(
         "name a product and an event; it holds "
         "openFDA search results (only the reports of the products searched for))"
     )
+
+    # ...and a background that is the product itself is refused (5 of 5 reports).
+    assert local.signals.background.refused is True
+    assert "100.0%" in (local.signals.background.refused_reason or "")
+    assert local.signals.signals == []
 
     local_text = "\n".join(write_narrative(local).all_texts())
     assert "does not hold complete source extracts" in local_text

@@ -53,6 +53,9 @@ def job_settings(
         jobs_heartbeat_seconds=1.0,
         jobs_max_retries=3,
         log_json=True,
+        # The seeded store is small (340 reports, 40 of the product): allow SDRs on it.
+        background_min_reports=100,
+        signal_min_product_reports=20,
     )
 
 
@@ -74,6 +77,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "CERFLOW_JOBS_HEARTBEAT_SECONDS": str(settings.jobs_heartbeat_seconds),
             "CERFLOW_JOBS_MAX_RETRIES": str(settings.jobs_max_retries),
             "CERFLOW_LOG_JSON": "true",
+            "CERFLOW_BACKGROUND_MIN_REPORTS": str(settings.background_min_reports),
+            "CERFLOW_SIGNAL_MIN_PRODUCT_REPORTS": str(settings.signal_min_product_reports),
         }
     )
     if settings.llm_base_url:  # the replay LLM, for reports polished in the worker

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cerflow.auth.security import API_KEY_PREFIX, InvalidToken, decode_token
 from cerflow.config import Settings
 from cerflow.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from cerflow.observability.runtime_metrics import HTTP_IN_FLIGHT, sample_process
 from cerflow.ratelimit import Limit, RateLimiter
 
 log = structlog.get_logger("cerflow.access")
@@ -72,6 +73,15 @@ def _latency_children(method: str, route: str, status: str) -> tuple[Any, Any]:
 
 
 _CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_IN_FLIGHT: dict[str, Any] = {}
+
+
+def _in_flight(kind: str) -> Any:
+    """The in-flight gauge child of `kind`, created on first use (after the fork)."""
+    child = _IN_FLIGHT.get(kind)
+    if child is None:
+        child = _IN_FLIGHT[kind] = HTTP_IN_FLIGHT.labels(kind=kind)
+    return child
 
 
 async def _send_json(
@@ -92,8 +102,13 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] != "websocket":
+                await self.app(scope, receive, send)
+                return
+            with _in_flight("websocket").track_inprogress():
+                await self.app(scope, receive, send)
             return
+        in_flight = _in_flight("http")
         incoming = _header(scope, b"x-request-id") or ""
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -111,6 +126,7 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
+        in_flight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
@@ -125,6 +141,8 @@ class RequestContextMiddleware:
                 {"x-request-id": request_id, **_security_headers(scope)},
             )
         finally:
+            in_flight.dec()
+            sample_process("api")
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or (

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from cerflow.alerts import endpoints as alerts
 from cerflow.api import health, ws
 from cerflow.auth import endpoints as auth
+from cerflow.cer_inputs import endpoints as cer_inputs
 from cerflow.feedback import endpoints as feedback
 from cerflow.jobs import endpoints as jobs
 from cerflow.products import endpoints as products
@@ -33,6 +34,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks.router,
     alerts.router,
     ws.router,
+    cer_inputs.router,
 )
 
 

@@ -4,7 +4,10 @@
 product's openFDA data are imported first (the same path as `cerflow ingest openfda`), so
 the report reflects today's data; with it only the store is read. `cerflow demo` builds a
 fresh SQLite store from the bundled SYNTHETIC sample and writes one drug and one device
-report from it, offline.
+report from it, offline. The demo also writes the CER inputs template and a filled example
+(`<out>/examples/`, the same files as the repository's `examples/`) and renders the device
+report with the filled example: a "Clinical Evaluation Report" with its sign-off chapter,
+beside the drug report, which has no inputs and keeps the honest data-summary title.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs, CerInputsError, load_inputs
+from cerflow.cer_inputs.service import check_product
 from cerflow.cli._common import (
     SinceOption,
     UntilOption,
@@ -28,6 +33,8 @@ from cerflow.cli._common import (
     progress_bar,
     review_window,
 )
+from cerflow.cli._common import out as _out_console
+from cerflow.cli.inputs import write_examples
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
@@ -38,8 +45,10 @@ from cerflow.ingest.openfda_background import counts_provider
 from cerflow.ingest.sample import ingest_sample
 from cerflow.report.background import check_background
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
+from cerflow.report.signal_status import PreviousReportError, PreviousSignals, read_previous
 from cerflow.sample.generate import SAMPLE_DIR
 from cerflow.store import migrate
+from cerflow.store.keys import srn_key, udi_di_key
 
 
 def _progress() -> Progress:
@@ -63,7 +72,11 @@ def run_report(
     until: dt.date | None,
     formats: tuple[str, ...],
     label: str,
+    udi_dis: list[str] | None = None,
+    srns: list[str] | None = None,
     background: str | None = None,
+    cer_inputs: CerInputs | None = None,
+    previous: PreviousSignals | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages.
 
@@ -99,8 +112,12 @@ def run_report(
             until=until,
             formats=formats,
             stage=stage,
+            udi_dis=udi_dis or (),
+            srns=srns or (),
             background=chosen,
             background_counts=counts,
+            cer_inputs=cer_inputs,
+            previous=previous,
         )
 
 
@@ -151,6 +168,35 @@ def _refresh_from_openfda(
             err.print(f"[yellow]drug label not updated:[/yellow] {why_not.splitlines()[0]}")
 
 
+def _read_inputs(path: Path | None, refs: list[str]) -> CerInputs | None:
+    """The validated inputs file, or exit 2 with every "field: why" (before any work)."""
+    if path is None:
+        return None
+    try:
+        inputs = load_inputs(path)
+        check_product(inputs, refs, path.name)
+        return inputs
+    except CerInputsError as exc:
+        err.print(f"[red]error:[/red] --inputs {exc.where}: invalid CER inputs")
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _eudamed_keys(
+    drug: str | None, udi_di: list[str] | None, srn: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """--udi-di/--srn checked and normalized before anything is read or fetched."""
+    try:
+        udi_dis = [udi_di_key(u) for u in udi_di or []]
+        srns = [srn_key(s) for s in srn or []]
+    except ValueError as exc:
+        raise fail(exc, 2) from None
+    if (udi_dis or srns) and drug:
+        raise fail("--udi-di and --srn link EUDAMED device records: use them with --device-code", 2)
+    return udi_dis, srns
+
+
 def report_command(
     drug: Annotated[
         str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
@@ -168,6 +214,21 @@ def report_command(
         str, typer.Option("--format", help="Comma-separated: pdf,docx,html,json.")
     ] = "pdf,docx,html,json",
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("reports"),
+    udi_di: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--udi-di",
+            help="Link EUDAMED records with this UDI-DI or Basic UDI-DI (repeatable; devices).",
+        ),
+    ] = None,
+    srn: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--srn",
+            help="Link EUDAMED records of this manufacturer SRN, e.g. DE-MF-000001234 "
+            "(repeatable; devices).",
+        ),
+    ] = None,
     background: Annotated[
         str | None,
         typer.Option(
@@ -177,10 +238,32 @@ def report_command(
             "Default: CERFLOW_SIGNAL_BACKGROUND.",
         ),
     ] = None,
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs",
+            help="CER inputs file (.yaml/.json; see `cerflow inputs schema`): fills the "
+            "writer-input boxes and the sign-off chapter.",
+        ),
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="facts.json of the earlier report of the same product: each signal's "
+            "status (new / ongoing / closed) and first-detected date are computed against it.",
+        ),
+    ] = None,
 ) -> None:
     """Write a Clinical Evaluation Report for one drug or device product code(s)."""
     codes = one_product(drug, device_code)
+    cer_inputs = _read_inputs(inputs, [drug] if drug else codes)
+    try:
+        previous_signals = read_previous(previous) if previous is not None else None
+    except PreviousReportError as exc:
+        raise fail(exc, 2) from None
     since_d, until_d = review_window(since, until)
+    udi_di, srn = _eudamed_keys(drug, udi_di, srn)
     if background is not None:
         try:
             background = check_background(background)
@@ -205,7 +288,11 @@ def report_command(
                 until=until_d,
                 formats=formats,
                 label=drug or ", ".join(codes),
+                udi_dis=udi_di,
+                srns=srn,
                 background=background,
+                cer_inputs=cer_inputs,
+                previous=previous_signals,
             )
         except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None
@@ -251,10 +338,14 @@ def demo_command(
                 )
         except CerflowError as exc:
             raise fail(exc) from None
+        examples = write_examples(out / "examples")
+        # The device report is rendered with the filled example inputs (a CER with a
+        # sign-off chapter); the drug report without (public data only, honest title).
+        device_inputs = load_inputs(examples["example"]) if code == "LZG" else None
         results = []
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),
-            ({"drug": None, "device_codes": [code]}, code.lower()),
+            ({"drug": None, "device_codes": [code], "cer_inputs": device_inputs}, code.lower()),
         ):
             results.append(
                 run_report(
@@ -269,6 +360,9 @@ def demo_command(
             )
         for result in results:
             _print_files(result)
+        out_console = _out_console()
+        out_console.print(f"  CER inputs: empty template {examples['template']}")
+        out_console.print(f"  CER inputs: filled example {examples['example']} (used for {code})")
     finally:
         engine.dispose()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import typer
@@ -39,8 +41,16 @@ def serve(
         migrate.upgrade(engine)  # advisory-locked on PostgreSQL: replicas take turns
         engine.dispose()
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Every worker must write its metrics where /metrics can aggregate them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cerflow-metrics-")
+        # Every worker must write its metrics where /metrics can aggregate them; the
+        # directory is ours, so it goes when serve exits.
+        made = tempfile.mkdtemp(prefix="cerflow-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from cerflow.observability.metrics import prepare_multiprocess_dir
+
+        # A directory given to us (a volume) may hold the previous run's samples.
+        prepare_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     uvicorn.run(
         "cerflow.app:create_app",
         factory=True,

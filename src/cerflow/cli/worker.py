@@ -14,7 +14,9 @@ directory happens to be.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -98,10 +100,15 @@ def _serve_health(settings: Settings, host: str, port: int) -> None:
         )
         raise typer.Exit(2) from None
     # Before the pool forks: every child then writes its samples where /metrics reads.
-    enable_multiprocess(
-        os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        or tempfile.mkdtemp(prefix="cerflow-worker-metrics-")
-    )
+    from cerflow.observability.metrics import prepare_multiprocess_dir
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        prepare_multiprocess_dir(directory)  # the previous run's samples
+    else:  # ours: removed when the worker exits
+        directory = tempfile.mkdtemp(prefix="cerflow-worker-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    enable_multiprocess(directory)
 
 
 def default_schedule_path(settings: Settings) -> Path:

@@ -155,6 +155,10 @@ def serve_worker_health(
             settings.worker_liveness_seconds, settings.worker_startup_grace_seconds
         )
 
+    if watch_consumer:
+        from cerflow.observability.metrics import add_live_collector
+
+        add_live_collector(liveness.ConsumerHeartbeatCollector())
     return HealthServer(
         host,
         port,

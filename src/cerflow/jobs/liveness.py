@@ -86,3 +86,30 @@ def beat_file_age(schedule: Path) -> float | None:
         return time.time() - os.path.getmtime(beat_alive_path(schedule))
     except OSError:
         return None
+
+
+CONSUMER_AGE_GAUGE = "cerflow_worker_consumer_heartbeat_age_seconds"
+
+
+class ConsumerHeartbeatCollector:
+    """Serves the consumer loop's heartbeat age on the worker's `/metrics` (a live
+    collector: it describes this process, the one running the consumer). Before the first
+    turn it reports the time since start, so a worker stuck while starting ages too."""
+
+    def describe(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        yield GaugeMetricFamily(CONSUMER_AGE_GAUGE, "")
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        age = consumer_age()
+        if age is None:
+            age = time.monotonic() - _started
+        family = GaugeMetricFamily(
+            CONSUMER_AGE_GAUGE,
+            "Seconds since the worker's consumer loop last turned (its liveness heartbeat)",
+        )
+        family.add_metric([], round(age, 3))
+        yield family

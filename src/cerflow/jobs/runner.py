@@ -86,6 +86,9 @@ def _emit(
 
 def _observe(job_type: str, state: str, started: float) -> None:
     JOB_DURATION.labels(type=job_type, state=state).observe(time.monotonic() - started)
+    from cerflow.observability.runtime_metrics import sample_process
+
+    sample_process("worker")
     if state in ("succeeded", "failed"):
         JOBS_FINISHED.labels(type=job_type, state=state).inc()
     elif state == "retrying":

@@ -128,4 +128,7 @@ def sweep(*, settings: Settings, factory: sessionmaker[Session], app: TaskSender
 
 def sweep_jobs(task: Task) -> int:
     """Beat's task (`SWEEP_TASK`)."""
+    from cerflow.observability.runtime_metrics import SWEEPER_RUNS
+
+    SWEEPER_RUNS.labels(task="sweep_jobs").inc()  # CerflowBeatMissing watches it move
     return sweep(settings=runtime.settings, factory=runtime.factory, app=task.app)

@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cerflow.cer_inputs.next_update import NextUpdateFacts
+from cerflow.cer_inputs.schemas import CerInputs
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -41,6 +44,7 @@ class DeviceIdentification(_Model):
     manufacturer_name: str | None = None
     manufacturer_srn: str | None = None
     status: str | None = None
+    matched_by: str | None = None  # UDI-DI | SRN | FDA product code | trade name
 
 
 class SnapshotFacts(_Model):
@@ -64,6 +68,7 @@ class SnapshotFacts(_Model):
     reports_in_store: int = 0  # reports of this kind (in the window) last written by it
     product_reports: int = 0  # of those, reports of the product
     role: Literal["product", "background", "recalls", "identification"] = "background"
+    stored: int = 0  # inserted + updated + unchanged: what the store holds from this import
 
 
 class CountShare(_Model):
@@ -205,6 +210,14 @@ class SignalFacts(_Model):
     label_section: str | None = None  # e.g. "adverse_reactions", "boxed_warning"
     label_quote: str | None = None  # the matching sentence of the label, verbatim
     lack_of_efficacy: bool = False  # "Drug ineffective" etc.: reported apart, not as an AE
+    # --- issue 11 items 2 and 4 (SDRs, signal table) ---
+    zero_background: bool = False  # c = 0: no other product has the event; never ranked
+    mid_p: float | None = None  # one-sided mid-p Fisher exact (excess reporting)
+    fdr_p: float | None = None  # Benjamini-Hochberg adjusted mid-p (eligible pairs only)
+    fdr_significant: bool = False
+    status: Literal["new", "ongoing", "closed"] | None = None  # vs the previous report
+    first_detected: dt.date | None = None
+    source: str | None = None  # the background the SDR was found in
 
 
 class BackgroundQueryFacts(_Model):
@@ -238,6 +251,37 @@ class BackgroundFacts(_Model):
     from_cache: bool = False
 
 
+class SdrFacts(_Model):
+    """How signals of disproportionate reporting (SDRs) were chosen, and the lists kept
+    apart from them (`cerflow.analysis.sdr`). The SDRs themselves are `SignalsFacts.signals`.
+    """
+
+    primary_criterion: Literal["EB05", "IC025"]
+    primary_threshold: float
+    min_cases: int  # one minimum case count for every method
+    fdr_q: float  # Benjamini-Hochberg level on one-sided mid-p Fisher p-values
+    fdr_tests: int  # the BH family: pairs with a >= min_cases, c > 0, not lack of efficacy
+    min_product_reports: int
+    background_min_reports: int
+    background_max_product_share: float  # a fraction, e.g. 0.2
+    descriptive_only: bool = False
+    descriptive_reason: str | None = None
+    fdr_list: list[SignalFacts] = Field(default_factory=list)
+    zero_background: list[SignalFacts] = Field(default_factory=list)
+    lack_of_efficacy: list[SignalFacts] = Field(default_factory=list)
+    closed: list[SignalFacts] = Field(default_factory=list)  # SDRs of the previous report only
+    previous_report: str | None = None  # report id of the report the status is computed against
+    lack_of_efficacy_terms: list[str] = Field(default_factory=list)
+    # List sizes, so the text can print them and the number tracing still holds.
+    n_sdrs: int = 0
+    n_fdr: int = 0
+    n_zero_background: int = 0
+    n_lack_of_efficacy: int = 0
+    n_closed: int = 0
+    n_new: int = 0
+    n_ongoing: int = 0
+
+
 class PriorFacts(_Model):
     alpha1: float
     beta1: float
@@ -264,9 +308,13 @@ class SignalsFacts(_Model):
     pairs_tested: int
     thresholds: ThresholdFacts
     prior: PriorFacts | None = None
-    signals: list[SignalFacts] = Field(default_factory=list)  # flagged by >= 1 method
+    # Signals of disproportionate reporting (issue 11): a >= min_cases, c > 0, not lack of
+    # efficacy, primary criterion met; ranked by it (see `sdr`). Empty when the background
+    # is refused or the product is too small (descriptive only).
+    signals: list[SignalFacts] = Field(default_factory=list)
     top_by_ebgm: list[SignalFacts] = Field(default_factory=list)
     background: BackgroundFacts | None = None  # issue 11 contract: the named background
+    sdr: SdrFacts | None = None  # issue 11 item 2: how the SDRs were chosen
 
 
 class PeerProfileRow(_Model):
@@ -439,6 +487,63 @@ class LabelFacts(_Model):
     lack_of_efficacy: list[LabelTermFacts] = Field(default_factory=list)
 
 
+class CerFacts(_Model):
+    """The writer's inputs (issue 12) and what they make of the document."""
+
+    inputs: CerInputs | None = None  # validated CER inputs, verbatim
+    is_cer: bool = False  # every input a CER needs is present
+    missing: list[str] = Field(default_factory=list)  # labels of what is still missing
+    next_update: NextUpdateFacts
+
+
+class SourceFlowFacts(_Model):
+    """Per source, the dedup flow in the order it happens (issue 12 item 5):
+    rows read -> duplicates and older case versions removed -> deleted cases removed ->
+    passed to the store (-> rejected; stored = new + updated + unchanged)."""
+
+    source: str
+    snapshots: int
+    snapshot_ids: list[int] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # file names or URLs, never local paths
+    rows_read: int = 0
+    superseded: int = 0
+    deleted: int = 0
+    passed: int = 0  # rows_read - superseded - deleted
+    rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stored: int = 0
+    product_reports: int = 0
+
+
+class EudamedMatchFacts(_Model):
+    """How EUDAMED records were linked to the product: the rule in words and its keys."""
+
+    rule: str  # one sentence the report prints
+    udi_dis: list[str] = Field(default_factory=list)  # asked for (--udi-di)
+    srns: list[str] = Field(default_factory=list)  # asked for (--srn)
+    matched: int = 0  # EUDAMED records matched
+
+
+class DeviceFacts(_Model):
+    """Device-only results: seriousness rule, problem codes apart, per UDI-DI and brand."""
+
+    seriousness_rule: str
+    serious_event_types: list[str] = Field(default_factory=lambda: ["death", "injury"])
+    malfunctions: int = 0  # reports of MAUDE event type malfunction (not serious by itself)
+    malfunction_percent: float = 0.0
+    device_problem_reports: int = 0  # reports naming at least one device problem code
+    patient_problem_reports: int = 0  # reports naming at least one patient problem code
+    device_problems: list[CountShare] = Field(default_factory=list)
+    patient_problems: list[CountShare] = Field(default_factory=list)
+    udi_di_reports: int = 0  # reports whose device names a UDI-DI
+    by_udi_di: list[CountShare] = Field(default_factory=list)
+    brand_reports: int = 0  # reports whose device names a brand
+    by_brand: list[CountShare] = Field(default_factory=list)
+    eudamed_match: EudamedMatchFacts | None = None
+
+
 class Facts(_Model):
     meta: ReportMeta
     product: ProductFacts
@@ -458,9 +563,13 @@ class Facts(_Model):
     notes: dict[str, list[str]] = Field(default_factory=dict)
     # Sections public data cannot supply: shown as marked inputs for the writer.
     writer_inputs: list[str] = Field(default_factory=list)
+    device: DeviceFacts | None = None  # issue 12 item 6: device reports only
+    source_flow: list[SourceFlowFacts] = Field(default_factory=list)  # issue 12 item 5
     # Labelled status of the event terms (issue 11 item 3): the label and each term's status.
     labelling: LabelFacts | None = None
     outliers: list[OutlierFacts] = Field(default_factory=list)  # issue 11 item 5
+    # The manufacturer's/evaluator's inputs, completeness and next update (issue 12).
+    cer: CerFacts | None = None
     meddra: MeddraFacts | None = None  # issue 11 item 8 (None: not computed, e.g. devices)
 
     def to_json(self) -> str:

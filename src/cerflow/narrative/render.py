@@ -7,7 +7,8 @@ HTML/PDF and the DOCX renderers, so a template says *what* a block is, not how i
 
     ::section <id> <number> <title>   starts a (sub)section; level = dots in number + 1
     ::chart <chart_id>                the next paragraph is the chart's caption
-    ::writer                          the next paragraph is a writer-input placeholder
+    ::writer [field]                  the next paragraph is a writer-input placeholder; with
+                                      a field, the CER inputs' value replaces it when given
     ::table <caption>                 followed by "| a | b |" rows, the first is the header
     - text                            a bullet (consecutive bullets form one list)
     anything else                     paragraph text; a blank line ends the paragraph
@@ -29,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from cerflow.errors import CerflowError
 from cerflow.narrative.facts import Facts
+from cerflow.narrative.inputs import fill_inputs
 from cerflow.narrative.sections import Block, Narrative, Section, Table
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -42,6 +44,7 @@ CHAPTERS = (
     "05_analysis.j2",
     "06_limitations.j2",
     "07_conclusions.j2",
+    "07b_sign_off.j2",
     "08_references.j2",
     "09_appendix_tables.j2",
     "10_appendix_provenance.j2",
@@ -185,7 +188,7 @@ def parse_blocks(text: str, source: str) -> list[Section]:
     sections: list[Section] = []
     para: list[str] = []
     bullets: list[str] = []
-    pending: tuple[str, str] | None = None  # ("chart", id) | ("writer", "")
+    pending: tuple[str, str] | None = None  # ("chart", id) | ("writer", field or "")
     table: Table | None = None
 
     def current() -> Section:
@@ -208,7 +211,9 @@ def parse_blocks(text: str, source: str) -> list[Section]:
             if pending and pending[0] == "chart":
                 current().blocks.append(Block(kind="chart", chart_id=pending[1], text=body))
             elif pending and pending[0] == "writer":
-                current().blocks.append(Block(kind="writer_input", text=body))
+                current().blocks.append(
+                    Block(kind="writer_input", text=body, input_key=pending[1] or None)
+                )
             elif body:
                 current().blocks.append(Block(kind="paragraph", text=body))
             para, pending = [], None
@@ -228,7 +233,7 @@ def parse_blocks(text: str, source: str) -> list[Section]:
             elif directive == "chart":
                 pending = ("chart", rest.strip())
             elif directive == "writer":
-                pending = ("writer", "")
+                pending = ("writer", rest.strip())
             elif directive == "table":
                 table = Table(caption=rest.strip(), columns=[], rows=[])
             else:
@@ -274,4 +279,4 @@ def write_narrative(facts: Facts) -> Narrative:
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
         raise TemplateMarkupError(f"duplicate section ids: {sorted(dupes)}")
-    return Narrative(sections=sections, llm={"enabled": False})
+    return Narrative(sections=fill_inputs(sections, facts), llm={"enabled": False})

@@ -21,11 +21,14 @@ class Table:
 class Block:
     """One paragraph, table, chart reference or writer-input placeholder, in order."""
 
-    kind: Literal["paragraph", "table", "chart", "writer_input", "bullets"]
+    kind: Literal["paragraph", "table", "chart", "writer_input", "bullets", "supplied"]
     text: str = ""  # paragraph text, chart caption, or writer-input instruction
     table: Table | None = None
     chart_id: str | None = None  # key into the charts mapping (e.g. "monthly_counts")
     items: list[str] = field(default_factory=list)  # bullets
+    # writer_input: the CER inputs field that fills it (`::writer <field>`); a "supplied"
+    # block is that field's text from the inputs (text = its label, items = paragraphs).
+    input_key: str | None = None
 
 
 @dataclass(slots=True)

@@ -12,8 +12,10 @@ choosing a directory (the worker command) still write its samples there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -73,9 +75,48 @@ def enable_multiprocess(directory: str) -> None:
     values.ValueClass = values.get_value_class()
 
 
+def prepare_multiprocess_dir(directory: str) -> int:
+    """Wipe the sample files a previous run left in `directory` (created if missing);
+    returns how many were removed. Run before the processes that write there start:
+    prometheus_client would otherwise add the old run's counters and gauges to the new."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    removed = 0
+    for stale in path.glob("*.db"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+            removed += 1
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def prune_dead_processes(directory: str) -> list[int]:
+    """Drop the `live*` gauge files of processes that are gone (a uvicorn or pool worker
+    that was replaced): otherwise in-flight requests, pool use and memory of the dead
+    process would be counted for ever. Counters and histograms stay (sums over the run)."""
+    dead: set[int] = set()
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid_text = path.stem.rsplit("_", 1)[-1]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            dead.add(int(pid_text))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, directory)
+    return sorted(dead)
+
+
 def render_latest() -> tuple[bytes, str]:
     """The exposition text for `/metrics` (aggregated over workers in multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        prune_dead_processes(os.environ["PROMETHEUS_MULTIPROC_DIR"])
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         data = generate_latest(registry)

@@ -459,7 +459,10 @@ def _forest_rows(facts: Facts) -> list[SignalFacts]:
     if facts.signals is None:
         return []
     rows = facts.signals.signals or facts.signals.top_by_ebgm
-    rows = [r for r in rows if r.ror is not None or r.ebgm is not None]
+    # A pair without background reports (c = 0) has ratios only through the 0.5 correction:
+    # never plotted as if it were a measured disproportionality (issue 11).
+    rows = [r for r in rows if (r.ror is not None or r.ebgm is not None) and r.c > 0]
+    rows = [r for r in rows if not r.zero_background]
     return rows[: max(facts.methods.top_n, 1) * 2]
 
 

@@ -37,16 +37,21 @@ import polars as pl
 
 from cerflow.analysis import anomalies as anomalies_mod
 from cerflow.analysis import peers as peers_mod
+from cerflow.analysis import sdr as sdr_mod
 from cerflow.analysis import trends
 from cerflow.analysis.disproportionality import SignalResult, disproportionality, for_product
 from cerflow.analysis.forecast import forecast
+from cerflow.analysis.gps import GpsPrior
+from cerflow.analysis.sdr import SdrCriteria
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.narrative.facts import (
     AnomalyFacts,
     BackgroundFacts,
     ChangePointFacts,
     CountShare,
+    DeviceFacts,
     DeviceIdentification,
+    EudamedMatchFacts,
     Facts,
     ForecastFacts,
     MeddraFacts,
@@ -59,14 +64,17 @@ from cerflow.narrative.facts import (
     RecallFacts,
     RecallsFacts,
     ReportMeta,
+    SdrFacts,
     SignalFacts,
     SignalsFacts,
     SnapshotFacts,
+    SourceFlowFacts,
     ThresholdFacts,
     TrendFacts,
     VolumeFacts,
 )
 from cerflow.report.background import store_background_facts
+from cerflow.report.cer_facts import data_title
 
 if TYPE_CHECKING:
     from cerflow.config import Settings
@@ -107,6 +115,10 @@ REFERENCES = [
     "Regulation (EU) 2017/745 of the European Parliament and of the Council on medical "
     "devices (MDR), Article 61 and Annex XIV.",
     "ICH E2C(R2): Periodic Benefit-Risk Evaluation Report (PBRER). 2012.",
+    "Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and powerful "
+    "approach to multiple testing. J R Stat Soc B. 1995;57(1):289-300.",
+    "Lancaster HO. Significance tests in discrete distributions. J Am Stat Assoc. "
+    "1961;56(294):223-234.",
 ]
 
 DEDUP_RULES = [
@@ -559,7 +571,18 @@ def _signals(
     thresholds: SignalThresholds,
     display: dict[str, str],
     notes: list[str],
+    *,
+    criteria: SdrCriteria | None = None,
+    kind: str = "drug",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    detected_on: dt.date | None = None,
 ) -> SignalsFacts | None:
+    criteria = criteria or SdrCriteria(
+        min_cases=thresholds.min_count,
+        eb05_min=thresholds.eb05_min,
+        ic025_min=thresholds.ic025_min,
+    )
     tf = ThresholdFacts(
         prr_min=thresholds.prr_min,
         chi2_min=thresholds.chi2_min,
@@ -572,38 +595,138 @@ def _signals(
         return None
     notes.extend(res.notes)
     rows = for_product(res, label)
-    items = [
-        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
-        for r in rows.iter_rows(named=True)
-    ]
-    flagged = [s for s in items if s.flags]
-    flagged.sort(key=lambda s: (-(s.eb05 or 0.0), -s.a, s.event))
-    top = sorted(
-        (s for s in items if s.a >= thresholds.min_count),
-        key=lambda s: (-(s.ebgm or 0.0), -s.a, s.event),
-    )[:TOP_N]
-    prior = None
-    if res.prior is not None:
-        p = res.prior
-        prior = PriorFacts(
-            alpha1=_req(p.alpha1),
-            beta1=_req(p.beta1),
-            alpha2=_req(p.alpha2),
-            beta2=_req(p.beta2),
-            p=_req(p.p),
-            loglik=_num(p.loglik, 2),
-            converged=p.converged,
-        )
     n_product = int(rows["a"][0] + rows["b"][0]) if rows.height else 0
+    window = ""
+    if since or until:
+        window = f", received {since or 'any date'} to {until or 'the data cut-off'}"
+    background = BackgroundFacts(
+        source="store",
+        description=(
+            f"the {res.n_reports:,} {kind} reports the local store holds{window} that name at "
+            f"least one product and one event ({n_product:,} of them concern the product); "
+            "this is what was imported, not the whole FDA database"
+        ),
+        reports=res.n_reports,
+        product_reports=n_product,
+        window_start=since,
+        window_end=until,
+        ebgm_available=res.prior is not None,
+        ebgm_absent_reason=None if res.prior is not None else "EBGM was not computed",
+    )
+    return signals_facts_from_rows(
+        rows,
+        background=background,
+        criteria=criteria,
+        thresholds=tf,
+        display=display,
+        notes=notes,
+        label=label,
+        source=f"{kind} reports in the local store",
+        prior=res.prior,
+        detected_on=detected_on,
+    )
+
+
+def signals_facts_from_rows(
+    rows: pl.DataFrame,
+    *,
+    background: BackgroundFacts,
+    criteria: SdrCriteria,
+    thresholds: ThresholdFacts,
+    display: dict[str, str],
+    notes: list[str],
+    label: str,
+    source: str,
+    prior: GpsPrior | None = None,
+    detected_on: dt.date | None = None,
+) -> SignalsFacts:
+    """SDR facts from one product's disproportionality rows against a named background.
+
+    The hook for any background: the local store (above) or openFDA whole-database counts
+    (rows from `disproportionality_from_counts`, ``background.source == "openfda"``, no
+    prior, so IC025 is the primary criterion). The refusal rule is applied here from
+    ``background.reports`` and ``background.product_reports`` alone
+    (`cerflow.analysis.sdr.background_refusal`), so it holds for whichever background.
+    """
+    n_product = background.product_reports
+    sel = sdr_mod.select_sdrs(
+        rows.with_columns(pl.col("event").cast(pl.Utf8)), n_product=n_product, criteria=criteria
+    )
+    refused = sdr_mod.background_refusal(background.reports, n_product, criteria=criteria)
+    background = background.model_copy(
+        update={"refused": refused is not None, "refused_reason": refused}
+    )
+
+    def facts_of(frame: pl.DataFrame) -> list[SignalFacts]:
+        out = []
+        for r in frame.iter_rows(named=True):
+            f = _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+            f.zero_background = bool(r["zero_background"])
+            f.lack_of_efficacy = bool(r["lack_of_efficacy"])
+            f.mid_p = _num(r["mid_p"], 6)
+            f.fdr_p = _num(r["fdr_p"], 6)
+            f.fdr_significant = bool(r["fdr_significant"])
+            f.source = source
+            out.append(f)
+        return out
+
+    ratios_allowed = refused is None and not sel.descriptive_only
+    flagged = facts_of(sel.sdrs) if ratios_allowed else []
+    for x in flagged:  # no previous report known here: cerflow.report.signal_status updates
+        x.status, x.first_detected = "new", detected_on
+    top_rows = sel.table.filter(
+        ~pl.col("zero_background") & (pl.col("a") >= criteria.min_cases)
+    ).sort(
+        ["ebgm" if "ebgm" in sel.table.columns else "primary", "a", "event"],
+        descending=[True, True, False],
+    )
+    top = facts_of(top_rows.head(TOP_N)) if ratios_allowed else []
+    if refused is not None:
+        notes.append(f"ratios were not computed against this background: {refused}")
+    elif sel.descriptive_reason is not None:
+        notes.append(sel.descriptive_reason)
+    sdr_facts = SdrFacts(
+        primary_criterion=sel.primary,
+        primary_threshold=sel.primary_threshold,
+        min_cases=criteria.min_cases,
+        fdr_q=criteria.fdr_q,
+        fdr_tests=sel.tests if ratios_allowed else 0,
+        min_product_reports=criteria.min_product_reports,
+        background_min_reports=criteria.background_min_reports,
+        background_max_product_share=criteria.background_max_product_share,
+        descriptive_only=sel.descriptive_only,
+        descriptive_reason=sel.descriptive_reason,
+        fdr_list=facts_of(sel.fdr_list) if ratios_allowed else [],
+        zero_background=facts_of(sel.zero_background),
+        lack_of_efficacy=facts_of(sel.lack_of_efficacy),
+        lack_of_efficacy_terms=list(sdr_mod.LACK_OF_EFFICACY_LIST),
+    )
+    sdr_facts.n_sdrs = sdr_facts.n_new = len(flagged)
+    sdr_facts.n_fdr = len(sdr_facts.fdr_list)
+    sdr_facts.n_zero_background = len(sdr_facts.zero_background)
+    sdr_facts.n_lack_of_efficacy = len(sdr_facts.lack_of_efficacy)
+    prior_facts = None
+    if prior is not None:
+        prior_facts = PriorFacts(
+            alpha1=_req(prior.alpha1),
+            beta1=_req(prior.beta1),
+            alpha2=_req(prior.alpha2),
+            beta2=_req(prior.beta2),
+            p=_req(prior.p),
+            loglik=_num(prior.loglik, 2),
+            converged=prior.converged,
+        )
     return SignalsFacts(
-        background_reports=res.n_reports,
+        background_reports=background.reports,
         product_reports=n_product,
         product_label=label,
         pairs_tested=rows.height,
-        thresholds=tf,
-        prior=prior,
+        thresholds=thresholds,
+        prior=prior_facts,
         signals=flagged,
         top_by_ebgm=top,
+        background=background,
+        sdr=sdr_facts,
     )
 
 
@@ -814,9 +937,102 @@ def _identification(rows: list[dict[str, Any]]) -> list[DeviceIdentification]:
             manufacturer_name=r.get("manufacturer_name"),
             manufacturer_srn=r.get("manufacturer_srn"),
             status=r.get("status"),
+            matched_by=r.get("matched_by"),
         )
         for r in rows
     ]
+
+
+SERIOUSNESS_RULE = (
+    "A device report counts as serious when its MAUDE event type is death or injury "
+    "(or a death outcome is recorded); malfunction reports are counted apart and are not "
+    "serious by themselves."
+)
+
+
+def eudamed_rule(udi_dis: Sequence[str], srns: Sequence[str]) -> str:
+    """The EUDAMED match rule in one sentence, naming what was asked for."""
+    udi = "a UDI-DI or Basic UDI-DI named in the product's MAUDE reports"
+    if udi_dis:
+        udi = (
+            "a UDI-DI or Basic UDI-DI given for this report (" + ", ".join(udi_dis) + ") "
+            "or named in the product's MAUDE reports"
+        )
+    keys = [udi]
+    if srns:
+        keys.append("a manufacturer SRN given for this report (" + ", ".join(srns) + ")")
+    keys.append("one of the FDA product codes of the query")
+    keys.append("a trade name equal to a brand name in the reports")
+    return (
+        "A EUDAMED record is linked to the product when it carries, in this order of "
+        "precedence, " + "; or ".join(keys) + ". Each record shows the rule that linked it."
+    )
+
+
+def _distinct_shares(
+    frame: pl.DataFrame, col: str, label_of: dict[str, str], total: int
+) -> tuple[int, list[CountShare]]:
+    """(reports with a value in `col`, top values counted once per report)."""
+    rows = frame.filter(pl.col(col).is_not_null() & (pl.col(col) != "")).select("report_id", col)
+    if rows.height == 0:
+        return 0, []
+    with_value = int(rows["report_id"].n_unique())
+    vc = (
+        rows.unique()
+        .group_by(col)
+        .agg(pl.len().alias("n"))
+        .sort(["n", col], descending=[True, False])
+        .head(TOP_N)
+    )
+    counts = [(label_of.get(str(k), str(k)), int(n)) for k, n in vc.iter_rows()]
+    return with_value, _shares(counts, total)
+
+
+def device_facts(
+    reports: pl.DataFrame,
+    events: pl.DataFrame,
+    prod_rows: pl.DataFrame,
+    display_terms: dict[str, str],
+    *,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
+    matched: int = 0,
+) -> DeviceFacts:
+    """Device-only results; percentages are of all the product's reports."""
+    total = reports.height
+    malfunctions = int((reports["event_type"] == "malfunction").fill_null(False).sum())
+    ev = events.filter(pl.col("report_id").is_in(reports["report_id"].implode()))
+    dev_n, dev = _distinct_shares(
+        ev.filter(pl.col("term_type") == "device_problem"), "term", display_terms, total
+    )
+    pat_n, pat = _distinct_shares(
+        ev.filter(pl.col("term_type") == "patient_problem"), "term", display_terms, total
+    )
+    rows = prod_rows.with_columns(pl.col("udi_di").cast(pl.Utf8).str.strip_chars())
+    udi_n, udi = _distinct_shares(rows, "udi_di", {}, total)
+    brands = rows.with_columns(
+        pl.col("brand_name").cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    )
+    brand_n, brand = _distinct_shares(brands, "brand_name", {}, total)
+    return DeviceFacts(
+        seriousness_rule=SERIOUSNESS_RULE,
+        malfunctions=malfunctions,
+        malfunction_percent=_pct(malfunctions, total),
+        device_problem_reports=dev_n,
+        patient_problem_reports=pat_n,
+        device_problems=dev,
+        patient_problems=pat,
+        udi_di_reports=udi_n,
+        by_udi_di=udi,
+        brand_reports=brand_n,
+        by_brand=brand,
+        eudamed_match=EudamedMatchFacts(
+            rule=eudamed_rule(udi_dis, srns),
+            udi_dis=list(udi_dis),
+            srns=list(srns),
+            matched=matched,
+        ),
+    )
 
 
 def _int(d: dict[str, Any], *keys: str) -> int:
@@ -826,6 +1042,12 @@ def _int(d: dict[str, Any], *keys: str) -> int:
         if isinstance(v, int | float) and not isinstance(v, bool):
             total += int(v)
     return total
+
+
+def _is_local(text: str) -> bool:
+    return (
+        text.startswith("/") or bool(_WINDOWS_ABS.match(text)) or text.lower().startswith("file://")
+    )
 
 
 def display_location(location: str) -> str:
@@ -839,6 +1061,10 @@ def display_location(location: str) -> str:
     inside an archive) are kept as they are.
     """
     text = location.strip()
+    if ", " in text:  # a bulk import of several files records them joined by ", "
+        parts = [p.strip() for p in text.split(", ")]
+        if any(_is_local(p) for p in parts):
+            return ", ".join(display_location(p) for p in parts)
     path = text
     if text.lower().startswith("file://"):
         path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
@@ -891,12 +1117,38 @@ def _provenance(
                 superseded=superseded,
                 deleted=deleted,
                 rows_before_dedup=int(r.get("record_count") or 0) + superseded + deleted,
+                stored=_int(load, "inserted", "updated", "unchanged"),
                 reports_in_store=in_store.get(sid, 0),
                 product_reports=product_counts.get(sid, 0),
                 role=role,
             )
         )
     return out
+
+
+def source_flow(provenance: Sequence[SnapshotFacts]) -> list[SourceFlowFacts]:
+    """The dedup flow summed per source, for the snapshots that hold reports (recalls and
+    EUDAMED records have no case dedup)."""
+    out: dict[str, SourceFlowFacts] = {}
+    for p in provenance:
+        if p.role not in ("product", "background"):
+            continue
+        f = out.setdefault(p.source, SourceFlowFacts(source=p.source, snapshots=0))
+        f.snapshots += 1
+        f.snapshot_ids.append(p.snapshot_id)
+        if p.location not in f.files:
+            f.files.append(p.location)
+        f.rows_read += p.rows_before_dedup
+        f.superseded += p.superseded
+        f.deleted += p.deleted
+        f.passed += p.record_count
+        f.rejected += p.rejected
+        f.inserted += p.inserted
+        f.updated += p.updated
+        f.unchanged += p.unchanged
+        f.stored += p.stored
+        f.product_reports += p.product_reports
+    return list(out.values())
 
 
 def _version() -> str:
@@ -1020,6 +1272,7 @@ def compute_facts_from(
     report_id: str | None = None,
     version: int = 1,
     generated_at: dt.datetime | None = None,
+    sdr_criteria: SdrCriteria | None = None,
     methods: MethodsFacts | None = None,
     meddra: MeddraFacts | None = None,
 ) -> Facts:
@@ -1065,12 +1318,33 @@ def compute_facts_from(
     notes: dict[str, list[str]] = {}
     notes.update(series.notes)  # trend, forecast, anomalies: the order they always had
     notes["signals"] = list(signals.notes)
-    signal_facts = _signals(signals.result, label, thresholds, display_terms, notes["signals"])
-    if signal_facts is not None:  # issue 11, item 1: every result names its background
-        signal_facts.background = signals.background or store_background_facts(
-            data,
-            reports=signal_facts.background_reports,
-            product_reports=signal_facts.product_reports,
+    signal_facts = _signals(
+        signals.result,
+        label,
+        thresholds,
+        display_terms,
+        notes["signals"],
+        criteria=sdr_criteria,
+        kind=kind,
+        since=data.since,
+        until=data.until,
+        detected_on=data.cutoff,
+    )
+    if signal_facts is not None and signal_facts.background is not None:
+        # Issue 11, item 1: every result names its background. The SDR step decided on
+        # refusal and EBGM from the counts; the statement says what the background is
+        # (openFDA's whole database with its queries, or what the local store holds).
+        decided = signal_facts.background
+        named = signals.background or store_background_facts(
+            data, reports=decided.reports, product_reports=decided.product_reports
+        )
+        signal_facts.background = named.model_copy(
+            update={
+                "refused": decided.refused,
+                "refused_reason": decided.refused_reason,
+                "ebgm_available": decided.ebgm_available and named.ebgm_available,
+                "ebgm_absent_reason": named.ebgm_absent_reason or decided.ebgm_absent_reason,
+            }
         )
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")
@@ -1100,7 +1374,7 @@ def compute_facts_from(
     meta = ReportMeta(
         report_id=rid,
         version=version,
-        title=f"Clinical Evaluation Report: post-market safety data for {display}",
+        title=data_title(display),
         generated_at=generated_at,
         data_cutoff=cutoff,
         since=data.since,
@@ -1127,6 +1401,20 @@ def compute_facts_from(
         methods=methods,
         notes={k: list(dict.fromkeys(v)) for k, v in notes.items() if v},
         writer_inputs=list(WRITER_INPUTS),
+        device=(
+            device_facts(
+                reports,
+                events,
+                prod_rows,
+                display_terms,
+                udi_dis=data.udi_dis,
+                srns=data.srns,
+                matched=len(data.devices),
+            )
+            if kind == "device"
+            else None
+        ),
+        source_flow=source_flow(provenance),
         outliers=series.outliers,
         meddra=meddra or meddra_not_supplied(kind),
     )

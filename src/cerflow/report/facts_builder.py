@@ -185,6 +185,8 @@ def build_facts(
     report_id: str | None = None,
     version: int = 1,
     signal_cache: SignalCache | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
     background: str | None = None,
     background_counts: CountsProvider | None = None,
 ) -> Facts:
@@ -201,13 +203,22 @@ def build_facts(
     Raises `ProductNotFoundError` (naming the product and the import to run) when the store
     has no report for it, and ValueError for contradictory arguments.
     """
+    from cerflow.analysis.sdr import SdrCriteria
     from cerflow.report.background import check_background
     from cerflow.report.compute import compute_facts_from, methods_facts, monthly_series
     from cerflow.report.labelling import apply_labelling
 
     settings = settings or get_settings()
     chosen = check_background(background or settings.signal_background)
-    data = read_product(engine, drug=drug, device_codes=device_codes, since=since, until=until)
+    data = read_product(
+        engine,
+        drug=drug,
+        device_codes=device_codes,
+        since=since,
+        until=until,
+        udi_dis=udi_dis,
+        srns=srns,
+    )
     if not data.found:
         raise _not_found(data)
     thresholds = SignalThresholds.from_settings(settings)
@@ -238,6 +249,7 @@ def build_facts(
         series=series_job.result(),
         report_id=report_id,
         version=version,
+        sdr_criteria=SdrCriteria.from_settings(settings),
         methods=methods,
         meddra=_meddra(engine, data, settings, thresholds),
     )

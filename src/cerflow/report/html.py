@@ -93,6 +93,7 @@ def render_html(facts: Facts, narrative: Narrative, charts: dict[str, str]) -> s
     return template.render(
         meta=meta,
         product=facts.product,
+        cer=facts.cer,
         sections=narrative.sections,
         charts={cid: inline_svg(svg, f"c-{cid}") for cid, svg in charts.items()},
         css=report_css(),

@@ -2,7 +2,7 @@
 
     generate_report(engine, *, drug=None, device_codes=None, since=None, until=None,
                     settings=None, formats=("pdf", "docx", "html", "json"), out_dir,
-                    report_id=None, version=1, stage=None) -> ReportResult
+                    report_id=None, version=1, stage=None, cer_inputs=None) -> ReportResult
 
 Shared by `cerflow report`, `cerflow demo`, the report job (`cerflow.reports.tasks`) and
 the benchmark so they all produce the same files: the same facts (one thread for BLAS,
@@ -24,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from cerflow.cer_inputs.schemas import CerInputs
 from cerflow.config import Settings, get_settings
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
+from cerflow.report.cer_facts import apply_cer_inputs
+from cerflow.report.signal_status import PreviousSignals, apply_previous
 
 if TYPE_CHECKING:
     from cerflow.report.background import CountsProvider
@@ -93,6 +96,8 @@ def compute_facts(
     settings: Settings | None = None,
     report_id: str | None = None,
     version: int = 1,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
     background: str | None = None,
     background_counts: CountsProvider | None = None,
 ) -> Facts:
@@ -119,6 +124,8 @@ def compute_facts(
             report_id=report_id,
             version=version,
             signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+            udi_dis=udi_dis,
+            srns=srns,
             background=background,
             background_counts=background_counts,
         )
@@ -137,9 +144,14 @@ def generate_report(
     report_id: str | None = None,
     version: int = 1,
     stage: Callable[[str], Any] | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
     background: str | None = None,
     background_counts: CountsProvider | None = None,
+    cer_inputs: CerInputs | None = None,
+    previous: PreviousSignals | None = None,
 ) -> ReportResult:
+    """`previous`: the SDRs of the earlier report of the same product (signal status)."""
     settings = settings or get_settings()
     timings: dict[str, float] = {}
 
@@ -158,9 +170,13 @@ def generate_report(
         settings=settings,
         report_id=report_id,
         version=version,
+        udi_dis=udi_dis,
+        srns=srns,
         background=background,
         background_counts=background_counts,
     )
+    facts = apply_cer_inputs(facts, cer_inputs, settings=settings)
+    facts = apply_previous(facts, previous)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
@@ -172,4 +188,9 @@ def generate_report(
     timings["documents"] = time.perf_counter() - t
     if stage is not None:
         stage("done")
+    from cerflow.observability.runtime_metrics import REPORT_BUILD
+
+    built = "+".join(sorted(formats))
+    for name, seconds in timings.items():
+        REPORT_BUILD.labels(formats=built, stage=name).observe(seconds)
     return ReportResult(facts=facts, narrative=narrative, files=files, timings=timings)

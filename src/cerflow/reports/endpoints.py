@@ -24,6 +24,7 @@ from cerflow.api.deps import (
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.auth.models import Role
 from cerflow.auth.service import Principal
+from cerflow.errors import CerflowError
 from cerflow.products.service import resolve
 from cerflow.reports import listing, service
 from cerflow.reports.models import CerReport
@@ -74,6 +75,12 @@ def create_report(
     """Start a report job; poll `status_url`, then download from `/api/v1/reports/{job_id}`."""
     kind, key = resolve(body.product_ref)
     kind = body.product_kind or kind
+    if kind != "device" and (body.udi_di or body.srn):
+        raise CerflowError(
+            f"udi_di and srn link EUDAMED device records, but {body.product_ref!r} is a "
+            f"{kind}: send them with a device product code",
+            422,
+        )
     handle = submitter.submit(
         session=session,
         kind="report",
@@ -84,6 +91,8 @@ def create_report(
             "until": body.until.isoformat() if body.until else None,
             "formats": list(dict.fromkeys(body.formats)),
             "polish": body.polish,
+            "udi_di": body.udi_di,
+            "srn": body.srn,
             "background": body.background,
         },
         requested_by=user.user_id,

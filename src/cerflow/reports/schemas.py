@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cerflow.store.keys import srn_key, udi_di_key
 from cerflow.text_rules import IDENTIFIER
 from cerflow.timestamps import UtcDatetime
 
@@ -28,6 +29,28 @@ class ReportCreate(BaseModel):
         description="Let the server's LLM (when one is configured) polish the narrative; "
         "every number it writes is checked against facts.json. false keeps the template text.",
     )
+    udi_di: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Devices: link EUDAMED records with these UDI-DIs or Basic UDI-DIs.",
+    )
+    srn: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Devices: link EUDAMED records of these manufacturer SRNs "
+        "(e.g. DE-MF-000001234).",
+    )
+
+    @field_validator("udi_di")
+    @classmethod
+    def _udi_dis(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(udi_di_key(x) for x in v))
+
+    @field_validator("srn")
+    @classmethod
+    def _srns(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(srn_key(x) for x in v))
+
     background: Literal["store", "openfda"] | None = Field(
         default=None,
         description="Disproportionality background: the local store, or the whole FAERS "

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cerflow.cer_inputs.service import load_for_report
 from cerflow.jobs import params
 from cerflow.jobs.context import JobContext, JobResult
 from cerflow.jobs.errors import PermanentJobError
@@ -122,7 +123,10 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
             formats=formats,
             report_id=ctx.job_id,
             stage=stage,
+            udi_dis=list(ctx.params.get("udi_di") or []),
+            srns=list(ctx.params.get("srn") or []),
             **_background(ctx),
+            cer_inputs=load_for_report(ctx.engine, kind=kind, ref=ref),
         )
     except (ProductNotFoundError, ValueError) as exc:
         raise PermanentJobError(str(exc)) from None

@@ -52,6 +52,7 @@ from tenacity import (
 
 from cerflow import __version__
 from cerflow.errors import CerflowError
+from cerflow.observability.runtime_metrics import RATE_LIMIT_WAIT, track_fetch
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_bytes
 
 log = structlog.get_logger(__name__)
@@ -134,6 +135,7 @@ class _RateLimiter:
         with self._lock:
             now = self._clock()
             if now < self._next:
+                RATE_LIMIT_WAIT.labels(source="eudamed").inc(self._next - now)
                 self._sleep(self._next - now)
                 now = self._next
             self._next = now + self.interval
@@ -217,23 +219,25 @@ class _Http:
             sleep=self._sleep,
             reraise=True,
         )
-        try:
-            response: httpx.Response = retrying(self._once, url, params)
-        except _RetryableHTTPError as exc:
-            raise EudamedError(
-                f"GET {shown} failed after {self._max_attempts} attempts: HTTP {exc.status}"
-                + (" (rate limited; lower requests_per_second)" if exc.status == 429 else "")
-            ) from None
-        except httpx.TransportError as exc:
-            raise EudamedError(
-                f"GET {shown} failed after {self._max_attempts} attempts: "
-                f"{type(exc).__name__}: {self.redact(str(exc))}"
-            ) from None
-        if response.status_code >= 400:
-            raise EudamedError(
-                f"GET {shown} -> HTTP {response.status_code}: "
-                f"{self.redact(_error_detail(response))}"
-            )
+        with track_fetch("eudamed") as fetch:
+            try:
+                response: httpx.Response = retrying(self._once, url, params)
+            except _RetryableHTTPError as exc:
+                raise EudamedError(
+                    f"GET {shown} failed after {self._max_attempts} attempts: HTTP {exc.status}"
+                    + (" (rate limited; lower requests_per_second)" if exc.status == 429 else "")
+                ) from None
+            except httpx.TransportError as exc:
+                raise EudamedError(
+                    f"GET {shown} failed after {self._max_attempts} attempts: "
+                    f"{type(exc).__name__}: {self.redact(str(exc))}"
+                ) from None
+            if response.status_code >= 400:
+                fetch["outcome"] = "not_found" if response.status_code == 404 else "error"
+                raise EudamedError(
+                    f"GET {shown} -> HTTP {response.status_code}: "
+                    f"{self.redact(_error_detail(response))}"
+                )
         body = response.content
         final_url = self.redact(str(response.url))
         try:

@@ -38,6 +38,7 @@ from tenacity import (
 )
 
 from cerflow.errors import CerflowError
+from cerflow.observability.runtime_metrics import RATE_LIMIT_WAIT, track_fetch
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_bytes
 
 if TYPE_CHECKING:
@@ -244,6 +245,7 @@ class TokenBucket:
         if self.tokens < 1.0:
             wait = (1.0 - self.tokens) / self.rate
             self.waited.append(wait)
+            RATE_LIMIT_WAIT.labels(source="openfda").inc(wait)
             self.sleep(wait)
             now = self.clock()
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
@@ -426,14 +428,19 @@ class OpenFDAClient:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        try:
-            status, body, _ = retrying(self._send_once, url, safe_url)
-        except _Retryable as exc:
-            raise OpenFDAError(
-                f"{exc.detail} (gave up after {self.max_retries + 1} attempts)",
-                url=safe_url,
-                status=exc.status,
-            ) from None
+        with track_fetch("openfda") as fetch:
+            try:
+                status, body, _ = retrying(self._send_once, url, safe_url)
+            except _Retryable as exc:
+                raise OpenFDAError(
+                    f"{exc.detail} (gave up after {self.max_retries + 1} attempts)",
+                    url=safe_url,
+                    status=exc.status,
+                ) from None
+            if status == 404:
+                fetch["outcome"] = "not_found"
+            elif status != 200:
+                fetch["outcome"] = "error"
         provenance = Provenance(
             source=f"openfda:{endpoint}",
             location=safe_url,

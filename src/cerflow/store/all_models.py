@@ -6,6 +6,7 @@ Domain packages add their model modules here as they appear.
 from cerflow.alerts import models as alerts_models  # noqa: F401
 from cerflow.auth import models as auth_models  # noqa: F401
 from cerflow.backups import models as backups_models  # noqa: F401
+from cerflow.cer_inputs import models as cer_inputs_models  # noqa: F401
 from cerflow.feedback import models as feedback_models  # noqa: F401
 from cerflow.jobs import models as jobs_models  # noqa: F401
 from cerflow.products import models as products_models  # noqa: F401

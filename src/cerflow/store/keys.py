@@ -222,3 +222,36 @@ def device_code(code: str | None) -> str | None:
         return None
     code = code.strip().upper()
     return code or None
+
+
+# --- EUDAMED keys (issue 12 item 6: `cerflow report --udi-di/--srn`) ---------------------
+
+# A UDI-DI of any issuing entity (GS1 GTIN: 8-14 digits; HIBCC: "+..."; ICCBBA and IFA:
+# letters, digits and a few separators). Upper-cased; at most 120 characters (EUDAMED's).
+# HIBCC Basic UDI-DIs start with "++" (e.g. ++E494ARTEX7L, a real EUDAMED record).
+_UDI_DI = re.compile(r"^[+]{0,2}[A-Z0-9][A-Z0-9.\-/$%*+]{0,119}$")
+# A single registration number: country, actor role, 9 digits (e.g. DE-MF-000001234).
+_SRN = re.compile(r"^[A-Z]{2}-(MF|AR|PR|IM)-\d{9}$")
+
+
+def udi_di_key(value: str) -> str:
+    """A UDI-DI or Basic UDI-DI as EUDAMED stores it; ValueError says what is wrong."""
+    text = value.strip().upper()
+    if not _UDI_DI.match(text):
+        raise ValueError(
+            f"UDI-DI {value!r} is not a device identifier: use the UDI-DI or Basic UDI-DI "
+            "as printed in EUDAMED (e.g. 04046964812345: digits, letters, '+', '-', '.', "
+            "'/', at most 120 characters)"
+        )
+    return text
+
+
+def srn_key(value: str) -> str:
+    """A manufacturer's single registration number; ValueError says what is wrong."""
+    text = value.strip().upper()
+    if not _SRN.match(text):
+        raise ValueError(
+            f"SRN {value!r} is not a single registration number: use the form "
+            "CC-MF-000000000 (country, MF/AR/PR/IM, 9 digits), e.g. DE-MF-000001234"
+        )
+    return text

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine
 
 from cerflow.store import product_classes as pc
 from cerflow.store import product_queries as rq
-from cerflow.store.keys import device_code, drug_key
+from cerflow.store.keys import device_code, drug_key, srn_key, udi_di_key
 
 MANUFACTURER_SCHEMA: dict[str, pl.DataType] = {"report_id": pl.Int64(), "product": pl.Utf8()}
 
@@ -80,6 +80,8 @@ class ProductData:
     snapshots: tuple[Mapping[str, Any], ...]
     store_version: rq.StoreVersion | None
     similar: tuple[str, ...] = field(default=())
+    udi_dis: tuple[str, ...] = field(default=())  # EUDAMED link asked for (--udi-di)
+    srns: tuple[str, ...] = field(default=())  # EUDAMED link asked for (--srn)
     drug_peers: DrugPeerData | None = None  # drugs: the class peers (see `DrugPeerData`)
 
     @property
@@ -155,6 +157,8 @@ def read_product(
     device_codes: Sequence[str] | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
 ) -> ProductData:
     """All store reads of one product's CER, in one read transaction (see the module doc).
 
@@ -163,6 +167,10 @@ def read_product(
     """
     sel, query = selector(drug=drug, device_codes=device_codes, since=since, until=until)
     kind = sel.kind
+    udi_dis = tuple(dict.fromkeys(udi_di_key(u) for u in udi_dis))
+    srns = tuple(dict.fromkeys(srn_key(s) for s in srns))
+    if (udi_dis or srns) and kind != "device":
+        raise ValueError("--udi-di and --srn link EUDAMED device records: give --device-code")
     with read_snapshot(engine) as conn:
         reports = rq.product_reports(conn, sel)
         if reports.height == 0:
@@ -176,7 +184,12 @@ def read_product(
         recall_rows = rq.recalls_for(conn, sel)
         names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
         codes = list(sel.product_codes)
-        device_rows = rq.devices_for(conn, codes, names) if kind == "device" else []
+        reported_udi = [u for u in prod_rows["udi_di"].drop_nulls().unique().to_list() if u]
+        device_rows = (
+            rq.devices_for(conn, codes, names, [*udi_dis, *reported_udi], srns)
+            if kind == "device"
+            else []
+        )
         makers = (
             rq.device_manufacturer_products(conn, codes)
             if kind == "device"
@@ -203,6 +216,8 @@ def read_product(
         devices=tuple(device_rows),
         snapshots=tuple(snap_rows),
         store_version=version,
+        udi_dis=tuple(udi_dis),
+        srns=tuple(srns),
         drug_peers=drug_peers,
     )
 

@@ -197,6 +197,7 @@ def product_rows(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
             ReportProduct.brand_name,
             ReportProduct.manufacturer,
             ReportProduct.product_code,
+            ReportProduct.udi_di,
         )
         .join(Report, Report.id == ReportProduct.report_id)
         .where(Report.kind == sel.kind)
@@ -209,6 +210,7 @@ def product_rows(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
         "brand_name": pl.Utf8(),
         "manufacturer": pl.Utf8(),
         "product_code": pl.Utf8(),
+        "udi_di": pl.Utf8(),
     }
     return _frame(_fetch_raw(conn, _window(stmt, sel.since, sel.until)), schema)
 
@@ -360,19 +362,41 @@ def recalls_for(conn: Connection, sel: ProductSelector) -> list[dict[str, Any]]:
 
 
 def devices_for(
-    conn: Connection, codes: Sequence[str], names: Sequence[str]
+    conn: Connection,
+    codes: Sequence[str],
+    names: Sequence[str],
+    udi_dis: Sequence[str] = (),
+    srns: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """EUDAMED/GUDID devices whose FDA product codes or trade names match the product."""
+    """EUDAMED/GUDID devices linked to the product, each with ``matched_by`` (the rule).
+
+    A record matches, in this order: its UDI-DI or Basic UDI-DI is one of `udi_dis` (given
+    by the user, or named in the product's reports); its manufacturer SRN is one of `srns`;
+    one of its FDA product codes is one of `codes`; its trade name equals one of `names`
+    (brand names of the reports, case-insensitive).
+    """
     t = Device.__table__
     wanted_codes = {c.upper() for c in codes}
     wanted_names = {n.casefold() for n in names if n}
+    wanted_udi = {u.strip().upper() for u in udi_dis if u and u.strip()}
+    wanted_srn = {s.strip().upper() for s in srns if s and s.strip()}
     out = []
     for r in conn.execute(select(t).order_by(t.c.id)).all():
         m = dict(r._mapping)
         dev_codes = {str(c).upper() for c in (m.get("product_codes") or [])}
         trade = (m.get("trade_name") or "").casefold()
-        if dev_codes & wanted_codes or (trade and trade in wanted_names):
-            out.append(m)
+        udi = {str(m.get(k) or "").upper() for k in ("udi_di", "basic_udi_di")} - {""}
+        if udi & wanted_udi:
+            m["matched_by"] = "UDI-DI"
+        elif str(m.get("manufacturer_srn") or "").upper() in wanted_srn:
+            m["matched_by"] = "SRN"
+        elif dev_codes & wanted_codes:
+            m["matched_by"] = "FDA product code"
+        elif trade and trade in wanted_names:
+            m["matched_by"] = "trade name"
+        else:
+            continue
+        out.append(m)
     return out
 
 
