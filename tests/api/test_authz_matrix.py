@@ -123,6 +123,16 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/webhooks/{hook_id}"): Case(Role.ANALYST, 404),
     ("GET", "/api/v1/alerts"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Case(Role.VIEWER, 404),
+    ("GET", "/api/v1/versions"): Case(Role.VIEWER, 200),
+    ("GET", "/api/v1/versions/{version_id}"): Case(Role.VIEWER, 404),
+    ("POST", "/api/v1/versions/{version_id}/review"): Case(
+        Role.ANALYST, 404, lambda c: {"comment": "checked"}
+    ),
+    ("POST", "/api/v1/versions/{version_id}/approve"): Case(
+        Role.APPROVER, 404, lambda c: {"facts_sha256": "0" * 64}
+    ),
+    ("GET", "/api/v1/versions/{version_id}/diff/{other_id}"): Case(Role.VIEWER, 404),
+    ("GET", "/api/v1/audit"): Case(Role.ADMIN, 200),
 }
 
 
@@ -164,6 +174,7 @@ CALLERS = [
     "viewer",
     "analyst",
     "admin",
+    "approver",
     "viewer_api_key",
     "expired",
     "tampered",
@@ -177,7 +188,7 @@ def _headers(caller: str, ctx: Context, api_key: str) -> tuple[dict[str, str], R
     admin = ctx.actors[Role.ADMIN]
     if caller == "none":
         return {}, None, False
-    if caller in ("viewer", "analyst", "admin"):
+    if caller in ("viewer", "analyst", "admin", "approver"):
         actor = ctx.actors[Role(caller)]
         return actor.headers, actor.role, True
     if caller == "viewer_api_key":
@@ -219,6 +230,8 @@ def test_authorization_matrix(
         "hook_id": "999999",
         "alert_id": "999999",
         "fmt": "json",
+        "version_id": "999999",
+        "other_id": "999998",
     }
     failures = []
     for (method, template), case in sorted(EXPECTED.items()):

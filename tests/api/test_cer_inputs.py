@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cerflow.auth.models import Role
 from cerflow.cer_inputs.models import CerInputsRow
 from cerflow.cer_inputs.service import load_for_report
+from cerflow.config import Settings
 from tests.api.conftest import Actors
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cer-inputs-example-LZG.yaml"
@@ -119,7 +120,7 @@ def test_report_job_renders_with_the_stored_inputs(
     ctx = SimpleNamespace(
         engine=db_connection,
         params={"product_kind": "device", "product_ref": "LZG"},
-        settings=None,
+        settings=Settings(),
         job_id="job-1",
         fault=lambda _name: None,
         progress=lambda *_a: None,

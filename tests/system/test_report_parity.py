@@ -33,7 +33,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 MARK = "Polished:"  # the replay LLM's mark on each paragraph; it carries no number
 # What names a run rather than describes the data: the id and the clock.
-RUN_FIELDS = {("meta", "report_id"), ("meta", "generated_at")}
+# The CLI's report is version 1 of the product; the job's, made next, is version 2 and
+# carries its "Changes since the previous version" chapter (issue 12): those name the run too.
+RUN_FIELDS = {("meta", "report_id"), ("meta", "generated_at"), ("meta", "version"), ("changes",)}
 
 
 @pytest.fixture
@@ -54,10 +56,14 @@ def _with_llm(settings: Settings, llm: ReplayLLM) -> Settings:
 
 
 def _unnamed(paragraphs: list[str], facts: dict[str, Any]) -> list[str]:
-    """The paragraphs with the run's id and generation time masked, in a stable order."""
+    """The paragraphs with the run's id, version and time masked, in a stable order."""
     stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+    version = re.compile(r"version \d+")
     report_id = facts["meta"]["report_id"]
-    return sorted(stamp.sub("<time>", p.replace(report_id, "<id>")) for p in paragraphs)
+    return sorted(
+        version.sub("version <n>", stamp.sub("<time>", p.replace(report_id, "<id>")))
+        for p in paragraphs
+    )
 
 
 def _differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> list[str]:
@@ -77,6 +83,18 @@ def _differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> list[str]:
             out += _differences(x, y, (*path, str(i)))
         return out
     return [] if a == b else [f"{'.'.join(path)}: {a!r} != {b!r}"]
+
+
+def _changes_chapter_text(factory: sessionmaker[Session], report_id: str) -> str:
+    """The template text of the job's "changes since the previous version" chapter."""
+    from cerflow.versions.service import for_report
+
+    with factory() as session:
+        version = for_report(session=session, report_id=report_id)
+        assert version is not None and version.number == 2
+        return "\n".join(
+            str(v["text"]) for k, v in version.narrative.items() if k.startswith("changes")
+        )
 
 
 def _cli_report(settings: Settings, out: Path) -> tuple[str, Path]:
@@ -164,13 +182,27 @@ def test_job_report_equals_the_cli_report_and_both_are_polished(
     assert job_facts["meta"]["report_id"] == handle.id
     assert _differences(cli_facts, job_facts) == []
 
-    # Both narratives polished: the same paragraphs went to the LLM, all accepted...
-    job_paragraphs = llm.paragraphs()[len(cli_paragraphs) :]
+    assert cli_facts["meta"]["version"] == 1 and cli_facts.get("changes") is None
+    assert job_facts["meta"]["version"] == 2
+    assert job_facts["changes"]["previous_report_id"] == cli_facts["meta"]["report_id"]
+    assert job_facts["changes"]["new_signals"] == []  # the same data: nothing opened
+    assert job_facts["changes"]["closed_signals"] == []
+
+    # Both narratives polished: the same paragraphs went to the LLM, all accepted (the
+    # job's version-2 chapter on changes is sent as well)...
+    job_sent = llm.paragraphs()[len(cli_paragraphs) : sent_before_plain]
+    changes_text = _changes_chapter_text(factory, handle.id)
+    job_paragraphs = [p for p in job_sent if p not in changes_text]
+    assert len(job_paragraphs) < len(job_sent)
     assert _unnamed(job_paragraphs, job_facts) == _unnamed(cli_paragraphs, cli_facts)
     usage = job.result["llm"]
     n = len(cli_paragraphs)
     assert usage["enabled"] is True and usage["model"] == "replay-model"
-    assert (usage["paragraphs"], usage["accepted"], usage["rejected"]) == (n, n, 0)
+    assert (usage["paragraphs"], usage["accepted"], usage["rejected"]) == (
+        len(job_sent),
+        len(job_sent),
+        0,
+    )
     assert f"LLM replay-model: {n} paragraphs accepted, 0 rejected" in " ".join(output.split())
     # ...and the polished text is what both documents print.
     for html in (cli_html, job_html):

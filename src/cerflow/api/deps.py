@@ -179,4 +179,5 @@ def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
 
 ViewerUser = Annotated[Principal, Depends(require_role(Role.VIEWER))]
 AnalystUser = Annotated[Principal, Depends(require_role(Role.ANALYST))]
+ApproverUser = Annotated[Principal, Depends(require_role(Role.APPROVER))]
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]

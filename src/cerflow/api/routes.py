@@ -17,6 +17,7 @@ from cerflow.jobs import endpoints as jobs
 from cerflow.products import endpoints as products
 from cerflow.reports import endpoints as reports
 from cerflow.signal_reviews import endpoints as signal_reviews
+from cerflow.versions import endpoints as versions
 from cerflow.webhooks import endpoints as webhooks
 
 # The order is the order of the OpenAPI document's paths: keep it stable.
@@ -35,6 +36,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     ws.router,
     cer_inputs.router,
+    versions.router,
+    versions.audit_router,
 )
 
 

@@ -19,6 +19,8 @@ def _utcnow() -> dt.datetime:
 class Role(StrEnum):
     VIEWER = "viewer"
     ANALYST = "analyst"
+    # May approve report versions (and do what an analyst may); admins may too.
+    APPROVER = "approver"
     ADMIN = "admin"
 
     @property
@@ -30,7 +32,7 @@ class Role(StrEnum):
         return self.rank >= required.rank
 
 
-_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.ADMIN: 2}
+_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.APPROVER: 2, Role.ADMIN: 3}
 
 
 class User(Base):

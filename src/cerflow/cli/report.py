@@ -35,6 +35,15 @@ from cerflow.cli._common import (
 )
 from cerflow.cli._common import out as _out_console
 from cerflow.cli.inputs import write_examples
+from cerflow.cli.versions import (
+    approve_demo,
+    register_report_commands,
+    stdout,
+    write_demo_diff,
+)
+from cerflow.cli.versions import next_version as next_version_of
+from cerflow.cli.versions import record as record_version
+from cerflow.cli.versions import register as register_audit
 from cerflow.config import get_settings
 from cerflow.db import make_engine
 from cerflow.errors import CerflowError, NotFoundError
@@ -43,6 +52,7 @@ from cerflow.ingest.labels import refresh_label
 from cerflow.ingest.openfda import refresh_product
 from cerflow.ingest.openfda_background import counts_provider
 from cerflow.ingest.sample import ingest_sample
+from cerflow.narrative.changes import VersionSnapshot
 from cerflow.report.background import check_background
 from cerflow.report.pipeline import STAGES, ReportResult, generate_report, parse_formats
 from cerflow.report.signal_status import PreviousReportError, PreviousSignals, read_previous
@@ -76,7 +86,9 @@ def run_report(
     srns: list[str] | None = None,
     background: str | None = None,
     cer_inputs: CerInputs | None = None,
-    previous: PreviousSignals | None = None,
+    version: int = 1,
+    previous: VersionSnapshot | None = None,
+    previous_signals: PreviousSignals | None = None,
 ) -> ReportResult:
     """Generate one report under a progress bar of the four stages.
 
@@ -117,8 +129,49 @@ def run_report(
             background=chosen,
             background_counts=counts,
             cer_inputs=cer_inputs,
+            version=version,
+            previous_signals=previous_signals,
             previous=previous,
         )
+
+
+def run_versioned_report(
+    engine: Engine,
+    *,
+    out_dir: Path,
+    drug: str | None,
+    device_codes: list[str] | None,
+    since: dt.date | None,
+    until: dt.date | None,
+    formats: tuple[str, ...],
+    label: str,
+    udi_dis: list[str] | None = None,
+    srns: list[str] | None = None,
+    background: str | None = None,
+    cer_inputs: CerInputs | None = None,
+    previous_signals: PreviousSignals | None = None,
+) -> ReportResult:
+    """`run_report` as the product's next version (draft), recorded with its audit row."""
+    kind, ref, number, previous = next_version_of(engine, drug, device_codes)
+    result = run_report(
+        engine,
+        out_dir=out_dir,
+        drug=drug,
+        device_codes=device_codes,
+        since=since,
+        until=until,
+        formats=formats,
+        label=label,
+        udi_dis=udi_dis,
+        srns=srns,
+        background=background,
+        cer_inputs=cer_inputs,
+        version=number,
+        previous=previous,
+        previous_signals=previous_signals,
+    )
+    record_version(engine, kind, ref, number, result)
+    return result
 
 
 def _print_files(result: ReportResult) -> None:
@@ -198,6 +251,7 @@ def _eudamed_keys(
 
 
 def report_command(
+    ctx: typer.Context,
     drug: Annotated[
         str | None, typer.Option("--drug", help="Drug name or ingredient, e.g. 'atorvastatin'.")
     ] = None,
@@ -255,7 +309,13 @@ def report_command(
         ),
     ] = None,
 ) -> None:
-    """Write a Clinical Evaluation Report for one drug or device product code(s)."""
+    """Write a Clinical Evaluation Report for one drug or device product code(s).
+
+    Each report is the product's next version (a draft until approved); see
+    `cerflow report versions|review|approve|diff`.
+    """
+    if ctx.invoked_subcommand is not None:  # `cerflow report review ...` etc.
+        return
     codes = one_product(drug, device_code)
     cer_inputs = _read_inputs(inputs, [drug] if drug else codes)
     try:
@@ -279,7 +339,7 @@ def report_command(
         if not offline:
             _refresh_from_openfda(engine, drug, codes, since_d, until_d)
         try:
-            result = run_report(
+            result = run_versioned_report(
                 engine,
                 out_dir=out,
                 drug=drug,
@@ -292,7 +352,7 @@ def report_command(
                 srns=srn,
                 background=background,
                 cer_inputs=cer_inputs,
-                previous=previous_signals,
+                previous_signals=previous_signals,
             )
         except NotFoundError as exc:  # no such product in the store
             raise fail(exc) from None
@@ -303,6 +363,9 @@ def report_command(
         _print_files(result)
     finally:
         engine.dispose()
+
+
+DEMO_V1_UNTIL = dt.date(2023, 12, 31)
 
 
 def _focus_products(manifest: dict[str, Any]) -> tuple[str, str]:
@@ -343,12 +406,28 @@ def demo_command(
         # sign-off chapter); the drug report without (public data only, honest title).
         device_inputs = load_inputs(examples["example"]) if code == "LZG" else None
         results = []
+        # Version 1 of the drug report as it stood a year and a half earlier (data to the
+        # end of 2023), approved; the drug report below is then version 2 and carries its
+        # "Changes since the previous version" chapter (plus an HTML diff of the two).
+        results.append(
+            run_versioned_report(
+                engine,
+                out_dir=out / f"{drug.lower()}-v1",
+                drug=drug,
+                device_codes=None,
+                since=None,
+                until=DEMO_V1_UNTIL,
+                formats=("pdf", "html", "json"),
+                label=f"{drug.lower()} v1",
+            )
+        )
+        approve_demo(engine, results[-1])
         for kwargs, sub in (
             ({"drug": drug, "device_codes": None}, drug.lower()),
             ({"drug": None, "device_codes": [code], "cer_inputs": device_inputs}, code.lower()),
         ):
             results.append(
-                run_report(
+                run_versioned_report(
                     engine,
                     out_dir=out / sub,
                     since=None,
@@ -358,16 +437,24 @@ def demo_command(
                     **kwargs,
                 )
             )
+        diff_html = write_demo_diff(engine, drug, out / f"{drug.lower()}-changes.html")
         for result in results:
             _print_files(result)
         out_console = _out_console()
         out_console.print(f"  CER inputs: empty template {examples['template']}")
         out_console.print(f"  CER inputs: filled example {examples['example']} (used for {code})")
+        stdout().print(f"changes from version 1 to 2 of {drug}: {diff_html}")
     finally:
         engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
-    """Add `cerflow report` and `cerflow demo` to the root app."""
-    app.command("report")(report_command)
+    """Add `cerflow report` (a group whose callback is the report itself, so
+    `cerflow report --drug ...` works as before, with `review|approve|diff|versions`
+    beside it), `cerflow demo` and `cerflow audit` to the root app."""
+    report_app = typer.Typer(help="Write a report; review, approve and compare its versions.")
+    report_app.callback(invoke_without_command=True)(report_command)
+    register_report_commands(report_app)
+    app.add_typer(report_app, name="report")
     app.command("demo")(demo_command)
+    register_audit(app)

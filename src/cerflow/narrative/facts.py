@@ -570,6 +570,8 @@ class Facts(_Model):
     outliers: list[OutlierFacts] = Field(default_factory=list)  # issue 11 item 5
     # The manufacturer's/evaluator's inputs, completeness and next update (issue 12).
     cer: CerFacts | None = None
+    # Issue 12 (versions): changes since the previous version; None for a first version.
+    changes: ChangesFacts | None = None
     meddra: MeddraFacts | None = None  # issue 11 item 8 (None: not computed, e.g. devices)
 
     def to_json(self) -> str:
@@ -659,3 +661,45 @@ def untraceable_numbers(text: str, facts: Facts, extra: Iterable[str] = ()) -> l
     """Numbers in `text` that `Facts` cannot account for (empty list = traceable)."""
     allowed = allowed_numbers(facts, extra)
     return [n for n in numbers_in_text(text) if n not in allowed]
+
+
+# --- issue 12 items 3-4 (versions): appended here so parallel work merges cleanly --------
+
+
+class CountChange(_Model):
+    """One number that differs between two versions (label names the quantity)."""
+
+    label: str
+    before: int | float | None
+    after: int | float | None
+
+
+class VersionHistoryEntry(_Model):
+    """One earlier version of the product's report, as recorded when it was generated."""
+
+    version: int
+    report_id: str
+    generated_at: dt.datetime
+    generated_by: str
+    state: Literal["draft", "approved"]
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    facts_sha256: str
+
+
+class ChangesFacts(_Model):
+    """What changed since the previous version of the same product's report."""
+
+    previous_version: int
+    previous_report_id: str
+    previous_facts_sha256: str
+    previous_state: Literal["draft", "approved"]
+    new_signals: list[str] = Field(default_factory=list)
+    closed_signals: list[str] = Field(default_factory=list)
+    changed_counts: list[CountChange] = Field(default_factory=list)
+    changed_text: list[str] = Field(default_factory=list)  # "4.2 Title" of changed sections
+    changed_inputs: list[str] = Field(default_factory=list)
+    history: list[VersionHistoryEntry] = Field(default_factory=list)  # oldest first
+
+
+Facts.model_rebuild()  # `changes` refers to ChangesFacts, defined after Facts

@@ -48,6 +48,7 @@ CHAPTERS = (
     "08_references.j2",
     "09_appendix_tables.j2",
     "10_appendix_provenance.j2",
+    "11_changes.j2",  # issue 12: changes since the previous version (versions only)
 )
 
 

@@ -26,12 +26,13 @@ from sqlalchemy import Engine
 
 from cerflow.cer_inputs.schemas import CerInputs
 from cerflow.config import Settings, get_settings
+from cerflow.narrative.changes import VersionSnapshot, changes_for_new_version, narrative_texts
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.llm import polish_narrative
 from cerflow.narrative.render import write_narrative
 from cerflow.narrative.sections import Narrative
 from cerflow.report.cer_facts import apply_cer_inputs
-from cerflow.report.signal_status import PreviousSignals, apply_previous
+from cerflow.report.signal_status import PreviousSignals, apply_previous, previous_signals_of
 
 if TYPE_CHECKING:
     from cerflow.report.background import CountsProvider
@@ -46,6 +47,9 @@ class ReportResult:
     narrative: Narrative
     files: dict[str, Path]
     timings: dict[str, float] = field(default_factory=dict)
+    # section id -> {"title", "text"} of the template narrative (before any LLM polish):
+    # what a report version stores so a later version can say which text changed.
+    template_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -149,9 +153,14 @@ def generate_report(
     background: str | None = None,
     background_counts: CountsProvider | None = None,
     cer_inputs: CerInputs | None = None,
-    previous: PreviousSignals | None = None,
+    previous: VersionSnapshot | None = None,
+    previous_signals: PreviousSignals | None = None,
 ) -> ReportResult:
-    """`previous`: the SDRs of the earlier report of the same product (signal status)."""
+    """`previous`: the product's previous version; the report then carries the
+    "Changes since the previous version" chapter (pass `version=previous.number + 1`), and
+    each SDR's status (new / ongoing / closed) is computed against it.
+    `previous_signals`: the SDRs of an earlier report given as a facts.json instead
+    (`cerflow report --previous`); it wins over `previous` for the signal status."""
     settings = settings or get_settings()
     timings: dict[str, float] = {}
 
@@ -176,10 +185,18 @@ def generate_report(
         background_counts=background_counts,
     )
     facts = apply_cer_inputs(facts, cer_inputs, settings=settings)
-    facts = apply_previous(facts, previous)
+    if previous_signals is None and previous is not None:
+        previous_signals = previous_signals_of(previous.facts, where=f"version {previous.number}")
+    facts = apply_previous(facts, previous_signals)
     timings["facts"] = time.perf_counter() - t
     t = start("narrative")
     narrative = write_narrative(facts)
+    if previous is not None:
+        facts = facts.model_copy(
+            update={"changes": changes_for_new_version(previous, facts, narrative)}
+        )
+        narrative = write_narrative(facts)
+    template_texts = narrative_texts(narrative)
     if settings.llm_base_url:
         narrative = polish_narrative(narrative, facts, settings)
     timings["narrative"] = time.perf_counter() - t
@@ -193,4 +210,10 @@ def generate_report(
     built = "+".join(sorted(formats))
     for name, seconds in timings.items():
         REPORT_BUILD.labels(formats=built, stage=name).observe(seconds)
-    return ReportResult(facts=facts, narrative=narrative, files=files, timings=timings)
+    return ReportResult(
+        facts=facts,
+        narrative=narrative,
+        files=files,
+        timings=timings,
+        template_texts=template_texts,
+    )

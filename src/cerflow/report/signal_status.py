@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,12 @@ def apply_previous(facts: Facts, previous: PreviousSignals | None) -> Facts:
     sig.sdr.n_new = sum(1 for x in sig.signals if x.status == "new")
     sig.sdr.n_ongoing = sum(1 for x in sig.signals if x.status == "ongoing")
     return out
+
+
+def previous_signals_of(facts: Mapping[str, Any], *, where: str) -> PreviousSignals | None:
+    """The SDRs of a stored earlier version, or None when its facts predate SDRs (an old
+    version still gets its changes chapter; its signals just have no status to carry)."""
+    try:
+        return parse_previous(dict(facts), where=where)
+    except PreviousReportError:
+        return None

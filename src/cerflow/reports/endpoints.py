@@ -29,6 +29,7 @@ from cerflow.products.service import resolve
 from cerflow.reports import listing, service
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import Format, ReportAccepted, ReportCreate, ReportOut
+from cerflow.versions import service as versions
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"], responses={**AUTH_RESPONSES})
 
@@ -129,4 +130,8 @@ def download_report(
 ) -> FileResponse:
     r = _visible(session, user, report_id)
     path = service.file_path(report=r, fmt=fmt, data_dir=settings.data_dir)
+    actor = versions.actor_for_user(
+        session=session, user_id=user.user_id, role=user.role, api_key_id=user.api_key_id
+    )
+    versions.record_download(session=session, report_id=r.id, actor=actor, fmt=fmt)
     return FileResponse(path, media_type=MEDIA[fmt], filename=f"cer-{r.id}.{fmt}")

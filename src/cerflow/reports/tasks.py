@@ -17,17 +17,20 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cerflow.cer_inputs.service import load_for_report
 from cerflow.jobs import params
 from cerflow.jobs.context import JobContext, JobResult
-from cerflow.jobs.errors import PermanentJobError
+from cerflow.jobs.errors import PermanentJobError, TransientJobError
+from cerflow.narrative.changes import VersionSnapshot
 from cerflow.narrative.facts import Facts
 from cerflow.report.facts_builder import ProductNotFoundError
 from cerflow.report.pipeline import FORMATS, ReportResult, compute_facts, generate_report
 from cerflow.reports.files import reports_dir
 from cerflow.reports.models import CerReport
+from cerflow.versions import service as versions
 
 # Where each stage of `generate_report` puts the job's progress bar.
 STAGE_PROGRESS = {
@@ -102,7 +105,16 @@ def run_analysis(ctx: JobContext) -> JobResult:
     return {"product_kind": kind, "product_ref": ref, **summarize(facts)}, None
 
 
-def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Path) -> ReportResult:
+def _generate(
+    ctx: JobContext,
+    kind: str,
+    ref: str,
+    formats: list[str],
+    out: Path,
+    *,
+    version: int = 1,
+    previous: VersionSnapshot | None = None,
+) -> ReportResult:
     def stage(name: str) -> None:
         if name == "narrative":  # the facts are computed; nothing is rendered yet
             ctx.fault("render")
@@ -127,6 +139,8 @@ def _generate(ctx: JobContext, kind: str, ref: str, formats: list[str], out: Pat
             srns=list(ctx.params.get("srn") or []),
             **_background(ctx),
             cer_inputs=load_for_report(ctx.engine, kind=kind, ref=ref),
+            version=version,
+            previous=previous,
         )
     except (ProductNotFoundError, ValueError) as exc:
         raise PermanentJobError(str(exc)) from None
@@ -168,8 +182,14 @@ def run_report(ctx: JobContext) -> JobResult:
         shutil.rmtree(stale, ignore_errors=True)
     # Created by the renderer when the documents are drawn, not before.
     tmp = base / f".{ctx.job_id}.{uuid.uuid4().hex[:8]}.tmp"
+    # Version n of the product: numbered now (the number is printed in the documents) and
+    # recorded with the report; a concurrent report that took n first makes this one retry.
+    with ctx.factory() as session:
+        number, previous = versions.next_version(
+            session=session, product_kind=kind, product_ref=ref
+        )
     try:
-        report = _generate(ctx, kind, ref, formats, tmp)
+        report = _generate(ctx, kind, ref, formats, tmp, version=number, previous=previous)
         files = {str(fmt): str(Path(path).relative_to(tmp)) for fmt, path in report.files.items()}
         ctx.fault("publish")
         # A previous execution that died after this point left a complete directory;
@@ -183,6 +203,8 @@ def run_report(ctx: JobContext) -> JobResult:
     ctx.progress(95, "recording the report")
     title = f"CER - {report.facts.product.display_name}"
     lease = ctx.lease
+    facts_json = report.facts.model_dump(mode="json")
+    facts_sha256 = report.facts.sha256()
 
     def finalize(session: Session) -> None:
         if session.get(CerReport, lease.job_id) is None:
@@ -197,12 +219,35 @@ def run_report(ctx: JobContext) -> JobResult:
                     files=files,
                 )
             )
+        if versions.for_report(session=session, report_id=lease.job_id) is not None:
+            return
+        try:
+            with session.begin_nested():
+                versions.record_version(
+                    session=session,
+                    product_kind=kind,
+                    product_ref=ref,
+                    number=number,
+                    report_id=lease.job_id,
+                    title=title,
+                    facts=facts_json,
+                    facts_sha256=facts_sha256,
+                    narrative=report.template_texts,
+                    actor=versions.actor_for_user(session=session, user_id=lease.owner_id),
+                    files=list(files),
+                )
+        except IntegrityError:
+            raise TransientJobError(
+                f"version {number} of {kind} {ref} was recorded by another report meanwhile; "
+                "the job is retried and takes the next number"
+            ) from None
 
     result = {
         "report_id": ctx.job_id,
         "report_url": f"/api/v1/reports/{ctx.job_id}",
         "formats": sorted(files),
-        "facts_sha256": report.facts.sha256(),
+        "facts_sha256": facts_sha256,
+        "version": number,
         "llm": _llm_usage(report),
     }
     return result, finalize

@@ -13,4 +13,5 @@ from cerflow.products import models as products_models  # noqa: F401
 from cerflow.reports import models as reports_models  # noqa: F401
 from cerflow.store import labels as store_labels  # noqa: F401
 from cerflow.store import models  # noqa: F401
+from cerflow.versions import models as versions_models  # noqa: F401
 from cerflow.webhooks import models as webhooks_models  # noqa: F401

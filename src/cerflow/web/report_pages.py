@@ -21,6 +21,7 @@ from cerflow.products.service import resolve
 from cerflow.reports import service as reports_service
 from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import ReportCreate
+from cerflow.versions import service as versions_service
 from cerflow.web.deps import CsrfField, PageSession, check_csrf, require_role
 from cerflow.web.render import page
 
@@ -209,6 +210,13 @@ def report_file(
         session=session, report_id=report_id, user_id=ws.user_id, is_admin=_is_admin(ws)
     )
     path = reports_service.file_path(report=r, fmt=fmt, data_dir=settings.data_dir)
+    versions_service.record_download(  # issue 12: the audit trail names every download
+        session=session,
+        report_id=r.id,
+        actor=versions_service.actor_for_user(session=session, user_id=ws.user_id, role=ws.role),
+        fmt=fmt,
+        via="web",
+    )
     inline = fmt in ("html", "pdf", "json") and not download
     resp = FileResponse(
         path,

@@ -6,7 +6,7 @@ a drug are the other stored products of the same class. A small table, one row p
 (product key, class type, class).
 
 Revision ID: 0008_peers
-Revises: 0008_inputs (re-chained onto the head of main: 0008_backups -> 0008_label -> 0008_inputs)
+Revises: 0008_versions (re-chained onto the head of main: 0008_backups -> 0008_label -> 0008_inputs -> 0008_versions)
 Create Date: 2026-12-05 06:50:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_peers"
-down_revision: str | None = "0008_inputs"
+down_revision: str | None = "0008_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

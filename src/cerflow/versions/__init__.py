@@ -1,0 +1,1 @@
+"""Report versions (draft -> approved, immutable once approved), their diff and the audit trail."""
