@@ -6,7 +6,7 @@ a drug are the other stored products of the same class. A small table, one row p
 (product key, class type, class).
 
 Revision ID: 0008_peers
-Revises: 0008_versions (re-chained onto the head of main: 0008_backups -> 0008_label -> 0008_inputs -> 0008_versions)
+Revises: 0008_versions (re-chained onto the head of main)
 Create Date: 2026-12-05 06:50:00
 """
 
