@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     signal_min_product_reports: int = Field(default=50, ge=0)
     background_min_reports: int = Field(default=1000, ge=0)
     background_max_product_share: float = Field(default=0.2, gt=0.0, le=1.0)
+    # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
+    # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
+    meddra_dir: Path | None = None
 
     # Monthly series (issue 11 item 5): a change point needs this many months on each
     # side, so a one-month spike is an outlier and never a level shift.
