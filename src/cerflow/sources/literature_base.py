@@ -180,7 +180,7 @@ class LiteratureHttp:
         self, path: str, params: Mapping[str, str | int], *, query: str | None = None
     ) -> tuple[bytes, Provenance]:
         url = self.url(path, params)
-        wait = wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max)
+        wait = wait_exponential_jitter(multiplier=self.backoff_initial, max=self.backoff_max)
 
         def _wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
