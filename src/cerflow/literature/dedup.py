@@ -81,6 +81,7 @@ class DedupResult:
     removed_by_rule: dict[str, int]
     identified: int
     groups: list[list[int]] = field(default_factory=list)  # input indices, kept first
+    rule_of: dict[int, str] = field(default_factory=dict)  # duplicate index -> its rule
 
     @property
     def removed(self) -> int:
@@ -122,6 +123,7 @@ def deduplicate(records: Sequence[LiteratureRecord]) -> DedupResult:
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
     removed = dict.fromkeys(RULES, 0)
+    rule_of: dict[int, str] = {}
     unique: list[LiteratureRecord] = []
     ordered = sorted(groups.values(), key=lambda g: g[0])
     for members in ordered:
@@ -129,8 +131,11 @@ def deduplicate(records: Sequence[LiteratureRecord]) -> DedupResult:
         for j in members[1:]:
             rule = how[j] or _first_shared(keys[j], keys, members) or "title_year"
             removed[rule] += 1
+            rule_of[j] = rule
         unique.append(_merge(kept, [records[j] for j in members[1:]]))
-    return DedupResult(unique=unique, removed_by_rule=removed, identified=n, groups=ordered)
+    return DedupResult(
+        unique=unique, removed_by_rule=removed, identified=n, groups=ordered, rule_of=rule_of
+    )
 
 
 def _first_shared(mine: dict[str, str | None], keys: list[dict[str, str | None]],
