@@ -33,9 +33,9 @@ exclusion:
 
 
 @pytest.fixture
-def cli_env(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[
-    tuple[Engine, LiteratureReplayServer]
-]:
+def cli_env(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Engine, LiteratureReplayServer]]:
     with LiteratureReplayServer(
         pubmed=real_pubmed_articles(), europepmc=real_europepmc_results(), ncbi_api_key="s3cret"
     ) as srv:
@@ -55,11 +55,15 @@ def test_protocol_set_show_and_search(
     file = tmp_path / "protocol.yaml"
     file.write_text(PROTOCOL_YAML, encoding="utf-8")
     runner = CliRunner()
-    res = runner.invoke(app, ["literature", "protocol", "set", str(file), "--product", "atorvastatin"])
+    res = runner.invoke(
+        app, ["literature", "protocol", "set", str(file), "--product", "atorvastatin"]
+    )
     assert res.exit_code == 0, res.output
     assert "literature protocol version 1 stored" in res.output
     assert '("Atorvastatin"[tiab] OR "Lipitor"[tiab])' in res.output
-    res = runner.invoke(app, ["literature", "protocol", "set", str(file), "--product", "atorvastatin"])
+    res = runner.invoke(
+        app, ["literature", "protocol", "set", str(file), "--product", "atorvastatin"]
+    )
     assert "unchanged; literature protocol version 1 kept" in res.output
     res = runner.invoke(app, ["literature", "protocol", "show", "--product", "atorvastatin"])
     assert res.exit_code == 0 and "Exclusion E1: Not the product" in res.output

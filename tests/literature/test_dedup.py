@@ -18,7 +18,9 @@ def rec(db: str, sid: str, title: str = "T", **kw: object) -> LiteratureRecord:
 
 
 def test_normalizers() -> None:
-    assert norm_doi("https://doi.org/10.1016/S0140-6736(24)02600-X") == "10.1016/s0140-6736(24)02600-x"
+    assert (
+        norm_doi("https://doi.org/10.1016/S0140-6736(24)02600-X") == "10.1016/s0140-6736(24)02600-x"
+    )
     assert norm_doi("doi: 10.1/ABC") == "10.1/abc"
     assert norm_doi("not a doi") is None
     assert norm_pmcid("pmc123") == "PMC123" and norm_pmcid("123") == "PMC123"
@@ -43,7 +45,11 @@ def test_each_rule_counted_once_and_kept_record_first() -> None:
     assert result.removed_by_rule == {"pmid": 1, "pmcid": 1, "doi": 1, "title_year": 1}
     assert result.removed == 4
     assert [r.source_id for r in result.unique] == [
-        "1", "2", "NCT00000001", "MED:444", "MED:555",
+        "1",
+        "2",
+        "NCT00000001",
+        "MED:444",
+        "MED:555",
     ]
     assert result.groups[0] == [0, 1, 4]
     # the kept record gets the identifiers it lacked from its duplicates
@@ -66,8 +72,10 @@ def test_transitive_chain_counts_each_duplicate_under_its_rule() -> None:
 
 def test_real_pubmed_and_europepmc_records_with_planted_duplicates() -> None:
     pubmed = parse_efetch((FIX / "pubmed2.xml").read_bytes())  # PMIDs 11748933, 11700088
-    epmc = [epmc_normalize(x) for x in parse_page(
-        (FIX / "europepmc_search_cancer.json").read_bytes())["results"]]
+    epmc = [
+        epmc_normalize(x)
+        for x in parse_page((FIX / "europepmc_search_cancer.json").read_bytes())["results"]
+    ]
     # Plant: Europe PMC's view of PubMed's first article (same PMID), and a record of the
     # second known only by its DOI with a different case.
     planted = [

@@ -93,18 +93,35 @@ def test_bad_protocol_is_refused_and_nothing_stored(
 def _planted_europepmc() -> list[dict[str, Any]]:
     docs = real_europepmc_results()[:6]
     # Europe PMC's copy of a PubMed article (same PMID), as Europe PMC really returns them
-    docs.append({"id": "11748933", "source": "MED", "pmid": "11748933",
-                 "title": "Is cryopreservation a homogeneous process?", "pubYear": "2001"})
+    docs.append(
+        {
+            "id": "11748933",
+            "source": "MED",
+            "pmid": "11748933",
+            "title": "Is cryopreservation a homogeneous process?",
+            "pubYear": "2001",
+        }
+    )
     # the same DOI as PubMed's 11700088, upper-cased, without PMID (e.g. a preprint copy)
-    docs.append({"id": "PPR1", "source": "PPR", "doi": "10.1006/JMRE.2001.2429",
-                 "title": "Proton MRI", "pubYear": "2001"})
+    docs.append(
+        {
+            "id": "PPR1",
+            "source": "PPR",
+            "doi": "10.1006/JMRE.2001.2429",
+            "title": "Proton MRI",
+            "pubYear": "2001",
+        }
+    )
     return docs
 
 
 def test_search_stores_counts_records_and_duplicates(db_engine: Engine) -> None:
-    with LiteratureReplayServer(
-        pubmed=real_pubmed_articles(), europepmc=_planted_europepmc()
-    ) as srv, Session(db_engine) as s:
+    with (
+        LiteratureReplayServer(
+            pubmed=real_pubmed_articles(), europepmc=_planted_europepmc()
+        ) as srv,
+        Session(db_engine) as s,
+    ):
         service.set_protocol(session=s, product_ref="atorvastatin", data=PROTOCOL, user_id=None)
         clients = {
             "pubmed": PubMedClient(srv.ncbi_url, sleep=lambda _: None),
@@ -112,7 +129,10 @@ def test_search_stores_counts_records_and_duplicates(db_engine: Engine) -> None:
         }
         seen: list[str] = []
         search = service.run_search(
-            session=s, product_ref="atorvastatin", clients=clients, user_id=None,
+            session=s,
+            product_ref="atorvastatin",
+            clients=clients,
+            user_id=None,
             progress=lambda db, res: seen.append(f"{db}:{res.total}"),
         )
         s.commit()
@@ -121,7 +141,10 @@ def test_search_stores_counts_records_and_duplicates(db_engine: Engine) -> None:
         assert search.duplicates_removed == 2
         assert search.unique_records == 10
         assert search.counts["duplicates_by_rule"] == {
-            "pmid": 1, "pmcid": 0, "doi": 1, "title_year": 0,
+            "pmid": 1,
+            "pmcid": 0,
+            "doi": 1,
+            "title_year": 0,
         }
         dbs = search.counts["databases"]
         assert dbs["pubmed"]["total"] == 4 and dbs["pubmed"]["fetched"] == 4
@@ -129,7 +152,8 @@ def test_search_stores_counts_records_and_duplicates(db_engine: Engine) -> None:
         assert dbs["pubmed"]["query"] == '("Atorvastatin"[tiab] OR "Lipitor"[tiab])'
         assert len(search.provenance) == 2 + 3  # esearch + efetch, three Europe PMC pages
         rows = s.scalars(
-            select(LiteratureRecordRow).where(LiteratureRecordRow.search_id == search.id)
+            select(LiteratureRecordRow)
+            .where(LiteratureRecordRow.search_id == search.id)
             .order_by(LiteratureRecordRow.position)
         ).all()
         assert len(rows) == 12
@@ -137,7 +161,8 @@ def test_search_stores_counts_records_and_duplicates(db_engine: Engine) -> None:
         assert dupes == [("MED:11748933", "pmid"), ("PPR:PPR1", "doi")]
         kept = {r.id: r.pmid for r in rows}
         assert [kept[r.duplicate_of_id] for r in rows if r.duplicate_of_id] == [
-            "11748933", "11700088",
+            "11748933",
+            "11700088",
         ]
         assert service.count_records(session=s, search_id=search.id, unique_only=True) == 10
         assert [x.id for x in service.list_searches(session=s, product_ref="atorvastatin")] == [
@@ -146,9 +171,12 @@ def test_search_stores_counts_records_and_duplicates(db_engine: Engine) -> None:
 
 
 def test_failing_database_stores_nothing(sqlite_engine: Engine) -> None:
-    with LiteratureReplayServer(
-        pubmed=real_pubmed_articles(), europepmc=real_europepmc_results()
-    ) as srv, Session(sqlite_engine) as s:
+    with (
+        LiteratureReplayServer(
+            pubmed=real_pubmed_articles(), europepmc=real_europepmc_results()
+        ) as srv,
+        Session(sqlite_engine) as s,
+    ):
         service.set_protocol(session=s, product_ref="atorvastatin", data=PROTOCOL, user_id=None)
         s.commit()
         srv.fail_next(500, times=10, path="/search")
@@ -157,15 +185,15 @@ def test_failing_database_stores_nothing(sqlite_engine: Engine) -> None:
             "europepmc": EuropePMCClient(srv.europepmc_url, max_retries=2, sleep=lambda _: None),
         }
         with pytest.raises(LiteratureSourceError, match="europepmc 500"):
-            service.run_search(session=s, product_ref="atorvastatin", clients=clients,
-                               user_id=None)
+            service.run_search(session=s, product_ref="atorvastatin", clients=clients, user_id=None)
         s.rollback()
         assert s.scalars(select(LiteratureSearch)).all() == []
         assert s.scalars(select(LiteratureRecordRow)).all() == []
 
 
 def test_search_without_protocol_says_how(sqlite_engine: Engine) -> None:
-    with Session(sqlite_engine) as s:
-        with pytest.raises(LookupError, match="cerflow literature protocol set --product"):
-            service.run_search(session=s, product_ref="DQA", clients={}, user_id=None)
-
+    with (
+        Session(sqlite_engine) as s,
+        pytest.raises(LookupError, match="cerflow literature protocol set --product"),
+    ):
+        service.run_search(session=s, product_ref="DQA", clients={}, user_id=None)

@@ -301,7 +301,7 @@ def _make_handler(server: LiteratureReplayServer) -> type[BaseHTTPRequestHandler
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler

@@ -15,9 +15,8 @@ import pytest
 
 from cerflow.sources.base import SourceFormatError
 from cerflow.sources.ctgov import ClinicalTrialsClient, adverse_events
-from cerflow.sources.europepmc import EuropePMCClient
+from cerflow.sources.europepmc import EuropePMCClient, parse_page
 from cerflow.sources.europepmc import normalize as epmc_normalize
-from cerflow.sources.europepmc import parse_page
 from cerflow.sources.literature_base import LiteratureSourceError, RateLimiter
 from cerflow.sources.pubmed import PubMedClient, parse_efetch, parse_esearch
 from tests.replay.literature_server import (
@@ -113,8 +112,9 @@ def test_europepmc_real_page_and_normalize() -> None:
 
 def test_pubmed_history_paging_in_batches_with_api_key() -> None:
     fake = FakeClock()
-    with LiteratureReplayServer(pubmed=real_pubmed_articles(), ncbi_api_key="k3y") as srv:
-        with PubMedClient(
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles(), ncbi_api_key="k3y") as srv,
+        PubMedClient(
             srv.ncbi_url,
             api_key="k3y",
             tool="cerflow-test",
@@ -122,8 +122,9 @@ def test_pubmed_history_paging_in_batches_with_api_key() -> None:
             batch_size=3,
             clock=fake.clock,
             sleep=fake.sleep,
-        ) as client:
-            res = client.search("aspirin", since=dt.date(1970, 1, 1), until=dt.date(2020, 12, 31))
+        ) as client,
+    ):
+        res = client.search("aspirin", since=dt.date(1970, 1, 1), until=dt.date(2020, 12, 31))
     assert res.total == 4
     assert [r.pmid for r in res.records] == ["12091962", "9997", "11748933", "11700088"]
     assert not res.capped
@@ -143,17 +144,18 @@ def test_pubmed_history_paging_in_batches_with_api_key() -> None:
     assert fake.slept == pytest.approx([0.1, 0.1])
     # provenance: one entry per request, key redacted, checksum of the body
     assert len(res.provenance) == 3
-    assert all("api_key=REDACTED" in p.location and "k3y" not in p.location
-               for p in res.provenance)
+    assert all("api_key=REDACTED" in p.location and "k3y" not in p.location for p in res.provenance)
     assert all(len(p.sha256) == 64 for p in res.provenance)
     assert res.provenance[0].query == "aspirin"
 
 
 def test_pubmed_wrong_key_is_a_clear_error_without_the_key() -> None:
-    with LiteratureReplayServer(pubmed=real_pubmed_articles(), ncbi_api_key="right") as srv:
-        with PubMedClient(srv.ncbi_url, api_key="wrong-secret", sleep=lambda s: None) as c:
-            with pytest.raises(LiteratureSourceError) as info:
-                c.search("aspirin")
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles(), ncbi_api_key="right") as srv,
+        PubMedClient(srv.ncbi_url, api_key="wrong-secret", sleep=lambda s: None) as c,
+        pytest.raises(LiteratureSourceError) as info,
+    ):
+        c.search("aspirin")
     assert "API key invalid" in str(info.value)
     assert "wrong-secret" not in str(info.value)
     assert info.value.status == 400
@@ -161,9 +163,11 @@ def test_pubmed_wrong_key_is_a_clear_error_without_the_key() -> None:
 
 def test_pubmed_rate_without_key_is_three_per_second() -> None:
     fake = FakeClock()
-    with LiteratureReplayServer(pubmed=real_pubmed_articles()) as srv:
-        with PubMedClient(srv.ncbi_url, batch_size=1, clock=fake.clock, sleep=fake.sleep) as c:
-            res = c.search("x")
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles()) as srv,
+        PubMedClient(srv.ncbi_url, batch_size=1, clock=fake.clock, sleep=fake.sleep) as c,
+    ):
+        res = c.search("x")
     assert len(res.records) == 4
     assert "api_key" not in srv.requests[0].params
     assert fake.slept == pytest.approx([1 / 3] * 4)  # 5 requests, 4 waits
@@ -187,33 +191,41 @@ def test_pubmed_retries_429_with_retry_after_and_5xx() -> None:
 def test_pubmed_gives_up_after_max_retries() -> None:
     with LiteratureReplayServer(pubmed=real_pubmed_articles()) as srv:
         srv.fail_next(503, times=10, body="Service Unavailable")
-        with PubMedClient(srv.ncbi_url, max_retries=3, sleep=lambda s: None) as c:
-            with pytest.raises(LiteratureSourceError, match="gave up after 3 attempts"):
-                c.search("x")
+        with (
+            PubMedClient(srv.ncbi_url, max_retries=3, sleep=lambda s: None) as c,
+            pytest.raises(LiteratureSourceError, match="gave up after 3 attempts"),
+        ):
+            c.search("x")
         assert len(srv.requests) == 3
 
 
 def test_pubmed_zero_results_and_cap() -> None:
-    with LiteratureReplayServer(pubmed=real_pubmed_articles(), no_match=("abcXYZ",)) as srv:
-        with PubMedClient(srv.ncbi_url, sleep=lambda s: None) as c:
-            none = c.search("abcXYZ")
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles(), no_match=("abcXYZ",)) as srv,
+        PubMedClient(srv.ncbi_url, sleep=lambda s: None) as c,
+    ):
+        none = c.search("abcXYZ")
     assert none.total == 0 and none.records == []
     assert "PhraseNotFound: abcXYZ" in none.messages
     assert none.note == "pubmed: the query matched no record"
-    with LiteratureReplayServer(pubmed=real_pubmed_articles(), count_override=100_000) as srv:
-        with PubMedClient(srv.ncbi_url, max_records=2, sleep=lambda s: None) as c:
-            big = c.search("cancer")
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles(), count_override=100_000) as srv,
+        PubMedClient(srv.ncbi_url, max_records=2, sleep=lambda s: None) as c,
+    ):
+        big = c.search("cancer")
     assert big.total == 100_000 and len(big.records) == 2 and big.capped
     assert "100,000 records match; the first 2 were fetched" in big.note
     assert "CERFLOW_LITERATURE_MAX_RECORDS=2" in big.note
 
 
 def test_pubmed_withdrawn_pmid_is_named() -> None:
-    with LiteratureReplayServer(pubmed=real_pubmed_articles()) as srv:
-        with PubMedClient(srv.ncbi_url, sleep=lambda s: None) as c:
-            recs, missing = c.fetch_ids(["9997", "99999999"])
-            with pytest.raises(ValueError, match="not a PMID"):
-                c.fetch_ids(["PMC123"])
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles()) as srv,
+        PubMedClient(srv.ncbi_url, sleep=lambda s: None) as c,
+    ):
+        recs, missing = c.fetch_ids(["9997", "99999999"])
+        with pytest.raises(ValueError, match="not a PMID"):
+            c.fetch_ids(["PMC123"])
     assert [r.pmid for r in recs] == ["9997"]
     assert missing == ["99999999"]
 
@@ -221,9 +233,11 @@ def test_pubmed_withdrawn_pmid_is_named() -> None:
 def test_pubmed_malformed_response_is_a_clear_error() -> None:
     with LiteratureReplayServer(pubmed=real_pubmed_articles()) as srv:
         srv.fail_next(200, body="<eSearchResult><Count>4</Count", path="esearch.fcgi")
-        with PubMedClient(srv.ncbi_url, sleep=lambda s: None) as c:
-            with pytest.raises(SourceFormatError, match="esearch.fcgi.*malformed XML"):
-                c.search("x")
+        with (
+            PubMedClient(srv.ncbi_url, sleep=lambda s: None) as c,
+            pytest.raises(SourceFormatError, match=r"esearch\.fcgi.*malformed XML"),
+        ):
+            c.search("x")
 
 
 # --------------------------------------------------------------------------- Europe PMC
@@ -231,9 +245,11 @@ def test_pubmed_malformed_response_is_a_clear_error() -> None:
 
 def test_europepmc_cursor_paging_over_real_records() -> None:
     docs = real_europepmc_results()
-    with LiteratureReplayServer(europepmc=docs) as srv:
-        with EuropePMCClient(srv.europepmc_url, page_size=10, sleep=lambda s: None) as c:
-            res = c.search("cancer", since=dt.date(2020, 1, 1), until=dt.date(2025, 12, 31))
+    with (
+        LiteratureReplayServer(europepmc=docs) as srv,
+        EuropePMCClient(srv.europepmc_url, page_size=10, sleep=lambda s: None) as c,
+    ):
+        res = c.search("cancer", since=dt.date(2020, 1, 1), until=dt.date(2025, 12, 31))
     assert res.total == 25
     assert len(res.records) == 25
     assert [r.source_id for r in res.records][:2] == ["MED:39709209", "MED:39709208"]
@@ -247,12 +263,12 @@ def test_europepmc_cursor_paging_over_real_records() -> None:
 
 def test_europepmc_cap_and_zero() -> None:
     docs = real_europepmc_results()
-    with LiteratureReplayServer(europepmc=docs, no_match=("nothing",)) as srv:
-        with EuropePMCClient(
-            srv.europepmc_url, page_size=5, max_records=7, sleep=lambda s: None
-        ) as c:
-            capped = c.search("cancer")
-            empty = c.search("nothing")
+    with (
+        LiteratureReplayServer(europepmc=docs, no_match=("nothing",)) as srv,
+        EuropePMCClient(srv.europepmc_url, page_size=5, max_records=7, sleep=lambda s: None) as c,
+    ):
+        capped = c.search("cancer")
+        empty = c.search("nothing")
     assert capped.total == 25 and len(capped.records) == 7 and capped.capped
     assert [r.params["pageSize"] for r in srv.requests_to("/search")][:2] == ["5", "2"]
     assert empty.total == 0 and empty.records == [] and not empty.capped
@@ -277,8 +293,10 @@ def _study(nct: str, *, results: bool = False) -> dict[str, Any]:
     study: dict[str, Any] = {
         "protocolSection": {
             "identificationModule": {"nctId": nct, "briefTitle": f"Synthetic study {nct}"},
-            "statusModule": {"overallStatus": "COMPLETED",
-                             "startDateStruct": {"date": "2019-03", "type": "ACTUAL"}},
+            "statusModule": {
+                "overallStatus": "COMPLETED",
+                "startDateStruct": {"date": "2019-03", "type": "ACTUAL"},
+            },
             "sponsorCollaboratorsModule": {"leadSponsor": {"name": "Synthetic Sponsor"}},
             "descriptionModule": {"briefSummary": "Synthetic summary."},
         },
@@ -288,16 +306,27 @@ def _study(nct: str, *, results: bool = False) -> dict[str, Any]:
         study["resultsSection"] = {
             "adverseEventsModule": {
                 "frequencyThreshold": "5",
-                "eventGroups": [{"id": "EG000", "title": "Arm A"},
-                                {"id": "EG001", "title": "Placebo"}],
-                "seriousEvents": [{"term": "Pneumonia", "organSystem": "Infections",
-                                   "stats": [{"groupId": "EG000", "numAffected": 2,
-                                              "numAtRisk": 50},
-                                             {"groupId": "EG001", "numAffected": 1,
-                                              "numAtRisk": 49}]}],
-                "otherEvents": [{"term": "Headache", "organSystem": "Nervous system",
-                                 "stats": [{"groupId": "EG000", "numAffected": 7,
-                                            "numAtRisk": 50}]}],
+                "eventGroups": [
+                    {"id": "EG000", "title": "Arm A"},
+                    {"id": "EG001", "title": "Placebo"},
+                ],
+                "seriousEvents": [
+                    {
+                        "term": "Pneumonia",
+                        "organSystem": "Infections",
+                        "stats": [
+                            {"groupId": "EG000", "numAffected": 2, "numAtRisk": 50},
+                            {"groupId": "EG001", "numAffected": 1, "numAtRisk": 49},
+                        ],
+                    }
+                ],
+                "otherEvents": [
+                    {
+                        "term": "Headache",
+                        "organSystem": "Nervous system",
+                        "stats": [{"groupId": "EG000", "numAffected": 7, "numAtRisk": 50}],
+                    }
+                ],
             }
         }
     return study
@@ -305,14 +334,16 @@ def _study(nct: str, *, results: bool = False) -> dict[str, Any]:
 
 def test_ctgov_page_token_paging_detail_and_adverse_events() -> None:
     studies = [_study(f"NCT{n:08d}", results=(n == 3)) for n in range(1, 6)]
-    with LiteratureReplayServer(ctgov=studies) as srv:
-        with ClinicalTrialsClient(srv.ctgov_url, page_size=2, sleep=lambda s: None) as c:
-            res = c.search("aspirin")
-            detail, prov = c.study("nct00000003")
-            with pytest.raises(LiteratureSourceError, match="404"):
-                c.study("NCT00000099")
-            with pytest.raises(ValueError, match="invalid NCT id"):
-                c.study("12345")
+    with (
+        LiteratureReplayServer(ctgov=studies) as srv,
+        ClinicalTrialsClient(srv.ctgov_url, page_size=2, sleep=lambda s: None) as c,
+    ):
+        res = c.search("aspirin")
+        detail, prov = c.study("nct00000003")
+        with pytest.raises(LiteratureSourceError, match="404"):
+            c.study("NCT00000099")
+        with pytest.raises(ValueError, match="invalid NCT id"):
+            c.study("12345")
     assert res.total == 5
     assert [r.nct_id for r in res.records] == [f"NCT{n:08d}" for n in range(1, 6)]
     assert res.records[0].year == 2019 and res.records[0].authors == ("Synthetic Sponsor",)
@@ -330,11 +361,12 @@ def test_ctgov_page_token_paging_detail_and_adverse_events() -> None:
 
 def test_ctgov_malformed_is_clear() -> None:
     with LiteratureReplayServer(ctgov=[_study("NCT00000001")]) as srv:
-        srv.fail_next(200, body=json.dumps({"studies": [{"protocolSection": {}}],
-                                            "totalCount": 1}))
-        with ClinicalTrialsClient(srv.ctgov_url, sleep=lambda s: None) as c:
-            with pytest.raises(SourceFormatError, match="nctId"):
-                c.search("x")
+        srv.fail_next(200, body=json.dumps({"studies": [{"protocolSection": {}}], "totalCount": 1}))
+        with (
+            ClinicalTrialsClient(srv.ctgov_url, sleep=lambda s: None) as c,
+            pytest.raises(SourceFormatError, match="nctId"),
+        ):
+            c.search("x")
 
 
 def test_rate_limiter_spacing() -> None:

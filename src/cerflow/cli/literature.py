@@ -48,7 +48,8 @@ def _read(file: Path) -> Any:
     try:
         return json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise fail(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}", 2)
+        kind = "JSON" if file.suffix.lower() == ".json" else "YAML"
+        raise fail(f"{file}: not valid {kind}: {exc}", 2) from None
 
 
 @protocol_app.command("set")
@@ -133,7 +134,7 @@ def search_command(
     from cerflow.sources.pubmed import PubMedClient
 
     settings = get_settings()
-    clients = {
+    clients: dict[str, PubMedClient | EuropePMCClient | ClinicalTrialsClient] = {
         "pubmed": PubMedClient.from_settings(settings),
         "europepmc": EuropePMCClient.from_settings(settings),
         "ctgov": ClinicalTrialsClient.from_settings(settings),
@@ -153,8 +154,14 @@ def search_command(
                     user_id=None,
                     progress=progress,
                 )
-                summary = (search.id, search.product_ref, search.counts, search.identified,
-                           search.duplicates_removed, search.unique_records)
+                summary = (
+                    search.id,
+                    search.product_ref,
+                    search.counts,
+                    search.identified,
+                    search.duplicates_removed,
+                    search.unique_records,
+                )
     except LookupError as exc:
         raise fail(str(exc), 2) from None
     except (CerflowError, SourceFormatError, ValueError) as exc:

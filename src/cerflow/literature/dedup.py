@@ -138,8 +138,9 @@ def deduplicate(records: Sequence[LiteratureRecord]) -> DedupResult:
     )
 
 
-def _first_shared(mine: dict[str, str | None], keys: list[dict[str, str | None]],
-                  members: list[int]) -> str | None:
+def _first_shared(
+    mine: dict[str, str | None], keys: list[dict[str, str | None]], members: list[int]
+) -> str | None:
     for rule in RULES:
         value = mine[rule]
         if value is not None and sum(1 for m in members if keys[m][rule] == value) > 1:

@@ -49,9 +49,7 @@ class SearchOut(BaseModel):
     counts: dict[str, Any]
 
 
-@router.get(
-    "/{ref}/literature/protocol", response_model=ProtocolOut, responses={**NOT_FOUND}
-)
+@router.get("/{ref}/literature/protocol", response_model=ProtocolOut, responses={**NOT_FOUND})
 def get_protocol(
     ref: ProductRef,
     _user: ViewerUser,

@@ -110,7 +110,7 @@ def run_search(
     """Run the latest protocol against its databases, deduplicate, store; see module doc."""
     found = get_protocol(session=session, product_ref=product_ref)
     if found is None:
-        kind, key = resolve(product_ref)
+        key = resolve(product_ref)[1]
         raise LookupError(
             f"no literature protocol for {key}: set one first "
             f"(cerflow literature protocol set --product {key} FILE)"
@@ -208,8 +208,10 @@ def list_searches(*, session: Session, product_ref: str) -> list[LiteratureSearc
 
 
 def count_records(*, session: Session, search_id: int, unique_only: bool = False) -> int:
-    stmt = select(func.count()).select_from(LiteratureRecordRow).where(
-        LiteratureRecordRow.search_id == search_id
+    stmt = (
+        select(func.count())
+        .select_from(LiteratureRecordRow)
+        .where(LiteratureRecordRow.search_id == search_id)
     )
     if unique_only:
         stmt = stmt.where(LiteratureRecordRow.duplicate_of_id.is_(None))

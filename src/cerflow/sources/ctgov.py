@@ -53,13 +53,17 @@ def _load(body: bytes, location: str) -> dict[str, Any]:
 def normalize(study: dict[str, Any], location: str = "ctgov") -> LiteratureRecord:
     proto = study.get("protocolSection")
     if not isinstance(proto, dict):
-        raise SourceFormatError("study without protocolSection", location=location,
-                                field="protocolSection")
+        raise SourceFormatError(
+            "study without protocolSection", location=location, field="protocolSection"
+        )
     ident = proto.get("identificationModule") or {}
     nct = ident.get("nctId")
     if not nct:
-        raise SourceFormatError("study without nctId", location=location,
-                                field="protocolSection.identificationModule.nctId")
+        raise SourceFormatError(
+            "study without nctId",
+            location=location,
+            field="protocolSection.identificationModule.nctId",
+        )
     status = proto.get("statusModule") or {}
     start = (status.get("startDateStruct") or {}).get("date")
     sponsor = ((proto.get("sponsorCollaboratorsModule") or {}).get("leadSponsor") or {}).get("name")
@@ -196,8 +200,9 @@ class ClinicalTrialsClient:
             data = _load(body, prov.location)
             studies = data.get("studies")
             if not isinstance(studies, list):
-                raise SourceFormatError("missing studies list", location=prov.location,
-                                        field="studies")
+                raise SourceFormatError(
+                    "missing studies list", location=prov.location, field="studies"
+                )
             if token is None:
                 count = data.get("totalCount")
                 if not isinstance(count, int):

@@ -43,7 +43,9 @@ def parse_page(body: bytes, location: str = "europepmc") -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SourceFormatError(f"malformed JSON from Europe PMC: {exc}", location=location) from None
+        raise SourceFormatError(
+            f"malformed JSON from Europe PMC: {exc}", location=location
+        ) from None
     if not isinstance(data, dict):
         raise SourceFormatError("expected a JSON object", location=location)
     if not isinstance(data.get("hitCount"), int):
