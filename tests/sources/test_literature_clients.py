@@ -377,3 +377,17 @@ def test_rate_limiter_spacing() -> None:
     fake.now += 5
     limiter.acquire()
     assert fake.slept == pytest.approx([0.1, 0.1])
+
+
+def test_pubmed_short_batch_names_the_missing_records() -> None:
+    # esearch counts 6 but only 4 articles come back (e.g. 2 withdrawn meanwhile)
+    with (
+        LiteratureReplayServer(pubmed=real_pubmed_articles(), count_override=6) as srv,
+        PubMedClient(srv.ncbi_url, batch_size=3, sleep=lambda s: None) as c,
+    ):
+        res = c.search("x")
+    assert res.total == 6 and len(res.records) == 4
+    assert res.messages == [
+        "efetch returned 1 of 3 record(s) at retstart=3; the others are not available "
+        "(withdrawn or removed from PubMed)"
+    ]

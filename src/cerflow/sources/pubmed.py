@@ -256,11 +256,12 @@ class PubMedClient:
             page, page_prov = self.http.get("efetch.fcgi", fetch, query=term)
             provenance.append(page_prov)
             batch = parse_efetch(page, page_prov.location)
-            if not batch:
+            if len(batch) < size:
                 messages.append(
-                    f"efetch returned no article at retstart={start}; "
-                    f"{wanted - start} record(s) not available (withdrawn or removed)"
+                    f"efetch returned {len(batch)} of {size} record(s) at retstart={start}; "
+                    "the others are not available (withdrawn or removed from PubMed)"
                 )
+            if not batch:
                 break
             records.extend(batch)
             start += size
