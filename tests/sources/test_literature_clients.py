@@ -391,3 +391,21 @@ def test_pubmed_short_batch_names_the_missing_records() -> None:
         "efetch returned 1 of 3 record(s) at retstart=3; the others are not available "
         "(withdrawn or removed from PubMed)"
     ]
+
+
+def test_network_error_is_retried_then_clear() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    slept: list[float] = []
+    with (
+        EuropePMCClient(
+            f"http://127.0.0.1:{port}/rest", max_retries=3, sleep=slept.append, timeout=2
+        ) as c,
+        pytest.raises(LiteratureSourceError, match="network error: ConnectError") as info,
+    ):
+        c.search("x")
+    assert "gave up after 3 attempts" in str(info.value)
+    assert len([s for s in slept if s >= 1.0]) == 2  # two backoffs between three attempts
