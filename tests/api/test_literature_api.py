@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.auth.models import Role
+from cerflow.jobs.interface import RecordingSubmitter
 from cerflow.literature.models import LiteratureProtocol
 from tests.api.conftest import Actors
 
@@ -61,3 +62,20 @@ def test_bad_protocol_is_422_and_nothing_stored(
     assert _rows(session_factory) == 0
     viewer = actors[Role.VIEWER]
     assert client.put(URL, json=BODY, headers=viewer.headers).status_code == 403
+
+
+def test_post_search_starts_a_job(
+    client: TestClient, actors: Actors, submitter: RecordingSubmitter
+) -> None:
+    analyst = actors[Role.ANALYST]
+    searches = "/api/v1/products/aspirin/literature/searches"
+    res = client.post(searches, headers=analyst.headers)
+    assert res.status_code == 404 and "PUT one first" in res.text
+    assert client.put(URL, json=BODY, headers=analyst.headers).status_code == 200
+    res = client.post(searches, headers=analyst.headers)
+    assert res.status_code == 202, res.text
+    body = res.json()
+    assert body["kind"] == "literature" and body["status_url"] == f"/api/v1/jobs/{body['job_id']}"
+    assert [(s.kind, s.payload) for s in submitter.submitted] == [
+        ("literature", {"product_kind": "drug", "product_ref": "ASPIRIN"})
+    ]

@@ -3,8 +3,8 @@
 GET/PUT `/products/{ref}/literature/protocol` read (viewers) and store (analysts) the
 product's search protocol; PUT validates first (422 naming each field, nothing stored) and
 stores a new version only when the protocol changed. GET `/products/{ref}/literature/
-searches` lists the stored searches with their counts. Searches are run by
-`cerflow literature search` (a job endpoint comes with the screening step).
+searches` lists the stored searches with their counts; POST to it starts a search job
+(type "literature"; poll the job URL), as `cerflow literature search` does in the foreground.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel
 
 from cerflow.api import API_PREFIX
-from cerflow.api.deps import AnalystUser, SessionDep, ViewerUser
+from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.errors import NotFoundError
 from cerflow.literature import service
 from cerflow.literature.schemas import SearchProtocol
+from cerflow.products.schemas import JobAccepted
 from cerflow.text_rules import IDENTIFIER
 
 router = APIRouter(
@@ -111,3 +112,30 @@ def list_searches(ref: ProductRef, _user: ViewerUser, session: SessionDep) -> li
         )
         for s in service.list_searches(session=session, product_ref=ref)
     ]
+
+
+@router.post(
+    "/{ref}/literature/searches",
+    response_model=JobAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NOT_FOUND},
+)
+def start_search(
+    ref: ProductRef, user: AnalystUser, session: SessionDep, jobs: JobSubmitterDep
+) -> JobAccepted:
+    """Start a job that runs the product's current protocol and stores the search."""
+    row = service.latest_row(session=session, product_ref=ref)
+    if row is None:
+        raise NotFoundError(f"no literature protocol stored for {ref!r}; PUT one first")
+    handle = jobs.submit(
+        session=session,
+        kind="literature",
+        payload={"product_kind": row.product_kind, "product_ref": row.product_ref},
+        requested_by=user.user_id,
+    )
+    return JobAccepted(
+        job_id=handle.id,
+        kind=handle.kind,
+        state=handle.state,
+        status_url=f"/api/v1/jobs/{handle.id}",
+    )
