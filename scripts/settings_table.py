@@ -169,6 +169,16 @@ MEANINGS: dict[str, str] = {
     "absent (CI only)",
     "cer_update_interval_months": "Months to the next update of the clinical evaluation when "
     "the CER inputs set no date or interval and state no high risk (MEDDEV 2.7/1 rev 4 6.2.3)",
+    "ncbi_base_url": "NCBI E-utilities base URL (esearch.fcgi, efetch.fcgi) for PubMed",
+    "ncbi_api_key": "NCBI API key: 10 requests/s instead of 3; never logged",
+    "ncbi_tool": "`tool` parameter sent to NCBI E-utilities, as NCBI asks",
+    "ncbi_email": "`email` parameter sent to NCBI E-utilities, as NCBI asks",
+    "europepmc_base_url": "Europe PMC REST API base URL",
+    "ctgov_base_url": "ClinicalTrials.gov API v2 base URL",
+    "literature_timeout": "Seconds per request to PubMed, Europe PMC or ClinicalTrials.gov",
+    "literature_max_retries": "Attempts per literature request on 429, 5xx or network errors",
+    "literature_max_records": "Records fetched per database and search at most; a larger "
+    "result is stated in the search, not fetched",
 }
 
 

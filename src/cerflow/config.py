@@ -172,6 +172,17 @@ class Settings(BaseSettings):
     eudamed_datalake_url: str = "https://api.datalake.sante.service.ec.europa.eu/eudamed"
     eudamed_api_key: SecretStr | None = None
 
+    # Literature sources (issue 14). NCBI allows 3 requests/s without an API key, 10 with one.
+    ncbi_base_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+    ncbi_api_key: SecretStr | None = None
+    ncbi_tool: str = "cerflow"
+    ncbi_email: str = ""
+    europepmc_base_url: str = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+    ctgov_base_url: str = "https://clinicaltrials.gov/api/v2"
+    literature_timeout: float = Field(default=30.0, gt=0)
+    literature_max_retries: int = Field(default=5, ge=1)
+    literature_max_records: int = Field(default=10_000, ge=1)
+
     secret_key: SecretStr = SecretStr(_DEV_SECRET)
 
     # Signal thresholds (Evans 2001; ROR025; IC025; EB05), settings so a QPPV can tune them.

@@ -96,6 +96,12 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("PUT", "/api/v1/products/{ref}/cer-inputs"): Case(
         Role.ANALYST, 200, lambda c: {"schema_version": 1}
     ),
+    ("GET", "/api/v1/products/{ref}/literature/protocol"): Case(Role.VIEWER, 404),
+    ("PUT", "/api/v1/products/{ref}/literature/protocol"): Case(
+        Role.ANALYST, 200, lambda c: {"names": ["aspirin"], "databases": ["pubmed"]}
+    ),
+    ("GET", "/api/v1/products/{ref}/literature/searches"): Case(Role.VIEWER, 200),
+    ("POST", "/api/v1/products/{ref}/literature/searches"): Case(Role.ANALYST, 404),
     ("GET", "/api/v1/watched"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/watched"): Case(Role.ANALYST, 201, lambda c: {"product_ref": _unique("D")}),
     ("GET", "/api/v1/watched/{item_id}"): Case(Role.VIEWER, 404),

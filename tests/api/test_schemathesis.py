@@ -42,6 +42,8 @@ CROSS_FIELD_RULES = {
     # CER inputs: claimed equivalence needs its three characteristics, a high-risk device
     # an interval of at most 12 months, and `product` must be the URL's product.
     "PUT /api/v1/products/{ref}/cer-inputs",
+    # Literature protocol: dates in order, criteria codes unique, a query or names per database.
+    "PUT /api/v1/products/{ref}/literature/protocol",
 }
 
 

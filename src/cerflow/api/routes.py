@@ -14,6 +14,7 @@ from cerflow.auth import endpoints as auth
 from cerflow.cer_inputs import endpoints as cer_inputs
 from cerflow.feedback import endpoints as feedback
 from cerflow.jobs import endpoints as jobs
+from cerflow.literature import endpoints as literature
 from cerflow.products import endpoints as products
 from cerflow.reports import endpoints as reports
 from cerflow.signal_reviews import endpoints as signal_reviews
@@ -38,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     cer_inputs.router,
     versions.router,
     versions.audit_router,
+    literature.router,
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from cerflow.cli import analysis, backup, db, ingest, inputs, report, service, worker
+from cerflow.cli import analysis, backup, db, ingest, inputs, literature, report, service, worker
 
 app = typer.Typer(
     name="cerflow",
@@ -29,7 +29,7 @@ def _root() -> None:
     configure_logging(get_settings(), process="cli")
 
 
-for module in (db, ingest, analysis, report, service, worker, backup, inputs):
+for module in (db, ingest, analysis, report, service, worker, backup, inputs, literature):
     module.register(app)
 
 __all__ = ["app"]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from cerflow.unit_of_work import on_commit
 
-JOB_KINDS = ("ingest", "analysis", "report")
+JOB_KINDS = ("ingest", "analysis", "report", "literature")
 
 
 @dataclass(frozen=True)

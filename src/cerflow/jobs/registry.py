@@ -26,6 +26,7 @@ from cerflow.jobs.routing import (
 )
 from cerflow.jobs.runner import execute
 from cerflow.jobs.runtime import runtime
+from cerflow.literature.tasks import run_literature_search
 from cerflow.products.tasks import run_ingest
 from cerflow.reports.tasks import run_analysis, run_report
 from cerflow.webhooks.tasks import deliver_webhook
@@ -35,6 +36,7 @@ PIPELINES: dict[str, Pipeline] = {
     "analysis": run_analysis,
     "report": run_report,
     "refresh": alerts_tasks.run_refresh,
+    "literature": run_literature_search,
 }
 
 

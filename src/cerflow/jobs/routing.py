@@ -33,6 +33,7 @@ QUEUE_FOR_TYPE = {
     "refresh": "ingest",
     "analysis": "analysis",
     "report": "reports",
+    "literature": "ingest",
 }
 RUN_TASK = "cerflow.jobs.run"
 SWEEP_TASK = "cerflow.jobs.sweep"

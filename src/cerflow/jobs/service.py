@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cerflow.errors import ConflictError, NotFoundError
 from cerflow.jobs.models import ACTIVE_STATES, FINAL_STATES, Job, utcnow
 
-JOB_TYPES = ("ingest", "analysis", "report", "refresh")
+JOB_TYPES = ("ingest", "analysis", "report", "refresh", "literature")
 
 ClaimResult = Literal["claimed", "finished", "busy", "missing"]
 

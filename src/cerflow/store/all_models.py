@@ -9,6 +9,7 @@ from cerflow.backups import models as backups_models  # noqa: F401
 from cerflow.cer_inputs import models as cer_inputs_models  # noqa: F401
 from cerflow.feedback import models as feedback_models  # noqa: F401
 from cerflow.jobs import models as jobs_models  # noqa: F401
+from cerflow.literature import models as literature_models  # noqa: F401
 from cerflow.products import models as products_models  # noqa: F401
 from cerflow.reports import models as reports_models  # noqa: F401
 from cerflow.store import labels as store_labels  # noqa: F401

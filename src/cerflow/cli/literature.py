@@ -1,0 +1,189 @@
+"""`cerflow literature protocol set|show` and `cerflow literature search --product X`.
+
+`protocol set` reads a YAML or JSON protocol file (question, names, databases, queries,
+dates, inclusion/exclusion criteria), validates it (every problem as "field: why", exit 2,
+nothing stored) and stores it as the product's next protocol version; `protocol show`
+prints the current (or a given) version with its generated queries. `search` runs the
+current protocol against its databases with a progress line per database and stores the
+search (counts per database, duplicates per rule, records).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+from sqlalchemy import Engine
+
+from cerflow.cli._common import err, fail, out, progress_bar
+from cerflow.db import make_engine, make_session_factory
+from cerflow.errors import CerflowError
+from cerflow.literature import service
+from cerflow.literature.schemas import ProtocolError
+from cerflow.sources.base import SourceFormatError
+from cerflow.sources.literature_base import SearchResult
+from cerflow.store import migrate
+from cerflow.unit_of_work import unit_of_work
+
+app = typer.Typer(help="Literature review: search protocol and searches.", no_args_is_help=True)
+protocol_app = typer.Typer(help="The product's search protocol (versioned).", no_args_is_help=True)
+app.add_typer(protocol_app, name="protocol")
+
+
+def _engine() -> Engine:
+    engine = make_engine()
+    migrate.upgrade(engine)
+    return engine
+
+
+def _read(file: Path) -> Any:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{file}: cannot read the protocol file ({exc.strerror})", 2) from None
+    try:
+        return json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if file.suffix.lower() == ".json" else "YAML"
+        raise fail(f"{file}: not valid {kind}: {exc}", 2) from None
+
+
+@protocol_app.command("set")
+def protocol_set(
+    file: Annotated[Path, typer.Argument(help="Protocol file (.yaml, .yml or .json).")],
+    product: Annotated[str, typer.Option("--product", help="Drug name or device code.")],
+) -> None:
+    """Validate and store a protocol as the product's next version."""
+    data = _read(file)
+    engine = _engine()
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            row, proto, created = service.set_protocol(
+                session=session, product_ref=product, data=data, user_id=None
+            )
+            version, ref = row.version, row.product_ref
+    except ProtocolError as exc:
+        err.print(f"[red]error:[/red] {file}: invalid literature protocol")
+        for line in exc.problems:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    console = out()
+    if created:
+        console.print(f"{ref}: literature protocol version {version} stored", markup=False)
+    else:
+        console.print(f"{ref}: unchanged; literature protocol version {version} kept", markup=False)
+    for db in proto.databases:
+        console.print(f"  {db}: {proto.queries[db]}", markup=False, highlight=False)
+
+
+@protocol_app.command("show")
+def protocol_show(
+    product: Annotated[str, typer.Option("--product", help="Drug name or device code.")],
+    version: Annotated[int | None, typer.Option("--version", help="A past version.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the protocol as JSON.")] = False,
+) -> None:
+    """Print the product's current (or a given) protocol version."""
+    engine = _engine()
+    try:
+        with make_session_factory(engine)() as session:
+            found = service.get_protocol(session=session, product_ref=product, version=version)
+            if found is None:
+                which = f"version {version}" if version is not None else "protocol"
+                raise fail(f"{product}: no literature {which} stored", 1)
+            row, proto = found
+            head = (
+                f"{row.product_ref}: literature protocol version {row.version}, "
+                f"by {row.created_by_email} at {row.created_at:%Y-%m-%d %H:%M} UTC"
+            )
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"version": row.version, **proto.model_dump(mode="json")}, indent=2))
+        return
+    console = out()
+    console.print(head, markup=False)
+    q = proto.question
+    console.print(
+        f"Question: P={q.population!r} I={q.intervention!r} C={q.comparator!r} O={q.outcomes!r}",
+        markup=False,
+    )
+    console.print(f"Dates: {proto.date_from or 'any'} to {proto.date_to or 'today'}", markup=False)
+    table = Table("database", "query")
+    for db in proto.databases:
+        table.add_row(db, proto.queries[db])
+    console.print(table)
+    for label, items in (("Inclusion", proto.inclusion), ("Exclusion", proto.exclusion)):
+        for c in items:
+            console.print(f"{label} {c.code}: {c.text}", markup=False)
+
+
+@app.command("search")
+def search_command(
+    product: Annotated[str, typer.Option("--product", help="Drug name or device code.")],
+) -> None:
+    """Run the product's current protocol and store the search."""
+    from cerflow.config import get_settings
+    from cerflow.sources.ctgov import ClinicalTrialsClient
+    from cerflow.sources.europepmc import EuropePMCClient
+    from cerflow.sources.pubmed import PubMedClient
+
+    settings = get_settings()
+    clients: dict[str, PubMedClient | EuropePMCClient | ClinicalTrialsClient] = {
+        "pubmed": PubMedClient.from_settings(settings),
+        "europepmc": EuropePMCClient.from_settings(settings),
+        "ctgov": ClinicalTrialsClient.from_settings(settings),
+    }
+    engine = _engine()
+    try:
+        with progress_bar(spinner=True) as advance:
+
+            def progress(db: str, result: SearchResult) -> None:
+                advance(f"{db}: {len(result.records):,} of {result.total:,}", 1, None)
+
+            with unit_of_work(make_session_factory(engine)) as session:
+                search = service.run_search(
+                    session=session,
+                    product_ref=product,
+                    clients=clients,
+                    user_id=None,
+                    progress=progress,
+                )
+                summary = (
+                    search.id,
+                    search.product_ref,
+                    search.counts,
+                    search.identified,
+                    search.duplicates_removed,
+                    search.unique_records,
+                )
+    except LookupError as exc:
+        raise fail(str(exc), 2) from None
+    except (CerflowError, SourceFormatError, ValueError) as exc:
+        raise fail(f"{exc} (nothing stored)", 1) from None
+    finally:
+        for client in clients.values():
+            client.close()
+        engine.dispose()
+    sid, ref, counts, identified, removed, unique = summary
+    table = Table("database", "matched", "fetched", "note")
+    for db, c in counts["databases"].items():
+        table.add_row(db, f"{c['total']:,}", f"{c['fetched']:,}", c["note"])
+    console = out()
+    console.print(f"{ref}: literature search {sid} stored", markup=False)
+    console.print(table)
+    by_rule = ", ".join(f"{k} {v}" for k, v in counts["duplicates_by_rule"].items())
+    console.print(
+        f"Identified {identified:,}; duplicates removed {removed:,} ({by_rule}); "
+        f"unique records {unique:,}",
+        markup=False,
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="literature")

@@ -1,0 +1,1 @@
+"""Literature review domain (issue 14): search protocols, searches, records, deduplication."""

@@ -1,0 +1,135 @@
+"""Literature review tables (issue 14).
+
+- `literature_protocols`: the search protocol of a product, versioned: every change is a
+  new row with the next `version`; rows are never updated.
+- `literature_searches`: one run of a protocol version: counts per database (total,
+  fetched, capped, notes), deduplication counts per rule, provenance of every request.
+- `literature_records`: the records a search fetched, normalized; a duplicate points at the
+  record kept (`duplicate_of_id`) with the rule that matched it.
+- `literature_screening_decisions` and `literature_appraisals`: designed now for the
+  screening and appraisal steps that come next (no code writes them yet).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cerflow.store.base import Base, PortableJSON
+from cerflow.store.models import BigId
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LiteratureProtocol(Base):
+    __tablename__ = "literature_protocols"
+    __table_args__ = (UniqueConstraint("product_kind", "product_ref", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product_kind: Mapped[str] = mapped_column(String(8))
+    product_ref: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(PortableJSON)  # validated SearchProtocol
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+class LiteratureSearch(Base):
+    __tablename__ = "literature_searches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    protocol_id: Mapped[int] = mapped_column(
+        ForeignKey("literature_protocols.id", ondelete="RESTRICT"), index=True
+    )
+    product_kind: Mapped[str] = mapped_column(String(8))
+    product_ref: Mapped[str] = mapped_column(String(255))
+    counts: Mapped[dict[str, Any]] = mapped_column(PortableJSON)  # per database + dedup
+    provenance: Mapped[list[Any]] = mapped_column(PortableJSON)
+    identified: Mapped[int] = mapped_column(Integer)
+    duplicates_removed: Mapped[int] = mapped_column(Integer)
+    unique_records: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_email: Mapped[str] = mapped_column(String(320))
+
+
+class LiteratureRecordRow(Base):
+    __tablename__ = "literature_records"
+    __table_args__ = (
+        Index("ix_literature_records_search_pmid", "search_id", "pmid"),
+        Index("ix_literature_records_search_doi", "search_id", "doi"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    search_id: Mapped[int] = mapped_column(
+        ForeignKey("literature_searches.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)  # order fetched, across databases
+    database: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(64))
+    pmid: Mapped[str | None] = mapped_column(String(16))
+    pmcid: Mapped[str | None] = mapped_column(String(16))
+    doi: Mapped[str | None] = mapped_column(String(255))
+    nct_id: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[Any]] = mapped_column(PortableJSON)
+    journal: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("literature_records.id", ondelete="SET NULL")
+    )
+    duplicate_rule: Mapped[str | None] = mapped_column(String(16))  # pmid|pmcid|doi|title_year
+
+
+class LiteratureScreeningDecision(Base):
+    """A human screening decision (designed for the screening step; not written yet)."""
+
+    __tablename__ = "literature_screening_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("literature_records.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))  # title_abstract | full_text
+    decision: Mapped[str] = mapped_column(String(8))  # include | exclude
+    reason_code: Mapped[str | None] = mapped_column(String(32))  # protocol exclusion code
+    note: Mapped[str | None] = mapped_column(Text)
+    llm_suggested: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_email: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+class LiteratureAppraisal(Base):
+    """MEDDEV 2.7/1 rev 4 A6 appraisal of an included record (designed; not written yet)."""
+
+    __tablename__ = "literature_appraisals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("literature_records.id", ondelete="CASCADE"), index=True
+    )
+    suitability: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    contribution: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    weight: Mapped[int | None] = mapped_column(Integer)
+    findings: Mapped[list[Any]] = mapped_column(PortableJSON)  # event, frequency, population
+    appraised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    appraised_by_email: Mapped[str] = mapped_column(String(320))
+    appraised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
