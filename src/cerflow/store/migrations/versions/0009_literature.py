@@ -1,7 +1,7 @@
 """literature: protocols, searches, records, screening, appraisal
 
 Revision ID: 0009_literature
-Revises: 0008_versions
+Revises: 0008_peers
 Create Date: 2026-12-05 07:34:21.455262
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009_literature"
-down_revision: str | None = "0008_versions"
+down_revision: str | None = "0008_peers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
