@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT, WD_SECTION
@@ -85,7 +86,7 @@ def _toc_style(doc: DocxDocument, level: int) -> str:
     return name
 
 
-def _fld_char(kind: str, dirty: bool = False) -> OxmlElement:
+def _fld_char(kind: str, dirty: bool = False) -> Any:
     run = OxmlElement("w:r")
     fld = OxmlElement("w:fldChar")
     fld.set(qn("w:fldCharType"), kind)
@@ -95,7 +96,7 @@ def _fld_char(kind: str, dirty: bool = False) -> OxmlElement:
     return run
 
 
-def _instr(text: str) -> OxmlElement:
+def _instr(text: str) -> Any:
     run = OxmlElement("w:r")
     instr = OxmlElement("w:instrText")
     instr.set(qn("xml:space"), "preserve")
@@ -104,7 +105,7 @@ def _instr(text: str) -> OxmlElement:
     return run
 
 
-def _hyperlink(anchor: str, text: str) -> OxmlElement:
+def _hyperlink(anchor: str, text: str) -> Any:
     link = OxmlElement("w:hyperlink")
     link.set(qn("w:anchor"), anchor)
     link.set(qn("w:history"), "1")
@@ -253,7 +254,7 @@ def usable_width_mm(doc: DocxDocument) -> float:
     section = doc.sections[-1]
     width = int(section.page_width or 0) - int(section.left_margin or 0)
     width -= int(section.right_margin or 0)
-    return Emu(width).mm
+    return float(Emu(width).mm)
 
 
 __all__ = [
