@@ -178,7 +178,7 @@ def test_landscape_sections_and_kept_tables() -> None:
             number="C",
             title="Long",
             level=1,
-            blocks=[Block(kind="paragraph", text="x" * 2000), _wide()],
+            blocks=[Block(kind="paragraph", text="x" * 2600), _wide()],
         ),
         Section(
             id="d",

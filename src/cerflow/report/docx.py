@@ -48,7 +48,7 @@ from cerflow.report.docx_layout import (
     usable_width_mm,
     write_toc,
 )
-from cerflow.report.html import WIDE_TABLE_COLUMNS, landscape_ids
+from cerflow.report.html import WIDE_TABLE_COLUMNS, is_wide_table, landscape_ids
 
 GENERATED_BANNER = "GENERATED SAMPLE DATA — NOT REAL ADVERSE EVENT REPORTS"
 WRITER_INPUT_LABEL = "Input required from the manufacturer"
@@ -221,7 +221,7 @@ def _toc(doc: DocxDocument, narrative: Narrative) -> None:
 def _table(doc: DocxDocument, block: Block) -> DocxTable:
     assert block.table is not None
     t = block.table
-    wide = len(t.columns) >= WIDE_TABLE_COLUMNS
+    wide = is_wide_table(t)
     switched = wide and set_orientation(doc, True)
     caption = doc.add_paragraph(t.caption, style="Caption")
     caption.paragraph_format.keep_with_next = True

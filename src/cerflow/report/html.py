@@ -23,6 +23,7 @@ import markupsafe
 
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Narrative, Section, Table
+from cerflow.report.table_widths import fits_width
 
 _NUMERIC_CELL = re.compile(r"^[<>≤≥~]?\s*[-+]?\d[\d,]*(\.\d+)?\s*%?$")
 _SVG_START = re.compile(r"<svg\b")
@@ -54,27 +55,41 @@ def token_breaks(value: str, chunk: int = _TOKEN_CHUNK) -> markupsafe.Markup:
     return markupsafe.Markup("<wbr>").join(markupsafe.escape(p) for p in pieces if p)
 
 
+PORTRAIT_TEXT_MM = 174.0  # A4 portrait minus the 18 mm side margins (report.css @page)
+_TABLE_FONT_PT = 8.0  # table.data font size on portrait pages
+
+
+def is_wide_table(table: Table, wide_columns: int = 0) -> bool:
+    """A table that needs a landscape page: many columns (`WIDE_TABLE_COLUMNS`) whose
+    longest words do not fit side by side on a portrait page. A table with many short
+    columns stays portrait (and leaves no half-empty landscape page behind)."""
+    wide_columns = wide_columns or WIDE_TABLE_COLUMNS
+    if len(table.columns) < wide_columns:
+        return False
+    return not fits_width(table.columns, table.rows, PORTRAIT_TEXT_MM, _TABLE_FONT_PT)
+
+
 def landscape_section(section: Section, wide_columns: int = 0) -> bool:
     """A short section around a wide table goes onto the landscape page whole: its
     heading and lead paragraph would otherwise sit alone on a near-empty portrait page."""
     wide_columns = wide_columns or WIDE_TABLE_COLUMNS
     has_wide = any(
-        b.kind == "table" and b.table is not None and len(b.table.columns) >= wide_columns
+        b.kind == "table" and b.table is not None and is_wide_table(b.table, wide_columns)
         for b in section.blocks
     )
     if not has_wide:
         return False
-    if any(b.kind in ("chart", "writer_input", "supplied") for b in section.blocks):
+    if any(b.kind == "chart" for b in section.blocks):
         return False
     narrow_rows = sum(
         len(b.table.rows)
         for b in section.blocks
-        if b.kind == "table" and b.table is not None and len(b.table.columns) < wide_columns
+        if b.kind == "table" and b.table is not None and not is_wide_table(b.table, wide_columns)
     )
     if narrow_rows > 12:  # long portrait-friendly tables stay portrait
         return False
     text = sum(len(b.text) + sum(len(i) for i in b.items) for b in section.blocks)
-    return text <= 1500
+    return text <= 2500
 
 
 def landscape_ids(sections: list[Section], wide_columns: int = 0) -> set[str]:
@@ -91,7 +106,7 @@ def keep_table(table: Table, wide_columns: int = 0) -> bool:
     """Keep a table on one page with its caption when it surely fits one: a table that
     does not fit would be pushed to the next page anyway and leave its caption behind."""
     wide_columns = wide_columns or WIDE_TABLE_COLUMNS
-    limit = 10 if len(table.columns) >= wide_columns else 25
+    limit = 10 if is_wide_table(table, wide_columns) else 25
     return len(table.rows) <= limit
 
 
@@ -113,6 +128,7 @@ def _environment() -> jinja2.Environment:
     env.filters["svg_alt"] = svg_with_alt
     env.filters["token_breaks"] = token_breaks
     env.tests["keep_table"] = keep_table
+    env.tests["wide_table"] = is_wide_table
     return env
 
 
