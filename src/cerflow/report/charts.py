@@ -451,7 +451,7 @@ def _top_events(facts: Facts) -> Figure | None:
     if not events:
         return None
     labels = [wrap_label(e.label) for e in events]
-    per_row = 0.26 if _label_lines(labels) == 1 else 0.36
+    per_row = 0.16 + 0.10 * _label_lines(labels)  # 0.26 in for one line, 0.46 for three
     fig = _new_figure(facts, height=max(2.4, 0.9 + per_row * len(events)))
     ax = fig.add_subplot()
     y = np.arange(len(events))[::-1]
@@ -496,7 +496,7 @@ def _signal_forest(facts: Facts) -> Figure | None:
     if not rows:
         return None
     labels = [f"{wrap_label(r.event, 28)} (n={r.a})" for r in rows]
-    per_row = 0.34 if _label_lines(labels) == 1 else 0.42
+    per_row = 0.26 + 0.08 * _label_lines(labels)
     fig = _new_figure(facts, height=max(2.6, 1.1 + per_row * len(rows)))
     ax = fig.add_subplot()
     y = np.arange(len(rows))[::-1].astype(float)
