@@ -257,6 +257,16 @@ def test_docx_toc_is_filled_with_hyperlinked_headings(
     assert len(SECTION_TITLES) + 1 == len(expected)
 
 
+def test_docx_charts_carry_their_caption_as_alt_text(
+    wide_report: tuple[Narrative, dict[str, Path]],
+) -> None:
+    narrative, out = wide_report
+    document = docx.Document(str(out["docx"]))
+    captions = [b.text for s in narrative.sections for b in s.blocks if b.kind == "chart"]
+    alts = [shape._inline.docPr.get("descr") for shape in document.inline_shapes]
+    assert alts == captions
+
+
 def test_docx_wide_table_is_in_a_landscape_section_with_fitted_columns(
     wide_report: tuple[Narrative, dict[str, Path]],
 ) -> None:

@@ -350,7 +350,8 @@ def write_docx(
                 pic = doc.add_paragraph()
                 pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 pic.paragraph_format.keep_with_next = True
-                pic.add_run().add_picture(io.BytesIO(png), width=_CHART_WIDTH)
+                shape = pic.add_run().add_picture(io.BytesIO(png), width=_CHART_WIDTH)
+                shape._inline.docPr.set("descr", block.text)  # alt text, as in the PDF
                 doc.add_paragraph(block.text, style="Caption")
             elif block.kind == "writer_input":
                 _writer_input(doc, block.text)
