@@ -14,6 +14,9 @@ command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 # amtool (Debian's prometheus-alertmanager, ~10 MB) checks deploy/alertmanager's config.
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+# LibreOffice Writer without GUI (~150 MB): the DOCX is converted headless to check what a
+# reader sees (filled table of contents, landscape tables); the test skips without it.
+command -v soffice >/dev/null 2>&1 || missing="$missing libreoffice-writer-nogui"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages:$missing"

@@ -423,15 +423,36 @@ def _anomalies(facts: Facts) -> Figure | None:
     return fig
 
 
-def _wrap(label: str, width: int = 34) -> str:
-    return label if len(label) <= width else label[: width - 1] + "\u2026"
+def wrap_label(label: str, width: int = 30, max_lines: int = 3) -> str:
+    """A chart label wrapped at word boundaries onto at most `max_lines` lines.
+
+    Long event and problem names ("Insufficient Flow or Under Infusion") are wrapped
+    rather than cut, so the reader sees the whole term; a single word longer than `width`
+    is broken at a hyphen or, failing that, hard. Only a label that needs more than
+    `max_lines` lines loses its tail, and then visibly (an ellipsis on the last line).
+    """
+    text = " ".join(label.split())
+    if len(text) <= width:
+        return text
+    lines = textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=True)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        lines[-1] = (last if len(last) < width else last[: width - 1]) + "\u2026"
+    return "\n".join(lines)
+
+
+def _label_lines(labels: list[str]) -> int:
+    return max((label.count("\n") + 1 for label in labels), default=1)
 
 
 def _top_events(facts: Facts) -> Figure | None:
     events = facts.top_events
     if not events:
         return None
-    fig = _new_figure(facts, height=max(2.4, 0.9 + 0.26 * len(events)))
+    labels = [wrap_label(e.label) for e in events]
+    per_row = 0.16 + 0.10 * _label_lines(labels)  # 0.26 in for one line, 0.46 for three
+    fig = _new_figure(facts, height=max(2.4, 0.9 + per_row * len(events)))
     ax = fig.add_subplot()
     y = np.arange(len(events))[::-1]
     bars = ax.barh(
@@ -446,7 +467,7 @@ def _top_events(facts: Facts) -> Figure | None:
     ax.bar_label(
         bars, labels=[f"{e.count:,} ({e.percent:.1f}%)" for e in events], padding=3, fontsize=7
     )
-    ax.set_yticks(y, [_wrap(e.label) for e in events])
+    ax.set_yticks(y, labels)
     ax.set_xlabel("Reports mentioning the event (count)")
     ax.set_title("Most frequently reported events")
     ax.grid(axis="y", visible=False)
@@ -474,7 +495,9 @@ def _signal_forest(facts: Facts) -> Figure | None:
     rows = _forest_rows(facts)
     if not rows:
         return None
-    fig = _new_figure(facts, height=max(2.6, 1.1 + 0.34 * len(rows)))
+    labels = [f"{wrap_label(r.event, 28)} (n={r.a})" for r in rows]
+    per_row = 0.26 + 0.08 * _label_lines(labels)
+    fig = _new_figure(facts, height=max(2.6, 1.1 + per_row * len(rows)))
     ax = fig.add_subplot()
     y = np.arange(len(rows))[::-1].astype(float)
     offsets = (0.17, -0.17)
@@ -521,7 +544,6 @@ def _signal_forest(facts: Facts) -> Figure | None:
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
     ax.xaxis.set_major_formatter(FuncFormatter(_ratio_label))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    labels = [f"{_wrap(r.event, 30)} (n={r.a})" for r in rows]
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(axis="y", visible=False)
@@ -716,4 +738,5 @@ __all__ = [
     "figure_svg",
     "make_charts",
     "make_charts_png",
+    "wrap_label",
 ]

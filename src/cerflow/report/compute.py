@@ -75,6 +75,7 @@ from cerflow.narrative.facts import (
 )
 from cerflow.report.background import store_background_facts
 from cerflow.report.cer_facts import data_title
+from cerflow.report.event_terms import display_term, sentence_case
 
 if TYPE_CHECKING:
     from cerflow.config import Settings
@@ -250,17 +251,18 @@ def _volumes(reports: pl.DataFrame) -> VolumeFacts:
 
 
 def _display_terms(events: pl.DataFrame) -> dict[str, str]:
-    """Case-folded term -> its most frequent verbatim spelling (for printing)."""
+    """Case-folded term -> its printed form: one casing, MedDRA's (`event_terms`)."""
     if events.height == 0:
         return {}
-    best = (
+    counts = (
         events.with_columns(pl.col("term_raw").fill_null(pl.col("term")))
         .group_by(["term", "term_raw"])
         .agg(pl.len().alias("n"))
-        .sort(["term", "n", "term_raw"], descending=[False, True, False])
-        .unique("term", keep="first")
     )
-    return {str(t): str(r) for t, r, _ in best.iter_rows()}
+    spellings: dict[str, list[tuple[str, int]]] = {}
+    for term, raw, n in counts.iter_rows():
+        spellings.setdefault(str(term), []).append((str(raw), int(n)))
+    return {term: display_term(found) or term for term, found in spellings.items()}
 
 
 def _trend(
@@ -660,7 +662,7 @@ def signals_facts_from_rows(
     def facts_of(frame: pl.DataFrame) -> list[SignalFacts]:
         out = []
         for r in frame.iter_rows(named=True):
-            f = _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+            f = _signal_row(r, display.get(str(r["event"])) or sentence_case(str(r["event"])))
             f.zero_background = bool(r["zero_background"])
             f.lack_of_efficacy = bool(r["lack_of_efficacy"])
             f.mid_p = _num(r["mid_p"], 6)
@@ -758,7 +760,7 @@ def _peers(
     if cmp.result is None:
         return None
     rows = [
-        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+        _signal_row(r, display.get(str(r["event"])) or sentence_case(str(r["event"])))
         for r in cmp.signals.iter_rows(named=True)
     ]
     flagged = sorted((x for x in rows if x.flags), key=lambda x: (-(x.eb05 or 0.0), x.event))

@@ -8,8 +8,11 @@ Why it is shaped like this:
 - The same `Narrative` as the HTML/PDF, walked block by block, so the headings and tables
   are the same in every format. Only narrative tables are Word tables (the cover uses
   paragraphs), so `document.tables` lines up with the narrative's tables.
-- The table of contents is a TOC field that Word fills when the document is opened
-  (`updateFields`); python-docx cannot paginate.
+- The table of contents is a TOC field whose result is already written (one hyperlinked
+  entry per heading, `docx_layout.write_toc`), so LibreOffice and viewers show it; Word
+  adds the page numbers when it updates the field on opening (`updateFields`).
+- Wide tables and the short sections around them are landscape sections with column
+  widths fitted to the content (`docx_layout`), as in the PDF.
 - python-docx takes raster images only, so charts come as PNG from the same figures as the
   SVGs (`charts.make_charts_png`).
 """
@@ -34,7 +37,18 @@ from docx.text.paragraph import Paragraph
 
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Block, Narrative
-from cerflow.report.html import WIDE_TABLE_COLUMNS
+from cerflow.report.docx_layout import (
+    TocEntry,
+    add_bookmark,
+    apply_column_widths,
+    bookmark_name,
+    column_widths_mm,
+    is_token,
+    set_orientation,
+    usable_width_mm,
+    write_toc,
+)
+from cerflow.report.html import WIDE_TABLE_COLUMNS, is_wide_table, landscape_ids
 
 GENERATED_BANNER = "GENERATED SAMPLE DATA — NOT REAL ADVERSE EVENT REPORTS"
 WRITER_INPUT_LABEL = "Input required from the manufacturer"
@@ -188,13 +202,18 @@ def _cover(doc: DocxDocument, facts: Facts, sha: str, llm_note: str) -> None:
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
 
-def _toc(doc: DocxDocument) -> None:
+def _toc(doc: DocxDocument, narrative: Narrative) -> None:
     doc.add_paragraph("Contents", style="TOC Heading")
-    p = doc.add_paragraph()
-    _field(
-        p,
-        'TOC \\o "1-3" \\h \\z \\u',
-        "Right-click and choose Update Field to build the table of contents.",
+    write_toc(
+        doc,
+        [
+            TocEntry(
+                level=min(max(s.level, 1), 3),
+                text=f"{s.number} {s.title}",
+                bookmark=bookmark_name(s.id),
+            )
+            for s in narrative.sections
+        ],
     )
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
@@ -202,6 +221,8 @@ def _toc(doc: DocxDocument) -> None:
 def _table(doc: DocxDocument, block: Block) -> DocxTable:
     assert block.table is not None
     t = block.table
+    wide = is_wide_table(t)
+    switched = wide and set_orientation(doc, True)
     caption = doc.add_paragraph(t.caption, style="Caption")
     caption.paragraph_format.keep_with_next = True
     table: DocxTable = doc.add_table(rows=1, cols=len(t.columns))
@@ -224,7 +245,12 @@ def _table(doc: DocxDocument, block: Block) -> DocxTable:
             run.font.size = size
             if _NUMERIC_CELL.match(text.strip()):
                 para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            elif is_token(text):
+                run.font.name = "Consolas"
+    apply_column_widths(table, column_widths_mm(t.columns, t.rows, usable_width_mm(doc), size.pt))
     doc.add_paragraph()
+    if switched:
+        set_orientation(doc, False)
     return table
 
 
@@ -296,9 +322,14 @@ def write_docx(
     props.revision = facts.meta.version
 
     _cover(doc, facts, sha, llm_note)
-    _toc(doc)
-    for section in narrative.sections:
-        doc.add_heading(f"{section.number} {section.title}", level=min(max(section.level, 1), 3))
+    _toc(doc, narrative)
+    landscape = landscape_ids(narrative.sections)
+    for bookmark_id, section in enumerate(narrative.sections, start=1):
+        set_orientation(doc, section.id in landscape)
+        heading = doc.add_heading(
+            f"{section.number} {section.title}", level=min(max(section.level, 1), 3)
+        )
+        add_bookmark(heading, bookmark_name(section.id), bookmark_id)
         for block in section.blocks:
             if block.kind == "paragraph":
                 doc.add_paragraph(block.text)
@@ -319,7 +350,8 @@ def write_docx(
                 pic = doc.add_paragraph()
                 pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 pic.paragraph_format.keep_with_next = True
-                pic.add_run().add_picture(io.BytesIO(png), width=_CHART_WIDTH)
+                shape = pic.add_run().add_picture(io.BytesIO(png), width=_CHART_WIDTH)
+                shape._inline.docPr.set("descr", block.text)  # alt text, as in the PDF
                 doc.add_paragraph(block.text, style="Caption")
             elif block.kind == "writer_input":
                 _writer_input(doc, block.text)

@@ -13,14 +13,17 @@ Why it is shaped like this:
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cache
 from importlib import resources
 
 import jinja2
+import markupsafe
 
 from cerflow.narrative.facts import Facts
-from cerflow.narrative.sections import Narrative
+from cerflow.narrative.sections import Narrative, Section, Table
+from cerflow.report.table_widths import fits_width
 
 _NUMERIC_CELL = re.compile(r"^[<>≤≥~]?\s*[-+]?\d[\d,]*(\.\d+)?\s*%?$")
 _SVG_START = re.compile(r"<svg\b")
@@ -35,6 +38,76 @@ _LONG_TOKEN = re.compile(r"[^\s]{25,}")
 
 def _is_long_token(value: object) -> bool:
     return isinstance(value, str) and bool(_LONG_TOKEN.search(value))
+
+
+_TOKEN_CHUNK = 32  # a long token (SHA-256, file name, URL) breaks every 32 characters at most
+_TOKEN_BREAK_AFTER = re.compile(r"(?<=[/_.\-?&=])")
+
+
+def token_breaks(value: str, chunk: int = _TOKEN_CHUNK) -> markupsafe.Markup:
+    """`value` escaped, with `<wbr>` break opportunities after `/ _ . - ? & =` and inside
+    any run longer than `chunk`: a SHA-256 wraps as two lines of 32 hex digits instead
+    of one character per line, and the cell's minimum width stays sane (no
+    `word-break: break-all`, which lets a table squeeze the column to one character)."""
+    pieces: list[str] = []
+    for part in _TOKEN_BREAK_AFTER.split(value):
+        pieces.extend(part[i : i + chunk] for i in range(0, len(part), chunk))
+    return markupsafe.Markup("<wbr>").join(markupsafe.escape(p) for p in pieces if p)
+
+
+PORTRAIT_TEXT_MM = 174.0  # A4 portrait minus the 18 mm side margins (report.css @page)
+_TABLE_FONT_PT = 8.0  # table.data font size on portrait pages
+
+
+def is_wide_table(table: Table, wide_columns: int = 0) -> bool:
+    """A table that needs a landscape page: many columns (`WIDE_TABLE_COLUMNS`) whose
+    longest words do not fit side by side on a portrait page. A table with many short
+    columns stays portrait (and leaves no half-empty landscape page behind)."""
+    wide_columns = wide_columns or WIDE_TABLE_COLUMNS
+    if len(table.columns) < wide_columns:
+        return False
+    return not fits_width(table.columns, table.rows, PORTRAIT_TEXT_MM, _TABLE_FONT_PT)
+
+
+def landscape_section(section: Section, wide_columns: int = 0) -> bool:
+    """A short section around a wide table goes onto the landscape page whole: its
+    heading and lead paragraph would otherwise sit alone on a near-empty portrait page."""
+    wide_columns = wide_columns or WIDE_TABLE_COLUMNS
+    has_wide = any(
+        b.kind == "table" and b.table is not None and is_wide_table(b.table, wide_columns)
+        for b in section.blocks
+    )
+    if not has_wide:
+        return False
+    if any(b.kind == "chart" for b in section.blocks):
+        return False
+    narrow_rows = sum(
+        len(b.table.rows)
+        for b in section.blocks
+        if b.kind == "table" and b.table is not None and not is_wide_table(b.table, wide_columns)
+    )
+    if narrow_rows > 12:  # long portrait-friendly tables stay portrait
+        return False
+    text = sum(len(b.text) + sum(len(i) for i in b.items) for b in section.blocks)
+    return text <= 2500
+
+
+def landscape_ids(sections: list[Section], wide_columns: int = 0) -> set[str]:
+    """Ids of the sections set on landscape pages: the short sections around a wide table,
+    and a heading-only chapter that opens one (its heading must not end a portrait page)."""
+    ids = {s.id for s in sections if landscape_section(s, wide_columns)}
+    for current, following in itertools.pairwise(sections):
+        if not current.blocks and following.id in ids:
+            ids.add(current.id)
+    return ids
+
+
+def keep_table(table: Table, wide_columns: int = 0) -> bool:
+    """Keep a table on one page with its caption when it surely fits one: a table that
+    does not fit would be pushed to the next page anyway and leave its caption behind."""
+    wide_columns = wide_columns or WIDE_TABLE_COLUMNS
+    limit = 10 if is_wide_table(table, wide_columns) else 25
+    return len(table.rows) <= limit
 
 
 def _is_numeric_cell(value: object) -> bool:
@@ -52,6 +125,10 @@ def _environment() -> jinja2.Environment:
     )
     env.tests["numeric_cell"] = _is_numeric_cell
     env.tests["long_token"] = _is_long_token
+    env.filters["svg_alt"] = svg_with_alt
+    env.filters["token_breaks"] = token_breaks
+    env.tests["keep_table"] = keep_table
+    env.tests["wide_table"] = is_wide_table
     return env
 
 
@@ -70,6 +147,24 @@ def inline_svg(svg: str, prefix: str) -> str:
     body = _HREF.sub(lambda m: f'{m.group(1)}="#{prefix}-{m.group(2)}"', body)
     body = _URL.sub(lambda m: f"url(#{prefix}-{m.group(1)})", body)
     return body.strip()
+
+
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+
+
+def svg_with_alt(svg: str, alt: str) -> str:
+    """The inline SVG with `alt` as its accessible name: a `<title>` as the first child
+    (WeasyPrint's tagged PDF takes a figure's /Alt from it; browsers and screen readers
+    read it too) and `role="img"` on the element. `alt` is escaped."""
+    match = _SVG_OPEN.search(svg)
+    if match is None:
+        raise ValueError("not an inline SVG (no <svg> element)")
+    text = " ".join(alt.split()) or "Chart"
+    opening = match.group(0)
+    if "role=" not in opening:
+        opening = opening[:-1].rstrip("/") + ' role="img">'
+    title = f"<title>{markupsafe.escape(text)}</title>"
+    return svg[: match.start()] + opening + title + svg[match.end() :]
 
 
 def _llm_note(narrative: Narrative) -> str:
@@ -104,4 +199,5 @@ def render_html(facts: Facts, narrative: Narrative, charts: dict[str, str]) -> s
         generated_at_text=meta.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
         llm_note=_llm_note(narrative),
         wide_columns=WIDE_TABLE_COLUMNS,
+        landscape=landscape_ids(narrative.sections),
     )

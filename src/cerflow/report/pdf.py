@@ -7,6 +7,11 @@ Why it is shaped like this:
 - The file identifier is derived from the report id and version, and the document dates
   from `generated_at` (HTML `dcterms.created`), so re-rendering the same report does not
   produce a document that claims to be another one.
+- Tagged (WeasyPrint's `pdf_tags`, a structure tree with /MarkInfo Marked true): headings,
+  paragraphs, tables and figures are structure elements, and every chart carries its alt
+  text (the SVG's <title>, set from the chart's caption in `html.py`). PDF/UA-1 itself is
+  not claimed: WeasyPrint's PDF/UA variant and PDF/A-3b cannot be combined in one file,
+  and PDF/A-3b is what carries facts.json.
 - WeasyPrint needs Pango from the system (`scripts/ensure_sysdeps.sh`); a missing library
   is reported as such rather than as an obscure import error.
 """
@@ -21,6 +26,7 @@ from typing import Any
 from cerflow.errors import CerflowError
 
 PDF_VARIANT = "pdf/a-3b"
+PDF_TAGS = True  # a structure tree (tagged PDF) on top of PDF/A-3b
 
 
 class PdfUnavailableError(CerflowError, RuntimeError):
@@ -54,7 +60,7 @@ def write_pdf(
     facts_json: bytes,
     generated_at: dt.datetime,
 ) -> Path:
-    """Render `html` to `target` as PDF/A-3b with `facts.json` attached."""
+    """Render `html` to `target` as tagged PDF/A-3b with `facts.json` attached."""
     weasyprint = _weasyprint()
     attachment = weasyprint.Attachment(
         string=facts_json,
@@ -68,6 +74,7 @@ def write_pdf(
     document.write_pdf(
         target,
         pdf_variant=PDF_VARIANT,
+        pdf_tags=PDF_TAGS,
         pdf_identifier=pdf_identifier(report_id, version),
         attachments=[attachment],
     )
