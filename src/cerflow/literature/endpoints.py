@@ -55,7 +55,7 @@ def get_protocol(
     ref: ProductRef,
     _user: ViewerUser,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> ProtocolOut:
     """The product's current (or a given) literature search protocol version."""
     found = service.get_protocol(session=session, product_ref=ref, version=version)
