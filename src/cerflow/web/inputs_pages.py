@@ -30,6 +30,7 @@ from cerflow.cer_inputs.schemas import (
     missing_for_cer,
     parse_inputs,
 )
+from cerflow.errors import CerflowError
 from cerflow.products.service import resolve
 from cerflow.web.deps import PageSession, check_csrf, require_role
 from cerflow.web.render import page
@@ -283,14 +284,23 @@ async def save_inputs(request: Request, ref: str, ws: PageSession, session: Sess
     }
     data = unflatten(values)
     names = _names(values, _row_counts(values))
+    errors: dict[str, str] = {}
+    body: CerInputs | None = None
     try:
         body = CerInputs.model_validate(data)
-        inputs_service.check_product(body, [ref], "form")
     except ValidationError as exc:
         errors = field_errors(exc, names)
-    except CerInputsError as exc:
-        errors = {"product": exc.errors[0].removeprefix("product: ")}
-    else:
+    if "product" not in errors and isinstance(data.get("product"), str):
+        # checked even when other fields are wrong, so every error shows at once
+        try:
+            inputs_service.check_product(
+                CerInputs.model_construct(schema_version=1, product=data["product"]), [ref], "form"
+            )
+        except CerInputsError as exc:
+            errors["product"] = exc.errors[0].removeprefix("product: ")
+        except CerflowError as exc:  # not a product reference at all
+            errors["product"] = str(exc)
+    if body is not None and not errors:
         _, key = resolve(ref)
         inputs_service.put(
             session=session,
