@@ -88,9 +88,11 @@ def test_inputs_errors_beside_fields_and_nothing_saved(
         data={
             "csrf_token": token,
             "description": "A device.",
-            "evaluators[0].name": "Dr A. Example",
-            "evaluators[0].qualification": "MD",
-            "evaluators[0].cv_reference": "CV-1",
+            # row 0 left blank: the filled row is shown (and named) as the first
+            "evaluators[0].name": "",
+            "evaluators[1].name": "Dr A. Example",
+            "evaluators[1].qualification": "MD",
+            "evaluators[1].cv_reference": "CV-1",
             "models[0].name": "M1",
             "models[0].udi_di": "09506000134353",  # check digit should be 2
             "equivalence.equivalent_device": "Other pump",
@@ -108,7 +110,10 @@ def test_inputs_errors_beside_fields_and_nothing_saved(
     assert "at least annually" in _error_of(r.text, "next_update")
     assert f"not '{ref}'" in _error_of(r.text, "product") or "LZG" in _error_of(r.text, "product")
     # what was typed is kept
-    assert 'value="Dr A. Example"' in r.text
+    assert 'name="evaluators[0].name" value="Dr A. Example"' in r.text
+    assert 'name="evaluators[1].name" value=""' in r.text  # one blank row to add another
+    assert 'name="evaluators[2].name"' not in r.text
+    assert 'name="models[1].name" value=""' in r.text and 'name="approvers[1].name"' not in r.text
     with session_factory() as s:
         assert inputs_service.get_row(session=s, product_ref=ref) is None
 

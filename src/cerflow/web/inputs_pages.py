@@ -216,12 +216,31 @@ def _names(values: dict[str, str], rows: dict[str, int]) -> set[str]:
     return names
 
 
+def compact_rows(values: dict[str, str]) -> dict[str, str]:
+    """Drop blank rows and number the others 0, 1, ... so that an error's location
+    (`evaluators[1].name`) names the row the page shows again."""
+    used: dict[str, set[int]] = {g: set() for g in GROUPS}
+    for key, value in values.items():
+        m = _ROW.match(key)
+        if m and value.strip() and m.group(1) in GROUPS and int(m.group(2)) < MAX_ROWS:
+            used[m.group(1)].add(int(m.group(2)))
+    new_index = {g: {old: new for new, old in enumerate(sorted(ix))} for g, ix in used.items()}
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        m = _ROW.match(key)
+        if m is None or m.group(1) not in GROUPS:
+            out[key] = value
+        elif int(m.group(2)) in new_index[m.group(1)]:
+            out[f"{m.group(1)}[{new_index[m.group(1)][int(m.group(2))]}].{m.group(3)}"] = value
+    return out
+
+
 def _row_counts(values: dict[str, str]) -> dict[str, int]:
     """Rows to show per group: those with a value, and one blank row to add another."""
     counts = dict.fromkeys(GROUPS, 0)
-    for key in values:
+    for key, value in values.items():
         m = _ROW.match(key)
-        if m and m.group(1) in GROUPS and int(m.group(2)) < MAX_ROWS:
+        if m and value.strip() and m.group(1) in GROUPS and int(m.group(2)) < MAX_ROWS:
             counts[m.group(1)] = max(counts[m.group(1)], int(m.group(2)) + 1)
     return {g: n + 1 for g, n in counts.items()}
 
@@ -282,6 +301,7 @@ async def save_inputs(request: Request, ref: str, ws: PageSession, session: Sess
         for k, val in form.items()
         if isinstance(val, str) and k != "csrf_token" and len(k) < 80
     }
+    values = compact_rows(values)
     data = unflatten(values)
     names = _names(values, _row_counts(values))
     errors: dict[str, str] = {}
