@@ -23,7 +23,7 @@ from cerflow.auth.models import Role
 from cerflow.db import make_engine
 from tests.conftest import PgDatabases
 from tests.system.stack import Stack
-from tests.system.store_seed import SIGNAL_CODE, seed
+from tests.system.store_seed import SIGNAL_CODE, SIGNAL_TERM, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -64,7 +64,18 @@ def stack(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) -
             )
         session.commit()
     engine.dispose()
-    s = Stack(tmp_path_factory.mktemp("web-stack"), url, apis=1, workers=1)
+    s = Stack(
+        tmp_path_factory.mktemp("web-stack"),
+        url,
+        apis=1,
+        workers=1,
+        # The seed is small (340 reports, PSG 40): let it have signals of disproportionate
+        # reporting, so the signal table (and a review decision in it) can be checked.
+        extra_env={
+            "CERFLOW_BACKGROUND_MIN_REPORTS": "100",
+            "CERFLOW_SIGNAL_MIN_PRODUCT_REPORTS": "20",
+        },
+    )
     try:
         s.start()
         yield s
@@ -354,6 +365,15 @@ def test_inputs_in_the_next_version_approval_and_viewer(stack: Stack, browser: A
     assert _axe(page) == []
     _shot(page, "web-inputs")
 
+    # The safety physician refutes the planted signal; the next version shows it.
+    page.goto(f"{base}/products/{SIGNAL_CODE}/review?event={SIGNAL_TERM}")
+    page.get_by_label("Refuted").check()
+    page.get_by_label("Reason (case review, labelling, literature)").fill(
+        "Browser test: burns from misuse against the instructions in every case"
+    )
+    page.get_by_role("button", name="Save the decision").click()
+    page.wait_for_url(lambda url: url.startswith(f"{base}/products/{SIGNAL_CODE}"))
+
     page.goto(f"{base}/reports?product={SIGNAL_CODE}")
     page.get_by_label("HTML").check()
     page.get_by_label("Disproportionality background").select_option("store")
@@ -363,7 +383,13 @@ def test_inputs_in_the_next_version_approval_and_viewer(stack: Stack, browser: A
     page.get_by_role("link", name="Open the report").click()
     page.wait_for_url(lambda url: "/reports/" in url)
     frame = page.frame_locator("iframe.report-frame")
-    assert purpose in frame.locator("body").inner_text()
+    body = frame.locator("body").inner_text()
+    assert purpose in body
+    assert (
+        "refuted (analyst@web-test.example.org, "  # the signal table's Evaluation column
+        in body
+    ), "the review decision is not in the new version's signal table"
+    assert "burns from misuse against the instructions in every case" in body
     ctx.close()
 
     # The approver reads the version and approves it with the facts hash shown.
