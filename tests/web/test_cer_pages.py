@@ -317,3 +317,19 @@ def test_audit_page_filters_and_pages(
     bad = web.get("/admin/audit?action=deleted")
     assert bad.status_code == 422
     assert "choose one of" in _error_of_plain(bad.text, "action")
+
+
+def test_new_forms_refuse_a_post_without_the_csrf_token(
+    web: TestClient, actors: Actors, session_factory: sessionmaker[Session]
+) -> None:
+    ref = _code()
+    v1, sha = _version(session_factory, ref, 1, [], actors[Role.ANALYST].id)
+    sign_in(web, actors[Role.ADMIN])
+    no_token = web.post(f"/products/{ref}/inputs", data={"intended_purpose": "no token"})
+    assert no_token.status_code == 403
+    assert "did not come from this site" in html.unescape(no_token.text)
+    assert web.post(f"/versions/{v1}/approve", data={"facts_sha256": sha}).status_code == 403
+    with session_factory() as s:
+        assert inputs_service.get_row(session=s, product_ref=ref) is None
+        row = s.get(ReportVersion, v1)
+        assert row is not None and row.state == "draft"
