@@ -111,6 +111,9 @@ MEANINGS: dict[str, str] = {
     "signal_background": "Disproportionality background: `store` (every report of the same "
     "kind in the local store) or `openfda` (the whole FAERS database as counted by openFDA, "
     "drugs only; PRR/ROR/IC, no EBGM)",
+    "meddra_dir": "Folder of the user's licensed MedDRA ASCII files (`llt.asc`, `pt.asc`, "
+    "`hlt.asc`, `hlt_pt.asc`, `hlgt_hlt.asc`, `soc_hlgt.asc`, `mdhier.asc`; never shipped): "
+    "signals also at HLT level and events by primary SOC; unset = no MedDRA roll-up",
     "llm_base_url": "OpenAI-compatible API root for optional narrative polishing; unset = off",
     "llm_api_key": "API key of that LLM endpoint",
     "llm_model": "Model name sent to the LLM endpoint",

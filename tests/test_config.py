@@ -82,3 +82,23 @@ def test_production_accepts_a_generated_secret() -> None:
 def test_development_and_testing_keep_convenient_secrets(environment: str) -> None:
     settings = Settings(environment=environment, secret_key="x", _env_file=None)  # type: ignore[call-arg, arg-type]
     assert settings.secret_key.get_secret_value() == "x"
+
+
+def test_secrets_can_come_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CERFLOW_<NAME>_FILE (Docker/Kubernetes secrets mounted as files) sets <NAME>."""
+    key = tmp_path / "secret_key"
+    key.write_text("k" * 20 + "-from-a-file-" + "z" * 20 + "\n", encoding="utf-8")
+    url = tmp_path / "redis_url"
+    url.write_text("redis://:pw-from-file@redis:6379/0", encoding="utf-8")
+    monkeypatch.setenv("CERFLOW_SECRET_KEY_FILE", str(key))
+    monkeypatch.setenv("CERFLOW_REDIS_URL_FILE", str(url))
+    monkeypatch.delenv("CERFLOW_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CERFLOW_REDIS_URL", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.secret_key.get_secret_value() == "k" * 20 + "-from-a-file-" + "z" * 20
+    assert settings.redis_url == "redis://:pw-from-file@redis:6379/0"
+    monkeypatch.setenv("CERFLOW_REDIS_URL", "redis://direct:6379/0")  # the variable wins
+    assert Settings(_env_file=None).redis_url == "redis://direct:6379/0"  # type: ignore[call-arg]
+    monkeypatch.setenv("CERFLOW_SECRET_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match=r"CERFLOW_SECRET_KEY_FILE=.*cannot be read"):
+        Settings(_env_file=None)  # type: ignore[call-arg]

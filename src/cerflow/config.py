@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cerflow"
 _DEV_SECRET = "dev-insecure-change-me"
@@ -54,8 +56,52 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class _FileVariables(PydanticBaseSettingsSource):
+    """`CERFLOW_<NAME>_FILE=/path`: the setting's value is that file's content.
+
+    Docker and Kubernetes secrets arrive as mounted files (and Vault agents write files),
+    so a secret never has to sit in the environment, where `docker inspect`, `/proc` and
+    crash reports can read it. A variable set directly wins over its `_FILE` twin."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            env = f"CERFLOW_{name.upper()}"
+            path = os.environ.get(f"{env}_FILE")
+            if not path or env in os.environ:
+                continue
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(
+                    f"{env}_FILE={path}: cannot be read ({exc.strerror or exc}); mount the "
+                    "secret file there or unset the variable"
+                ) from None
+        return found
+
+
 class Settings(BaseSettings):
-    """Read from `CERFLOW_*` env vars and an optional `.env` file."""
+    """Read from `CERFLOW_*` env vars, `CERFLOW_*_FILE` files and an optional `.env` file."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _FileVariables(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     model_config = SettingsConfigDict(
         env_prefix="CERFLOW_",
@@ -143,6 +189,9 @@ class Settings(BaseSettings):
     signal_min_product_reports: int = Field(default=50, ge=0)
     background_min_reports: int = Field(default=1000, ge=0)
     background_max_product_share: float = Field(default=0.2, gt=0.0, le=1.0)
+    # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
+    # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
+    meddra_dir: Path | None = None
 
     # Monthly series (issue 11 item 5): a change point needs this many months on each
     # side, so a one-month spike is an outlier and never a level shift.

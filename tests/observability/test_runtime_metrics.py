@@ -170,6 +170,7 @@ def test_report_build_stages_are_timed(monkeypatch: pytest.MonkeyPatch, tmp_path
     # Main's pipeline applies the CER inputs to the facts (absent before that merge).
     monkeypatch.setattr(pipeline, "apply_cer_inputs", lambda f, *a, **k: f, raising=False)
     monkeypatch.setattr(pipeline, "apply_previous", lambda f, *a, **k: f, raising=False)
+    monkeypatch.setattr(pipeline, "narrative_texts", lambda n: {}, raising=False)
     monkeypatch.setattr(pipeline, "_render", lambda *a: {})
 
     class S:

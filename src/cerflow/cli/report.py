@@ -438,14 +438,58 @@ def demo_command(
                 )
             )
         diff_html = write_demo_diff(engine, drug, out / f"{drug.lower()}-changes.html")
+        logins = _demo_logins(engine)
         for result in results:
             _print_files(result)
         out_console = _out_console()
         out_console.print(f"  CER inputs: empty template {examples['template']}")
         out_console.print(f"  CER inputs: filled example {examples['example']} (used for {code})")
         stdout().print(f"changes from version 1 to 2 of {drug}: {diff_html}")
+        _print_web_hint(out, db, logins)
     finally:
         engine.dispose()
+
+
+DEMO_USERS = (
+    ("writer@demo.cerflow.local", "analyst"),
+    ("approver@demo.cerflow.local", "approver"),
+    ("admin@demo.cerflow.local", "admin"),
+)
+
+
+def _demo_logins(engine: Engine) -> list[tuple[str, str, str]]:
+    """Demo accounts in the demo store, each with a fresh random password (the store is
+    rebuilt on every run, so nothing from an earlier run still signs in)."""
+    import secrets
+
+    from cerflow.auth import service as auth_service
+    from cerflow.auth.models import Role
+    from cerflow.db import make_session_factory
+    from cerflow.unit_of_work import unit_of_work
+
+    logins = []
+    with unit_of_work(make_session_factory(engine)) as session:
+        for email, role in DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            auth_service.create_user(
+                session=session, email=email, password=password, role=Role(role)
+            )
+            logins.append((email, role, password))
+    return logins
+
+
+def _print_web_hint(out: Path, db: Path, logins: list[tuple[str, str, str]]) -> None:
+    console = stdout()
+    console.print(
+        "\n[bold]The pages[/bold] (search, product pages, reports, signal review, alerts): run\n"
+        f"  CERFLOW_DATABASE_URL=sqlite:///{db.resolve()} CERFLOW_DATA_DIR={out.resolve()} "
+        "uv run cerflow serve --no-migrate\n"
+        "then open http://127.0.0.1:8000/ and sign in with a demo login "
+        "(created in the demo store only, new passwords on every run):",
+        soft_wrap=True,
+    )
+    for email, role, password in logins:
+        console.print(f"  {role:<9} {email}  password: {password}", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,11 +25,13 @@ from cerflow.etl.load_keyed import load_recalls
 from cerflow.etl.load_reports import load_reports
 from cerflow.etl.maude import device_event_to_canonical
 from cerflow.etl.openfda_drug import drug_event_to_canonical
+from cerflow.etl.pharm_classes import ClassCollector
 from cerflow.etl.recalls import device_recall_to_canonical, enforcement_to_canonical
 from cerflow.etl.records import CanonicalReport
 from cerflow.ingest._base import IngestError, IngestInputError, ProgressCallback, step_advance
 from cerflow.sources import openfda as ofda
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord
+from cerflow.store.product_classes import save_classes
 
 __all__ = [
     "Dataset",
@@ -222,6 +224,9 @@ def run_dataset(
         query=ds.windowed_search(),
     )
     records = client.iter_records(ds.endpoint, ds.search, ds.date_field, ds.since, ds.until)
+    classes = ClassCollector() if ds.endpoint == ofda.DRUG_EVENT else None
+    if classes is not None:  # drugs' pharm_class_epc: the drug peer comparison's classes
+        records = classes.tap(records)
     mapped = _mapped(records, ds, source_stats, skip_malformed)
     if ds.kind == "reports":
         stats = load_reports(
@@ -230,6 +235,10 @@ def run_dataset(
     else:
         stats = load_recalls(
             engine, mapped, provenance, source_stats=source_stats, progress=advance
+        )
+    if classes is not None and classes.pairs:
+        save_classes(
+            engine, classes.pairs, source=f"openfda:{ds.endpoint}", snapshot_id=stats.snapshot_id
         )
     malformed = source_stats.get("malformed", {})
     if malformed:

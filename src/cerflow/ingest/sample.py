@@ -32,6 +32,8 @@ from cerflow.ingest.labels import load_label_file
 from cerflow.sample.generate import SAMPLE_DIR, STATEMENT, Manifest, load_manifest
 from cerflow.sources.base import Provenance, SourceFormatError, SourceRecord, sha256_file
 from cerflow.sources.maude_bulk import MaudeBulkReader
+from cerflow.store.keys import drug_key
+from cerflow.store.product_classes import save_classes
 
 __all__ = ["SampleIntegrityError", "ingest_sample", "verify"]
 
@@ -206,6 +208,27 @@ def _labels(engine: Engine, sample_dir: Path, manifest: Manifest) -> list[dict[s
     return out
 
 
+def _pharm_classes(engine: Engine, sample_dir: Path, manifest: Manifest) -> list[dict[str, Any]]:
+    """The derived class file (`cerflow.sample.pharm_classes`): drug key -> EPC classes."""
+    out = []
+    for entry in manifest.get("pharm_classes", {}).get("files", []):
+        path = sample_dir / entry["path"]
+        data = _json(path)
+        pairs: set[tuple[str, str]] = set()
+        for i, item in enumerate(data["results"]):
+            name, classes = item.get("generic_name"), item.get("pharm_class_epc")
+            if not isinstance(name, str) or not isinstance(classes, list):
+                raise SourceFormatError(
+                    "expected generic_name (text) and pharm_class_epc (list)",
+                    location=str(path),
+                    field=f"results[{i}]",
+                )
+            pairs |= {(drug_key(name), str(c)) for c in classes if drug_key(name)}
+        new = save_classes(engine, pairs, source="sample:derived pharm_class_epc")
+        out.append({"file": entry["path"], "classes": len(pairs), "new": new})
+    return out
+
+
 def _devices(items: list[Any], prov: Provenance, code: str) -> Iterator[CanonicalDevice]:
     for item in items:
         device = to_canonical_device(SourceRecord(kind="device", payload=item, provenance=prov))
@@ -260,6 +283,7 @@ def _ingest(
         "recalls": _recalls(engine, sample_dir, manifest, progress),
         "eudamed": _eudamed(engine, sample_dir, manifest, progress),
         "labels": _labels(engine, sample_dir, manifest),  # real label text, not in totals
+        "pharm_classes": _pharm_classes(engine, sample_dir, manifest),
     }
     steps = [*result["faers"], result["maude"], *result["recalls"], *result["eudamed"]]
     result["totals"] = {

@@ -322,11 +322,62 @@ class SignalsFacts(_Model):
     sdr: SdrFacts | None = None  # issue 11 item 2: how the SDRs were chosen
 
 
+class PeerProfileRow(_Model):
+    """One event's reporting proportion in the product's and in the peers' reports."""
+
+    event: str
+    product_reports: int
+    product_percent: float
+    peer_reports: int
+    peer_percent: float
+
+
 class PeerFacts(_Model):
     description: str
     peer_products: list[str]
     peer_reports: int
     signals: list[SignalFacts] = Field(default_factory=list)
+    # issue 11 item 7: drug peers by established pharmacologic class (openFDA EPC)
+    basis: Literal["product_code", "pharm_class"] = "product_code"
+    pharm_classes: list[str] = Field(default_factory=list)  # "HMG-CoA Reductase Inhibitor [EPC]"
+    product_reports: int | None = None
+    profile: list[PeerProfileRow] = Field(default_factory=list)  # the product's top events
+    # events of the product (a >= minimum count) that no peer report names: c = 0, so only
+    # a corrected ratio exists; listed apart, never ranked among the signals
+    no_peer_reports: list[str] = Field(default_factory=list)  # the most reported first
+    no_peer_reports_count: int = 0
+
+
+class MeddraSocRow(_Model):
+    """The product's reports with at least one event term in a primary SOC."""
+
+    soc: str
+    reports: int
+    percent: float  # of the product's reports
+    terms: int  # distinct preferred terms of the product in this SOC
+
+
+class MeddraFacts(_Model):
+    """Issue 11 item 8: the MedDRA roll-up (HLT-level SDRs, events by primary SOC).
+
+    `available` is False when no licensed MedDRA files were supplied (setting
+    `meddra_dir`): the report then says the roll-up was not made and why.
+    """
+
+    available: bool
+    statement: str  # what was done, or why not
+    version: str | None = None  # MedDRA release, when the files name it
+    product_terms: int = 0  # distinct event terms of the product
+    coded_terms: int = 0  # of those, found in MedDRA (as a PT or an LLT)
+    uncoded: list[str] = Field(default_factory=list)  # not found (first few)
+    uncoded_terms: int = 0
+    socs: list[MeddraSocRow] = Field(default_factory=list)
+    hlt_pairs_tested: int = 0
+    hlt_signals: list[SignalFacts] = Field(default_factory=list)  # HLT-level, >= 1 criterion
+    # HLTs of the product no other report of the background names (c = 0): only a
+    # corrected ratio exists, so they are named apart and never ranked
+    hlt_no_background: list[str] = Field(default_factory=list)
+    hlt_background_reports: int | None = None  # N of the HLT 2x2 tables (local store)
 
 
 class RecallFacts(_Model):
@@ -526,6 +577,7 @@ class Facts(_Model):
     cer: CerFacts | None = None
     # Issue 12 (versions): changes since the previous version; None for a first version.
     changes: ChangesFacts | None = None
+    meddra: MeddraFacts | None = None  # issue 11 item 8 (None: not computed, e.g. devices)
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""

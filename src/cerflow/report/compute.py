@@ -54,9 +54,11 @@ from cerflow.narrative.facts import (
     EudamedMatchFacts,
     Facts,
     ForecastFacts,
+    MeddraFacts,
     MethodsFacts,
     OutlierFacts,
     PeerFacts,
+    PeerProfileRow,
     PriorFacts,
     ProductFacts,
     RecallFacts,
@@ -76,7 +78,7 @@ from cerflow.report.cer_facts import data_title
 
 if TYPE_CHECKING:
     from cerflow.config import Settings
-    from cerflow.store.product_data import ProductData
+    from cerflow.store.product_data import DrugPeerData, ProductData
 
 TOP_N = 10
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
@@ -737,10 +739,7 @@ def _peers(
     notes: list[str],
 ) -> PeerFacts | None:
     """Devices: the most-reported manufacturer against the other manufacturers of the same
-    product code(s) (`cerflow.analysis.peers`). Drugs: the public data give no class."""
-    if kind == "drug":
-        notes.append("the public data give no therapeutic class to define peers")
-        return None
+    product code(s) (`cerflow.analysis.peers`). Drugs: `_drug_peers`."""
     if manufacturers.height == 0:
         notes.append("no report of the product code names a manufacturer")
         return None
@@ -771,6 +770,110 @@ def _peers(
         peer_products=cmp.peers,
         peer_reports=cmp.peer_reports,
         signals=flagged,
+    )
+
+
+def _drug_peers(
+    peer_data: DrugPeerData | None,
+    label: str,
+    display_name: str,
+    thresholds: SignalThresholds,
+    display: dict[str, str],
+    notes: list[str],
+) -> PeerFacts | None:
+    """Drugs: the product against the other stored products of its established
+    pharmacologic class(es) (openFDA `pharm_class_epc`), with `cerflow.analysis.peers`."""
+    if peer_data is None or not peer_data.classes:
+        notes.append(
+            f"the store holds no established pharmacologic class for {display_name} "
+            "(openFDA pharm_class_epc; it is read when the drug's reports are imported from "
+            "openFDA)"
+        )
+        return None
+    classes = list(peer_data.classes)
+    named = join_classes(classes)
+    if not peer_data.peers:
+        notes.append(f"no other product of the class {named} is in the store")
+        return None
+    cmp = peers_mod.compare_to_peers(
+        peer_data.products,
+        peer_data.events,
+        product=label,
+        peers=list(peer_data.peers),
+        thresholds=thresholds,
+    )
+    notes.extend(cmp.notes)
+    if cmp.product_reports == 0 or cmp.peer_reports == 0:
+        if cmp.peer_reports == 0:
+            notes.append(f"the other products of the class {named} have no reports in the window")
+        return None
+    profile = [
+        PeerProfileRow(
+            event=display.get(str(r["event"]), str(r["event"])),
+            product_reports=int(r["product_reports"]),
+            product_percent=round(float(r["product_percent"]), 1),
+            peer_reports=int(r["peer_reports"]),
+            peer_percent=round(float(r["peer_percent"]), 1),
+        )
+        for r in cmp.profile.head(TOP_N).iter_rows(named=True)
+    ]
+    rows = [
+        _signal_row(r, display.get(str(r["event"]), str(r["event"])))
+        for r in cmp.signals.iter_rows(named=True)
+    ]
+    # A pair with a zero cell (typically: no peer report of the event) has only a
+    # corrected ratio: never ranked as a signal, named separately (issue 11 item 2).
+    absent = sorted(
+        (x for x in rows if x.c == 0 and x.a >= thresholds.min_count),
+        key=lambda x: (-x.a, x.event),
+    )
+    no_peer = [x.event for x in absent]
+    flagged = sorted(
+        (x for x in rows if x.flags and min(x.a, x.b, x.c, x.d) > 0),
+        key=lambda x: (-(x.eb05 or 0.0), x.event),
+    )
+    return PeerFacts(
+        description=(
+            f"Reports naming {display_name} ({cmp.product_reports} reports) were compared with "
+            "the reports of the other products of its established pharmacologic "
+            f"class{'es' if len(classes) > 1 else ''} {named} in the store (class from openFDA "
+            "pharm_class_epc)."
+        ),
+        peer_products=cmp.peers,
+        peer_reports=cmp.peer_reports,
+        signals=flagged,
+        basis="pharm_class",
+        pharm_classes=classes,
+        product_reports=cmp.product_reports,
+        profile=profile,
+        no_peer_reports=no_peer[:TOP_N],
+        no_peer_reports_count=len(no_peer),
+    )
+
+
+def join_classes(classes: Sequence[str]) -> str:
+    """Quoted class names joined: "A [EPC]" or "A [EPC] and B [EPC]"."""
+    items = [f'"{c}"' for c in classes]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def meddra_not_supplied(kind: str) -> MeddraFacts:
+    """The statement of a report made without MedDRA (or for a device)."""
+    if kind == "device":
+        return MeddraFacts(
+            available=False,
+            statement=(
+                "Device reports are coded with FDA device and patient problem codes, not "
+                "MedDRA, so no MedDRA roll-up applies."
+            ),
+        )
+    return MeddraFacts(
+        available=False,
+        statement=(
+            "No MedDRA roll-up was made: MedDRA is licensed and cerflow ships none, and no "
+            "MedDRA files were supplied (setting CERFLOW_MEDDRA_DIR). Events are analysed at "
+            "preferred-term level only, without grouping by HLT or SOC."
+        ),
     )
 
 
@@ -1171,6 +1274,7 @@ def compute_facts_from(
     generated_at: dt.datetime | None = None,
     sdr_criteria: SdrCriteria | None = None,
     methods: MethodsFacts | None = None,
+    meddra: MeddraFacts | None = None,
 ) -> Facts:
     """Every number of the CER for one product, from its stored data.
 
@@ -1244,7 +1348,11 @@ def compute_facts_from(
         )
     notes["peers"] = []
     makers = data.manufacturers.join(reports.select("report_id"), on="report_id", how="semi")
-    peers = _peers(kind, makers, events, thresholds, display_terms, notes["peers"])
+    peers = (
+        _drug_peers(data.drug_peers, label, display, thresholds, display_terms, notes["peers"])
+        if kind == "drug"
+        else _peers(kind, makers, events, thresholds, display_terms, notes["peers"])
+    )
 
     product_counts: dict[int, int] = {}
     sc = reports.filter(pl.col("snapshot_id").is_not_null()).group_by("snapshot_id").len()
@@ -1308,6 +1416,7 @@ def compute_facts_from(
         ),
         source_flow=source_flow(provenance),
         outliers=series.outliers,
+        meddra=meddra or meddra_not_supplied(kind),
     )
     _assert_finite(facts)
     return facts

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from cerflow.analysis.thresholds import SignalThresholds
 from cerflow.config import Settings, get_settings
 from cerflow.errors import NotFoundError
-from cerflow.narrative.facts import Facts
+from cerflow.narrative.facts import Facts, MeddraFacts
 from cerflow.store.labels import read_label
 from cerflow.store.product_data import ProductData, read_background, read_product
 
@@ -251,6 +251,7 @@ def build_facts(
         version=version,
         sdr_criteria=SdrCriteria.from_settings(settings),
         methods=methods,
+        meddra=_meddra(engine, data, settings, thresholds),
     )
     # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.
     label = read_label(engine, data.product_keys) if data.kind == "drug" else None
@@ -259,3 +260,18 @@ def build_facts(
     from cerflow.report.signal_reviews import apply_reviews, read_reviews, review_keys
 
     return apply_reviews(facts, read_reviews(engine, review_keys(drug, device_codes)))
+
+
+def _meddra(
+    engine: Engine, data: ProductData, settings: Settings, thresholds: SignalThresholds
+) -> MeddraFacts | None:
+    """The MedDRA roll-up when the user supplied MedDRA files (None: the report says why
+    not). A bad MedDRA folder fails the report with `MeddraFormatError` naming the file."""
+    if settings.meddra_dir is None or data.kind != "drug":
+        return None
+    from cerflow.report.meddra_rollup import meddra_facts
+    from cerflow.store.meddra import read_meddra
+
+    tables = read_meddra(settings.meddra_dir)
+    products, events, _ = read_background(engine, data.kind, data.since, data.until)
+    return meddra_facts(data, tables, (products, events), thresholds=thresholds)

@@ -25,6 +25,7 @@ from cerflow.sample.eudamed import generate_eudamed
 from cerflow.sample.faers import generate_faers
 from cerflow.sample.labels import LABEL_DIR, labels_section
 from cerflow.sample.maude import generate_maude
+from cerflow.sample.pharm_classes import generate_pharm_classes
 from cerflow.sample.recalls import generate_recalls
 
 Manifest = dict[str, Any]
@@ -84,6 +85,7 @@ def generate(out_dir: Path = SAMPLE_DIR, seed: int = DEFAULT_SEED) -> Manifest:
         "maude": generate_maude(out_dir, seed),
         "recalls": generate_recalls(out_dir, seed),
         "eudamed": generate_eudamed(out_dir, seed),
+        "pharm_classes": generate_pharm_classes(out_dir, seed),
     }
     _copy_derived(out_dir)
     sections["labels"] = labels_section(out_dir)

@@ -227,3 +227,29 @@ class SignalReview(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     user_email: Mapped[str] = mapped_column(String(320))  # kept if the user is deleted
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+class ProductClass(Base):
+    """A drug's pharmacologic class as openFDA harmonizes it (`openfda.pharm_class_epc`).
+
+    One row per (product key, class type, class); the established pharmacologic class
+    (EPC) defines a drug's peers: the other stored products of the same class. Filled from
+    ingested openFDA drug event records (and the sample's derived class file); the snapshot
+    names the query or file the class was last read from.
+    """
+
+    __tablename__ = "product_classes"
+    __table_args__ = (
+        UniqueConstraint("product_key", "class_type", "class_name"),
+        Index("ix_product_classes_class", "class_type", "class_name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product_key: Mapped[str] = mapped_column(String(255))
+    class_type: Mapped[str] = mapped_column(String(8))  # epc (moa, pe, cs possible later)
+    class_name: Mapped[str] = mapped_column(String(255))  # "HMG-CoA Reductase Inhibitor [EPC]"
+    source: Mapped[str] = mapped_column(String(64))  # openfda:/drug/event.json | sample
+    snapshot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("source_snapshots.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

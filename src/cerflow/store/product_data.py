@@ -27,10 +27,27 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine
 
+from cerflow.store import product_classes as pc
 from cerflow.store import product_queries as rq
 from cerflow.store.keys import device_code, drug_key, srn_key, udi_di_key
 
 MANUFACTURER_SCHEMA: dict[str, pl.DataType] = {"report_id": pl.Int64(), "product": pl.Utf8()}
+
+
+@dataclass(frozen=True, slots=True)
+class DrugPeerData:
+    """A drug's established pharmacologic class(es) and the class peers in the store.
+
+    `classes`: the product's EPC classes (openFDA `pharm_class_epc`, empty when the store
+    holds none); `peers`: the other stored product keys of the same class(es); `products`
+    and `events`: (report_id, product) and (report_id, event) of the reports naming the
+    product or a peer as suspect or interacting drug, in the window.
+    """
+
+    classes: tuple[str, ...]
+    peers: tuple[str, ...]
+    products: pl.DataFrame
+    events: pl.DataFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,7 @@ class ProductData:
     similar: tuple[str, ...] = field(default=())
     udi_dis: tuple[str, ...] = field(default=())  # EUDAMED link asked for (--udi-di)
     srns: tuple[str, ...] = field(default=())  # EUDAMED link asked for (--srn)
+    drug_peers: DrugPeerData | None = None  # drugs: the class peers (see `DrugPeerData`)
 
     @property
     def found(self) -> bool:
@@ -180,6 +198,7 @@ def read_product(
         recall_ids = {int(r["snapshot_id"]) for r in recall_rows if r.get("snapshot_id")}
         device_ids = {int(r["snapshot_id"]) for r in device_rows if r.get("snapshot_id")}
         snap_rows = rq.snapshot_rows(conn, sorted(set(in_store) | recall_ids | device_ids))
+        drug_peers = _drug_peers(conn, sel) if kind == "drug" else None
     return ProductData(
         kind=kind,
         query=query,
@@ -199,7 +218,16 @@ def read_product(
         store_version=version,
         udi_dis=tuple(udi_dis),
         srns=tuple(srns),
+        drug_peers=drug_peers,
     )
+
+
+def _drug_peers(conn: Connection, sel: rq.ProductSelector) -> DrugPeerData:
+    """The product's EPC classes and the reports of it and of the class peers."""
+    classes = pc.classes_of(conn, sel.product_keys)
+    peers = [k for k in pc.products_in_classes(conn, classes) if k not in sel.product_keys]
+    products, events = pc.class_products(conn, [*sel.product_keys, *peers], sel.since, sel.until)
+    return DrugPeerData(tuple(classes), tuple(peers), products, events)
 
 
 def _empty(
