@@ -10,6 +10,7 @@ Set CERFLOW_SCREENSHOT_DIR to keep the screenshots (docs/images holds a set).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,17 @@ from cerflow.auth.models import Role
 from cerflow.db import make_engine
 from tests.conftest import PgDatabases
 from tests.system.stack import Stack
-from tests.system.store_seed import SIGNAL_CODE, seed
+from tests.system.store_seed import SIGNAL_CODE, SIGNAL_TERM, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 PASSWORD = "a browser test passphrase"
-USERS = {"analyst": Role.ANALYST, "admin": Role.ADMIN, "viewer": Role.VIEWER}
+USERS = {
+    "analyst": Role.ANALYST,
+    "admin": Role.ADMIN,
+    "viewer": Role.VIEWER,
+    "approver": Role.APPROVER,
+}
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -58,7 +64,18 @@ def stack(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) -
             )
         session.commit()
     engine.dispose()
-    s = Stack(tmp_path_factory.mktemp("web-stack"), url, apis=1, workers=1)
+    s = Stack(
+        tmp_path_factory.mktemp("web-stack"),
+        url,
+        apis=1,
+        workers=1,
+        # The seed is small (340 reports, PSG 40): let it have signals of disproportionate
+        # reporting, so the signal table (and a review decision in it) can be checked.
+        extra_env={
+            "CERFLOW_BACKGROUND_MIN_REPORTS": "100",
+            "CERFLOW_SIGNAL_MIN_PRODUCT_REPORTS": "20",
+        },
+    )
     try:
         s.start()
         yield s
@@ -235,7 +252,18 @@ _WIDER_THAN_SCREEN = """() => [...document.querySelectorAll('body *')]
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/products/PSG", "/reports", "/alerts", "/watching", "/admin"]
+    "path",
+    [
+        "/",
+        "/products/PSG",
+        "/reports",
+        "/alerts",
+        "/watching",
+        "/admin",
+        "/products/PSG/inputs",
+        "/products/PSG/versions",
+        "/admin/audit",
+    ],
 )
 def test_pages_at_phone_width(stack: Stack, browser: Any, path: str) -> None:
     base = stack.base_urls[0]
@@ -297,4 +325,141 @@ def test_webhook_form_explains_a_refused_address(stack: Stack, browser: Any) -> 
     assert page.get_by_label("Address that receives the alerts").get_attribute("aria-invalid")
     assert _axe(page) == []
     _shot(page, "web-watching")
+    ctx.close()
+
+
+def _wait_for_report(page: Any) -> None:
+    link = page.get_by_role("link", name="Open the report")
+    for _ in range(240):
+        if link.count():
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("the report did not finish in 120 s")
+
+
+def test_inputs_in_the_next_version_approval_and_viewer(stack: Stack, browser: Any) -> None:
+    """Fill a CER input (an error first, beside its field), regenerate the report and read
+    the input in it; approve the version as an approver; a viewer sees no start or approve
+    control and the server refuses both when forced (403)."""
+    base = stack.base_urls[0]
+    purpose = "Browser-test purpose: heating pads for muscle pain in adults at home."
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, base, "analyst")
+    page.goto(f"{base}/products/{SIGNAL_CODE}")
+    page.get_by_role("link", name="CER inputs").first.click()
+    page.wait_for_url(f"{base}/products/{SIGNAL_CODE}/inputs")
+    page.get_by_label("Intended purpose").fill(purpose)
+    page.locator("#f-evaluators-0-name").fill("Dr A. Example")
+    page.get_by_role("button", name="Save the inputs").click()
+    error = page.locator("#f-evaluators-0-qualification-error")
+    assert error.inner_text() == "required"
+    assert page.locator("#f-evaluators-0-qualification").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("Intended purpose").input_value() == purpose  # kept
+    assert _axe(page) == []
+    _shot(page, "web-inputs-error")
+    page.locator("#f-evaluators-0-name").fill("")
+    page.get_by_role("button", name="Save the inputs").click()
+    page.wait_for_url(f"{base}/products/{SIGNAL_CODE}/inputs?saved=1")
+    assert page.get_by_role("status").inner_text().startswith("The inputs were saved")
+    assert _axe(page) == []
+    _shot(page, "web-inputs")
+
+    # The safety physician refutes the planted signal; the next version shows it.
+    page.goto(f"{base}/products/{SIGNAL_CODE}/review?event={SIGNAL_TERM}")
+    page.get_by_label("Refuted").check()
+    page.get_by_label("Reason (case review, labelling, literature)").fill(
+        "Browser test: burns from misuse against the instructions in every case"
+    )
+    page.get_by_role("button", name="Save the decision").click()
+    page.wait_for_url(lambda url: url.startswith(f"{base}/products/{SIGNAL_CODE}"))
+
+    page.goto(f"{base}/reports?product={SIGNAL_CODE}")
+    page.get_by_label("HTML").check()
+    page.get_by_label("Disproportionality background").select_option("store")
+    page.get_by_role("button", name="Start the report").click()
+    page.wait_for_url(lambda url: "/jobs/" in url)
+    _wait_for_report(page)
+    page.get_by_role("link", name="Open the report").click()
+    page.wait_for_url(lambda url: "/reports/" in url)
+    frame = page.frame_locator("iframe.report-frame")
+    body = frame.locator("body").inner_text()
+    assert purpose in body
+    assert (
+        "refuted (analyst@web-test.example.org, "  # the signal table's Evaluation column
+        in body
+    ), "the review decision is not in the new version's signal table"
+    assert "burns from misuse against the instructions in every case" in body
+    ctx.close()
+
+    # The approver reads the version and approves it with the facts hash shown.
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, base, "approver")
+    page.goto(f"{base}/products/{SIGNAL_CODE}/versions")
+    newest = page.locator("article.version").first
+    sha = newest.locator("code.hash").inner_text()
+    assert len(sha) == 64
+    assert _axe(page) == []
+    _shot(page, "web-versions")
+    newest.get_by_label("Facts hash of the version you reviewed").fill("0" * 64)
+    newest.get_by_role("button", name=re.compile("^Approve version")).click()
+    newest = page.locator("article.version").first
+    assert "facts hash mismatch" in newest.locator(".field-error").inner_text()
+    newest.get_by_label("Facts hash of the version you reviewed").fill(sha)
+    newest.get_by_label("Note (optional)").fill("read in full in the browser test")
+    newest.get_by_role("button", name=re.compile("^Approve version")).click()
+    page.wait_for_url(lambda url: "/versions" in url)
+    newest = page.locator("article.version").first
+    assert newest.locator(".state").inner_text() == "approved"
+    assert "approver@web-test.example.org" in newest.inner_text()
+    compare = page.get_by_role("link", name=re.compile("^Compare with the previous version"))
+    if compare.count():  # when the writer's test (same stack) made an earlier version
+        compare.first.click()
+        assert page.locator("#diff-h").inner_text().startswith("Changes from version")
+        assert _axe(page) == []
+        _shot(page, "web-versions-compare")
+    ctx.close()
+
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, base, "admin")
+    page.goto(f"{base}/admin/audit?product={SIGNAL_CODE}&action=approved")
+    assert "approver@web-test.example.org" in page.locator("tbody").inner_text()
+    assert _axe(page) == []
+    _shot(page, "web-audit")
+    ctx.close()
+
+    # A viewer: no start/approve controls, and the server refuses them when forced.
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, base, "viewer")
+    page.goto(f"{base}/products/{SIGNAL_CODE}")
+    assert page.get_by_role("link", name="Start a report").count() == 0
+    page.goto(f"{base}/products/{SIGNAL_CODE}/inputs")
+    assert page.get_by_role("button", name="Save the inputs").count() == 0
+    assert page.get_by_label("Intended purpose").is_disabled()
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    page.goto(f"{base}/products/{SIGNAL_CODE}/versions")
+    assert page.get_by_role("button", name=re.compile("^Approve")).count() == 0
+    forced = page.request.post(
+        f"{base}/reports",
+        form={"csrf_token": token, "product_ref": SIGNAL_CODE, "formats": "pdf"},
+        max_redirects=0,
+    )
+    assert forced.status == 403
+    forced = page.request.post(
+        f"{base}/versions/1/approve",
+        form={"csrf_token": token, "facts_sha256": "0" * 64},
+        max_redirects=0,
+    )
+    assert forced.status == 403
+    forced = page.request.post(
+        f"{base}/products/{SIGNAL_CODE}/inputs",
+        form={"csrf_token": token, "intended_purpose": "changed by a viewer"},
+        max_redirects=0,
+    )
+    assert forced.status == 403
+    page.goto(f"{base}/products/{SIGNAL_CODE}/inputs")
+    assert page.get_by_label("Intended purpose").input_value() == purpose
     ctx.close()

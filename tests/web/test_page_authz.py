@@ -55,6 +55,13 @@ EXPECTED: dict[tuple[str, str], Page] = {
     ("POST", "/admin/users/{user_id}"): Page(Role.ADMIN, 422),
     ("POST", "/admin/api-keys"): Page(Role.ADMIN, 422),
     ("POST", "/admin/api-keys/{key_id}/revoke"): Page(Role.ADMIN, 404),
+    ("GET", "/products/{ref}/inputs"): Page(Role.VIEWER, 200),
+    ("POST", "/products/{ref}/inputs"): Page(Role.ANALYST, 303),
+    ("GET", "/products/{ref}/versions"): Page(Role.VIEWER, 200),
+    ("GET", "/versions/{version_id}/compare"): Page(Role.VIEWER, 404),
+    ("POST", "/versions/{version_id}/approve"): Page(Role.APPROVER, 404),
+    ("GET", "/versions/{version_id}/files/{fmt}"): Page(Role.VIEWER, 404),
+    ("GET", "/admin/audit"): Page(Role.ADMIN, 200),
 }
 
 PATH_VALUES = {
@@ -67,6 +74,7 @@ PATH_VALUES = {
     "key_id": "999999",
     "item_id": "999999",
     "hook_id": "999999",
+    "version_id": "999999",
 }
 
 

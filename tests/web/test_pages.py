@@ -199,6 +199,9 @@ def test_start_a_report_and_field_errors(
         "until": "2023-12-31",
         "formats": ["pdf", "docx"],
         "polish": True,
+        "udi_di": [],
+        "srn": [],
+        "background": None,
     }
     assert job.requested_by == actors[Role.ANALYST].id
 

@@ -218,6 +218,11 @@ class SignalFacts(_Model):
     status: Literal["new", "ongoing", "closed"] | None = None  # vs the previous report
     first_detected: dt.date | None = None
     source: str | None = None  # the background the SDR was found in
+    # --- issue 13: the safety physician's newest review decision on the event, if any ---
+    review: Literal["validated", "refuted", "needs_review"] | None = None
+    review_reason: str | None = None
+    review_by: str | None = None
+    review_at: dt.date | None = None
 
 
 class BackgroundQueryFacts(_Model):

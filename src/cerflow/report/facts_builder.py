@@ -255,7 +255,11 @@ def build_facts(
     )
     # Labelled status (issue 11 item 3): the stored drug label, if any; devices have none.
     label = read_label(engine, data.product_keys) if data.kind == "drug" else None
-    return apply_labelling(facts, label)
+    facts = apply_labelling(facts, label)
+    # Issue 13: the safety physician's newest decision on each signal (signal review page).
+    from cerflow.report.signal_reviews import apply_reviews, read_reviews, review_keys
+
+    return apply_reviews(facts, read_reviews(engine, review_keys(drug, device_codes)))
 
 
 def _meddra(

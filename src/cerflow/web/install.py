@@ -19,10 +19,12 @@ from cerflow.web import (
     admin_pages,
     alert_pages,
     auth_pages,
+    inputs_pages,
     live,
     product_pages,
     report_pages,
     review_pages,
+    version_pages,
     watch_pages,
 )
 from cerflow.web import session as web_session
@@ -111,6 +113,8 @@ def install(app: FastAPI) -> None:
         review_pages.router,
         watch_pages.router,
         live.router,
+        inputs_pages.router,
+        version_pages.router,
     ):
         app.include_router(router)
     app.add_exception_handler(SignInRequired, _sign_in)

@@ -76,11 +76,19 @@ def reports(request: Request, ws: PageSession, session: SessionDep, product: str
             "until": "",
             "formats": ["pdf", "html"],
             "polish": True,
+            "background": "",
+            "udi_di": "",
+            "srn": "",
         },
         llm_available=_llm_available(request),
         errors={},
         can_act=ws.role.allows(Role.ANALYST),
     )
+
+
+def _lines(text: str) -> list[str]:
+    """A textarea of identifiers: one per line (commas and spaces also separate)."""
+    return [x for x in text.replace(",", " ").split() if x]
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -107,6 +115,9 @@ def start_report(
     until: Annotated[str, Form()] = "",
     formats: Annotated[list[str] | None, Form()] = None,
     polish: Annotated[str, Form(max_length=5)] = "",
+    background: Annotated[str, Form(max_length=20)] = "",
+    udi_di: Annotated[str, Form(max_length=4000)] = "",
+    srn: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     check_csrf(request, ws, csrf_token)
     require_role(ws, Role.ANALYST)
@@ -117,6 +128,9 @@ def start_report(
         "until": until,
         "formats": chosen,
         "polish": polish == "on",
+        "background": background,
+        "udi_di": udi_di,
+        "srn": srn,
     }
     errors: dict[str, str] = {}
     body: ReportCreate | None = None
@@ -128,9 +142,19 @@ def start_report(
                 "until": until or None,
                 "formats": chosen or ["pdf"],
                 "polish": polish == "on",
+                "background": background or None,
+                "udi_di": _lines(udi_di),
+                "srn": _lines(srn),
             }
         )
         kind, key = resolve(body.product_ref)
+        kind = body.product_kind or kind
+        if kind != "device" and (body.udi_di or body.srn):  # as POST /api/v1/reports says
+            errors = {
+                ("udi_di" if body.udi_di else "srn"): "UDI-DIs and SRNs link EUDAMED device "
+                f"records, but {body.product_ref!r} is a {kind}: leave them empty or "
+                "give a device product code"
+            }
     except ValidationError as exc:
         errors = _field_errors(exc)
     except CerflowError as exc:
@@ -160,6 +184,9 @@ def start_report(
             "until": body.until.isoformat() if body.until else None,
             "formats": list(dict.fromkeys(body.formats)),
             "polish": body.polish,
+            "udi_di": body.udi_di,
+            "srn": body.srn,
+            "background": body.background,
         },
         requested_by=ws.user_id,
     )
