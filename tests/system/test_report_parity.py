@@ -35,7 +35,15 @@ MARK = "Polished:"  # the replay LLM's mark on each paragraph; it carries no num
 # What names a run rather than describes the data: the id and the clock.
 # The CLI's report is version 1 of the product; the job's, made next, is version 2 and
 # carries its "Changes since the previous version" chapter (issue 12): those name the run too.
-RUN_FIELDS = {("meta", "report_id"), ("meta", "generated_at"), ("meta", "version"), ("changes",)}
+# Run identity: which report this is, when, its version, and which version came before it
+# (other tests may have written versions of the same product into the shared store).
+RUN_FIELDS = {
+    ("meta", "report_id"),
+    ("meta", "generated_at"),
+    ("meta", "version"),
+    ("changes",),
+    ("signals", "sdr", "previous_report"),
+}
 
 
 @pytest.fixture
