@@ -30,6 +30,7 @@ from cerflow.auth.models import Role
 from cerflow.config import Environment, Settings
 from cerflow.db import make_session_factory
 from cerflow.jobs.interface import RecordingSubmitter
+from cerflow.products.version import DataVersionMemo
 from tests.api.conftest import Actors, create_actor, make_settings
 
 MAX_EXAMPLES = 10
@@ -99,6 +100,12 @@ def pg_fuzz_app(
     # Only the limits are raised: thousands of generated requests come from one address.
     cfg = make_settings(pg_url, redis_prefix, rate_limit_per_user=10**6, rate_limit_per_ip=10**6)
     app = create_app(cfg, session_factory=session_factory, job_submitter=RecordingSubmitter())
+    # Every session of this app shares ONE connection (savepoints roll the test back). The
+    # product data-version memo refreshes in a background thread once its 1 s TTL runs
+    # out, i.e. concurrently with a request's own thread on that one connection, where the
+    # two interleave their savepoints ("savepoint does not exist"). In production each
+    # session has its own pooled connection; here the memo is kept fresh for the run.
+    app.state.product_data_version = DataVersionMemo(session_factory, ttl_seconds=10**6)
     with TestClient(app):  # run the lifespan once; schemathesis then calls the live app
         yield app
 
