@@ -248,3 +248,59 @@ def test_security_headers_static_cache_and_offline_docs(web: TestClient) -> None
     assert web.get("/api/v1/products/DQA").headers["content-type"].startswith("application/")
     nothing = web.get("/no/such/page")
     assert nothing.status_code == 404 and "There is no page at this address." in nothing.text
+
+
+def test_product_page_shows_the_latest_reports_signal_table(
+    web: TestClient, actors: Actors, session_factory: sessionmaker[Session]
+) -> None:
+    from cerflow.versions.models import ReportVersion
+
+    seed_products(session_factory)
+    analyst = actors[Role.ANALYST]
+    facts = {
+        "signals": {
+            "background": {"description": "the local store (N = 1,234 device reports)"},
+            "sdr": {
+                "primary_criterion": "EB05",
+                "closed": [{"event": "Fever", "a": 2, "flags": ["evans"], "status": "closed"}],
+            },
+            "signals": [
+                {
+                    "event": "Hypoxia",
+                    "a": 3,
+                    "eb05": 2.5,
+                    "flags": ["evans", "ebgm"],
+                    "labelled": "no label",
+                    "status": "new",
+                    "first_detected": "2024-06-30",
+                    "review": "refuted",
+                }
+            ],
+        }
+    }
+    with session_factory() as s:
+        s.add(
+            ReportVersion(
+                product_kind="device",
+                product_ref="DQA",
+                number=1,
+                report_id="r-1",
+                title="t",
+                facts_sha256="0" * 64,
+                facts=facts,
+                generated_by=analyst.email,
+                generated_by_id=analyst.id,
+            )
+        )
+        s.commit()
+    sign_in(web, analyst)
+    text = web.get("/products/DQA").text
+    assert 'From <a href="/products/DQA/versions">version 1</a>' in text
+    assert "ranked by EB05" in text and "the local store (N = 1,234 device reports)" in text
+    row = text.split("<td>Hypoxia</td>", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">3</td><td class="num">2.50</td>' in row
+    assert "<td>PRR (Evans), EB05</td><td>no label</td><td>new" in row
+    assert "since 2024-06-30" in row and "refuted" in row
+    assert "<td>Fever</td>" in text and "<td>closed" in text  # closed SDRs stay listed
+    for select in ("sdr-method", "sdr-labelled", "sdr-status"):
+        assert f'id="{select}" data-filter-table="sdr-table"' in text

@@ -6,7 +6,7 @@ The figures come from the same service the API's product endpoints use
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +20,7 @@ from cerflow.errors import CerflowError
 from cerflow.products import service as products
 from cerflow.reports.models import CerReport
 from cerflow.store import product_queries as pq
+from cerflow.versions import service as versions_service
 from cerflow.web.charts import monthly_bars
 from cerflow.web.deps import CsrfField, PageSession, check_csrf, require_role
 from cerflow.web.render import page
@@ -67,6 +68,39 @@ def suggest(request: Request, ws: PageSession, session: SessionDep, q: SearchTex
     return page(request, "_suggestions.html.j2", ws=ws, q=text, hits=hits)
 
 
+METHOD_NAMES = {"evans": "PRR (Evans)", "ror": "ROR025", "ic": "IC025", "ebgm": "EB05"}
+
+
+def sdr_rows(facts: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The signal table of a stored report version: its SDRs and the closed ones, with
+    the methods each meets, labelled status, status and review (read from facts.json, so
+    the page shows exactly what the report says)."""
+    signals = facts.get("signals") or {}
+    sdr = signals.get("sdr") or {}
+    rows = []
+    for row in [*(signals.get("signals") or []), *(sdr.get("closed") or [])]:
+        flags = row.get("flags") or []
+        rows.append(
+            {
+                "event": row.get("event", ""),
+                "a": row.get("a") or 0,
+                "eb05": row.get("eb05"),
+                "ic025": row.get("ic025"),
+                "methods": ", ".join(METHOD_NAMES.get(f, f) for f in flags) or "none",
+                "labelled": row.get("labelled") or "no label",
+                "status": row.get("status") or "not compared",
+                "first_detected": row.get("first_detected"),
+                "review": row.get("review"),
+            }
+        )
+    meta = {
+        "primary": sdr.get("primary_criterion"),
+        "background": (signals.get("background") or {}).get("description"),
+        "refused": (signals.get("background") or {}).get("refused_reason"),
+    }
+    return rows, meta
+
+
 @router.get("/products/{ref}", response_class=HTMLResponse)
 def product(
     request: Request, ref: str, ws: PageSession, session: SessionDep, settings: SettingsDep
@@ -98,9 +132,16 @@ def product(
     if not ws.role.allows(Role.ADMIN):
         stmt = stmt.where(CerReport.owner_id == ws.user_id)
     reports = list(session.scalars(stmt.order_by(CerReport.created_at.desc()).limit(10)))
+    latest = versions_service.list_versions(
+        session=session, user_id=ws.user_id, role=ws.role, product_ref=key, limit=1
+    )
+    sdr, sdr_meta = sdr_rows(latest[0].facts) if latest else ([], {})
     return page(
         request,
         "product.html.j2",
+        latest_version=latest[0] if latest else None,
+        sdr=sdr,
+        sdr_meta=sdr_meta,
         ws=ws,
         d=detail,
         chart=chart,

@@ -50,10 +50,19 @@
     var min = minInput ? Number(minInput.value || 0) : 0;
     var col = minInput ? Number(minInput.getAttribute("data-filter-col")) : 0;
     var flaggedOnly = flagInput ? flagInput.checked : false;
+    // Select filters: the row's cell in that column must contain the chosen text.
+    var contains = Array.prototype.map.call(
+      document.querySelectorAll('[data-filter-table="' + tableId + '"][data-filter-contains]'),
+      function (el) { return { col: Number(el.getAttribute("data-filter-contains")), text: el.value.toLowerCase() }; }
+    );
     Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
       var value = cellValue(row, col);
       var hide = (typeof value === "number" && value < min) ||
         (flaggedOnly && row.getAttribute("data-flag") !== "1");
+      contains.forEach(function (c) {
+        var cell = row.children[c.col];
+        if (c.text && cell && cell.textContent.toLowerCase().indexOf(c.text) === -1) { hide = true; }
+      });
       row.hidden = hide;
     });
   }
