@@ -101,7 +101,11 @@ class LiteratureSourceError(CerflowError, RuntimeError):
         super().__init__(f"{head}: {redact(message)} (URL: {self.url})")
 
 
-class _Retryable(Exception):
+class _Retryable(CerflowError):
+    """A response worth trying again (429, 5xx) or a network failure."""
+
+    status_code = 502
+
     def __init__(self, status: int | None, detail: str, retry_after: float | None) -> None:
         super().__init__(detail)
         self.status = status
