@@ -71,9 +71,9 @@ def _unnamed(paragraphs: list[str], facts: dict[str, Any]) -> list[str]:
     previous = ((facts.get("signals") or {}).get("sdr") or {}).get("previous_report")
 
     def mask(p: str) -> str:
+        if previous:  # the version before this one (run identity too; first, as a CLI
+            p = p.replace(previous, "<id>")  # report shares it with its previous version)
         p = p.replace(report_id, "<id>")
-        if previous:  # the version before this one (run identity too)
-            p = p.replace(previous, "<previous id>")
         return version.sub("version <n>", stamp.sub("<time>", p))
 
     return sorted(mask(p) for p in paragraphs)
@@ -98,12 +98,20 @@ def _differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> list[str]:
     return [] if a == b else [f"{'.'.join(path)}: {a!r} != {b!r}"]
 
 
-def _changes_chapter_text(factory: sessionmaker[Session], report_id: str) -> str:
-    """The template text of a version's "changes since the previous version" chapter."""
-    from cerflow.versions.service import for_report
+def _changes_chapter_text(
+    factory: sessionmaker[Session], report_id: str, number: int | None = None
+) -> str:
+    """The template text of a version's "changes since the previous version" chapter
+    (CLI reports of the same product and cut-off share a report id: `number` picks one)."""
+    from sqlalchemy import select
 
+    from cerflow.versions.models import ReportVersion
+
+    stmt = select(ReportVersion).where(ReportVersion.report_id == report_id)
+    if number is not None:
+        stmt = stmt.where(ReportVersion.number == number)
     with factory() as session:
-        version = for_report(session=session, report_id=report_id)
+        version = session.scalars(stmt.order_by(ReportVersion.number.desc())).first()
         assert version is not None and version.number >= 2
         return "\n".join(
             str(v["text"]) for k, v in version.narrative.items() if k.startswith("changes")
@@ -145,8 +153,13 @@ def test_job_report_equals_the_cli_report_and_both_are_polished(
 ) -> None:
     settings = _with_llm(settings, llm)
 
+    # A first CLI report makes sure the compared one has a previous version, whatever ran
+    # before in the shared store: both compared reports then carry signal statuses and a
+    # changes chapter computed the same way (ongoing, not new).
+    _cli_report(settings, tmp_path / "warm-up")
+    before_cli = len(llm.paragraphs())
     output, cli_dir = _cli_report(settings, tmp_path)
-    cli_paragraphs = llm.paragraphs()
+    cli_paragraphs = llm.paragraphs()[before_cli:]
     assert cli_paragraphs, "the CLI report sent nothing to the LLM"
     cli_facts = json.loads((cli_dir / "facts.json").read_text(encoding="utf-8"))
     (cli_html,) = cli_dir.glob("*.html")
@@ -198,21 +211,20 @@ def test_job_report_equals_the_cli_report_and_both_are_polished(
     # Other tests may have stored versions of the same product first: the job's report is
     # the version right after the CLI's, whatever number that is.
     cli_version = cli_facts["meta"]["version"]
-    assert job_facts["meta"]["version"] == cli_version + 1
+    assert cli_version >= 2 and job_facts["meta"]["version"] == cli_version + 1
     assert job_facts["changes"]["previous_report_id"] == cli_facts["meta"]["report_id"]
     assert job_facts["changes"]["new_signals"] == []  # the same data: nothing opened
     assert job_facts["changes"]["closed_signals"] == []
 
     # Both narratives polished: the same paragraphs went to the LLM, all accepted (the
     # job's version-2 chapter on changes is sent as well)...
-    job_sent = llm.paragraphs()[len(cli_paragraphs) : sent_before_plain]
+    job_sent = llm.paragraphs()[before_cli + len(cli_paragraphs) : sent_before_plain]
     changes_text = _changes_chapter_text(factory, handle.id)
     job_paragraphs = [p for p in job_sent if p not in changes_text]
     assert len(job_paragraphs) < len(job_sent)
-    cli_compared = cli_paragraphs
-    if cli_version > 1:  # the CLI's own changes chapter went to the LLM as well
-        cli_changes = _changes_chapter_text(factory, cli_facts["meta"]["report_id"])
-        cli_compared = [p for p in cli_paragraphs if p not in cli_changes]
+    # The CLI's own changes chapter went to the LLM as well.
+    cli_changes = _changes_chapter_text(factory, cli_facts["meta"]["report_id"], cli_version)
+    cli_compared = [p for p in cli_paragraphs if p not in cli_changes]
     assert _unnamed(job_paragraphs, job_facts) == _unnamed(cli_compared, cli_facts)
     usage = job.result["llm"]
     n = len(cli_paragraphs)
