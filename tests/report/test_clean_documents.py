@@ -384,3 +384,17 @@ def test_libreoffice_shows_the_docx_toc_entries(
     assert "Contents" in lines
     for s in narrative.sections:
         assert f"{s.number} {s.title}" in lines
+
+
+def test_a_table_with_a_long_cell_may_break_across_pages() -> None:
+    """A few rows with a long cell (a MAUDE import's file list) can fill a page: kept
+    whole, such a table left a near-empty page behind it in the LZG demo."""
+    from cerflow.narrative.sections import Table
+    from cerflow.report.html import LONG_CELL_CHARS, keep_table
+
+    short = Table("Snapshots", ["Snapshot", "File"], [["1", "faers_2024q1.zip"]] * 4)
+    files = ", ".join(f"device{y}.zip, foidev{y}.zip" for y in range(2015, 2026))
+    long = Table("Snapshots", ["Snapshot", "File"], [["1", files]] + [["2", "x.json"]] * 3)
+    assert len(files) > LONG_CELL_CHARS
+    assert keep_table(short) is True
+    assert keep_table(long) is False

@@ -33,6 +33,7 @@ _URL = re.compile(r"url\(#([^)]+)\)")
 
 
 WIDE_TABLE_COLUMNS = 9  # from this many columns a table gets a landscape page
+LONG_CELL_CHARS = 160  # a cell longer than this may wrap past a page: the table may break
 _LONG_TOKEN = re.compile(r"[^\s]{25,}")
 
 
@@ -107,7 +108,10 @@ def keep_table(table: Table, wide_columns: int = 0) -> bool:
     does not fit would be pushed to the next page anyway and leave its caption behind."""
     wide_columns = wide_columns or WIDE_TABLE_COLUMNS
     limit = 10 if is_wide_table(table, wide_columns) else 25
-    return len(table.rows) <= limit
+    # A long cell (a MAUDE import's list of files) wraps into many lines: few rows can
+    # then fill a page, and a table kept whole would leave a near-empty page behind it.
+    longest = max((len(str(c)) for row in table.rows for c in row), default=0)
+    return len(table.rows) <= limit and longest <= LONG_CELL_CHARS
 
 
 def _is_numeric_cell(value: object) -> bool:
