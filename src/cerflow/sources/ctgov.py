@@ -23,6 +23,7 @@ import httpx
 
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.literature_base import (
+    LiteratureClient,
     LiteratureHttp,
     LiteratureRecord,
     SearchResult,
@@ -119,7 +120,7 @@ def adverse_events(study: dict[str, Any]) -> list[AdverseEventRow]:
     return rows
 
 
-class ClinicalTrialsClient:
+class ClinicalTrialsClient(LiteratureClient):
     def __init__(
         self,
         base_url: str = "https://clinicaltrials.gov/api/v2",
@@ -137,11 +138,6 @@ class ClinicalTrialsClient:
             raise ValueError(f"ClinicalTrials.gov pageSize must be 1..{MAX_PAGE}, got {page_size}")
         self.page_size = page_size
         self.max_records = max_records
-        extra: dict[str, Any] = {}
-        if clock is not None:
-            extra["clock"] = clock
-        if sleep is not None:
-            extra["sleep"] = sleep
         self.http = LiteratureHttp(
             source=SOURCE,
             base_url=base_url,
@@ -149,8 +145,9 @@ class ClinicalTrialsClient:
             timeout=timeout,
             max_retries=max_retries,
             http=http,
+            clock=clock,
+            sleep=sleep,
             backoff_initial=backoff_initial,
-            **extra,
         )
 
     @classmethod
@@ -162,15 +159,6 @@ class ClinicalTrialsClient:
             max_retries=settings.literature_max_retries,
             **kwargs,
         )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> ClinicalTrialsClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def search(
         self, term: str, *, since: dt.date | None = None, until: dt.date | None = None

@@ -24,6 +24,7 @@ import httpx
 
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.literature_base import (
+    LiteratureClient,
     LiteratureHttp,
     LiteratureRecord,
     SearchResult,
@@ -98,7 +99,7 @@ def normalize(item: dict[str, Any]) -> LiteratureRecord:
     )
 
 
-class EuropePMCClient:
+class EuropePMCClient(LiteratureClient):
     def __init__(
         self,
         base_url: str = "https://www.ebi.ac.uk/europepmc/webservices/rest",
@@ -118,11 +119,6 @@ class EuropePMCClient:
         self.page_size = page_size
         self.max_records = max_records
         self.result_type = result_type
-        extra: dict[str, Any] = {}
-        if clock is not None:
-            extra["clock"] = clock
-        if sleep is not None:
-            extra["sleep"] = sleep
         self.http = LiteratureHttp(
             source=SOURCE,
             base_url=base_url,
@@ -130,8 +126,9 @@ class EuropePMCClient:
             timeout=timeout,
             max_retries=max_retries,
             http=http,
+            clock=clock,
+            sleep=sleep,
             backoff_initial=backoff_initial,
-            **extra,
         )
 
     @classmethod
@@ -143,15 +140,6 @@ class EuropePMCClient:
             max_retries=settings.literature_max_retries,
             **kwargs,
         )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> EuropePMCClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def search(
         self, query: str, *, since: dt.date | None = None, until: dt.date | None = None

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import httpx
@@ -142,6 +142,21 @@ class RateLimiter:
         self.last = now
 
 
+class LiteratureClient:
+    """What the three literature clients share: one `LiteratureHttp`, closed with them."""
+
+    http: LiteratureHttp
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class LiteratureHttp:
     """GET with rate limit, retries and provenance; one per client."""
 
@@ -154,11 +169,13 @@ class LiteratureHttp:
         timeout: float = 30.0,
         max_retries: int = 5,
         http: httpx.Client | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,  # None: time.monotonic
+        sleep: Callable[[float], None] | None = None,  # None: time.sleep
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
     ) -> None:
+        clock = clock or time.monotonic
+        sleep = sleep or time.sleep
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.limiter = RateLimiter(per_second, clock=clock, sleep=sleep)

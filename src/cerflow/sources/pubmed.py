@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.literature_base import (
+    LiteratureClient,
     LiteratureHttp,
     LiteratureRecord,
     LiteratureSourceError,
@@ -148,7 +149,7 @@ def parse_efetch(body: bytes, location: str = "efetch") -> list[LiteratureRecord
     return out
 
 
-class PubMedClient:
+class PubMedClient(LiteratureClient):
     """esearch (history) + efetch in batches; see the module docstring."""
 
     def __init__(
@@ -173,11 +174,6 @@ class PubMedClient:
         self.email = email
         self.batch_size = batch_size
         self.max_records = max_records
-        extra: dict[str, Any] = {}
-        if clock is not None:
-            extra["clock"] = clock
-        if sleep is not None:
-            extra["sleep"] = sleep
         self.http = LiteratureHttp(
             source=SOURCE,
             base_url=base_url,
@@ -185,8 +181,9 @@ class PubMedClient:
             timeout=timeout,
             max_retries=max_retries,
             http=http,
+            clock=clock,
+            sleep=sleep,
             backoff_initial=backoff_initial,
-            **extra,
         )
 
     @classmethod
@@ -201,15 +198,6 @@ class PubMedClient:
             max_retries=settings.literature_max_retries,
             **kwargs,
         )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> PubMedClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _common(self) -> dict[str, str | int]:
         params: dict[str, str | int] = {"db": "pubmed", "tool": self.tool}
