@@ -17,6 +17,7 @@ from cerflow.alerts.models import Alert
 from cerflow.api.deps import JobSubmitterDep, SessionDep, SettingsDep
 from cerflow.auth.models import Role
 from cerflow.errors import CerflowError
+from cerflow.narrative.render import flag_names
 from cerflow.products import service as products
 from cerflow.reports.models import CerReport
 from cerflow.store import product_queries as pq
@@ -68,9 +69,6 @@ def suggest(request: Request, ws: PageSession, session: SessionDep, q: SearchTex
     return page(request, "_suggestions.html.j2", ws=ws, q=text, hits=hits)
 
 
-METHOD_NAMES = {"evans": "PRR (Evans)", "ror": "ROR025", "ic": "IC025", "ebgm": "EB05"}
-
-
 def sdr_rows(facts: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The signal table of a stored report version: its SDRs and the closed ones, with
     the methods each meets, labelled status, status and review (read from facts.json, so
@@ -79,14 +77,13 @@ def sdr_rows(facts: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any
     sdr = signals.get("sdr") or {}
     rows = []
     for row in [*(signals.get("signals") or []), *(sdr.get("closed") or [])]:
-        flags = row.get("flags") or []
         rows.append(
             {
                 "event": row.get("event", ""),
                 "a": row.get("a") or 0,
                 "eb05": row.get("eb05"),
                 "ic025": row.get("ic025"),
-                "methods": ", ".join(METHOD_NAMES.get(f, f) for f in flags) or "none",
+                "methods": flag_names(row.get("flags") or []),  # the report's own names
                 "labelled": row.get("labelled") or "no label",
                 "status": row.get("status") or "not compared",
                 "first_detected": row.get("first_detected"),
