@@ -179,6 +179,10 @@ MEANINGS: dict[str, str] = {
     "literature_max_retries": "Attempts per literature request on 429, 5xx or network errors",
     "literature_max_records": "Records fetched per database and search at most; a larger "
     "result is stated in the search, not fetched",
+    "literature_llm_suggestions": "Offer LLM screening suggestions (titles and abstracts are "
+    "sent to `CERFLOW_LLM_BASE_URL`); a human confirms each",
+    "literature_llm_max_per_request": "Records sent for LLM screening suggestions per request at "
+    "most (bounds the cost of one click)",
 }
 
 

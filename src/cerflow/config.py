@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     literature_timeout: float = Field(default=30.0, gt=0)
     literature_max_retries: int = Field(default=5, ge=1)
     literature_max_records: int = Field(default=10_000, ge=1)
+    # LLM screening suggestions (off unless on AND llm_base_url is set): titles and
+    # abstracts go to the LLM; a suggestion never counts as a decision.
+    literature_llm_suggestions: bool = False
+    literature_llm_max_per_request: int = Field(default=25, ge=1, le=500)
 
     secret_key: SecretStr = SecretStr(_DEV_SECRET)
 

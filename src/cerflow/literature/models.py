@@ -6,8 +6,14 @@
   fetched, capped, notes), deduplication counts per rule, provenance of every request.
 - `literature_records`: the records a search fetched, normalized; a duplicate points at the
   record kept (`duplicate_of_id`) with the rule that matched it.
-- `literature_screening_decisions` and `literature_appraisals`: designed now for the
-  screening and appraisal steps that come next (no code writes them yet).
+- `literature_screening_decisions`: human screening decisions, append-only (a change of
+  mind is a new row; the newest row of a (record, stage) is current); written by
+  `literature.screening`. A row carried over from an earlier search's matching record says
+  so (`carried_over`, `carried_from_id`) and keeps the original decider and time.
+- `literature_screening_suggestions`: LLM suggestions, kept apart from the decisions so a
+  suggestion can never count as one; a human confirms it (a decision with
+  `llm_suggested`) or overrides it.
+- `literature_appraisals`: designed for the appraisal step.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -99,7 +106,7 @@ class LiteratureRecordRow(Base):
 
 
 class LiteratureScreeningDecision(Base):
-    """A human screening decision (designed for the screening step; not written yet)."""
+    """A human screening decision; rows are only ever added (see `literature.screening`)."""
 
     __tablename__ = "literature_screening_decisions"
 
@@ -115,6 +122,41 @@ class LiteratureScreeningDecision(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_by_email: Mapped[str] = mapped_column(String(320))
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    # carried over from the matching record of an earlier search (same decider and time)
+    carried_over: Mapped[bool] = mapped_column(Boolean, default=False)
+    carried_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("literature_screening_decisions.id", ondelete="SET NULL")
+    )
+    # the LLM suggestion the human confirmed (llm_suggested) or overrode
+    suggestion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("literature_screening_suggestions.id", ondelete="SET NULL")
+    )
+
+
+class LiteratureScreeningSuggestion(Base):
+    """An LLM's screening suggestion: never a decision, shown to a human to confirm.
+
+    An answer that is not a valid suggestion (unknown reason code, not JSON) is stored too,
+    with `problem` set, because it was paid for; it is never offered for confirmation."""
+
+    __tablename__ = "literature_screening_suggestions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("literature_records.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(String(8))  # include | exclude
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    problem: Mapped[str | None] = mapped_column(Text)  # why the answer was not usable
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_by_email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
 
 
 class LiteratureAppraisal(Base):

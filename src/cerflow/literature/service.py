@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cerflow.auth.models import User
+from cerflow.literature import screening
 from cerflow.literature.dedup import deduplicate
 from cerflow.literature.models import LiteratureProtocol, LiteratureRecordRow, LiteratureSearch
 from cerflow.literature.schemas import SearchProtocol, parse_protocol
@@ -193,6 +194,9 @@ def run_search(
         for j in group[1:]:
             rows[j].duplicate_of_id = kept.id
             rows[j].duplicate_rule = dedup.rule_of.get(j)
+    session.flush()
+    carried = screening.carry_over(session=session, search=search)
+    search.counts = {**counts, "screening_carried_over": carried}
     session.flush()
     return search
 

@@ -97,12 +97,14 @@ class ChatClient:
             base += "/v1"
         return base + "/chat/completions"
 
-    def complete(self, paragraph: str) -> Completion:
+    def complete(self, paragraph: str, *, system: str = SYSTEM_PROMPT) -> Completion:
+        """One chat completion; `system` lets another guarded use (literature screening
+        suggestions) bring its own instructions through the same retries and error rules."""
         body = {
             "model": self.model,
             "temperature": 0,
             "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "system", "content": system},
                 {"role": "user", "content": paragraph},
             ],
         }
