@@ -99,3 +99,62 @@ def test_search_without_protocol(cli_env: tuple[Engine, LiteratureReplayServer])
     res = CliRunner().invoke(app, ["literature", "search", "--product", "DQA"])
     assert res.exit_code == 2
     assert "no literature protocol for DQA" in res.output
+
+
+def test_screen_and_export(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cerflow.literature.models import LiteratureScreeningDecision
+    from tests.literature.builders import make_search, record_ids
+
+    monkeypatch.setenv("CERFLOW_DATABASE_URL", str(sqlite_engine.url))
+    get_settings.cache_clear()
+    with Session(sqlite_engine) as s:
+        search = make_search(s)
+        s.commit()
+        ids = record_ids(s, search.id)
+    runner = CliRunner()
+    res = runner.invoke(app, ["literature", "screen", "--product", "atorvastatin"])
+    assert res.exit_code == 0, res.output
+    assert f"Search {search.id}: 4 unique records; 4 to screen" in res.output
+    assert str(ids["pubmed:2"]) in res.output
+    base = ["literature", "screen", "--product", "atorvastatin", "--by", "ana@example.org"]
+    # an exclusion without a reason: exit 2, the allowed codes named, nothing stored
+    res = runner.invoke(app, [*base, "--record", str(ids["pubmed:2"]), "--exclude"])
+    assert res.exit_code == 2
+    assert "needs a reason code from protocol version 1: E1, E2" in res.output
+    res = runner.invoke(
+        app, [*base, "--record", str(ids["pubmed:1"]), "--stage", "full_text", "--include"]
+    )
+    assert res.exit_code == 2 and "needs a title/abstract inclusion first" in res.output
+    with Session(sqlite_engine) as s:
+        assert s.scalars(select(LiteratureScreeningDecision)).all() == []
+    res = runner.invoke(
+        app,
+        [*base, "--record", str(ids["pubmed:2"]), "--exclude", "--reason", "E2", "--note", "mice"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "title/abstract exclude E2 recorded by ana@example.org" in res.output
+    for stage in ("title_abstract", "full_text"):
+        res = runner.invoke(
+            app, [*base, "--record", str(ids["pubmed:1"]), "--stage", stage, "--include"]
+        )
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["literature", "searches", "--product", "atorvastatin"])
+    row = next(ln for ln in res.output.splitlines() if ln.startswith(f"│ {search.id} "))
+    assert [c.strip() for c in row.split("│")[3:8]] == ["4", "2", "0", "1", "1"]
+    # suggestions are off by default and say how to turn them on
+    res = runner.invoke(app, [*base, "--suggest"])
+    assert res.exit_code == 1 and "CERFLOW_LITERATURE_LLM_SUGGESTIONS=true" in res.output
+    out_file = tmp_path / "screening.csv"
+    res = runner.invoke(
+        app, ["literature", "export", "--search", str(search.id), "--out", str(out_file)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "3 decision rows written" in res.output
+    lines = out_file.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("decision_id,search_id,record_id,database,source_id,pmid")
+    assert [ln.split(",")[11] for ln in lines[1:]] == ["exclude", "include", "include"]
+    res = runner.invoke(app, ["literature", "export", "--search", "999999", "--out", "x.csv"])
+    assert res.exit_code == 1 and "no literature search 999999" in res.output
+    get_settings.cache_clear()

@@ -5,11 +5,19 @@ dates, inclusion/exclusion criteria), validates it (every problem as "field: why
 nothing stored) and stores it as the product's next protocol version; `protocol show`
 prints the current (or a given) version with its generated queries. `search` runs the
 current protocol against its databases with a progress line per database and stores the
-search (counts per database, duplicates per rule, records).
+search (counts per database, duplicates per rule, records) and carries earlier screening
+decisions over to matching records. `searches` lists them. `screen` lists the screening
+queue of a search (the latest by default), records a decision (`--record ID --stage S
+--include|--exclude [--reason CODE] [--note TEXT]`; the decider is `--by`, default
+`cli:<os user>`) or asks the LLM for suggestions (`--suggest`), which a human then confirms
+(`--confirm SUGGESTION_ID`) or overrides. `export` writes the screening log as CSV.
 """
 
 from __future__ import annotations
 
+import csv
+import getpass
+import io
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,14 +30,17 @@ from sqlalchemy import Engine
 from cerflow.cli._common import err, fail, out, progress_bar
 from cerflow.db import make_engine, make_session_factory
 from cerflow.errors import CerflowError
-from cerflow.literature import service
+from cerflow.literature import screening, service
 from cerflow.literature.schemas import ProtocolError
 from cerflow.sources.base import SourceFormatError
 from cerflow.sources.literature_base import SearchResult
 from cerflow.store import migrate
 from cerflow.unit_of_work import unit_of_work
 
-app = typer.Typer(help="Literature review: search protocol and searches.", no_args_is_help=True)
+app = typer.Typer(
+    help="Literature review: search protocol, searches, screening and its log.",
+    no_args_is_help=True,
+)
 protocol_app = typer.Typer(help="The product's search protocol (versioned).", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
@@ -183,6 +194,217 @@ def search_command(
         f"unique records {unique:,}",
         markup=False,
     )
+
+
+def _search_id(session: Any, product: str | None, search: int | None) -> int:
+    if search is not None:
+        return screening.get_search(session=session, search_id=search, product_ref=product).id
+    if product is None:
+        raise fail("give --search ID or --product X (its latest search)", 2)
+    latest = screening.latest_search(session=session, product_ref=product)
+    if latest is None:
+        raise fail(
+            f"{product}: no literature search stored; run cerflow literature search --product "
+            f"{product}",
+            1,
+        )
+    return latest.id
+
+
+@app.command("searches")
+def searches_command(
+    product: Annotated[str, typer.Option("--product", help="Drug name or device code.")],
+) -> None:
+    """List the product's stored searches, newest first, with screening progress."""
+    engine = _engine()
+    try:
+        with make_session_factory(engine)() as session:
+            table = Table(
+                "search", "finished", "unique", "to screen", "full text", "excluded", "included"
+            )
+            for s in service.list_searches(session=session, product_ref=product):
+                t = screening.tally(screening.record_states(session, s.id))
+                table.add_row(
+                    str(s.id),
+                    f"{s.finished_at:%Y-%m-%d %H:%M}",
+                    f"{s.unique_records:,}",
+                    f"{t['to_screen']:,}",
+                    f"{t['full_text']:,}",
+                    f"{t['excluded_title_abstract'] + t['excluded_full_text']:,}",
+                    f"{t['included']:,}",
+                )
+    finally:
+        engine.dispose()
+    out().print(table)
+
+
+def _print_queue(session: Any, search_id: int, show_all: bool) -> None:
+    states = screening.record_states(session, search_id)
+    t = screening.tally(states)
+    console = out()
+    console.print(
+        f"Search {search_id}: {t['records']:,} unique records; {t['to_screen']:,} to screen "
+        f"(title/abstract), {t['full_text']:,} at full text, {t['included']:,} included, "
+        f"{t['excluded_title_abstract'] + t['excluded_full_text']:,} excluded",
+        markup=False,
+    )
+    table = Table("record", "next", "ids", "title", "state / suggestion")
+    for st in states:
+        if not show_all and st.next_stage is None:
+            continue
+        rec = st.record
+        ids = " ".join(
+            f"{k}:{v}" for k, v in (("PMID", rec.pmid), ("DOI", rec.doi), ("NCT", rec.nct_id)) if v
+        )
+        hint = st.state.replace("_", " ")
+        sug = st.suggestion
+        if sug is not None and st.next_stage == "title_abstract":
+            hint = (
+                f"LLM suggests {sug.decision}{' ' + sug.reason_code if sug.reason_code else ''} "
+                f"(confirm with --confirm {sug.id}): {sug.rationale or ''}"
+            )
+        table.add_row(
+            str(rec.id),
+            screening.STAGE_LABELS.get(st.next_stage or "", "-"),
+            ids,
+            rec.title[:120],
+            hint,
+        )
+    console.print(table)
+
+
+@app.command("screen")
+def screen_command(
+    product: Annotated[
+        str | None, typer.Option("--product", help="Drug name or device code (latest search).")
+    ] = None,
+    search: Annotated[int | None, typer.Option("--search", help="Search id.")] = None,
+    record: Annotated[int | None, typer.Option("--record", help="Record id to decide.")] = None,
+    stage: Annotated[
+        str, typer.Option("--stage", help="title_abstract or full_text.")
+    ] = "title_abstract",
+    include: Annotated[bool, typer.Option("--include", help="Include the record.")] = False,
+    exclude: Annotated[bool, typer.Option("--exclude", help="Exclude the record.")] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Exclusion code of the protocol (E1...).")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free-text note.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who decides (default cli:<os user>).")
+    ] = None,
+    confirm: Annotated[
+        int | None,
+        typer.Option("--confirm", help="Confirm this LLM suggestion (its decision and reason)."),
+    ] = None,
+    suggest: Annotated[
+        bool, typer.Option("--suggest", help="Ask the LLM for suggestions on the queue.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Records sent to the LLM at most.")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every record, decided ones too.")
+    ] = False,
+) -> None:
+    """List the screening queue, record a decision, or ask the LLM for suggestions."""
+    from cerflow.config import get_settings
+    from cerflow.literature.models import LiteratureScreeningSuggestion
+
+    if include and exclude:
+        raise fail("give --include or --exclude, not both", 2)
+    deciding = include or exclude or confirm is not None
+    if deciding and record is None:
+        raise fail("a decision needs --record ID (see the queue: cerflow literature screen)", 2)
+    if record is not None and not deciding:
+        raise fail("--record needs --include, --exclude or --confirm SUGGESTION_ID", 2)
+    who = by or f"cli:{getpass.getuser()}"
+    engine = _engine()
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            sid = _search_id(session, product, search)
+            if suggest:
+                res = screening.suggest(
+                    session=session,
+                    search_id=sid,
+                    settings=get_settings(),
+                    user_id=None,
+                    by=who,
+                    limit=limit,
+                )
+                out().print(
+                    f"Search {sid}: {res.asked} records sent to {res.model}; {res.valid} "
+                    f"suggestions, {res.invalid} unusable answers, {res.failed} failed; "
+                    f"{res.prompt_tokens + res.completion_tokens:,} tokens, "
+                    f"cost ${res.cost_usd:.4f}. Suggestions are not decisions: confirm or "
+                    "override each.",
+                    markup=False,
+                )
+                if res.error:
+                    err.print(f"[yellow]warning:[/yellow] {res.error}", highlight=False)
+            elif deciding:
+                assert record is not None
+                decision = "include" if include else "exclude" if exclude else ""
+                reason_code = reason
+                if confirm is not None:
+                    sug = session.get(LiteratureScreeningSuggestion, confirm)
+                    if sug is None:
+                        raise fail(f"no LLM suggestion {confirm}", 2)
+                    decision = decision or (sug.decision or "")
+                    reason_code = reason_code or sug.reason_code
+                row = screening.record_decision(
+                    session=session,
+                    search_id=sid,
+                    record_id=record,
+                    stage=stage,
+                    decision=decision,
+                    reason_code=reason_code,
+                    note=note,
+                    user_id=None,
+                    by=who,
+                    suggestion_id=confirm,
+                    product_ref=product,
+                )
+                out().print(
+                    f"record {record}: {screening.STAGE_LABELS.get(stage, stage)} "
+                    f"{row.decision}{' ' + row.reason_code if row.reason_code else ''} "
+                    f"recorded by {row.decided_by_email}"
+                    + (" (LLM suggestion confirmed)" if row.llm_suggested else ""),
+                    markup=False,
+                )
+            else:
+                _print_queue(session, sid, show_all)
+    except screening.ScreeningError as exc:
+        raise fail(f"{exc} (nothing stored)", 2) from None
+    except CerflowError as exc:
+        raise fail(str(exc), 1) from None
+    finally:
+        engine.dispose()
+
+
+@app.command("export")
+def export_command(
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    product: Annotated[
+        str | None, typer.Option("--product", help="Drug name or device code (latest search).")
+    ] = None,
+    search: Annotated[int | None, typer.Option("--search", help="Search id.")] = None,
+) -> None:
+    """Write the screening log (every decision row) of a search as CSV."""
+    engine = _engine()
+    try:
+        with make_session_factory(engine)() as session:
+            sid = _search_id(session, product, search)
+            text = screening.screening_log_csv(session, sid)
+    except CerflowError as exc:
+        raise fail(str(exc), 1) from None
+    finally:
+        engine.dispose()
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{out_file}: cannot write ({exc.strerror})", 1) from None
+    rows = len(list(csv.reader(io.StringIO(text)))) - 1
+    out().print(f"Search {sid}: {rows:,} decision rows written to {out_file}", markup=False)
 
 
 def register(root: typer.Typer) -> None:
