@@ -102,6 +102,20 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/products/{ref}/literature/searches"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/products/{ref}/literature/searches"): Case(Role.ANALYST, 404),
+    ("GET", "/api/v1/products/{ref}/literature/searches/{search_id}/records"): Case(
+        Role.VIEWER, 404
+    ),
+    ("POST", "/api/v1/products/{ref}/literature/searches/{search_id}/decisions"): Case(
+        Role.ANALYST,
+        404,
+        lambda c: {"record_id": 1, "stage": "title_abstract", "decision": "include"},
+    ),
+    ("POST", "/api/v1/products/{ref}/literature/searches/{search_id}/suggestions"): Case(
+        Role.ANALYST, 409, lambda c: {}
+    ),
+    ("GET", "/api/v1/products/{ref}/literature/searches/{search_id}/screening.csv"): Case(
+        Role.VIEWER, 404
+    ),
     ("GET", "/api/v1/watched"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/watched"): Case(Role.ANALYST, 201, lambda c: {"product_ref": _unique("D")}),
     ("GET", "/api/v1/watched/{item_id}"): Case(Role.VIEWER, 404),
@@ -238,6 +252,7 @@ def test_authorization_matrix(
         "fmt": "json",
         "version_id": "999999",
         "other_id": "999998",
+        "search_id": "999999",
     }
     failures = []
     for (method, template), case in sorted(EXPECTED.items()):
