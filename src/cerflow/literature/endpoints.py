@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, SettingsDep, ViewerUser
-from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
+from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, CONFLICT, NOT_FOUND
 from cerflow.errors import NotFoundError
 from cerflow.literature import screening, service
 from cerflow.literature.models import LiteratureScreeningDecision, LiteratureScreeningSuggestion
@@ -337,7 +337,7 @@ def post_decision(
 @router.post(
     "/{ref}/literature/searches/{search_id}/suggestions",
     response_model=SuggestOut,
-    responses={**NOT_FOUND, **BODY_ERRORS},
+    responses={**NOT_FOUND, **BODY_ERRORS, **CONFLICT},
 )
 def post_suggestions(
     ref: ProductRef,

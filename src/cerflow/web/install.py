@@ -20,6 +20,7 @@ from cerflow.web import (
     alert_pages,
     auth_pages,
     inputs_pages,
+    literature_pages,
     live,
     product_pages,
     report_pages,
@@ -114,6 +115,7 @@ def install(app: FastAPI) -> None:
         watch_pages.router,
         live.router,
         inputs_pages.router,
+        literature_pages.router,
         version_pages.router,
     ):
         app.include_router(router)
