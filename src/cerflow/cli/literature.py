@@ -194,6 +194,15 @@ def search_command(
         f"unique records {unique:,}",
         markup=False,
     )
+    carried = counts.get("screening_carried_over") or {}
+    if carried.get("records_matched"):
+        console.print(
+            f"Screening carried over from earlier searches: {carried['decisions_carried']:,} "
+            f"decisions on {carried['records_carried']:,} records; "
+            f"{carried['not_carried']:,} not carried (the criteria they were judged against "
+            "changed: screen them again)",
+            markup=False,
+        )
 
 
 def _search_id(session: Any, product: str | None, search: int | None) -> int:

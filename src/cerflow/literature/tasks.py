@@ -53,6 +53,7 @@ def run_literature_search(ctx: JobContext) -> JobResult:
                 "identified": search.identified,
                 "duplicates_removed": search.duplicates_removed,
                 "unique_records": search.unique_records,
+                "screening_carried_over": search.counts.get("screening_carried_over", {}),
                 "databases": {
                     db: {k: c[k] for k in ("total", "fetched", "capped")}
                     for db, c in search.counts["databases"].items()
