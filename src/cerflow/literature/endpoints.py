@@ -5,6 +5,10 @@ product's search protocol; PUT validates first (422 naming each field, nothing s
 stores a new version only when the protocol changed. GET `/products/{ref}/literature/
 searches` lists the stored searches with their counts; POST to it starts a search job
 (type "literature"; poll the job URL), as `cerflow literature search` does in the foreground.
+POST `/products/{ref}/literature/records/{item_id}/appraisals` stores a MEDDEV A6
+appraisal of an included record (analysts, approvers, admins; 422 naming each field, or
+why the record cannot be appraised, nothing stored); GET `/products/{ref}/literature/
+appraisals` lists the current appraisal of each record of the product's latest search.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, NOT_FOUND
 from cerflow.errors import NotFoundError
-from cerflow.literature import service
+from cerflow.literature import appraisal, service
+from cerflow.literature.appraisal import AppraisalIn, AppraisalOut
 from cerflow.literature.schemas import SearchProtocol
 from cerflow.products.schemas import JobAccepted
 from cerflow.text_rules import IDENTIFIER
@@ -139,3 +144,49 @@ def start_search(
         state=handle.state,
         status_url=f"/api/v1/jobs/{handle.id}",
     )
+
+
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _record_of_product(session: SessionDep, ref: str, record_id: int) -> None:
+    """404 unless the record belongs to a search of this product."""
+    from cerflow.literature.models import LiteratureRecordRow, LiteratureSearch
+    from cerflow.products.service import resolve
+
+    kind, key = resolve(ref)
+    rec = session.get(LiteratureRecordRow, record_id)
+    search = session.get(LiteratureSearch, rec.search_id) if rec is not None else None
+    if search is None or (search.product_kind, search.product_ref) != (kind, key):
+        raise NotFoundError(f"no literature record {record_id} for {ref!r}")
+
+
+@router.post(
+    "/{ref}/literature/records/{item_id}/appraisals",
+    response_model=AppraisalOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **BODY_ERRORS},
+)
+def post_appraisal(
+    ref: ProductRef, item_id: RecordId, body: AppraisalIn, user: AnalystUser, session: SessionDep
+) -> AppraisalOut:
+    """Appraise an included record (a new row; the newest appraisal is the current one)."""
+    _record_of_product(session, ref, item_id)
+    row = appraisal.appraise(
+        session=session,
+        record_id=item_id,
+        data=body.model_dump(mode="json"),
+        user_id=user.user_id,
+        where=f"record {item_id}",
+    )
+    return appraisal.to_out(row)
+
+
+@router.get("/{ref}/literature/appraisals", response_model=list[AppraisalOut])
+def list_appraisals(ref: ProductRef, _user: ViewerUser, session: SessionDep) -> list[AppraisalOut]:
+    """The current appraisal of each record of the product's latest search."""
+    searches = service.list_searches(session=session, product_ref=ref)
+    if not searches:
+        return []
+    current = appraisal.current_appraisals(session=session, search_id=searches[0].id)
+    return [appraisal.to_out(current[rid]) for rid in sorted(current)]
