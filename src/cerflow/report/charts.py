@@ -43,6 +43,7 @@ CHART_IDS = (
     "signal_forest",
     "outcomes",
     "recalls_timeline",
+    "prisma_flow",
 )
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common form of
@@ -678,6 +679,115 @@ def _recalls_timeline(facts: Facts) -> Figure | None:
     return fig
 
 
+def _box(ax: Any, x: float, y: float, w: float, h: float, text: str, *, fill: str) -> None:
+    """A PRISMA box: (x, y) is its top-left corner in axes units (0-100)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, y - h),
+            w,
+            h,
+            boxstyle="square,pad=0",
+            facecolor=fill,
+            edgecolor="black",
+            linewidth=0.8,
+        )
+    )
+    ax.text(x + 1.2, y - 1.2, text, va="top", ha="left", fontsize=6.8, linespacing=1.3)
+
+
+def _arrow(ax: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 0.8, "shrinkA": 0, "shrinkB": 0},
+    )
+
+
+def _reason_lines(reasons: list[Any], width: int = 40) -> list[str]:
+    return [
+        textwrap.shorten(f"{r.code} {r.text}: {r.count:,}", width=width, placeholder="...")
+        for r in reasons
+    ]
+
+
+def _prisma_flow(facts: Facts) -> Figure | None:
+    """The PRISMA 2020 flow diagram (databases only): boxes and arrows, counts from facts."""
+    lit = facts.literature
+    if lit is None or lit.prisma is None or lit.search is None:
+        return None
+    x = lit.prisma
+    fig = _new_figure(facts, height=6.4)
+    ax = fig.add_subplot()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.axis("off")
+    ax.set_title(f"PRISMA 2020 flow diagram (search {lit.search.search_id})")
+    main, side = OKABE_ITO["sky"] + "33", "#f2f2f2"
+    lx, lw, rx, rw = 2.0, 50.0, 58.0, 40.0
+    per_db = "\n".join(
+        f"  {d.database}: {d.identified:,}" + (" (capped)" if d.capped else "")
+        for d in lit.search.databases
+    )
+    ta = _reason_lines(x.excluded_title_abstract_reasons)
+    ft = _reason_lines(x.excluded_full_text_reasons)
+    rows = [
+        # (top y, height, left text, right text or None)
+        (
+            97.0,
+            17.0,
+            f"Records identified (n = {x.identified:,}):\n{per_db}",
+            f"Records removed before screening:\n  duplicates (n = {x.duplicates_removed:,})",
+        ),
+        (
+            74.0,
+            11.0,
+            f"Records screened (n = {x.screened:,})"
+            + (f"\n  awaiting screening: {x.awaiting_screening:,}" if x.awaiting_screening else ""),
+            "\n".join([f"Records excluded (n = {x.excluded_title_abstract:,})", *ta[:4]]),
+        ),
+        (
+            57.0,
+            10.0,
+            f"Reports sought for retrieval (n = {x.sought_full_text:,})",
+            f"Reports awaiting full-text decision\n(n = {x.awaiting_full_text:,})",
+        ),
+        (
+            41.0,
+            11.0,
+            f"Reports assessed for eligibility (n = {x.full_text_assessed:,})",
+            "\n".join([f"Reports excluded (n = {x.excluded_full_text:,}):", *ft[:4]]),
+        ),
+        (22.0, 10.0, f"Studies included in review (n = {x.included:,})", None),
+    ]
+    for i, (top, h, left, right) in enumerate(rows):
+        _box(ax, lx, top, lw, h, left, fill=main)
+        if right is not None:
+            rh = max(h, 3.2 * (right.count("\n") + 1) + 2)
+            _box(ax, rx, top, rw, rh, right, fill=side)
+            _arrow(ax, (lx + lw, top - h / 2), (rx, top - h / 2))
+        if i + 1 < len(rows):
+            _arrow(ax, (lx + lw / 2, top - h), (lx + lw / 2, rows[i + 1][0]))
+    for label, top, bottom in (
+        ("Identification", 97.0, 80.0),
+        ("Screening", 74.0, 30.0),
+        ("Included", 22.0, 12.0),
+    ):
+        ax.text(
+            0.3,
+            (top + bottom) / 2,
+            label,
+            rotation=90,
+            va="center",
+            ha="right",
+            fontsize=7,
+            fontweight="bold",
+        )
+    return fig
+
+
 _DRAWERS: dict[str, Callable[[Facts], Figure | None]] = {
     "monthly_counts": _monthly_counts,
     "forecast": _forecast,
@@ -686,6 +796,7 @@ _DRAWERS: dict[str, Callable[[Facts], Figure | None]] = {
     "signal_forest": _signal_forest,
     "outcomes": _outcomes,
     "recalls_timeline": _recalls_timeline,
+    "prisma_flow": _prisma_flow,
 }
 
 
