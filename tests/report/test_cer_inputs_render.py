@@ -76,7 +76,7 @@ def test_pdf_with_inputs(files: dict[str, Path]) -> None:
     text = " ".join(" ".join(pages).split())
     assert "Supplied in the CER inputs: Intended purpose" in text
     assert "Input required from the manufacturer Intended purpose" not in text
-    signoff = next(p for p in pages[2:] if "8.2  Review and approval" in p)  # after contents
+    signoff = next(p for p in pages[2:] if "9.2  Review and approval" in p)  # after contents
     assert "C. Demo" in signoff and "____" in signoff
 
 

@@ -28,6 +28,7 @@ EXPECTED_LABELS = {
     "signal_forest": ("Ratio (log scale; 1 = reported as often as in the background)", None),
     "outcomes": ("Reports (count; of 2,200)", None),
     "recalls_timeline": ("Recall report date", "FDA recall class"),
+    "prisma_flow": ("Studies included in review (n = 4)", None),  # boxes, not axes
 }
 
 
