@@ -679,8 +679,10 @@ def _recalls_timeline(facts: Facts) -> Figure | None:
     return fig
 
 
-def _box(ax: Any, x: float, y: float, w: float, h: float, text: str, *, fill: str) -> None:
-    """A PRISMA box: (x, y) is its top-left corner in axes units (0-100)."""
+def _box(
+    ax: Any, x: float, y: float, w: float, h: float, text: str, *, fill: str, pad: float
+) -> None:
+    """A PRISMA box: (x, y) is its top-left corner (x in 0-100, y in inches down)."""
     from matplotlib.patches import FancyBboxPatch
 
     ax.add_patch(
@@ -694,7 +696,7 @@ def _box(ax: Any, x: float, y: float, w: float, h: float, text: str, *, fill: st
             linewidth=0.8,
         )
     )
-    ax.text(x + 1.2, y - 1.2, text, va="top", ha="left", fontsize=6.8, linespacing=1.3)
+    ax.text(x + 1.2, y - pad, text, va="top", ha="left", fontsize=6.8, linespacing=1.35)
 
 
 def _arrow(ax: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -706,9 +708,10 @@ def _arrow(ax: Any, start: tuple[float, float], end: tuple[float, float]) -> Non
     )
 
 
-def _reason_lines(reasons: list[Any], width: int = 40) -> list[str]:
+def _reason_lines(reasons: list[Any], width: int = 34) -> list[str]:
+    """One line per reason; a long reason text is shortened, its count never."""
     return [
-        textwrap.shorten(f"{r.code} {r.text}: {r.count:,}", width=width, placeholder="...")
+        f"  {r.code} {textwrap.shorten(r.text, width=width, placeholder='...')}: {r.count:,}"
         for r in reasons
     ]
 
@@ -718,73 +721,61 @@ def _prisma_flow(facts: Facts) -> Figure | None:
     lit = facts.literature
     if lit is None or lit.prisma is None or lit.search is None:
         return None
-    x = lit.prisma
-    fig = _new_figure(facts, height=6.4)
+    x, search = lit.prisma, lit.search
+    per_db = [
+        f"  {d.database}: {d.identified:,}" + (" (capped)" if d.capped else "")
+        for d in search.databases
+    ]
+    screened = [f"Records screened (n = {x.screened:,})"]
+    if x.awaiting_screening:
+        screened.append(f"  awaiting screening: {x.awaiting_screening:,}")
+    rows: list[tuple[str, list[str], list[str] | None]] = [
+        ("Identification", [f"Records identified (n = {x.identified:,}):", *per_db],
+         ["Records removed before screening:", f"  duplicates (n = {x.duplicates_removed:,})"]),
+        ("Screening", screened,
+         [f"Records excluded (n = {x.excluded_title_abstract:,}):",
+          *_reason_lines(x.excluded_title_abstract_reasons)]),
+        ("Screening", [f"Reports sought for retrieval (n = {x.sought_full_text:,})"],
+         [f"Reports awaiting full-text decision (n = {x.awaiting_full_text:,})"]),
+        ("Screening", [f"Reports assessed for eligibility (n = {x.full_text_assessed:,})"],
+         [f"Reports excluded (n = {x.excluded_full_text:,}):",
+          *_reason_lines(x.excluded_full_text_reasons)]),
+        ("Included", [f"Studies included in review (n = {x.included:,})"], None),
+    ]  # fmt: skip
+    line, pad, gap = 0.135, 0.09, 0.26  # inches
+    heights = [max(len(left), len(right or [])) * line + 2 * pad for _, left, right in rows]
+    total = sum(heights) + gap * (len(rows) - 1)
+    fig = _new_figure(facts, height=total + 1.2)
+    when = search.finished_at.date().isoformat()
+    note = (
+        f"Source: literature search {search.search_id} "
+        f"({', '.join(d.database for d in search.databases)}), {when}; "
+        f"report {facts.meta.report_id}."
+    )
+    if search.synthetic:
+        note += " SYNTHETIC literature set (demo)."
+    fig.supxlabel(note, fontsize=6.5, color="#444444", ha="left", x=0.01)
     ax = fig.add_subplot()
     ax.set_xlim(0, 100)
-    ax.set_ylim(0, 100)
+    ax.set_ylim(-total - 0.05, 0.05)
     ax.axis("off")
-    ax.set_title(f"PRISMA 2020 flow diagram (search {lit.search.search_id})")
+    ax.set_title(f"PRISMA 2020 flow diagram (search {search.search_id})")
     main, side = OKABE_ITO["sky"] + "33", "#f2f2f2"
-    lx, lw, rx, rw = 2.0, 50.0, 58.0, 40.0
-    per_db = "\n".join(
-        f"  {d.database}: {d.identified:,}" + (" (capped)" if d.capped else "")
-        for d in lit.search.databases
-    )
-    ta = _reason_lines(x.excluded_title_abstract_reasons)
-    ft = _reason_lines(x.excluded_full_text_reasons)
-    rows = [
-        # (top y, height, left text, right text or None)
-        (
-            97.0,
-            17.0,
-            f"Records identified (n = {x.identified:,}):\n{per_db}",
-            f"Records removed before screening:\n  duplicates (n = {x.duplicates_removed:,})",
-        ),
-        (
-            74.0,
-            11.0,
-            f"Records screened (n = {x.screened:,})"
-            + (f"\n  awaiting screening: {x.awaiting_screening:,}" if x.awaiting_screening else ""),
-            "\n".join([f"Records excluded (n = {x.excluded_title_abstract:,})", *ta[:4]]),
-        ),
-        (
-            57.0,
-            10.0,
-            f"Reports sought for retrieval (n = {x.sought_full_text:,})",
-            f"Reports awaiting full-text decision\n(n = {x.awaiting_full_text:,})",
-        ),
-        (
-            41.0,
-            11.0,
-            f"Reports assessed for eligibility (n = {x.full_text_assessed:,})",
-            "\n".join([f"Reports excluded (n = {x.excluded_full_text:,}):", *ft[:4]]),
-        ),
-        (22.0, 10.0, f"Studies included in review (n = {x.included:,})", None),
-    ]
-    for i, (top, h, left, right) in enumerate(rows):
-        _box(ax, lx, top, lw, h, left, fill=main)
+    lx, lw, rx, rw = 4.0, 48.0, 58.0, 41.0
+    top = 0.0
+    stages: dict[str, list[float]] = {}
+    for i, ((stage, left, right), h) in enumerate(zip(rows, heights, strict=True)):
+        _box(ax, lx, top, lw, h, "\n".join(left), fill=main, pad=pad)
         if right is not None:
-            rh = max(h, 3.2 * (right.count("\n") + 1) + 2)
-            _box(ax, rx, top, rw, rh, right, fill=side)
+            _box(ax, rx, top, rw, h, "\n".join(right), fill=side, pad=pad)
             _arrow(ax, (lx + lw, top - h / 2), (rx, top - h / 2))
         if i + 1 < len(rows):
-            _arrow(ax, (lx + lw / 2, top - h), (lx + lw / 2, rows[i + 1][0]))
-    for label, top, bottom in (
-        ("Identification", 97.0, 80.0),
-        ("Screening", 74.0, 30.0),
-        ("Included", 22.0, 12.0),
-    ):
-        ax.text(
-            0.3,
-            (top + bottom) / 2,
-            label,
-            rotation=90,
-            va="center",
-            ha="right",
-            fontsize=7,
-            fontweight="bold",
-        )
+            _arrow(ax, (lx + lw / 2, top - h), (lx + lw / 2, top - h - gap))
+        stages.setdefault(stage, []).extend([top, top - h])
+        top -= h + gap
+    for stage, ys in stages.items():
+        ax.text(2.0, (max(ys) + min(ys)) / 2, stage, rotation=90, va="center", ha="center",
+                fontsize=7, fontweight="bold")  # fmt: skip
     return fig
 
 
