@@ -228,6 +228,18 @@ def _check_included(session: Session, record: LiteratureRecordRow) -> None:
         )
 
 
+def record_owner(*, session: Session, record_id: int) -> tuple[str, str] | None:
+    """(product kind, product ref) of the search a record belongs to; None: no record."""
+    from cerflow.literature.models import LiteratureSearch
+
+    row = session.execute(
+        select(LiteratureSearch.product_kind, LiteratureSearch.product_ref)
+        .join(LiteratureRecordRow, LiteratureRecordRow.search_id == LiteratureSearch.id)
+        .where(LiteratureRecordRow.id == record_id)
+    ).first()
+    return (str(row[0]), str(row[1])) if row is not None else None
+
+
 def appraise(
     *, session: Session, record_id: int, data: Any, user_id: int | None, where: str = "appraisal"
 ) -> LiteratureAppraisal:

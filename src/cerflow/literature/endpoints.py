@@ -151,13 +151,9 @@ RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 def _record_of_product(session: SessionDep, ref: str, record_id: int) -> None:
     """404 unless the record belongs to a search of this product."""
-    from cerflow.literature.models import LiteratureRecordRow, LiteratureSearch
     from cerflow.products.service import resolve
 
-    kind, key = resolve(ref)
-    rec = session.get(LiteratureRecordRow, record_id)
-    search = session.get(LiteratureSearch, rec.search_id) if rec is not None else None
-    if search is None or (search.product_kind, search.product_ref) != (kind, key):
+    if appraisal.record_owner(session=session, record_id=record_id) != resolve(ref):
         raise NotFoundError(f"no literature record {record_id} for {ref!r}")
 
 
