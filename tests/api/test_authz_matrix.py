@@ -116,6 +116,26 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/products/{ref}/literature/searches/{search_id}/screening.csv"): Case(
         Role.VIEWER, 404
     ),
+    ("POST", "/api/v1/products/{ref}/literature/records/{item_id}/appraisals"): Case(
+        Role.ANALYST,
+        404,
+        lambda c: {
+            "suitability": {
+                "device": "D1",
+                "application": "A1",
+                "population": "P1",
+                "report": "R1",
+            },
+            "contribution": {
+                "design": "T1",
+                "outcomes": "O1",
+                "follow_up": "F1",
+                "statistics": "S1",
+                "clinical_significance": "C1",
+            },
+        },
+    ),
+    ("GET", "/api/v1/products/{ref}/literature/appraisals"): Case(Role.VIEWER, 200),
     ("GET", "/api/v1/watched"): Case(Role.VIEWER, 200),
     ("POST", "/api/v1/watched"): Case(Role.ANALYST, 201, lambda c: {"product_ref": _unique("D")}),
     ("GET", "/api/v1/watched/{item_id}"): Case(Role.VIEWER, 404),

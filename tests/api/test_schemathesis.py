@@ -45,6 +45,8 @@ CROSS_FIELD_RULES = {
     "PUT /api/v1/products/{ref}/cer-inputs",
     # Literature protocol: dates in order, criteria codes unique, a query or names per database.
     "PUT /api/v1/products/{ref}/literature/protocol",
+    # Appraisal findings: events (n) and patients (N) both or neither, n <= N.
+    "POST /api/v1/products/{ref}/literature/records/{item_id}/appraisals",
 }
 
 

@@ -158,3 +158,60 @@ def test_screen_and_export(
     res = runner.invoke(app, ["literature", "export", "--search", "999999", "--out", "x.csv"])
     assert res.exit_code == 1 and "no literature search 999999" in res.output
     get_settings.cache_clear()
+
+
+def test_appraise_from_options_and_file(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cerflow.literature.models import LiteratureAppraisal
+    from tests.literature.test_appraisal_prisma import _log, _search
+
+    monkeypatch.setenv("CERFLOW_DATABASE_URL", str(sqlite_engine.url))
+    get_settings.cache_clear()
+    with Session(sqlite_engine) as s:
+        _row, rows = _search(s)
+        _log(s, rows)
+        s.commit()
+        included, excluded = rows[0].id, rows[3].id
+    runner = CliRunner()
+    grades = "D1,A2,P1,R1,T1,O1,F2,S1,C1"
+    res = runner.invoke(
+        app, ["literature", "appraise", "--record", str(excluded), "--grades", grades]
+    )
+    assert res.exit_code == 2 and "nothing stored" in res.output
+    res = runner.invoke(
+        app,
+        [
+            "literature",
+            "appraise",
+            "--record",
+            str(included),
+            "--grades",
+            grades,
+            "--finding",
+            "Rhabdomyolysis:3/412:adults",
+            "--finding",
+            "Myalgia",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    # suitability 3 + 1 + 2 + 2 = 8 of 9; contribution 2+1+0+1+2 = 6 of 7 -> 14/16 = 87.5 -> 88
+    assert "weight 88 (high); 2 safety finding(s)" in res.output
+    bad = tmp_path / "a.yaml"
+    bad.write_text("suitability: {device: D9, application: A1, population: P1, report: R1}\n")
+    res = runner.invoke(app, ["literature", "appraise", "--record", str(included), str(bad)])
+    assert (
+        res.exit_code == 2
+        and "suitability.device" in res.output
+        and "contribution: Field required" in res.output
+    )
+    res = runner.invoke(
+        app, ["literature", "appraise", "--record", str(included), "--grades", "D1,Z1"]
+    )
+    assert res.exit_code == 2 and "not a MEDDEV A6 grade" in res.output
+    with Session(sqlite_engine) as s:
+        stored = list(s.scalars(select(LiteratureAppraisal)))
+    assert [(a.record_id, a.weight, a.findings[0]["patients"]) for a in stored] == [
+        (included, 88, 412)
+    ]
+    get_settings.cache_clear()

@@ -109,7 +109,7 @@ def test_supplied_text_is_never_parsed_as_markup(drug_facts: Facts) -> None:
 def test_sign_off_chapter(device_facts: Facts, example: CerInputs) -> None:
     facts = apply_cer_inputs(device_facts, example, settings=SETTINGS)
     sections = {s.id: s for s in write_narrative(facts).sections}
-    assert sections["sign-off"].number == "8"
+    assert sections["sign-off"].number == "9"
     evaluators = sections["sign-off-evaluators"].blocks[0].table
     assert evaluators is not None
     assert evaluators.columns == [

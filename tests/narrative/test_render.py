@@ -26,6 +26,7 @@ CHAPTER_IDS = [
     "data-sources-methods",
     "post-market-data",
     "analysis",
+    "literature",
     "limitations",
     "conclusions",
     "sign-off",
@@ -78,7 +79,7 @@ def test_chapters_in_order_with_numbers(drug_facts: Facts) -> None:
     sections = write_narrative(drug_facts).sections
     top = [s for s in sections if s.level == 1]
     assert [s.id for s in top] == CHAPTER_IDS
-    assert [s.number for s in top] == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B"]
+    assert [s.number for s in top] == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "A", "B"]
     subs = {s.id: s.number for s in sections if s.level == 2}
     assert subs["volumes"] == "4.1" and subs["signals"] == "5.4" and subs["recalls"] == "4.4"
 

@@ -18,7 +18,13 @@ from cerflow.narrative.facts import (
     DeviceIdentification,
     Facts,
     ForecastFacts,
+    LitDatabaseFacts,
+    LiteratureFacts,
+    LitProtocolFacts,
+    LitReasonFacts,
+    LitSearchFacts,
     PriorFacts,
+    PrismaFacts,
     ProductFacts,
     RecallFacts,
     RecallsFacts,
@@ -251,7 +257,44 @@ def build_facts(*, rich: bool = True) -> Facts:
         ],
     )
     facts.writer_inputs = ["Clinical data from the manufacturer's own investigations"]
+    facts.literature = _literature()
     return facts
+
+
+def _literature() -> LiteratureFacts:
+    """A small literature review (issue 14): enough for the PRISMA chart."""
+    at = dt.datetime(2024, 1, 10, 9, 0, tzinfo=dt.UTC)
+    return LiteratureFacts(
+        protocol=LitProtocolFacts(version=1, created_at=at, created_by="writer@example.org"),
+        search=LitSearchFacts(
+            search_id=3,
+            protocol_version=1,
+            started_at=at,
+            finished_at=at,
+            run_by="writer@example.org",
+            databases=[
+                LitDatabaseFacts(database="pubmed", query="pump", matched=12, identified=12),
+                LitDatabaseFacts(database="europepmc", query="pump", matched=9, identified=9),
+            ],
+        ),
+        prisma=PrismaFacts(
+            identified=21,
+            duplicates_removed=5,
+            unique=16,
+            awaiting_screening=0,
+            screened=16,
+            excluded_title_abstract=10,
+            excluded_title_abstract_reasons=[
+                LitReasonFacts(code="E1", text="Not a pump", count=10)
+            ],
+            sought_full_text=6,
+            awaiting_full_text=0,
+            full_text_assessed=6,
+            excluded_full_text=2,
+            excluded_full_text_reasons=[LitReasonFacts(code="E2", text="No outcome", count=2)],
+            included=4,
+        ),
+    )
 
 
 SECTION_TITLES = [
@@ -331,7 +374,8 @@ def build_narrative(facts: Facts) -> Narrative:
         Block(
             kind="writer_input",
             text="Summarise the manufacturer's clinical investigations and PMCF studies.",
-        )
+        ),
+        Block(kind="chart", chart_id="prisma_flow", text="PRISMA 2020 flow diagram."),
     ]
     by_number["7"].blocks = [
         Block(kind="paragraph", text="The benefit-risk profile remains acceptable.")

@@ -76,7 +76,9 @@ def test_pdf_with_inputs(files: dict[str, Path]) -> None:
     text = " ".join(" ".join(pages).split())
     assert "Supplied in the CER inputs: Intended purpose" in text
     assert "Input required from the manufacturer Intended purpose" not in text
-    signoff = next(p for p in pages[2:] if "8.2  Review and approval" in p)  # after contents
+    assert any("9.2  Review and approval" in p for p in pages[2:])  # after contents
+    # the approval table (it may start on the page after its heading and intro sentence)
+    signoff = next(p for p in pages[2:] if "Approval of this version" in p)
     assert "C. Demo" in signoff and "____" in signoff
 
 

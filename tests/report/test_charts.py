@@ -28,6 +28,7 @@ EXPECTED_LABELS = {
     "signal_forest": ("Ratio (log scale; 1 = reported as often as in the background)", None),
     "outcomes": ("Reports (count; of 2,200)", None),
     "recalls_timeline": ("Recall report date", "FDA recall class"),
+    "prisma_flow": ("Studies included in review (n = 4)", None),  # boxes, not axes
 }
 
 
@@ -58,6 +59,10 @@ def test_every_chart_is_valid_svg_with_title_labels_and_source(svgs: dict[str, s
         if ylabel is not None:
             assert ylabel in texts, (chart_id, texts)
         source = " ".join(texts)
+        if chart_id == "prisma_flow":  # its source is the literature search, not openFDA
+            assert "Source: literature search 3 (pubmed, europepmc), 2024-01-10" in source
+            assert "<dc:date>" not in svg
+            continue
         assert "Source: openfda:device/event, openfda:device/recall" in source, chart_id
         assert "cut-off 2023-12-31" in source, chart_id
         assert "GENERATED SAMPLE" in source, chart_id  # the fixture is generated data

@@ -131,6 +131,10 @@ def test_read_then_compute_is_build_facts(db_engine: Engine) -> None:
     composed = compute_facts_from(data, thresholds=THRESHOLDS, signals=signals)
     # then the labelled status from the stored label (none here), as build_facts does
     composed = apply_labelling(composed, read_label(db_engine, data.product_keys))
+    # and the literature review (issue 14; none stored here: the chapter says what is missing)
+    from cerflow.report.literature import apply_literature, read_literature
+
+    composed = apply_literature(composed, read_literature(db_engine, [("drug", "ATORVASTATIN")]))
     built = build_facts(db_engine, drug="atorvastatin", settings=Settings())
     one, two = composed.model_dump(mode="json"), built.model_dump(mode="json")
     one["meta"].pop("generated_at")

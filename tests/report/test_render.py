@@ -319,11 +319,12 @@ def test_missing_charts_become_a_no_data_note(tmp_path: Path) -> None:
         "No chart: there are no data for this analysis (Twelve-month forecast with intervals).",
         "No chart: there are no data for this analysis (Flagged months and change points).",
         "No chart: there are no data for this analysis (ROR and EBGM with intervals).",
+        "No chart: there are no data for this analysis (PRISMA 2020 flow diagram).",
     ]
     assert "GENERATED SAMPLE DATA" in tree.xpath("//section[@id='cover']")[0].text_content()
     document = docx.Document(str(out["docx"]))
     assert len(document.inline_shapes) == 2  # outcomes and top events
-    assert sum(p.text.startswith("No chart: there are no data") for p in document.paragraphs) == 5
+    assert sum(p.text.startswith("No chart: there are no data") for p in document.paragraphs) == 6
 
 
 def test_real_data_has_no_generated_banner(tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ queue of a search (the latest by default), records a decision (`--record ID --st
 --include|--exclude [--reason CODE] [--note TEXT]`; the decider is `--by`, default
 `cli:<os user>`) or asks the LLM for suggestions (`--suggest`), which a human then confirms
 (`--confirm SUGGESTION_ID`) or overrides. `export` writes the screening log as CSV.
+`appraise --record ID` stores a
+MEDDEV 2.7/1 rev 4 A6 appraisal of an included record, from a YAML/JSON file or from
+options (`--grades D1,A1,P1,R1,T1,O1,F1,S1,C1 --finding "Rhabdomyolysis:3/412:adults"`).
 """
 
 from __future__ import annotations
@@ -414,6 +417,101 @@ def export_command(
         raise fail(f"{out_file}: cannot write ({exc.strerror})", 1) from None
     rows = len(list(csv.reader(io.StringIO(text)))) - 1
     out().print(f"Search {sid}: {rows:,} decision rows written to {out_file}", markup=False)
+
+
+def _grades(text: str) -> dict[str, Any]:
+    """'D1,A1,P1,R1,T1,O1,F1,S1,C1' -> the suitability and contribution mappings."""
+    names = {
+        "D": ("suitability", "device"),
+        "A": ("suitability", "application"),
+        "P": ("suitability", "population"),
+        "R": ("suitability", "report"),
+        "T": ("contribution", "design"),
+        "O": ("contribution", "outcomes"),
+        "F": ("contribution", "follow_up"),
+        "S": ("contribution", "statistics"),
+        "C": ("contribution", "clinical_significance"),
+    }
+    out: dict[str, Any] = {"suitability": {}, "contribution": {}}
+    for grade in (g.strip().upper() for g in text.split(",") if g.strip()):
+        if grade[:1] not in names:
+            raise fail(
+                f"--grades: {grade!r} is not a MEDDEV A6 grade; give one of each of "
+                "D1-3, A1-3, P1-3, R1-3, T1-2, O1-2, F1-2, S1-2, C1-2",
+                2,
+            )
+        group, field = names[grade[0]]
+        out[group][field] = grade
+    return out
+
+
+def _finding(text: str) -> dict[str, Any]:
+    """'Rhabdomyolysis:3/412:adults' (frequency and population optional)."""
+    event, _, rest = text.partition(":")
+    freq, _, population = rest.partition(":")
+    item: dict[str, Any] = {"event": event, "population": population.strip()}
+    if freq.strip():
+        n, slash, total = freq.partition("/")
+        if not slash or not n.strip().isdigit() or not total.strip().isdigit():
+            raise fail(
+                f"--finding {text!r}: write the frequency as n/N, e.g. Rhabdomyolysis:3/412:adults",
+                2,
+            )
+        item["events"], item["patients"] = int(n), int(total)
+    return item
+
+
+@app.command("appraise")
+def appraise_command(
+    record: Annotated[int, typer.Option("--record", help="Record id (an included record).")],
+    file: Annotated[
+        Path | None, typer.Argument(help="Appraisal file (.yaml, .yml or .json).")
+    ] = None,
+    grades: Annotated[
+        str | None, typer.Option("--grades", help="E.g. D1,A1,P1,R1,T1,O1,F1,S1,C1.")
+    ] = None,
+    finding: Annotated[
+        list[str] | None,
+        typer.Option("--finding", help="event:n/N:population (repeatable)."),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Evaluator's note.")] = None,
+) -> None:
+    """Appraise an included record after MEDDEV 2.7/1 rev 4 A6 (a new, current appraisal)."""
+    from cerflow.literature import appraisal
+
+    if (file is None) == (grades is None):
+        raise fail("give either an appraisal FILE or --grades (and --finding), not both", 2)
+    where = str(file) if file is not None else "options"
+    if file is not None:
+        data = _read(file)
+    else:
+        data = _grades(grades or "")
+        data["findings"] = [_finding(f) for f in finding or []]
+    if note is not None and isinstance(data, dict):
+        data["note"] = note
+    engine = _engine()
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            row = appraisal.appraise(
+                session=session, record_id=record, data=data, user_id=None, where=where
+            )
+            summary = (row.id, row.weight, row.weight_class, len(row.findings))
+    except appraisal.AppraisalError as exc:
+        err.print(f"[red]error:[/red] {exc.where}", highlight=False)
+        for line in exc.problems:
+            err.print(f"  {line}", markup=False, highlight=False)
+        err.print("  nothing stored", markup=False)
+        raise typer.Exit(2) from None
+    except CerflowError as exc:
+        raise fail(f"{exc} (nothing stored)", 1) from None
+    finally:
+        engine.dispose()
+    aid, weight, weight_class, findings = summary
+    out().print(
+        f"record {record}: appraisal {aid} stored; weight {weight} ({weight_class}); "
+        f"{findings} safety finding(s)",
+        markup=False,
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -401,6 +401,11 @@ def demo_command(
                 )
         except CerflowError as exc:
             raise fail(exc) from None
+        # Issue 14: a SYNTHETIC literature set (protocol, search, screening, appraisal) for
+        # the device, so its CER shows the literature chapter and the PRISMA diagram.
+        from cerflow.sample.literature import load_demo_literature
+
+        load_demo_literature(engine, product_code=code)
         examples = write_examples(out / "examples")
         # The device report is rendered with the filled example inputs (a CER with a
         # sign-off chapter); the drug report without (public data only, honest title).

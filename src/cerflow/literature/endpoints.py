@@ -12,6 +12,11 @@ appends a human decision (analysts, approvers, admins; 422 naming the rule and t
 allowed reason codes, nothing stored); POST `suggestions` asks the LLM for title/abstract
 suggestions (analysts; 409 while off), which never count as decisions; GET
 `screening.csv` is the screening log (viewers).
+
+POST `/products/{ref}/literature/records/{item_id}/appraisals` stores a MEDDEV A6
+appraisal of an included record (analysts, approvers, admins; 422 naming each field, or
+why the record cannot be appraised, nothing stored); GET `/products/{ref}/literature/
+appraisals` lists the current appraisal of each record of the product's latest search.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from cerflow.api import API_PREFIX
 from cerflow.api.deps import AnalystUser, JobSubmitterDep, SessionDep, SettingsDep, ViewerUser
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, CONFLICT, NOT_FOUND
 from cerflow.errors import NotFoundError
-from cerflow.literature import screening, service
+from cerflow.literature import appraisal, screening, service
+from cerflow.literature.appraisal import AppraisalIn, AppraisalOut
 from cerflow.literature.models import LiteratureScreeningDecision, LiteratureScreeningSuggestion
 from cerflow.literature.schemas import SearchProtocol
 from cerflow.products.schemas import JobAccepted
@@ -389,3 +395,45 @@ def screening_csv(
             "Content-Disposition": (f'attachment; filename="screening-{name}-{search.id}.csv"')
         },
     )
+
+
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _record_of_product(session: SessionDep, ref: str, record_id: int) -> None:
+    """404 unless the record belongs to a search of this product."""
+    from cerflow.products.service import resolve
+
+    if appraisal.record_owner(session=session, record_id=record_id) != resolve(ref):
+        raise NotFoundError(f"no literature record {record_id} for {ref!r}")
+
+
+@router.post(
+    "/{ref}/literature/records/{item_id}/appraisals",
+    response_model=AppraisalOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **BODY_ERRORS},
+)
+def post_appraisal(
+    ref: ProductRef, item_id: RecordId, body: AppraisalIn, user: AnalystUser, session: SessionDep
+) -> AppraisalOut:
+    """Appraise an included record (a new row; the newest appraisal is the current one)."""
+    _record_of_product(session, ref, item_id)
+    row = appraisal.appraise(
+        session=session,
+        record_id=item_id,
+        data=body.model_dump(mode="json"),
+        user_id=user.user_id,
+        where=f"record {item_id}",
+    )
+    return appraisal.to_out(row)
+
+
+@router.get("/{ref}/literature/appraisals", response_model=list[AppraisalOut])
+def list_appraisals(ref: ProductRef, _user: ViewerUser, session: SessionDep) -> list[AppraisalOut]:
+    """The current appraisal of each record of the product's latest search."""
+    searches = service.list_searches(session=session, product_ref=ref)
+    if not searches:
+        return []
+    current = appraisal.current_appraisals(session=session, search_id=searches[0].id)
+    return [appraisal.to_out(current[rid]) for rid in sorted(current)]

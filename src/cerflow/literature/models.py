@@ -13,7 +13,8 @@
 - `literature_screening_suggestions`: LLM suggestions, kept apart from the decisions so a
   suggestion can never count as one; a human confirms it (a decision with
   `llm_suggested`) or overrides it.
-- `literature_appraisals`: designed for the appraisal step.
+- `literature_appraisals`: MEDDEV 2.7/1 rev 4 A6 appraisals of included records
+  (append-only; newest row wins), with the safety findings extracted from each.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ class LiteratureRecordRow(Base):
         ForeignKey("literature_records.id", ondelete="SET NULL")
     )
     duplicate_rule: Mapped[str | None] = mapped_column(String(16))  # pmid|pmcid|doi|title_year
+    # Citation details (volume, issue, pages) and, for ClinicalTrials.gov, the study's
+    # status, dates and posted adverse-event rows: what the report's references and trial
+    # table need from the source's own record (migration 0010).
+    details: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON, nullable=True)
 
 
 class LiteratureScreeningDecision(Base):
@@ -160,7 +165,10 @@ class LiteratureScreeningSuggestion(Base):
 
 
 class LiteratureAppraisal(Base):
-    """MEDDEV 2.7/1 rev 4 A6 appraisal of an included record (designed; not written yet)."""
+    """MEDDEV 2.7/1 rev 4 A6 appraisal of an included record (`literature.appraisal`).
+
+    Append-only: a new appraisal of the same record is a new row; the newest (max id) is
+    the current one."""
 
     __tablename__ = "literature_appraisals"
 
@@ -172,6 +180,8 @@ class LiteratureAppraisal(Base):
     contribution: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
     weight: Mapped[int | None] = mapped_column(Integer)
     findings: Mapped[list[Any]] = mapped_column(PortableJSON)  # event, frequency, population
+    weight_class: Mapped[str | None] = mapped_column(String(16))  # high | moderate | low
+    note: Mapped[str | None] = mapped_column(Text)
     appraised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     appraised_by_email: Mapped[str] = mapped_column(String(320))
     appraised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

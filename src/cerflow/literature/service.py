@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from cerflow.auth.models import User
 from cerflow.literature import screening
 from cerflow.literature.dedup import deduplicate
+from cerflow.literature.details import record_details
 from cerflow.literature.models import LiteratureProtocol, LiteratureRecordRow, LiteratureSearch
 from cerflow.literature.schemas import SearchProtocol, parse_protocol
 from cerflow.products.service import resolve
@@ -184,6 +185,7 @@ def run_search(
                 authors=list(rec.authors),
                 journal=rec.journal,
                 year=rec.year,
+                details=record_details(rec),
             )
         )
     session.add_all(rows)

@@ -578,6 +578,8 @@ class Facts(_Model):
     # Issue 12 (versions): changes since the previous version; None for a first version.
     changes: ChangesFacts | None = None
     meddra: MeddraFacts | None = None  # issue 11 item 8 (None: not computed, e.g. devices)
+    # Issue 14: the literature review (protocol, search, PRISMA, appraisal, trials).
+    literature: LiteratureFacts | None = None
 
     def to_json(self) -> str:
         """Canonical serialization: the SHA-256 in every document footer is over these bytes."""
@@ -705,6 +707,138 @@ class ChangesFacts(_Model):
     changed_text: list[str] = Field(default_factory=list)  # "4.2 Title" of changed sections
     changed_inputs: list[str] = Field(default_factory=list)
     history: list[VersionHistoryEntry] = Field(default_factory=list)  # oldest first
+
+
+# --- issue 14 (literature review): appended here so parallel work merges cleanly --------
+
+
+class LitCriterionFacts(_Model):
+    code: str
+    text: str
+
+
+class LitQueryFacts(_Model):
+    database: str
+    query: str
+
+
+class LitProtocolFacts(_Model):
+    version: int
+    created_at: dt.datetime
+    created_by: str
+    population: str = ""
+    intervention: str = ""
+    comparator: str = ""
+    outcomes: str = ""
+    queries: list[LitQueryFacts] = Field(default_factory=list)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    inclusion: list[LitCriterionFacts] = Field(default_factory=list)
+    exclusion: list[LitCriterionFacts] = Field(default_factory=list)
+
+
+class LitDatabaseFacts(_Model):
+    database: str
+    query: str
+    matched: int  # what the database said matches
+    identified: int  # records fetched and stored (PRISMA "identified")
+    capped: bool = False
+    note: str = ""
+
+
+class LitReasonFacts(_Model):
+    code: str
+    text: str
+    count: int
+
+
+class PrismaFacts(_Model):
+    identified: int
+    duplicates_removed: int
+    unique: int
+    awaiting_screening: int
+    screened: int
+    excluded_title_abstract: int
+    excluded_title_abstract_reasons: list[LitReasonFacts] = Field(default_factory=list)
+    sought_full_text: int
+    awaiting_full_text: int
+    full_text_assessed: int
+    excluded_full_text: int
+    excluded_full_text_reasons: list[LitReasonFacts] = Field(default_factory=list)
+    included: int
+    inconsistent: int = 0
+
+
+class LitSearchFacts(_Model):
+    search_id: int
+    protocol_version: int
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    run_by: str
+    databases: list[LitDatabaseFacts] = Field(default_factory=list)
+    duplicates_by_rule: dict[str, int] = Field(default_factory=dict)
+    synthetic: bool = False  # the demo's generated literature set
+
+
+class LitFindingFacts(_Model):
+    ref: int  # reference number
+    event: str
+    events: int | None = None
+    patients: int | None = None
+    percent: float | None = None  # events / patients, 1 decimal
+    population: str = ""
+    sdr: bool = False  # the event is also a post-market SDR of the product
+
+
+class LitAppraisalFacts(_Model):
+    ref: int
+    record_id: int
+    short: str  # "Smith 2021"
+    grades: list[str]  # D1 A1 P1 R1 T1 O1 F1 S1 C1
+    weight: int
+    weight_class: str
+    appraised_by: str
+    appraised_at: dt.date
+
+
+class LitTrialEventFacts(_Model):
+    term: str
+    group: str
+    serious: bool
+    affected: int | None = None
+    at_risk: int | None = None
+
+
+class LitTrialFacts(_Model):
+    ref: int
+    nct_id: str
+    title: str
+    status: str
+    phase: str = ""
+    enrollment: int | None = None
+    completion_date: str | None = None
+    adverse_events: list[LitTrialEventFacts] = Field(default_factory=list)
+
+
+class LiteratureFacts(_Model):
+    """The product's literature review as the report states it (every count is here)."""
+
+    missing: list[str] = Field(default_factory=list)  # what is missing, as input required
+    protocol: LitProtocolFacts | None = None
+    search: LitSearchFacts | None = None
+    prisma: PrismaFacts | None = None
+    appraisals: list[LitAppraisalFacts] = Field(default_factory=list)
+    not_appraised: int = 0  # included records without an appraisal
+    findings: list[LitFindingFacts] = Field(default_factory=list)
+    sdr_in_literature: list[str] = Field(default_factory=list)
+    sdr_not_in_literature: list[str] = Field(default_factory=list)
+    trials: list[LitTrialFacts] = Field(default_factory=list)
+    trials_registered: int = 0
+    trials_completed: int = 0
+    trials_with_results: int = 0
+    references: list[str] = Field(default_factory=list)  # Vancouver, numbered by position
+    method: str = ""  # the appraisal method as stated (grades, weights, thresholds)
+    standards: list[str] = Field(default_factory=list)  # MEDDEV A6, PRISMA 2020 references
 
 
 Facts.model_rebuild()  # `changes` refers to ChangesFacts, defined after Facts

@@ -42,6 +42,7 @@ CHAPTERS = (
     "03_methods.j2",
     "04_post_market.j2",
     "05_analysis.j2",
+    "06a_literature.j2",  # issue 14: literature review (chapter 6)
     "06_limitations.j2",
     "07_conclusions.j2",
     "07b_sign_off.j2",

@@ -43,6 +43,7 @@ CHART_IDS = (
     "signal_forest",
     "outcomes",
     "recalls_timeline",
+    "prisma_flow",
 )
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common form of
@@ -678,6 +679,106 @@ def _recalls_timeline(facts: Facts) -> Figure | None:
     return fig
 
 
+def _box(
+    ax: Any, x: float, y: float, w: float, h: float, text: str, *, fill: str, pad: float
+) -> None:
+    """A PRISMA box: (x, y) is its top-left corner (x in 0-100, y in inches down)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, y - h),
+            w,
+            h,
+            boxstyle="square,pad=0",
+            facecolor=fill,
+            edgecolor="black",
+            linewidth=0.8,
+        )
+    )
+    ax.text(x + 1.2, y - pad, text, va="top", ha="left", fontsize=6.8, linespacing=1.35)
+
+
+def _arrow(ax: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 0.8, "shrinkA": 0, "shrinkB": 0},
+    )
+
+
+def _reason_lines(reasons: list[Any], width: int = 34) -> list[str]:
+    """One line per reason; a long reason text is shortened, its count never."""
+    return [
+        f"  {r.code} {textwrap.shorten(r.text, width=width, placeholder='...')}: {r.count:,}"
+        for r in reasons
+    ]
+
+
+def _prisma_flow(facts: Facts) -> Figure | None:
+    """The PRISMA 2020 flow diagram (databases only): boxes and arrows, counts from facts."""
+    lit = facts.literature
+    if lit is None or lit.prisma is None or lit.search is None:
+        return None
+    x, search = lit.prisma, lit.search
+    per_db = [
+        f"  {d.database}: {d.identified:,}" + (" (capped)" if d.capped else "")
+        for d in search.databases
+    ]
+    screened = [f"Records screened (n = {x.screened:,})"]
+    if x.awaiting_screening:
+        screened.append(f"  awaiting screening: {x.awaiting_screening:,}")
+    rows: list[tuple[str, list[str], list[str] | None]] = [
+        ("Identification", [f"Records identified (n = {x.identified:,}):", *per_db],
+         ["Records removed before screening:", f"  duplicates (n = {x.duplicates_removed:,})"]),
+        ("Screening", screened,
+         [f"Records excluded (n = {x.excluded_title_abstract:,}):",
+          *_reason_lines(x.excluded_title_abstract_reasons)]),
+        ("Screening", [f"Reports sought for retrieval (n = {x.sought_full_text:,})"],
+         [f"Reports awaiting full-text decision (n = {x.awaiting_full_text:,})"]),
+        ("Screening", [f"Reports assessed for eligibility (n = {x.full_text_assessed:,})"],
+         [f"Reports excluded (n = {x.excluded_full_text:,}):",
+          *_reason_lines(x.excluded_full_text_reasons)]),
+        ("Included", [f"Studies included in review (n = {x.included:,})"], None),
+    ]  # fmt: skip
+    line, pad, gap = 0.135, 0.09, 0.26  # inches
+    heights = [max(len(left), len(right or [])) * line + 2 * pad for _, left, right in rows]
+    total = sum(heights) + gap * (len(rows) - 1)
+    fig = _new_figure(facts, height=total + 1.2)
+    when = search.finished_at.date().isoformat()
+    note = (
+        f"Source: literature search {search.search_id} "
+        f"({', '.join(d.database for d in search.databases)}), {when}; "
+        f"report {facts.meta.report_id}."
+    )
+    if search.synthetic:
+        note += " SYNTHETIC literature set (demo)."
+    fig.supxlabel(note, fontsize=6.5, color="#444444", ha="left", x=0.01)
+    ax = fig.add_subplot()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(-total - 0.05, 0.05)
+    ax.axis("off")
+    ax.set_title(f"PRISMA 2020 flow diagram (search {search.search_id})")
+    main, side = OKABE_ITO["sky"] + "33", "#f2f2f2"
+    lx, lw, rx, rw = 4.0, 48.0, 58.0, 41.0
+    top = 0.0
+    stages: dict[str, list[float]] = {}
+    for i, ((stage, left, right), h) in enumerate(zip(rows, heights, strict=True)):
+        _box(ax, lx, top, lw, h, "\n".join(left), fill=main, pad=pad)
+        if right is not None:
+            _box(ax, rx, top, rw, h, "\n".join(right), fill=side, pad=pad)
+            _arrow(ax, (lx + lw, top - h / 2), (rx, top - h / 2))
+        if i + 1 < len(rows):
+            _arrow(ax, (lx + lw / 2, top - h), (lx + lw / 2, top - h - gap))
+        stages.setdefault(stage, []).extend([top, top - h])
+        top -= h + gap
+    for stage, ys in stages.items():
+        ax.text(2.0, (max(ys) + min(ys)) / 2, stage, rotation=90, va="center", ha="center",
+                fontsize=7, fontweight="bold")  # fmt: skip
+    return fig
+
+
 _DRAWERS: dict[str, Callable[[Facts], Figure | None]] = {
     "monthly_counts": _monthly_counts,
     "forecast": _forecast,
@@ -686,6 +787,7 @@ _DRAWERS: dict[str, Callable[[Facts], Figure | None]] = {
     "signal_forest": _signal_forest,
     "outcomes": _outcomes,
     "recalls_timeline": _recalls_timeline,
+    "prisma_flow": _prisma_flow,
 }
 
 

@@ -259,7 +259,11 @@ def build_facts(
     # Issue 13: the safety physician's newest decision on each signal (signal review page).
     from cerflow.report.signal_reviews import apply_reviews, read_reviews, review_keys
 
-    return apply_reviews(facts, read_reviews(engine, review_keys(drug, device_codes)))
+    facts = apply_reviews(facts, read_reviews(engine, review_keys(drug, device_codes)))
+    # Issue 14: the literature review of the product (protocol, search, PRISMA, appraisal).
+    from cerflow.report.literature import apply_literature, read_literature
+
+    return apply_literature(facts, read_literature(engine, review_keys(drug, device_codes)))
 
 
 def _meddra(
