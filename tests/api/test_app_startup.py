@@ -1,7 +1,7 @@
 """The API process imports what serving requests needs and no more.
 
 Readiness time is measured in benchmarks/startup.py; this guards the architecture behind
-it: Celery (and kombu, yaml), Alembic and the numeric stack load with the first job, the
+it: Celery (and kombu, yaml), Alembic, Polars and the numeric stack load with the first job, the
 first readiness probe or the first trend, never with the process."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 NOT_AT_START = (
     "celery", "kombu", "alembic", "numpy", "scipy", "statsmodels", "matplotlib",
-    "weasyprint", "docx", "typer",
+    "weasyprint", "docx", "typer", "polars",
 )  # fmt: skip
 
 
