@@ -292,6 +292,23 @@ def run_load(
     return run_asyncio(base, path, token, users, duration, rate)
 
 
+def worker_rss_mb(parent_pid: int) -> list[float]:
+    """Resident memory (MiB) of each uvicorn worker process under `parent_pid` (Linux /proc).
+
+    With `--workers N` uvicorn's parent only supervises; the workers are its children."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue  # the process ended while we looked
+        if fields.get("PPid", "").strip() == str(parent_pid) and "VmRSS" in fields:
+            found.append(round(int(fields["VmRSS"].split()[0]) / 1024, 1))
+    return sorted(found)
+
+
 def saturation(
     workdir: Path, base: str, path: str, token: str, duration: int, rates: list[int]
 ) -> dict[str, Any]:
@@ -311,6 +328,8 @@ def saturation(
             break
     return {
         "max_rps_with_p95_under_100ms": best["throughput_rps"] if best else 0.0,
+        # False when every step passed: the ceiling is above the top step, not measured.
+        "saturated": bool(steps) and best is not steps[-1],
         "steps": steps,
     }
 
@@ -320,7 +339,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="leave a core for locust")
     parser.add_argument("--duration", type=int, default=25, help="seconds per load level")
     parser.add_argument("--users", default="100,500,1000")
-    parser.add_argument("--rates", default="25,50,100,150,200,300,400,600,800,1000,1300,1600,2000")
+    parser.add_argument(
+        "--rates",
+        default="25,50,100,150,200,300,400,600,800,1000,1300,1600,2000,2500,3000,4000,5000,6000",
+        help="offered rates of the step search, up to where the bare endpoint saturates",
+    )
     parser.add_argument("--scenarios", default="cached_product_read,report_listing,bare_fastapi")
     parser.add_argument(
         "--generator",
@@ -422,6 +445,7 @@ def main() -> None:
         warm = httpx.get(api + PRODUCT_PATH, headers={"Authorization": f"Bearer {token}"})
         assert warm.status_code == 200, warm.text
         load_before = os.getloadavg()
+        rss_idle = worker_rss_mb(procs[0].pid)
 
         wanted = set(args.scenarios.split(","))
         results: dict[str, Any] = {}
@@ -442,6 +466,18 @@ def main() -> None:
                 results[name]["saturation"] = saturation(
                     workdir, base, path, token, max(10, args.duration // 2), rates
                 )
+        rss_after = worker_rss_mb(procs[0].pid)
+        ceilings = {
+            name: results[name]["saturation"]["max_rps_with_p95_under_100ms"]
+            for name in ("cached_product_read", "bare_fastapi")
+            if "saturation" in results.get(name, {})
+        }
+        if len(ceilings) == 2:
+            ceilings["bare_saturated"] = results["bare_fastapi"]["saturation"]["saturated"]
+            ceilings["cached_over_bare"] = round(
+                ceilings["cached_product_read"] / max(ceilings["bare_fastapi"], 1e-9), 3
+            )
+            ceilings["goal_cached_at_least_90pct_of_bare"] = ceilings["cached_over_bare"] >= 0.9
         product_levels = results.get("cached_product_read", {}).get("levels", [])
         goal = next((lv for lv in product_levels if lv["users"] == 1000), None)
         try:  # the server may still be draining the overload of the last scenario
@@ -463,6 +499,12 @@ def main() -> None:
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                     "user_pause_s": 1.0,
+                    "ceilings_rps": ceilings,
+                    "api_worker_rss_mb": {
+                        "idle_after_warm_up": rss_idle,
+                        "after_load": rss_after,
+                        "goal_under_200": bool(rss_after) and max(rss_after) < 200,
+                    },
                     "results": results,
                     "goal_p95_under_100ms_at_1000_users": (
                         bool(goal and goal["p95_ms"] < P95_GOAL_MS and goal["errors"] == 0)

@@ -24,7 +24,6 @@ from sqlalchemy import text
 
 from cerflow.api.deps import StateDep
 from cerflow.observability.metrics import render_latest
-from cerflow.store import migrate
 
 router = APIRouter(tags=["health"])
 
@@ -61,6 +60,8 @@ def ready(state: StateDep) -> JSONResponse:
     try:
         with state.session_factory() as session:
             session.execute(text("SELECT 1"))
+            from cerflow.store import migrate  # Alembic: only when readiness is asked
+
             schema = migrate.schema_state(session.connection())
     except Exception:
         database = "unavailable"

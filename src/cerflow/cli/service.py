@@ -16,7 +16,6 @@ from cerflow.auth import service as auth_service
 from cerflow.auth.models import Role, User
 from cerflow.config import get_settings
 from cerflow.db import make_engine, make_session_factory
-from cerflow.store import migrate
 from cerflow.unit_of_work import unit_of_work
 
 console = Console()
@@ -37,6 +36,8 @@ def serve(
     settings = get_settings()
     trusted_proxies = ",".join(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
     if migrate_first:
+        from cerflow.store import migrate  # Alembic only when it runs: --no-migrate starts faster
+
         engine = make_engine(settings=settings)
         migrate.upgrade(engine)  # advisory-locked on PostgreSQL: replicas take turns
         engine.dispose()

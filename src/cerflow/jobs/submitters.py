@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Settings
 from cerflow.db import make_engine, make_session_factory
 from cerflow.jobs import service as jobs
-from cerflow.jobs.celery_app import make_celery
 from cerflow.jobs.interface import JobHandle, JobSubmitter
 from cerflow.jobs.models import Job
-from cerflow.jobs.registry import PIPELINES
 from cerflow.jobs.routing import RUN_TASK, TaskSender, send_job
-from cerflow.jobs.runner import execute
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +61,9 @@ class CelerySubmitter:
     def app(self) -> Celery:
         """A producer for these settings: it sends by task name and holds no task code."""
         if self._app is None:
+            # Celery (and kombu, yaml) load with the first job, not with the API process.
+            from cerflow.jobs.celery_app import make_celery
+
             self._app = make_celery(self.settings)
         return self._app
 
@@ -123,6 +125,11 @@ class InProcessSubmitter:
         return self._factory
 
     def _run(self, job_id: str) -> None:
+        # The task implementations (report rendering, statistics) load with the first job:
+        # an API process that never runs one never pays for them.
+        from cerflow.jobs.registry import PIPELINES
+        from cerflow.jobs.runner import execute
+
         try:
             outcome = execute(
                 job_id,

@@ -22,10 +22,9 @@ clock-only rule.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from celery import Task
 from sqlalchemy.orm import Session, sessionmaker
 
 from cerflow.config import Settings
@@ -43,6 +42,9 @@ from cerflow.jobs.routing import (
 )
 from cerflow.jobs.runtime import runtime
 from cerflow.unit_of_work import unit_of_work
+
+if TYPE_CHECKING:
+    from celery import Task  # the API runs the sweeper without loading Celery
 
 log = structlog.get_logger(__name__)
 

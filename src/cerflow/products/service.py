@@ -28,7 +28,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from cerflow.analysis.trends import mann_kendall
 from cerflow.config import Settings
 from cerflow.errors import ConflictError, NotFoundError
 from cerflow.products import schemas
@@ -195,6 +194,8 @@ def detail(
         if counts_by_month
         else []
     )
+    from cerflow.analysis.trends import mann_kendall  # numpy/polars: not at API start-up
+
     mk = mann_kendall([float(mc.count) for mc in monthly])
     trend = schemas.Trend(
         months=len(monthly),

@@ -25,9 +25,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import polars as pl
 from sqlalchemy import Connection, Select, and_, case, func, select
 
 from cerflow.store.keys import device_code, drug_key
@@ -41,30 +40,51 @@ from cerflow.store.models import (
     SourceSnapshot,
 )
 
+if TYPE_CHECKING:
+    import polars as pl  # imported where frames are built: the API imports this module
+
 Kind = Literal["drug", "device"]
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 DRUG_ROLES = ("suspect", "interacting")
 
-REPORT_FRAME_COLUMNS: dict[str, Any] = {
-    "report_id": pl.Int64(),
-    "source": pl.Utf8(),
-    "kind": pl.Utf8(),
-    "received_date": pl.Date(),
-    "received_precision": pl.Utf8(),
-    "serious": pl.Boolean(),
-    "death": pl.Boolean(),
-    "life_threatening": pl.Boolean(),
-    "hospitalization": pl.Boolean(),
-    "disability": pl.Boolean(),
-    "congenital_anomaly": pl.Boolean(),
-    "required_intervention": pl.Boolean(),
-    "other_serious": pl.Boolean(),
-    "event_type": pl.Utf8(),
-    "country": pl.Utf8(),
-    "sex": pl.Utf8(),
-    "age_years": pl.Float64(),
-    "snapshot_id": pl.Int64(),
-}
+
+def report_frame_columns() -> dict[str, Any]:
+    """The columns and dtypes of `product_reports` (also `REPORT_FRAME_COLUMNS`): built on
+    first use, so importing this module does not import Polars (the API process reads
+    products through it and never builds a frame at start-up)."""
+    import polars as pl
+
+    return {
+        "report_id": pl.Int64(),
+        "source": pl.Utf8(),
+        "kind": pl.Utf8(),
+        "received_date": pl.Date(),
+        "received_precision": pl.Utf8(),
+        "serious": pl.Boolean(),
+        "death": pl.Boolean(),
+        "life_threatening": pl.Boolean(),
+        "hospitalization": pl.Boolean(),
+        "disability": pl.Boolean(),
+        "congenital_anomaly": pl.Boolean(),
+        "required_intervention": pl.Boolean(),
+        "other_serious": pl.Boolean(),
+        "event_type": pl.Utf8(),
+        "country": pl.Utf8(),
+        "sex": pl.Utf8(),
+        "age_years": pl.Float64(),
+        "snapshot_id": pl.Int64(),
+    }
+
+
+if TYPE_CHECKING:
+    REPORT_FRAME_COLUMNS: dict[str, Any]
+else:
+
+    def __getattr__(name: str) -> Any:
+        # The historical constant, for its importers and tests; built on first use.
+        if name == "REPORT_FRAME_COLUMNS":
+            return report_frame_columns()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +151,8 @@ def product_report_ids(sel: ProductSelector) -> Select[Any]:
 
 
 def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    import polars as pl
+
     if not rows:
         return pl.DataFrame(schema=schema)
     if type(rows[0]) is tuple:  # plain DB-API rows: Polars reads them natively, fastest
@@ -166,15 +188,18 @@ def _fetch_raw(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[A
 
 def product_reports(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
     """One row per report of the product (columns: `REPORT_FRAME_COLUMNS`)."""
-    cols = [getattr(Report, "id" if c == "report_id" else c) for c in REPORT_FRAME_COLUMNS]
+    columns = report_frame_columns()
+    cols = [getattr(Report, "id" if c == "report_id" else c) for c in columns]
     stmt = select(*cols).where(Report.id.in_(product_report_ids(sel))).order_by(Report.id)
     if conn.dialect.name == "postgresql":  # psycopg already returns date/bool/float values
-        return _frame(_fetch_raw(conn, stmt), REPORT_FRAME_COLUMNS)
-    return _frame(conn.execute(stmt).all(), REPORT_FRAME_COLUMNS)  # SQLite: text dates
+        return _frame(_fetch_raw(conn, stmt), columns)
+    return _frame(conn.execute(stmt).all(), columns)  # SQLite: text dates
 
 
 def product_events(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
     """(report_id, term, term_raw, term_type) of the product's reports."""
+    import polars as pl
+
     stmt = select(
         ReportEvent.report_id, ReportEvent.term, ReportEvent.term_raw, ReportEvent.term_type
     ).where(ReportEvent.report_id.in_(product_report_ids(sel)))
@@ -189,6 +214,8 @@ def product_events(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
 
 def product_rows(conn: Connection, sel: ProductSelector) -> pl.DataFrame:
     """The product rows themselves: names, brands, manufacturers, codes as reported."""
+    import polars as pl
+
     stmt = (
         select(
             ReportProduct.report_id,
@@ -224,6 +251,8 @@ def all_products(
 ) -> pl.DataFrame:
     """Whole-store (report_id, product) of one kind, distinct: drug keys (suspect or
     interacting role) or device product codes -- the background of all-pairs signals."""
+    import polars as pl
+
     label: Any
     if kind == "drug":
         label = ReportProduct.product_key
@@ -251,6 +280,8 @@ def all_events(
     until: dt.date | None = None,
 ) -> pl.DataFrame:
     """Whole-store (report_id, event) of one kind, distinct."""
+    import polars as pl
+
     stmt = (
         select(ReportEvent.report_id, ReportEvent.term)
         .join(Report, Report.id == ReportEvent.report_id)
@@ -423,6 +454,8 @@ def device_manufacturer_products(conn: Connection, codes: Sequence[str]) -> pl.D
     """(report_id, product) for device reports with one of `codes`, the product being the
     manufacturer (else the brand, else ``unknown``): the peer set of a device is the other
     manufacturers of the same product code."""
+    import polars as pl
+
     label = func.coalesce(
         func.upper(ReportProduct.manufacturer), func.upper(ReportProduct.brand_name), "UNKNOWN"
     )
@@ -436,6 +469,8 @@ def device_manufacturer_products(conn: Connection, codes: Sequence[str]) -> pl.D
 
 def events_for_reports(conn: Connection, report_ids: Select[Any]) -> pl.DataFrame:
     """(report_id, event) for the reports selected by `report_ids` (a SELECT of ids)."""
+    import polars as pl
+
     stmt = (
         select(ReportEvent.report_id, ReportEvent.term.label("event"))
         .where(ReportEvent.report_id.in_(report_ids))
