@@ -31,15 +31,21 @@ import threading
 import time
 import uuid
 import zipfile
+from array import array
+from collections.abc import MutableSequence, Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import psutil
 from sqlalchemy import text
 
 from cerflow.db import make_engine
+from cerflow.etl import load_reports as load_reports_module
 from cerflow.etl.faers import faers_reports
 from cerflow.etl.faers_columnar import load_quarter, read_faers_frames
+from cerflow.etl.load_common import EVENT_COLUMNS, PRODUCT_COLUMNS, REPORT_COLUMNS
+from cerflow.etl.load_reports import _insert as _copy_into
 from cerflow.etl.load_reports import load_reports
 from cerflow.sources.faers_ascii import FaersQuarter
 from cerflow.store import migrate
@@ -111,11 +117,29 @@ COUNTRIES = ("US", "US", "US", "GB", "DE", "FR", "JP", "CA", "BR", "IT")
 OUTCOMES = ("OT", "OT", "HO", "HO", "DE", "LT", "DS", "RI", "CA")
 
 
-def generate(path: Path, reports: int, seed: int = 20170402) -> dict[str, int]:
-    """Write a quarterly zip; rows grouped per case in primaryid order like FDA's files."""
+def generate(
+    path: Path,
+    reports: int,
+    seed: int = 20170402,
+    *,
+    quarter: str = "24Q1",
+    first_caseid: int = 10_000_000,
+    followups: Sequence[int] = (),
+    followup_version: int = 2,
+    deleted: Sequence[int] = (),
+    new_cases: MutableSequence[int] | None = None,
+) -> dict[str, int]:
+    """Write a quarterly zip; rows grouped per case in primaryid order like FDA's files.
+
+    History mode (`run_history`): `followups` are earlier quarters' caseids re-reported here
+    at `followup_version` (FAERS follow-ups: a new primaryid, a higher caseversion),
+    `deleted` goes to the quarter's deleted-cases member, the new caseids start after
+    `first_caseid` and are appended to `new_cases`. `reports` counts every DEMO row.
+    """
     rng = random.Random(seed)
     counts = dict.fromkeys(("demo", "drug", "reac", "outc", "rpsr", "ther", "indi"), 0)
-    plain = path.parent / "plain"
+    counts["last_caseid"] = first_caseid
+    plain = path.parent / f"plain-{quarter}"
     plain.mkdir(exist_ok=True)
     handles: dict[str, Any] = {}
     headers = {
@@ -128,7 +152,7 @@ def generate(path: Path, reports: int, seed: int = 20170402) -> dict[str, int]:
         "indi": "primaryid$caseid$indi_drug_seq$indi_pt",
     }
     for table in headers:
-        handles[table] = (plain / f"{table.upper()}24Q1.txt").open("wb")
+        handles[table] = (plain / f"{table.upper()}{quarter}.txt").open("wb")
     buffers: dict[str, list[str]] = {t: [h] for t, h in headers.items()}
 
     def flush(force: bool = False) -> None:
@@ -137,67 +161,77 @@ def generate(path: Path, reports: int, seed: int = 20170402) -> dict[str, int]:
                 handles[table].write(("\n".join(lines) + "\n").encode("latin-1"))
                 lines.clear()
 
-    caseid = 10_000_000
+    def case(caseid: int, version: int, pid: int) -> None:
+        ids = f"{pid}${caseid}"
+        year = rng.choice(("2023", "2022", "2021"))
+        event_dt = rng.choice(
+            (
+                year,
+                f"{year}0{rng.randint(1, 9)}",
+                f"{year}0{rng.randint(1, 9)}1{rng.randint(0, 9)}",
+                "",
+            )
+        )
+        age = rng.choice(("", str(rng.randint(1, 95)), str(rng.randint(1, 95))))
+        buffers["demo"].append(
+            f"{ids}${version}${'I' if version == 1 else 'F'}${event_dt}$20240105$"
+            f"{year}0315$2024011{rng.randint(0, 9)}$EXP$$US-MFR-{pid}$MFR INC$$"
+            f"{age}${'YR' if age else ''}$$"
+            f"{rng.choice(('F', 'M', '', 'UNK'))}$Y$$$20240110$$"
+            f"{rng.choice(('MD', 'CN', 'HP', 'PH', 'OT'))}${rng.choice(COUNTRIES)}$"
+            f"{rng.choice(COUNTRIES)}"
+        )
+        n_drugs = max(1, min(30, int(rng.expovariate(1 / 4.0)) + 1))
+        for seq in range(1, n_drugs + 1):
+            ing = rng.choice(INGREDIENTS)
+            name = ing + rng.choice(SALTS) + rng.choice(FORMS)
+            role = "PS" if seq == 1 else rng.choice(("SS", "C", "C", "C", "I"))
+            buffers["drug"].append(
+                f"{ids}${seq}${role}${name}${ing}$1$Oral$10 MG, QD$$$U$U$$$0{seq}$10$MG$TABLET$QD"
+            )
+            if rng.random() < 0.5:
+                buffers["ther"].append(f"{ids}${seq}${year}0101$$$$")
+                counts["ther"] += 1
+            if rng.random() < 0.6:
+                buffers["indi"].append(f"{ids}${seq}$Product used for unknown indication")
+                counts["indi"] += 1
+        counts["drug"] += n_drugs
+        n_reac = max(1, min(25, int(rng.expovariate(1 / 2.6)) + 1))
+        for pt in rng.sample(PTS[:300] if rng.random() < 0.7 else PTS, n_reac):
+            buffers["reac"].append(f"{ids}${pt}$")
+        counts["reac"] += n_reac
+        if rng.random() < 0.6:
+            for code in sorted(set(rng.choices(OUTCOMES, k=rng.randint(1, 2)))):
+                buffers["outc"].append(f"{ids}${code}")
+                counts["outc"] += 1
+        if rng.random() < 0.1:
+            buffers["rpsr"].append(f"{ids}$HP")
+            counts["rpsr"] += 1
+        counts["demo"] += 1
+
     written = 0
+    for caseid in sorted(followups)[:reports]:  # primaryids of follow-ups: caseid*100+version
+        case(caseid, followup_version, caseid * 100 + followup_version)
+        written += 1
+        flush()
+    caseid = first_caseid
     while written < reports:
         caseid += rng.randint(1, 3)
+        if new_cases is not None:
+            new_cases.append(caseid)
         versions = 2 if rng.random() < 0.02 else 1
         for version in range(1, versions + 1):
             if written >= reports:
                 break
             written += 1
-            pid = caseid * 10 + version
-            ids = f"{pid}${caseid}"
-            year = rng.choice(("2023", "2022", "2021"))
-            event_dt = rng.choice(
-                (
-                    year,
-                    f"{year}0{rng.randint(1, 9)}",
-                    f"{year}0{rng.randint(1, 9)}1{rng.randint(0, 9)}",
-                    "",
-                )
-            )
-            age = rng.choice(("", str(rng.randint(1, 95)), str(rng.randint(1, 95))))
-            buffers["demo"].append(
-                f"{ids}${version}${'I' if version == 1 else 'F'}${event_dt}$20240105$"
-                f"{year}0315$2024011{rng.randint(0, 9)}$EXP$$US-MFR-{pid}$MFR INC$$"
-                f"{age}${'YR' if age else ''}$$"
-                f"{rng.choice(('F', 'M', '', 'UNK'))}$Y$$$20240110$$"
-                f"{rng.choice(('MD', 'CN', 'HP', 'PH', 'OT'))}${rng.choice(COUNTRIES)}$"
-                f"{rng.choice(COUNTRIES)}"
-            )
-            n_drugs = max(1, min(30, int(rng.expovariate(1 / 4.0)) + 1))
-            for seq in range(1, n_drugs + 1):
-                ing = rng.choice(INGREDIENTS)
-                name = ing + rng.choice(SALTS) + rng.choice(FORMS)
-                role = "PS" if seq == 1 else rng.choice(("SS", "C", "C", "C", "I"))
-                buffers["drug"].append(
-                    f"{ids}${seq}${role}${name}${ing}$1$Oral$10 MG, QD$$$U$U$$$0{seq}$10$MG$"
-                    "TABLET$QD"
-                )
-                if rng.random() < 0.5:
-                    buffers["ther"].append(f"{ids}${seq}${year}0101$$$$")
-                    counts["ther"] += 1
-                if rng.random() < 0.6:
-                    buffers["indi"].append(f"{ids}${seq}$Product used for unknown indication")
-                    counts["indi"] += 1
-            counts["drug"] += n_drugs
-            n_reac = max(1, min(25, int(rng.expovariate(1 / 2.6)) + 1))
-            for pt in rng.sample(PTS[:300] if rng.random() < 0.7 else PTS, n_reac):
-                buffers["reac"].append(f"{ids}${pt}$")
-            counts["reac"] += n_reac
-            if rng.random() < 0.6:
-                for code in sorted(set(rng.choices(OUTCOMES, k=rng.randint(1, 2)))):
-                    buffers["outc"].append(f"{ids}${code}")
-                    counts["outc"] += 1
-            if rng.random() < 0.1:
-                buffers["rpsr"].append(f"{ids}$HP")
-                counts["rpsr"] += 1
-            counts["demo"] += 1
+            case(caseid, version, caseid * 10 + version)
         flush()
+    counts["last_caseid"] = caseid
     flush(force=True)
     for handle in handles.values():
         handle.close()
+    if deleted:
+        (plain / f"DELETED{quarter}.txt").write_text("".join(f"{c}\n" for c in sorted(deleted)))
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for member in sorted(plain.iterdir()):
             zf.write(member, f"ascii/{member.name}")
@@ -333,10 +367,18 @@ def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) ->
             "reimport": again.as_dict(),
         }
     counts = _stored_counts(engine)
+    floor: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        frames = read_faers_frames(zip_path)
+        floor = {
+            "floor_bare_copy_s": _bare_copy_s(engine, frames),
+            "size_on_disk": _db_sizes(engine),
+        }
     engine.dispose()
     return {
         "import_s": round(seconds, 2),
         "stages": stages,
+        **floor,
         "import_client_cpu_s": round(cpu, 2),
         "reports_per_s": round(stats.inserted / seconds),
         "input_rows_per_s": round(rows / seconds),
@@ -344,6 +386,168 @@ def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) ->
         "load": stats.as_dict(),
         "stored": counts,
         **extra,
+    }
+
+
+def _bare_copy_s(engine: Any, frames: Any) -> float:
+    """The hardware floor: the same rows COPYed (same CSV path) into bare copies of the three
+    tables (no index, no constraint but NOT NULL), in one transaction, then dropped."""
+    rep = frames.reports.rename({"report_row": "id"}).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("snapshot_id")
+    )
+    prod = frames.products.rename({"report_row": "report_id"}).with_row_index("id")
+    ev = frames.events.rename({"report_row": "report_id"}).with_row_index("id")
+    with engine.begin() as conn:
+        for table in ("reports", "report_products", "report_events"):
+            conn.execute(text(f"CREATE TABLE bench_bare_{table} (LIKE {table})"))
+        t0 = time.perf_counter()
+        _copy_into(conn, "bench_bare_reports", rep.select(REPORT_COLUMNS))
+        _copy_into(conn, "bench_bare_report_products", prod.select("id", *PRODUCT_COLUMNS))
+        _copy_into(conn, "bench_bare_report_events", ev.select("id", *EVENT_COLUMNS))
+        seconds = time.perf_counter() - t0
+        for table in ("reports", "report_products", "report_events"):
+            conn.execute(text(f"DROP TABLE bench_bare_{table}"))
+    return round(seconds, 2)
+
+
+def _fresh_db(admin: Any) -> str:
+    name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+def _drop_db(admin: Any, name: str) -> None:
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _db_sizes(engine: Any) -> dict[str, float]:
+    with engine.connect() as conn:
+        out = {
+            "database_mb": conn.execute(
+                text("SELECT pg_database_size(current_database())")
+            ).scalar_one()
+        }
+        for table in ("reports", "report_products", "report_events"):
+            out[f"{table}_mb"] = conn.execute(
+                text(f"SELECT pg_total_relation_size('{table}')")
+            ).scalar_one()
+    return {k: _mb(v) for k, v in out.items()}
+
+
+def keep_indexes_import(zip_path: Path) -> dict[str, Any]:
+    """The loader with its index rebuild switched off (the path before it; also what a
+    quarter into a store larger than itself takes), into another fresh database."""
+    admin = make_engine(PG_ADMIN)
+    name = _fresh_db(admin)
+    saved = load_reports_module._REBUILD_MIN_ROWS
+    try:
+        engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
+        migrate.upgrade(engine)
+        load_reports_module._REBUILD_MIN_ROWS = 1 << 62
+        t0 = time.perf_counter()
+        frames = read_faers_frames(zip_path)
+        t1 = time.perf_counter()
+        load_quarter(engine, frames)
+        t2 = time.perf_counter()
+        engine.dispose()
+        return {
+            "import_s": round(t2 - t0, 2),
+            "load_s": round(t2 - t1, 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2),
+        }
+    finally:
+        load_reports_module._REBUILD_MIN_ROWS = saved
+        _drop_db(admin, name)
+        admin.dispose()
+
+
+def run_history(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
+    """`--quarters Q`: Q generated quarters imported one after the other into one fresh
+    PostgreSQL database, with follow-up versions of earlier cases (`--followup-rate` of each
+    quarter's reports) and deleted-cases lists naming earlier cases (`--delete-rate`).
+    Per quarter: import seconds (read/etl/load) and the bare-COPY floor of the same rows;
+    at the end the stored counts, the loader's counts summed, and the size on disk."""
+    admin = make_engine(PG_ADMIN)
+    name = _fresh_db(admin)
+    rng = random.Random(args.seed + 1)
+    pool: array[int] = array("q")
+    caseid = 10_000_000
+    per_quarter: list[dict[str, Any]] = []
+    totals = dict.fromkeys(("inserted", "updated", "unchanged", "deleted", "rejected"), 0)
+    import_s = floor_s = generate_s = 0.0
+    n = args.reports_per_quarter
+    try:
+        engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
+        migrate.upgrade(engine)
+        wall0 = time.perf_counter()
+        for i in range(args.quarters):
+            tag = f"{(4 + i // 4) % 100:02d}Q{i % 4 + 1}"  # 04Q1 (2004) onward
+            k_follow = min(len(pool), int(n * args.followup_rate))
+            k_delete = min(len(pool), int(n * args.delete_rate))
+            picks = rng.sample(range(len(pool)), k_follow + k_delete) if pool else []
+            zip_path = Path(tmp) / f"faers_ascii_20{tag}.zip"
+            t0 = time.perf_counter()
+            counts = generate(
+                zip_path,
+                n,
+                args.seed + i,
+                quarter=tag,
+                first_caseid=caseid,
+                followups=[pool[j] for j in picks[:k_follow]],
+                followup_version=i + 2,
+                deleted=[pool[j] for j in picks[k_follow:]],
+                new_cases=pool,
+            )
+            caseid = counts["last_caseid"]
+            t1 = time.perf_counter()
+            frames = read_faers_frames(zip_path)
+            stats = load_quarter(engine, frames)
+            t2 = time.perf_counter()
+            floor = _bare_copy_s(engine, frames)
+            zip_path.unlink()
+            generate_s += t1 - t0
+            import_s += t2 - t1
+            floor_s += floor
+            for key in totals:
+                totals[key] += getattr(stats, key)
+            per_quarter.append(
+                {
+                    "quarter": tag,
+                    "import_s": round(t2 - t1, 2),
+                    **frames.timings,
+                    "floor_copy_s": floor,
+                    "inserted": stats.inserted,
+                    "updated": stats.updated,
+                    "deleted": stats.deleted,
+                    "loadavg_1m": round(os.getloadavg()[0], 2),
+                }
+            )
+            print(json.dumps(per_quarter[-1]), file=sys.stderr, flush=True)
+        wall = time.perf_counter() - wall0
+        stored = _stored_counts(engine)
+        sizes = _db_sizes(engine)
+        engine.dispose()
+    finally:
+        _drop_db(admin, name)
+        admin.dispose()
+    return {
+        "quarters": args.quarters,
+        "reports_per_quarter": n,
+        "followup_rate": args.followup_rate,
+        "delete_rate": args.delete_rate,
+        "import_s_total": round(import_s, 1),
+        "floor_copy_s_total": round(floor_s, 1),
+        "import_over_floor": round(import_s / floor_s, 2) if floor_s else None,
+        "generate_s_total": round(generate_s, 1),
+        "wall_s": round(wall, 1),
+        "loader_totals": totals,
+        "stored": stored,
+        "stored_equals_inserted_minus_deleted": stored["reports"]
+        == totals["inserted"] - totals["deleted"],
+        "size_on_disk": sizes,
+        "per_quarter": per_quarter,
     }
 
 
@@ -379,7 +583,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20170402)
     parser.add_argument("--reimport", action="store_true", help="also time a second import")
     parser.add_argument("--path", choices=("columnar", "record", "both"), default="columnar")
+    parser.add_argument(
+        "--keep-indexes-too",
+        action="store_true",
+        help="also time the loader with its index rebuild off, in the same run (pg)",
+    )
+    parser.add_argument(
+        "--quarters", type=int, default=0, help="history mode: this many quarters in one store"
+    )
+    parser.add_argument("--reports-per-quarter", type=int, default=100_000)
+    parser.add_argument("--followup-rate", type=float, default=0.05)
+    parser.add_argument("--delete-rate", type=float, default=0.002)
     args = parser.parse_args()
+    if args.quarters:
+        with tempfile.TemporaryDirectory(prefix="cerflow-bench-") as tmp:
+            out = {
+                "cpu_count": os.cpu_count(),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+                "history": run_history(args, tmp),
+                "loadavg_1m_end": round(os.getloadavg()[0], 2),
+            }
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
     result: dict[str, Any] = {
         "reports_requested": args.reports,
         "cpu_count": os.cpu_count(),
@@ -392,6 +618,7 @@ def main() -> None:
         result["generate_s"] = round(time.perf_counter() - t0, 2)
         result["input_rows"] = counts
         result["zip_mb"] = _mb(zip_path.stat().st_size)
+        counts.pop("last_caseid")
         rows = sum(counts.values())
         paths = ("columnar", "record") if args.path == "both" else (args.path,)
         for path in paths:
@@ -400,6 +627,8 @@ def main() -> None:
                 result["record"].update(_backend_runs(args, tmp, zip_path, rows, path))
             else:
                 result["columnar"] = _backend_runs(args, tmp, zip_path, rows, path)
+                if args.keep_indexes_too and args.backend != "sqlite":
+                    result["columnar"]["postgresql_keep_indexes"] = keep_indexes_import(zip_path)
     result["process_max_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )

@@ -342,3 +342,117 @@ def test_bulk_load_without_the_privilege_keeps_per_row_checks(
             conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"'))
             conn.execute(text(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def _schema(engine: Engine) -> set[tuple[str, str]]:
+    """Every index and constraint of the report tables, as PostgreSQL re-states them."""
+    tables = "('reports', 'report_products', 'report_events')"
+    with engine.connect() as conn:
+        indexes = conn.execute(
+            text(
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+                f" WHERE indrelid::regclass::text IN {tables}"
+            )
+        ).all()
+        constraints = conn.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) || ' valid=' || convalidated"
+                f" FROM pg_constraint WHERE conrelid::regclass::text IN {tables}"
+            )
+        ).all()
+    return {(a, b) for a, b in [*indexes, *constraints]}
+
+
+def _spy_deferred(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(table, statements to re-create) per `_defer_indexes` call."""
+    calls: list[tuple[str, int]] = []
+    real = report_loader._defer_indexes
+
+    def defer(conn: Any, table: str, incoming: int) -> list[str]:
+        out = real(conn, table, incoming)
+        calls.append((table, len(out)))
+        return out
+
+    monkeypatch.setattr(report_loader, "_defer_indexes", defer)
+    return calls
+
+
+def test_index_rebuild_stores_the_same_rows_and_restores_every_index(
+    scratch_pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load that at least doubles a table drops its indexes and builds them after the COPY:
+    same rows as the reference (three quarters, with version updates), and afterwards the
+    same indexes and constraints as the migrations made, analyzed."""
+    engine = scratch_pg_engine
+    _empty(engine)
+    schema = _schema(engine)
+    assert len(schema) == 18  # 10 indexes; 3 primary keys, 1 unique, 4 foreign keys
+    monkeypatch.setattr(report_loader, "_REBUILD_MIN_ROWS", 0)
+    calls = _spy_deferred(monkeypatch)
+    paths = sorted(SAMPLE_DIR.glob("*.zip"))[:3]
+    stored = _same_tables(engine, paths)
+    assert len(stored["reports"]) > 1000
+    # Into the emptied store, the first two quarters (the second is larger than the first)
+    # rebuild every index but reports' primary key (the children's foreign keys use it);
+    # the third, with its version updates, no longer doubles the tables: indexes kept.
+    tables = ["reports", "report_products", "report_events"] * 3
+    assert calls[:9] == list(zip(tables, [3, 4, 3, 3, 4, 3, 0, 0, 0], strict=True))
+    assert _schema(engine) == schema
+    with engine.connect() as conn:
+        analyzed = conn.execute(
+            text(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+                " AND relname IN ('reports', 'report_products', 'report_events')"
+            )
+        ).scalars()
+        assert set(analyzed) == {"reports", "report_products", "report_events"}
+    _empty(engine)
+
+
+def test_index_rebuild_failure_keeps_the_indexes_and_stores_nothing(
+    scratch_pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drops are part of the import's transaction: a failure after them (a bad row in
+    the COPY, or the set-based parent check after the rebuild) undoes them too."""
+    engine = scratch_pg_engine
+    _empty(engine)
+    schema = _schema(engine)
+    monkeypatch.setattr(report_loader, "_REBUILD_MIN_ROWS", 0)
+    calls = _spy_deferred(monkeypatch)
+    path = quirky_quarter(tmp_path / "q.zip")
+    frames = read_faers_frames(path)
+    products = frames.products.with_columns(pl.lit(None, dtype=pl.String).alias("product_key"))
+    with pytest.raises(psycopg.errors.NotNullViolation, match="product_key"):
+        load_report_frames(engine, frames.reports, products, frames.events, frames.provenance)
+    assert calls[1] == ("report_products", 4)
+    assert _counts(engine) == (0, 0, 0, 0) and _schema(engine) == schema
+    _drop_last_report(monkeypatch)
+    with pytest.raises(report_loader.LoadIntegrityError, match="nothing"):
+        _load_frames(engine, path)
+    assert _counts(engine) == (0, 0, 0, 0) and _schema(engine) == schema
+
+
+def test_index_rebuild_waits_for_readers_only_briefly(
+    scratch_pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session reading the events table holds its lock: the loader keeps that table's
+    indexes after the lock timeout and stores the same rows; other tables are rebuilt."""
+    engine = scratch_pg_engine
+    _empty(engine)
+    path = quirky_quarter(tmp_path / "q.zip")
+    expected = _same_tables(engine, [path])
+    _empty(engine)
+    schema = _schema(engine)
+    monkeypatch.setattr(report_loader, "_REBUILD_MIN_ROWS", 0)
+    monkeypatch.setattr(report_loader, "_REBUILD_LOCK_TIMEOUT", "200ms")
+    calls = _spy_deferred(monkeypatch)
+    with engine.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM report_events")).scalar_one()  # lock held
+        stats = _load_frames(engine, path)
+        reader.rollback()
+    assert stats.inserted == 3
+    assert calls == [("reports", 3), ("report_products", 4), ("report_events", 0)]
+    assert _dump(engine) == expected and _schema(engine) == schema
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "0"
+    _empty(engine)
