@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from cerflow.etl.load_reports import load_reports
 from cerflow.narrative.facts import Facts
@@ -146,3 +146,48 @@ def test_store_version_moves_with_every_load(sqlite_engine: Engine) -> None:
         two = rq.store_version(conn)
     assert one.snapshots == 1 and one.last_sha256 == "a" * 64
     assert two.snapshots == 2 and two != one
+
+
+def test_kind_totals_come_from_the_cache_until_data_land(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two whole-store scans (cut-off, reports per snapshot) run once per store
+    version: a later report reads them from the cache and states the same numbers."""
+    calls: list[tuple[str, Any, Any]] = []
+    real = rq.kind_totals
+
+    def counting(conn: Any, kind: str, since: Any, until: Any) -> rq.KindTotals:
+        calls.append((kind, since, until))
+        return real(conn, kind, since, until)
+
+    monkeypatch.setattr(rq, "kind_totals", counting)
+    cache = SignalCache(tmp_path / "signals")
+    plain = build_facts(store, drug="atorvastatin")
+    assert len(calls) == 1
+    first = build_facts(store, drug="atorvastatin", signal_cache=cache)
+    again = build_facts(store, drug="atorvastatin", signal_cache=cache)
+    assert len(calls) == 2  # plain (no cache) and the first cached build; not the hit
+    assert _same(again) == _same(first) == _same(plain)
+    # What the cache holds is what plain SQL counts (an independent reading).
+    (entry,) = (cache.directory / "totals").glob("*.json")
+    cached = cache.get_totals(entry.stem)
+    with store.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT snapshot_id, count(*) FROM reports WHERE kind = 'drug'"
+                " AND snapshot_id IS NOT NULL GROUP BY snapshot_id"
+            )
+        ).all()
+        latest = conn.execute(
+            text("SELECT max(received_date) FROM reports WHERE kind = 'drug'")
+        ).scalar_one()
+    assert cached is not None and cached.in_store == {int(s): int(n) for s, n in rows}
+    assert cached.cutoff == (dt.date.fromisoformat(latest) if isinstance(latest, str) else latest)
+    # Another window is another entry; new data (a snapshot row) make every entry a miss.
+    build_facts(store, drug="atorvastatin", signal_cache=cache, since=dt.date(2024, 1, 1))
+    assert calls[-1] == ("drug", dt.date(2024, 1, 1), None)
+    n = len(calls)
+    prov = Provenance(source="test", location="memory://x", sha256="c" * 64, is_generated=True)
+    load_reports(store, sf.product_reports()[:1], prov)
+    build_facts(store, drug="atorvastatin", signal_cache=cache)
+    assert len(calls) == n + 1

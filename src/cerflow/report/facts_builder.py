@@ -218,6 +218,7 @@ def build_facts(
         until=until,
         udi_dis=udi_dis,
         srns=srns,
+        totals_cache=signal_cache,
     )
     if not data.found:
         raise _not_found(data)

@@ -24,6 +24,11 @@ What the key covers (any change makes a new entry, old ones are pruned):
   numpy/scipy/polars versions.
 Entries are written to a temporary name and renamed, so concurrent reports never read a
 half-written file; a broken entry is treated as a miss.
+
+Beside the entries, `totals/` keeps the kind totals of each store version (the data cut-off
+and reports per snapshot, `cerflow.store.product_queries.KindTotals`): on a full-history
+store those two whole-store scans cost more than all of a product's own reads, and they
+key this very cache, so a hit would otherwise still scan every report of the kind.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from cerflow.store import product_queries as rq
 
 FORMAT = 1
 KEEP_ENTRIES = 8  # per cache directory: a few kinds/windows, not a history
+KEEP_TOTALS = 32  # small JSON files: a few store versions x kinds x windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +186,42 @@ class SignalCache:
         except OSError:
             return
         self._prune()
+
+    def _totals_path(self, key: str) -> Path:
+        return self.directory / "totals" / f"{key}.json"
+
+    def get_totals(self, key: str) -> rq.KindTotals | None:
+        """The kind totals stored under `key` (`product_data.totals_key`), or None."""
+        path = self._totals_path(key)
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT or meta.get("key") != key:
+                return None
+            cutoff = dt.date.fromisoformat(meta["cutoff"]) if meta["cutoff"] else None
+            in_store = {int(sid): int(n) for sid, n in meta["in_store"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return rq.KindTotals(cutoff, in_store)
+
+    def put_totals(self, key: str, totals: rq.KindTotals) -> None:
+        """Store `totals` under `key`; failures only cost the speed-up."""
+        path = self._totals_path(key)
+        meta = {
+            "format": FORMAT,
+            "key": key,
+            "cutoff": totals.cutoff.isoformat() if totals.cutoff else None,
+            "in_store": sorted(totals.in_store.items()),
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(meta), encoding="utf-8")
+            os.replace(tmp, path)
+            old = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)
+            for stale in old[:-KEEP_TOTALS]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            return
 
     def _prune(self) -> None:
         metas = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)

@@ -124,8 +124,9 @@ def class_products(
         .where(ReportProduct.product_key.in_(list(product_keys)))
     )
     stmt = rq._window(stmt, since, until)
-    products = rq._frame(conn.execute(stmt).all(), schema_p).unique()
+    # Ids and text only: straight from the DB-API cursor (class peers can be 10^5 rows).
+    products = rq._frame(rq._fetch_raw(conn, stmt), schema_p).unique()
     ids = stmt.with_only_columns(ReportProduct.report_id).distinct()
     ev = select(ReportEvent.report_id, ReportEvent.term).where(ReportEvent.report_id.in_(ids))
-    events = rq._frame(conn.execute(ev).all(), schema_e).unique()
+    events = rq._frame(rq._fetch_raw(conn, ev), schema_e).unique()
     return products, events

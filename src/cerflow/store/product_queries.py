@@ -333,6 +333,28 @@ def snapshot_ids_for_kind(
 
 
 @dataclass(frozen=True, slots=True)
+class KindTotals:
+    """The whole-store figures of one kind and window that a product's report quotes: the
+    data cut-off (latest received date) and, per source snapshot, the reports it last
+    wrote. Both scan every report of the kind -- millions on a full-history store, where
+    they cost more than all of the product's own reads -- and both are functions of the
+    store version (every load writes a snapshot row in its transaction), so the report
+    layer may keep them per version (`product_data.TotalsCache`)."""
+
+    cutoff: dt.date | None
+    in_store: dict[int, int]
+
+
+def kind_totals(
+    conn: Connection, kind: Kind, since: dt.date | None, until: dt.date | None
+) -> KindTotals:
+    """`kind_summary`'s cut-off and `snapshot_ids_for_kind`, as one value to cache."""
+    _, cutoff = kind_summary(conn, kind, since, until)
+    in_store = snapshot_ids_for_kind(conn, kind, since, until)
+    return KindTotals(cutoff, dict(sorted(in_store.items())))  # one order, read or cached
+
+
+@dataclass(frozen=True, slots=True)
 class StoreVersion:
     """What changes whenever data land: every load writes a source snapshot row first.
 
