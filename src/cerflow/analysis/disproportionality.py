@@ -44,6 +44,7 @@ observed pair, so results for a pair do not depend on which rows the caller keep
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -355,6 +356,87 @@ def count_pairs(
     )
 
 
+def count_pairs_lazy(
+    products: pl.LazyFrame,
+    events: pl.LazyFrame,
+    *,
+    report_col: str = "report_id",
+    product_col: str = "product",
+    event_col: str = "event",
+) -> PairCounts:
+    """The same :class:`PairCounts` as :func:`count_pairs`, computed out of core.
+
+    For report sets that do not fit in memory as rows (e.g. ``pl.scan_parquet`` of a
+    full-history extract): deduplication, the usable-report filter, the margins and the
+    pair counts run in Polars' streaming engine, which reads the rows in batches and
+    keeps only the hash tables (one entry per report for the filter, one per pair for the
+    counts) in memory. Only the pair table (one row per co-reported pair) is
+    materialised, and the statistics then run on it in memory as usual. Unstratified
+    only. Codes follow the sorted labels, so rows come out sorted by product then event.
+    """
+    for frame, name, cols in (
+        (products, "products", [report_col, product_col]),
+        (events, "events", [report_col, event_col]),
+    ):
+        names = frame.collect_schema().names()
+        missing = [c for c in cols if c not in names]
+        if missing:
+            raise ValueError(
+                f"{name} frame lacks column(s) {missing}; it has {names}. Pass one row per "
+                f"report and {cols[1]} with columns {cols}."
+            )
+    p = products.select(report_col, product_col)
+    e = events.select(report_col, event_col)
+    nulls = pl.collect_all([p.null_count(), e.null_count()], engine="streaming")
+    for frame_nulls, name in zip(nulls, ("products", "events"), strict=True):
+        for col, k in frame_nulls.row(0, named=True).items():
+            if k:
+                raise ValueError(
+                    f"{name}.{col} has {k} null value(s); drop or fill them before the analysis"
+                )
+    p = p.unique()
+    e = e.unique()
+    # Usable reports name at least one product and one event.
+    p = p.join(e.select(report_col).unique(), on=report_col, how="semi")
+    e = e.join(p.select(report_col).unique(), on=report_col, how="semi")
+    n_p = p.group_by(product_col).agg(pl.len().alias("n")).sort(product_col)
+    n_e = e.group_by(event_col).agg(pl.len().alias("n")).sort(event_col)
+    n_rep = p.select(pl.col(report_col).n_unique().alias("n"))
+    pairs = p.join(e, on=report_col).group_by(product_col, event_col).agg(pl.len().alias("a"))
+    n_p_df, n_e_df, n_rep_df, pairs_df = pl.collect_all(
+        [n_p, n_e, n_rep, pairs], engine="streaming"
+    )
+    n_reports = int(n_rep_df.item()) if n_rep_df.height else 0
+    p_labels = n_p_df.get_column(product_col)
+    e_labels = n_e_df.get_column(event_col)
+    coded = (
+        pairs_df.join(
+            n_p_df.with_row_index("_p").select(product_col, "_p"), on=product_col, how="left"
+        )
+        .join(n_e_df.with_row_index("_e").select(event_col, "_e"), on=event_col, how="left")
+        .sort("_p", "_e")
+    )
+    p_code = coded.get_column("_p").to_numpy().astype(np.int64)
+    e_code = coded.get_column("_e").to_numpy().astype(np.int64)
+    a = coded.get_column("a").to_numpy().astype(np.int64)
+    n_product = n_p_df.get_column("n").to_numpy().astype(np.int64)[p_code]
+    n_event = n_e_df.get_column("n").to_numpy().astype(np.int64)[e_code]
+    expected = (
+        n_product.astype(np.float64) * n_event / float(n_reports) if n_reports else np.zeros(0)
+    )
+    return PairCounts(
+        product_code=p_code,
+        event_code=e_code,
+        a=a,
+        n_product=n_product,
+        n_event=n_event,
+        expected=expected,
+        n_reports=n_reports,
+        product_labels=p_labels,
+        event_labels=e_labels,
+    )
+
+
 def _stratified_expected(
     strata: pl.DataFrame,
     report_col: str,
@@ -555,6 +637,15 @@ def compute_signals(
     }
     if counts.n_pairs == 0:
         notes.append("no product-event pair was co-reported; there is nothing to analyse")
+    # The EBGM part (GPS fit, posterior quantiles) needs only a and E: on large inputs it
+    # runs in a second thread while PRR, ROR and IC are computed here. NumPy and SciPy
+    # release the GIL inside their loops, so both cores work (the reference pair counts
+    # of DuckDB and Polars use them too).
+    ebgm_job: Future[tuple[GpsPrior, FloatArray, FloatArray, FloatArray]] | None = None
+    pool: ThreadPoolExecutor | None = None
+    if "ebgm" in chosen and counts.n_pairs >= _THREAD_ABOVE:
+        pool = ThreadPoolExecutor(max_workers=1)
+        ebgm_job = pool.submit(_ebgm_columns, a, counts.expected, prior)
     half = 0.5 * zero
     ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
     if "prr" in chosen:
@@ -600,14 +691,16 @@ def compute_signals(
         if counts.n_pairs == 0:
             eb = eb05 = eb95 = np.zeros(0)
         else:
-            if fitted is None:
-                fitted = gps.fit_gps_prior(a, counts.expected)
-                if not fitted.converged:
-                    notes.append(
-                        "the GPS prior fit did not converge cleanly "
-                        f"({fitted.method}); EBGM-based flags deserve caution"
-                    )
-            eb, eb05, eb95 = gps.gps_posterior(a, counts.expected, fitted)
+            if ebgm_job is not None and pool is not None:
+                fitted, eb, eb05, eb95 = ebgm_job.result()
+                pool.shutdown()
+            else:
+                fitted, eb, eb05, eb95 = _ebgm_columns(a, counts.expected, prior)
+            if prior is None and not fitted.converged:
+                notes.append(
+                    "the GPS prior fit did not converge cleanly "
+                    f"({fitted.method}); EBGM-based flags deserve caution"
+                )
         cols.update(ebgm=eb, eb05=eb05, eb95=eb95, flag_ebgm=eb05 >= thresholds.eb05_min)
 
     table = pl.DataFrame(
@@ -630,6 +723,18 @@ def compute_signals(
         n_strata=counts.n_strata,
         notes=tuple(notes),
     )
+
+
+_THREAD_ABOVE = 200_000
+
+
+def _ebgm_columns(
+    a: IntArray, expected: FloatArray, prior: GpsPrior | None
+) -> tuple[GpsPrior, FloatArray, FloatArray, FloatArray]:
+    """The prior (fitted unless given) and EBGM, EB05, EB95 of every pair."""
+    fitted = prior if prior is not None else gps.fit_gps_prior(a, expected)
+    eb, eb05, eb95 = gps.gps_posterior(a, expected, fitted)
+    return fitted, eb, eb05, eb95
 
 
 def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
