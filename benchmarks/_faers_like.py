@@ -53,7 +53,13 @@ def generate(
     n_clusters: int = 40,
     n_signals: int = 20,
     seed: int = 20240601,
+    products_per_report: tuple[int, int] = (1, 4),
+    events_per_report: tuple[int, int] = (1, 5),
+    labels: bool = True,
 ) -> FaersLike:
+    """``products_per_report`` / ``events_per_report``: inclusive (min, max), drawn uniformly.
+    ``labels=False`` names products and terms by integer codes (as a store's ids would),
+    which keeps 20-million-report sets within memory: string labels cost ~50 bytes a row."""
     rng = np.random.default_rng(seed)
     w_prod = 1.0 / np.arange(1, n_products + 1) ** 1.1
     w_term = 1.0 / np.arange(1, n_terms + 1) ** 1.0
@@ -68,8 +74,8 @@ def generate(
     t_global = np.cumsum(w_term) / w_term.sum()
 
     report_cluster = rng.choice(n_clusters, n_reports, p=cluster_w)
-    k_p = rng.integers(1, 5, n_reports)
-    k_e = rng.integers(1, 6, n_reports)
+    k_p = rng.integers(products_per_report[0], products_per_report[1] + 1, n_reports)
+    k_e = rng.integers(events_per_report[0], events_per_report[1] + 1, n_reports)
 
     def draw(k: np.ndarray, cum: np.ndarray, order: np.ndarray, glob: np.ndarray, local: float):
         rep = np.repeat(np.arange(n_reports), k)
@@ -115,10 +121,16 @@ def generate(
     e_rep = np.concatenate([e_rep, *extra_rep])
     e_item = np.concatenate([e_item, *extra_item])
 
-    prod_names = np.array([f"PRODUCT-{i:05d}" for i in range(n_products)])
-    term_names = np.array([f"TERM-{i:05d}" for i in range(n_terms)])
+    if labels:
+        prod_names: np.ndarray = np.array([f"PRODUCT-{i:05d}" for i in range(n_products)])
+        term_names: np.ndarray = np.array([f"TERM-{i:05d}" for i in range(n_terms)])
+    else:
+        prod_names = np.arange(n_products, dtype=np.int32)
+        term_names = np.arange(n_terms, dtype=np.int32)
     products = pl.DataFrame({"report_id": p_rep.astype(np.int64), "product": prod_names[p_item]})
+    del p_rep, p_item
     events = pl.DataFrame({"report_id": e_rep.astype(np.int64), "event": term_names[e_item]})
+    del e_rep, e_item
     signals = pl.DataFrame(
         {
             "product": prod_names[sig_p],

@@ -44,12 +44,12 @@ observed pair, so results for a pair do not depend on which rows the caller keep
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy import special
 
@@ -120,6 +120,8 @@ def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
         if hi - lo <= 4 * raw.size + 1024:  # compact ids: remap through a dense table
             present = np.zeros(hi - lo + 1, dtype=np.int64)
             present[raw - lo] = 1
+            if lo == 0 and bool(present.all()):  # already 0..k-1: codes are the ids
+                return raw, pl.Series(values.name, np.arange(hi + 1)).cast(values.dtype)
             remap = np.cumsum(present) - 1
             codes = remap[raw - lo]
             first_row = np.empty(int(present.sum()), dtype=np.int64)
@@ -146,6 +148,29 @@ def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
     return codes, values.gather(first_row)
 
 
+def _compact_report_codes(
+    rep_p: pl.Series, rep_e: pl.Series
+) -> tuple[IntArray, IntArray, pl.Series] | None:
+    """Report codes as ``id - min(id)`` when report ids are integers in a compact range.
+
+    Ids that appear in no row get a code too; they name no product and no event, so they
+    are never "usable" and never counted. Saves the remapping passes of
+    :func:`_dense_codes` over every row. None when the ids are not compact integers.
+    """
+    if not (rep_p.dtype.is_integer() and rep_e.dtype.is_integer()) or not (
+        rep_p.len() and rep_e.len()
+    ):
+        return None
+    lo = min(int(rep_p.min()), int(rep_e.min()))  # type: ignore[arg-type]
+    hi = max(int(rep_p.max()), int(rep_e.max()))  # type: ignore[arg-type]
+    if hi - lo > 4 * (rep_p.len() + rep_e.len()) + 1024:
+        return None
+    rp = rep_p.to_numpy().astype(np.int64, copy=False) - lo
+    re = rep_e.to_numpy().astype(np.int64, copy=False) - lo
+    labels = pl.Series(rep_p.name, np.arange(lo, hi + 1, dtype=np.int64)).cast(rep_p.dtype)
+    return rp, re, labels
+
+
 def _require_columns(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -162,12 +187,61 @@ def _require_columns(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> 
 
 
 def _unique_pairs(rows: IntArray, cols: IntArray, n_cols: int) -> tuple[IntArray, IntArray]:
-    """Deduplicate (row, col) pairs; returns them sorted by row then col."""
+    """Deduplicate (row, col) pairs; returns them sorted by row then col.
+
+    Store extracts usually arrive sorted by report and free of duplicates: checking that
+    costs one pass, the sort it saves costs several."""
     key = rows * n_cols + cols
+    if key.size <= 1 or bool(np.all(key[1:] > key[:-1])):
+        return rows, cols
     key.sort()
-    keep = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
-    key = key[keep]
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     return key // n_cols, key % n_cols
+
+
+def _co_report_counts(
+    rp: IntArray, pc: IntArray, re: IntArray, ec: IntArray, n_rep: int, n_ev: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """(product code, event code, a) of every pair co-reported at least once.
+
+    ``rp/pc`` and ``re/ec`` are deduplicated (report, item) rows sorted by report. Every
+    (report, product, event) triple is enumerated as one integer key ``product * n_ev +
+    event``; the keys are sorted and run-length counted. Sorting one flat integer array
+    (SIMD sort in NumPy >= 2) costs less than a sparse matrix product, which needs two
+    passes, transposes and index conversions. The product rows are ordered by their
+    report's number of events, so the j-th event of every report is gathered for a prefix
+    of them: as many vectorised steps as the largest report has events, whatever the
+    number of reports.
+    """
+    n_events_of = np.bincount(re, minlength=n_rep)
+    first_event = np.cumsum(n_events_of) - n_events_of
+    k = n_events_of[rp]
+    n_triples = int(k.sum())
+    if n_triples == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    k_max = int(k.max())
+    sort_key = (k_max - k).astype(np.uint16 if k_max < 65536 else np.int64)
+    order = np.argsort(sort_key, kind="stable")  # radix sort for 16-bit keys
+    k_sorted = k[order]
+    base = first_event[rp[order]]
+    n_keys = int(pc.max() + 1) * n_ev if pc.size else 0
+    dtype = np.int32 if n_keys < 2**31 else np.int64
+    prod_key = (pc[order] * n_ev).astype(dtype)
+    ec_t = ec.astype(dtype)
+    # prefix[j]: product rows whose report has more than j events (k_sorted descends)
+    prefix = k_sorted.size - np.searchsorted(k_sorted[::-1], np.arange(k_max), side="right")
+    keys = np.empty(n_triples, dtype=dtype)
+    pos = 0
+    for j in range(k_max):
+        m = int(prefix[j])
+        np.add(prod_key[:m], ec_t[base[:m] + j], out=keys[pos : pos + m])
+        pos += m
+    keys.sort()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    a = np.diff(np.r_[starts, keys.size]).astype(np.int64)
+    uniq = keys[starts].astype(np.int64)
+    return uniq // n_ev, uniq % n_ev, a
 
 
 def count_pairs(
@@ -190,17 +264,23 @@ def count_pairs(
     _require_columns(products, "products", [report_col, product_col])
     _require_columns(events, "events", [report_col, event_col])
     n_p_rows = products.height
-    report_all = (
-        pl.concat([products.get_column(report_col), events.get_column(report_col)], how="vertical")
-        if products.height or events.height
-        else pl.Series(report_col, [], dtype=pl.Int64)
-    )
-    if products.height and events.height:
-        rep_codes, rep_labels = _dense_codes(report_all)
+    fast = _compact_report_codes(products.get_column(report_col), events.get_column(report_col))
+    if fast is not None:
+        rp, re, rep_labels = fast
     else:
-        rep_codes, rep_labels = np.zeros(0, dtype=np.int64), report_all
+        report_all = (
+            pl.concat(
+                [products.get_column(report_col), events.get_column(report_col)], how="vertical"
+            )
+            if products.height or events.height
+            else pl.Series(report_col, [], dtype=pl.Int64)
+        )
+        if products.height and events.height:
+            rep_codes, rep_labels = _dense_codes(report_all)
+        else:
+            rep_codes, rep_labels = np.zeros(0, dtype=np.int64), report_all
+        rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
     n_rep_all = int(rep_labels.len())
-    rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
     if products.height and events.height:
         pc, p_labels = _dense_codes(products.get_column(product_col))
         ec, e_labels = _dense_codes(events.get_column(event_col))
@@ -215,12 +295,13 @@ def count_pairs(
     has_e = np.zeros(n_rep_all, dtype=bool)
     has_e[re] = True
     usable = has_p & has_e
-    kp = usable[rp]
-    ke = usable[re]
-    rp, pc, re, ec = rp[kp], pc[kp], re[ke], ec[ke]
+    n_reports = int(usable.sum())
+    if n_reports != int(has_p.sum()) or n_reports != int(has_e.sum()):
+        kp = usable[rp]
+        ke = usable[re]
+        rp, pc, re, ec = rp[kp], pc[kp], re[ke], ec[ke]
     rp, pc = _unique_pairs(rp, pc, max(n_prod, 1))
     re, ec = _unique_pairs(re, ec, max(n_ev, 1))
-    n_reports = int(usable.sum())
 
     n_product_all = np.bincount(pc, minlength=n_prod).astype(np.int64)
     n_event_all = np.bincount(ec, minlength=n_ev).astype(np.int64)
@@ -238,25 +319,7 @@ def count_pairs(
             p_labels[:0],
             e_labels[:0],
         )
-    # Sparse (products x reports) @ (reports x events): rows sorted by report already.
-    ones_p = np.ones(pc.size, dtype=np.int32)
-    x = sp.csr_matrix(
-        (ones_p, pc.astype(np.int32), np.r_[0, np.cumsum(np.bincount(rp, minlength=n_rep_all))]),
-        shape=(n_rep_all, n_prod),
-    )
-    y = sp.csr_matrix(
-        (
-            np.ones(ec.size, dtype=np.int32),
-            ec.astype(np.int32),
-            np.r_[0, np.cumsum(np.bincount(re, minlength=n_rep_all))],
-        ),
-        shape=(n_rep_all, n_ev),
-    )
-    xt = x.T.tocsr()
-    c = (xt @ y).tocoo()
-    p_code = c.row.astype(np.int64)
-    e_code = c.col.astype(np.int64)
-    a = c.data.astype(np.int64)
+    p_code, e_code, a = _co_report_counts(rp, pc, re, ec, n_rep_all, n_ev)
     n_product = n_product_all[p_code]
     n_event = n_event_all[e_code]
 
@@ -290,6 +353,87 @@ def count_pairs(
         product_labels=p_labels,
         event_labels=e_labels,
         n_strata=n_strata,
+    )
+
+
+def count_pairs_lazy(
+    products: pl.LazyFrame,
+    events: pl.LazyFrame,
+    *,
+    report_col: str = "report_id",
+    product_col: str = "product",
+    event_col: str = "event",
+) -> PairCounts:
+    """The same :class:`PairCounts` as :func:`count_pairs`, computed out of core.
+
+    For report sets that do not fit in memory as rows (e.g. ``pl.scan_parquet`` of a
+    full-history extract): deduplication, the usable-report filter, the margins and the
+    pair counts run in Polars' streaming engine, which reads the rows in batches and
+    keeps only the hash tables (one entry per report for the filter, one per pair for the
+    counts) in memory. Only the pair table (one row per co-reported pair) is
+    materialised, and the statistics then run on it in memory as usual. Unstratified
+    only. Codes follow the sorted labels, so rows come out sorted by product then event.
+    """
+    for frame, name, cols in (
+        (products, "products", [report_col, product_col]),
+        (events, "events", [report_col, event_col]),
+    ):
+        names = frame.collect_schema().names()
+        missing = [c for c in cols if c not in names]
+        if missing:
+            raise ValueError(
+                f"{name} frame lacks column(s) {missing}; it has {names}. Pass one row per "
+                f"report and {cols[1]} with columns {cols}."
+            )
+    p = products.select(report_col, product_col)
+    e = events.select(report_col, event_col)
+    nulls = pl.collect_all([p.null_count(), e.null_count()], engine="streaming")
+    for frame_nulls, name in zip(nulls, ("products", "events"), strict=True):
+        for col, k in frame_nulls.row(0, named=True).items():
+            if k:
+                raise ValueError(
+                    f"{name}.{col} has {k} null value(s); drop or fill them before the analysis"
+                )
+    p = p.unique()
+    e = e.unique()
+    # Usable reports name at least one product and one event.
+    p = p.join(e.select(report_col).unique(), on=report_col, how="semi")
+    e = e.join(p.select(report_col).unique(), on=report_col, how="semi")
+    n_p = p.group_by(product_col).agg(pl.len().alias("n")).sort(product_col)
+    n_e = e.group_by(event_col).agg(pl.len().alias("n")).sort(event_col)
+    n_rep = p.select(pl.col(report_col).n_unique().alias("n"))
+    pairs = p.join(e, on=report_col).group_by(product_col, event_col).agg(pl.len().alias("a"))
+    n_p_df, n_e_df, n_rep_df, pairs_df = pl.collect_all(
+        [n_p, n_e, n_rep, pairs], engine="streaming"
+    )
+    n_reports = int(n_rep_df.item()) if n_rep_df.height else 0
+    p_labels = n_p_df.get_column(product_col)
+    e_labels = n_e_df.get_column(event_col)
+    coded = (
+        pairs_df.join(
+            n_p_df.with_row_index("_p").select(product_col, "_p"), on=product_col, how="left"
+        )
+        .join(n_e_df.with_row_index("_e").select(event_col, "_e"), on=event_col, how="left")
+        .sort("_p", "_e")
+    )
+    p_code = coded.get_column("_p").to_numpy().astype(np.int64)
+    e_code = coded.get_column("_e").to_numpy().astype(np.int64)
+    a = coded.get_column("a").to_numpy().astype(np.int64)
+    n_product = n_p_df.get_column("n").to_numpy().astype(np.int64)[p_code]
+    n_event = n_e_df.get_column("n").to_numpy().astype(np.int64)[e_code]
+    expected = (
+        n_product.astype(np.float64) * n_event / float(n_reports) if n_reports else np.zeros(0)
+    )
+    return PairCounts(
+        product_code=p_code,
+        event_code=e_code,
+        a=a,
+        n_product=n_product,
+        n_event=n_event,
+        expected=expected,
+        n_reports=n_reports,
+        product_labels=p_labels,
+        event_labels=e_labels,
     )
 
 
@@ -493,6 +637,15 @@ def compute_signals(
     }
     if counts.n_pairs == 0:
         notes.append("no product-event pair was co-reported; there is nothing to analyse")
+    # The EBGM part (GPS fit, posterior quantiles) needs only a and E: on large inputs it
+    # runs in a second thread while PRR, ROR and IC are computed here. NumPy and SciPy
+    # release the GIL inside their loops, so both cores work (the reference pair counts
+    # of DuckDB and Polars use them too).
+    ebgm_job: Future[tuple[GpsPrior, FloatArray, FloatArray, FloatArray]] | None = None
+    pool: ThreadPoolExecutor | None = None
+    if "ebgm" in chosen and counts.n_pairs >= _THREAD_ABOVE:
+        pool = ThreadPoolExecutor(max_workers=1)
+        ebgm_job = pool.submit(_ebgm_columns, a, counts.expected, prior)
     half = 0.5 * zero
     ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
     if "prr" in chosen:
@@ -538,14 +691,16 @@ def compute_signals(
         if counts.n_pairs == 0:
             eb = eb05 = eb95 = np.zeros(0)
         else:
-            if fitted is None:
-                fitted = gps.fit_gps_prior(a, counts.expected)
-                if not fitted.converged:
-                    notes.append(
-                        "the GPS prior fit did not converge cleanly "
-                        f"({fitted.method}); EBGM-based flags deserve caution"
-                    )
-            eb, eb05, eb95 = gps.gps_posterior(a, counts.expected, fitted)
+            if ebgm_job is not None and pool is not None:
+                fitted, eb, eb05, eb95 = ebgm_job.result()
+                pool.shutdown()
+            else:
+                fitted, eb, eb05, eb95 = _ebgm_columns(a, counts.expected, prior)
+            if prior is None and not fitted.converged:
+                notes.append(
+                    "the GPS prior fit did not converge cleanly "
+                    f"({fitted.method}); EBGM-based flags deserve caution"
+                )
         cols.update(ebgm=eb, eb05=eb05, eb95=eb95, flag_ebgm=eb05 >= thresholds.eb05_min)
 
     table = pl.DataFrame(
@@ -568,6 +723,18 @@ def compute_signals(
         n_strata=counts.n_strata,
         notes=tuple(notes),
     )
+
+
+_THREAD_ABOVE = 200_000
+
+
+def _ebgm_columns(
+    a: IntArray, expected: FloatArray, prior: GpsPrior | None
+) -> tuple[GpsPrior, FloatArray, FloatArray, FloatArray]:
+    """The prior (fitted unless given) and EBGM, EB05, EB95 of every pair."""
+    fitted = prior if prior is not None else gps.fit_gps_prior(a, expected)
+    eb, eb05, eb95 = gps.gps_posterior(a, expected, fitted)
+    return fitted, eb, eb05, eb95
 
 
 def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
