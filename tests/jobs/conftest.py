@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cerflow.config import Environment, Settings
 from cerflow.db import make_session_factory
 from cerflow.jobs.context import JobContext, JobResult
-from cerflow.jobs.errors import PermanentJobError, TransientJobError
+from cerflow.jobs.errors import ContendedJobError, PermanentJobError, TransientJobError
 from cerflow.jobs.models import FINAL_STATES, Job
 from cerflow.jobs.registry import PIPELINES
 
@@ -29,6 +29,8 @@ def stand_in(ctx: JobContext) -> JobResult:
     ctx.progress(50, "working")
     if mode == "transient" and ctx.lease.attempt == 1:
         raise TransientJobError("upstream answered 503 (injected)")
+    if mode == "contended" and ctx.lease.attempt <= int(ctx.params.get("conflicts", 0)):
+        raise ContendedJobError("version 3 was recorded by another report meanwhile (injected)")
     if mode == "permanent":
         raise PermanentJobError("product code XYZ does not exist (injected)")
     return {"mode": mode, "attempt": ctx.lease.attempt}, None

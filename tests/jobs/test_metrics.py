@@ -177,3 +177,30 @@ def test_the_api_metrics_endpoint_serves_the_job_gauges(
         text = client.get("/metrics").text
     jobs = {dict(k)["state"]: v for k, v in _samples(text, "cerflow_jobs").items()}
     assert jobs["failed"] == 1 and jobs["cancelled"] == 1 and jobs["queued"] == 0
+
+
+@pytest.mark.usefixtures("stand_in_pipeline")
+def test_contention_retries_do_not_use_up_attempts(
+    embedded_settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    """A report whose version number was taken by another report retries past the attempt
+    budget (each conflict means the other report finished); a plain transient error still
+    gives up after the budget."""
+    settings = embedded_settings.model_copy(update={"jobs_max_retries": 1})
+    submitter = InProcessSubmitter(settings, factory=factory)
+    try:
+        with unit_of_work(factory) as session:
+            handle = submitter.submit(
+                session=session,
+                kind="analysis",
+                payload={"mode": "contended", "conflicts": 4},
+                requested_by=None,
+            )
+        wait_until(lambda: len(final_states(factory, [handle.id])) == 1)
+    finally:
+        submitter.shutdown()
+    assert final_states(factory, [handle.id]) == {handle.id: "succeeded"}
+    with factory() as session:
+        job = session.get(Job, handle.id)
+        assert job is not None and job.result is not None
+        assert job.result["attempt"] == 5 and job.attempts == 5

@@ -25,6 +25,13 @@ class TransientJobError(CerflowError):
     status_code = 503
 
 
+class ContendedJobError(TransientJobError):
+    """Another job made progress on the same thing first (e.g. recorded the version number
+    this one drew): retried without using up an attempt, because each such conflict means
+    the other job finished, so the retries cannot go on for ever. Before this, two workers
+    reporting one product failed reports that had done nothing wrong."""
+
+
 class PermanentJobError(CerflowError):
     """Raise from a task step to fail the job at once with this message."""
 

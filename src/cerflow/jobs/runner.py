@@ -25,6 +25,7 @@ from cerflow.jobs import events
 from cerflow.jobs import service as jobs
 from cerflow.jobs.context import JobContext, Pipeline
 from cerflow.jobs.errors import (
+    ContendedJobError,
     JobAborted,
     PermanentJobError,
     backoff_seconds,
@@ -174,7 +175,9 @@ def _execute(
         return Outcome("done", state="aborted")
     except Exception as exc:
         message = describe(exc, settings)
-        if is_transient(exc) and lease.attempt <= max_retries:
+        if is_transient(exc) and (
+            lease.attempt <= max_retries or isinstance(exc, ContendedJobError)
+        ):
             countdown = backoff_seconds(
                 lease.attempt,
                 base=settings.jobs_retry_backoff_seconds,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cerflow.cer_inputs.service import load_for_report
 from cerflow.jobs import params
 from cerflow.jobs.context import JobContext, JobResult
-from cerflow.jobs.errors import PermanentJobError, TransientJobError
+from cerflow.jobs.errors import ContendedJobError, PermanentJobError
 from cerflow.narrative.changes import VersionSnapshot
 from cerflow.narrative.facts import Facts
 from cerflow.report.facts_builder import ProductNotFoundError
@@ -237,9 +237,9 @@ def run_report(ctx: JobContext) -> JobResult:
                     files=list(files),
                 )
         except IntegrityError:
-            raise TransientJobError(
+            raise ContendedJobError(
                 f"version {number} of {kind} {ref} was recorded by another report meanwhile; "
-                "the job is retried and takes the next number"
+                "the job is retried and takes the next number (not counted as a failed attempt)"
             ) from None
 
     result = {
