@@ -114,7 +114,9 @@ def test_report_job_progress_through_api_and_websocket(
         assert facts["volumes"]["total_reports"] == 40  # planted: 40 PSG reports
         assert [s["event"].lower() for s in facts["signals"]["signals"]] == ["thermal burn"]
         # The worker kept the database-wide signal run for the next report on this data.
-        cached = {p.suffix for p in (settings.data_dir / "cache" / "signals").iterdir()}
+        # files only: the store-wide totals sit in their own totals/ folder beside them
+        signals = settings.data_dir / "cache" / "signals"
+        cached = {p.suffix for p in signals.iterdir() if p.is_file()}
         assert cached == {".json", ".parquet"}
         # The same create request twice (same Idempotency-Key) gives one job.
         h2 = {**headers, "Idempotency-Key": "same-request-1"}

@@ -55,7 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("service", "Manage API users."),
     "backup": ("backup", "Back up the database and the reports; verify a backup."),
     "inputs": ("inputs", "CER inputs: what only the manufacturer or evaluator can supply."),
-    "literature": ("literature", "Literature review: search protocol and searches."),
+    "literature": (
+        "literature",
+        "Literature review: search protocol, searches, screening and its log.",
+    ),
 }
 
 
