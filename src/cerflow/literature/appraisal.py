@@ -28,10 +28,11 @@ import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import column, select, table
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cerflow.errors import CerflowError, NotFoundError
+from cerflow.literature.actors import actor_email
 from cerflow.literature.models import (
     LiteratureAppraisal,
     LiteratureRecordRow,
@@ -192,16 +193,6 @@ def overall_weight(suitability: Suitability, contribution: Contribution) -> tupl
     return weight, ("moderate" if weight >= MODERATE_AT else "low")
 
 
-_USERS = table("users", column("id"), column("email"))
-
-
-def _email(session: Session, user_id: int | None) -> str:
-    if user_id is None:
-        return "cli"
-    email = session.scalar(select(_USERS.c.email).where(_USERS.c.id == user_id))
-    return str(email) if email else f"user {user_id}"
-
-
 def _check_included(session: Session, record: LiteratureRecordRow) -> None:
     if record.duplicate_of_id is not None:
         raise AppraisalError(
@@ -261,7 +252,7 @@ def appraise(
         findings=[f.model_dump(mode="json") for f in parsed.findings],
         note=parsed.note,
         appraised_by=user_id,
-        appraised_by_email=_email(session, user_id),
+        appraised_by_email=actor_email(session, user_id),
     )
     session.add(row)
     session.flush()

@@ -4,9 +4,10 @@ The rules, which the PRISMA counts and the CER chapter rely on:
 
 - Only unique records (``duplicate_of_id IS NULL``) are screened.
 - Decisions are append-only rows of `literature_screening_decisions`; a change of mind is
-  a new row, and the current decision of a (record, stage) is its newest row (latest
-  ``decided_at``, then highest id). Nothing is ever updated or deleted, so the screening
-  log is the complete history an auditor asks for.
+  a new row, and the current decision of a (record, stage) is its newest row (highest
+  id: insertion order, the rule `prisma.current_decisions` uses too; a carried-over row
+  keeps its original ``decided_at``, so time cannot order them). Nothing is ever
+  updated or deleted, so the screening log is the complete history an auditor asks for.
 - An exclusion names a reason code from the exclusion criteria of the protocol version
   the search ran; an inclusion names none.
 - A full-text decision needs a current title/abstract *include*; and a title/abstract
@@ -40,10 +41,10 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cerflow.auth.models import User
 from cerflow.config import Settings
 from cerflow.csv_safety import safe_csv
 from cerflow.errors import CerflowError, NotFoundError
+from cerflow.literature.actors import actor_email
 from cerflow.literature.dedup import norm_doi, norm_pmcid, norm_pmid
 from cerflow.literature.models import (
     LiteratureProtocol,
@@ -148,9 +149,7 @@ def unique_records(session: Session, search_id: int) -> list[LiteratureRecordRow
 def _decisions_of(
     session: Session, record_ids: Iterable[int] | None = None, search_id: int | None = None
 ) -> list[LiteratureScreeningDecision]:
-    stmt = select(LiteratureScreeningDecision).order_by(
-        LiteratureScreeningDecision.decided_at, LiteratureScreeningDecision.id
-    )
+    stmt = select(LiteratureScreeningDecision).order_by(LiteratureScreeningDecision.id)
     if search_id is not None:
         stmt = stmt.join(
             LiteratureRecordRow, LiteratureRecordRow.id == LiteratureScreeningDecision.record_id
@@ -252,11 +251,6 @@ def tally(states: Sequence[RecordState]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- deciding
-
-
-def _email(session: Session, user_id: int | None, fallback: str) -> str:
-    user = session.get(User, user_id) if user_id is not None else None
-    return user.email if user is not None else fallback
 
 
 def _check_decision(
@@ -362,7 +356,7 @@ def record_decision(
         and (suggestion.decision, suggestion.reason_code) == (decision, code),
         suggestion_id=suggestion_id,
         decided_by=user_id,
-        decided_by_email=_email(session, user_id, by or (f"user {user_id}" if user_id else "cli")),
+        decided_by_email=actor_email(session, user_id, by),
         decided_at=dt.datetime.now(dt.UTC),
         carried_over=False,
     )
@@ -427,7 +421,7 @@ def carry_over(*, session: Session, search: LiteratureSearch) -> dict[str, int]:
                 LiteratureRecordRow.id == LiteratureScreeningDecision.record_id,
             )
             .where(LiteratureRecordRow.search_id.in_(earlier))
-            .order_by(LiteratureScreeningDecision.decided_at, LiteratureScreeningDecision.id)
+            .order_by(LiteratureScreeningDecision.id)
         )
     )
     if not decided:
@@ -657,7 +651,7 @@ def suggest(
         and (st.suggestion is None or st.suggestion.model != client.model)
     ][:cap]
     system = suggestion_prompt(protocol)
-    email = _email(session, user_id, by or (f"user {user_id}" if user_id else "cli"))
+    email = actor_email(session, user_id, by)
     try:
         for st in queue:
             text = f"Title: {st.record.title}\n\nAbstract: {st.record.abstract or '(no abstract)'}"

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cerflow.auth.models import User
 from cerflow.literature import screening
+from cerflow.literature.actors import actor_email
 from cerflow.literature.dedup import deduplicate
 from cerflow.literature.details import record_details
 from cerflow.literature.models import LiteratureProtocol, LiteratureRecordRow, LiteratureSearch
@@ -29,11 +29,6 @@ class SearchClient(Protocol):
     def search(
         self, term: str, *, since: dt.date | None = None, until: dt.date | None = None
     ) -> SearchResult: ...
-
-
-def _email(session: Session, user_id: int | None) -> str:
-    user = session.get(User, user_id) if user_id is not None else None
-    return user.email if user is not None else (f"user {user_id}" if user_id else "cli")
 
 
 def latest_row(*, session: Session, product_ref: str) -> LiteratureProtocol | None:
@@ -94,7 +89,7 @@ def set_protocol(
         version=(current.version + 1) if current is not None else 1,
         data=dumped,
         created_by=user_id,
-        created_by_email=_email(session, user_id),
+        created_by_email=actor_email(session, user_id),
     )
     session.add(row)
     session.flush()
@@ -164,7 +159,7 @@ def run_search(
         unique_records=len(dedup.unique),
         started_at=started,
         created_by=user_id,
-        created_by_email=_email(session, user_id),
+        created_by_email=actor_email(session, user_id),
     )
     session.add(search)
     session.flush()
