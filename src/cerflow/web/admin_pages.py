@@ -18,6 +18,7 @@ from cerflow.auth.models import Role
 from cerflow.auth.schemas import ApiKeyCreate, UserCreate
 from cerflow.errors import CerflowError
 from cerflow.web.deps import CsrfField, PageSession, check_csrf, require_role
+from cerflow.web.form_errors import first_errors
 from cerflow.web.render import page
 from cerflow.web.session import WebSession
 
@@ -49,14 +50,6 @@ def _admin_page(
     )
 
 
-def _errors(exc: ValidationError, prefix: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        out.setdefault(f"{prefix}{loc[0] if loc else 'form'}", str(err.get("msg", "invalid")))
-    return out
-
-
 @router.get("/admin", response_class=HTMLResponse)
 def admin(request: Request, ws: PageSession, session: SessionDep) -> Response:
     require_role(ws, Role.ADMIN)
@@ -81,7 +74,9 @@ def create_user(
             session=session, email=body.email, password=body.password, role=body.role
         )
     except ValidationError as exc:
-        return _admin_page(request, ws, session, status_code=422, errors=_errors(exc, "user_"))
+        return _admin_page(
+            request, ws, session, status_code=422, errors=first_errors(exc, prefix="user_")
+        )
     except CerflowError as exc:
         return _admin_page(
             request, ws, session, status_code=exc.status_code, errors={"user_email": str(exc)}
@@ -132,7 +127,9 @@ def create_key(
     try:
         body = ApiKeyCreate.model_validate({"name": name, "role": role})
     except ValidationError as exc:
-        return _admin_page(request, ws, session, status_code=422, errors=_errors(exc, "key_"))
+        return _admin_page(
+            request, ws, session, status_code=422, errors=first_errors(exc, prefix="key_")
+        )
     _row, key = auth_service.create_api_key(
         session=session, name=body.name, role=body.role, user_id=ws.user_id
     )

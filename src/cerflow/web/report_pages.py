@@ -23,6 +23,7 @@ from cerflow.reports.models import CerReport
 from cerflow.reports.schemas import ReportCreate
 from cerflow.versions import service as versions_service
 from cerflow.web.deps import CsrfField, PageSession, check_csrf, require_role
+from cerflow.web.form_errors import first_errors
 from cerflow.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -91,16 +92,6 @@ def _lines(text: str) -> list[str]:
     return [x for x in text.replace(",", " ").split() if x]
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        key = loc[0] if loc else "form"
-        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        out.setdefault(key, msg)
-    return out
-
-
 @router.post("/reports", response_class=HTMLResponse)
 def start_report(
     request: Request,
@@ -156,7 +147,7 @@ def start_report(
                 "give a device product code"
             }
     except ValidationError as exc:
-        errors = _field_errors(exc)
+        errors = first_errors(exc)
     except CerflowError as exc:
         errors = {"product_ref": str(exc)}
     if errors or body is None:

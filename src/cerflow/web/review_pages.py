@@ -15,6 +15,7 @@ from cerflow.products.service import resolve
 from cerflow.signal_reviews import service as reviews
 from cerflow.signal_reviews.schemas import DECISIONS, ReviewCreate
 from cerflow.web.deps import CsrfField, PageSession, check_csrf, require_role
+from cerflow.web.form_errors import first_errors
 from cerflow.web.render import page
 from cerflow.web.session import WebSession
 
@@ -76,14 +77,13 @@ def record_review(
     try:
         body = ReviewCreate.model_validate({"event": event, "decision": decision, "reason": reason})
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err.get("loc") else "form"
-            msg = {
+        errors = first_errors(
+            exc,
+            messages={
                 "decision": "Choose validated, refuted or needs review.",
                 "reason": "Give the reason in at least 10 characters (what the review showed).",
-            }.get(field, str(err.get("msg", "invalid")))
-            errors.setdefault(field, msg)
+            },
+        )
         return _review_page(
             request,
             ws,

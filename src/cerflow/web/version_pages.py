@@ -27,6 +27,7 @@ from cerflow.versions.diff_html import render_diff_html
 from cerflow.versions.models import AuditAction, AuditEvent, ReportVersion
 from cerflow.versions.schemas import ApproveIn
 from cerflow.web.deps import CsrfField, PageSession, check_csrf, require_role
+from cerflow.web.form_errors import first_errors
 from cerflow.web.render import page
 from cerflow.web.report_pages import MEDIA, REPORT_HTML_CSP
 from cerflow.web.session import WebSession
@@ -138,16 +139,14 @@ def approve(
             {"facts_sha256": facts_sha256.strip(), "note": note.strip() or None}
         )
     except ValidationError as exc:
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err.get("loc") else "form"
-            errors.setdefault(
-                field,
-                {
-                    "facts_sha256": "Copy the 64-character facts hash shown for this version "
-                    "(it names the content you reviewed).",
-                    "note": "The note is at most 4,000 characters.",
-                }.get(field, str(err.get("msg", "invalid"))),
-            )
+        errors = first_errors(
+            exc,
+            messages={
+                "facts_sha256": "Copy the 64-character facts hash shown for this version "
+                "(it names the content you reviewed).",
+                "note": "The note is at most 4,000 characters.",
+            },
+        )
     else:
         try:
             versions_service.approve(
