@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib
@@ -235,6 +235,37 @@ def _p(p: float, facts: Facts) -> str:
     return f"< {floor:g}" if p < floor else f"= {p:.4f}"
 
 
+def _band95(ax: Any, fx: list[float], lo: Sequence[float], hi: Sequence[float], label: str) -> None:
+    """The 95% band looks the same for the model and the naive reference (hatched as well as
+    coloured, so it survives greyscale printing), so a reader compares like with like."""
+    ax.fill_between(
+        fx,
+        lo,
+        hi,
+        facecolor=OKABE_ITO["sky"],
+        alpha=0.35,
+        edgecolor=OKABE_ITO["blue"],
+        hatch="////",
+        linewidth=0.0,
+        label=label,
+    )
+
+
+def _central_line(ax: Any, fx: list[float], y: Sequence[float], label: str) -> None:
+    """The forecast's central line and the dotted start-of-forecast marker."""
+    ax.plot(
+        fx,
+        y,
+        color=OKABE_ITO["vermillion"],
+        linestyle="--",
+        marker="D",
+        markersize=3,
+        linewidth=1.4,
+        label=label,
+    )
+    ax.axvline(fx[0], color="#666666", linestyle=":", linewidth=1.0)
+
+
 def _forecast(facts: Facts) -> Figure | None:
     fc = facts.forecast
     if fc is None or not fc.months:
@@ -257,17 +288,7 @@ def _forecast(facts: Facts) -> Figure | None:
         _naive_forecast(ax, fx, facts)
         _legend_below(ax)
         return fig
-    ax.fill_between(
-        fx,
-        fc.lo95,
-        fc.hi95,
-        facecolor=OKABE_ITO["sky"],
-        alpha=0.35,
-        edgecolor=OKABE_ITO["blue"],
-        hatch="////",
-        linewidth=0.0,
-        label="95% prediction interval",
-    )
+    _band95(ax, fx, fc.lo95, fc.hi95, "95% prediction interval")
     ax.fill_between(
         fx,
         fc.lo80,
@@ -279,17 +300,7 @@ def _forecast(facts: Facts) -> Figure | None:
         linewidth=0.0,
         label="80% prediction interval",
     )
-    ax.plot(
-        fx,
-        fc.mean,
-        color=OKABE_ITO["vermillion"],
-        linestyle="--",
-        marker="D",
-        markersize=3,
-        linewidth=1.4,
-        label=f"Forecast mean ({fc.method})",
-    )
-    ax.axvline(fx[0], color="#666666", linestyle=":", linewidth=1.0)
+    _central_line(ax, fx, fc.mean, f"Forecast mean ({fc.method})")
     ax.set_title(f"{fc.horizon}-month forecast of monthly reports")
     ax.set_xlabel("Month")
     ax.set_ylabel("Reports (count per month)")
@@ -303,28 +314,8 @@ def _naive_forecast(ax: Any, fx: list[float], facts: Facts) -> None:
     """The naive forecast, shown when the model's backtest MASE is >= 1."""
     fc = facts.forecast
     assert fc is not None
-    ax.fill_between(
-        fx,
-        fc.naive_lo95,
-        fc.naive_hi95,
-        facecolor=OKABE_ITO["sky"],
-        alpha=0.35,
-        edgecolor=OKABE_ITO["blue"],
-        hatch="////",
-        linewidth=0.0,
-        label="95% prediction interval (naive)",
-    )
-    ax.plot(
-        fx,
-        fc.naive_mean,
-        color=OKABE_ITO["vermillion"],
-        linestyle="--",
-        marker="D",
-        markersize=3,
-        linewidth=1.4,
-        label=f"Naive forecast ({fc.naive_method})",
-    )
-    ax.axvline(fx[0], color="#666666", linestyle=":", linewidth=1.0)
+    _band95(ax, fx, fc.naive_lo95, fc.naive_hi95, "95% prediction interval (naive)")
+    _central_line(ax, fx, fc.naive_mean, f"Naive forecast ({fc.naive_method})")
     mase = f"{fc.mase:.2f}" if fc.mase is not None else "n/a"
     ax.set_title(
         f"Naive {fc.horizon}-month reference, not a forecast\n"
