@@ -9,8 +9,8 @@ each per report), so that, before anything is planted, *every* product-term pair
 r_t: share of reports naming the term).
 
 Candidates: pairs with E0 in 1.4-4 and 20 <= n_p <= N / 40. The upper limit keeps the
-injection from inflating a signal term's own margin by more than 10 % (it adds about
-4 n_p r_t reports to n_t = N r_t, i.e. a share 4 n_p / N), so the relative risk an
+injection from inflating a signal term's own margin by more than 10 % in expectation (it
+adds about 4 n_p r_t reports to n_t = N r_t, a share 4 n_p / N), so the relative risk an
 engine sees, a / E with E = n_p n_t / N, stays near 5 and E near E0.
 
 * A **signal** (20 of them, distinct products and distinct terms, drawn at random among
