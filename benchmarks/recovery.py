@@ -306,7 +306,7 @@ def main() -> None:
         out[name] = {
             "signals_eb05_ge_2": by_kind["signal"]["ebgm"],
             "nulls_eb05_ge_2": by_kind["null"]["ebgm"],
-            "prior": [float(f"{x:.4g}") for x in theta],
+            "prior": [float(f"{x:.6g}") for x in theta],
             **fit,
             "bounds": [list(b) for b in bounds],
             "on_bound": on_bounds(theta, bounds, 1.001),
