@@ -39,11 +39,23 @@ def _rss_mb() -> float:
 
 
 def _recall(table: pl.DataFrame, signals: pl.DataFrame, flags: dict[str, str]) -> dict[str, Any]:
+    """Flagged planted pairs per method; with a ``kind`` column (recovery.py plants
+    signals and nulls in one set) also per kind, so one run per engine serves both."""
     hits = signals.join(table, on=["product", "event"], how="left")
-    return {method: int(hits[col].fill_null(False).sum()) for method, col in flags.items()} | {
-        "injected": signals.height,
-        "injected_pairs_found": int(hits["a"].is_not_null().sum()),
-    }
+
+    def counts(h: pl.DataFrame) -> dict[str, Any]:
+        return {method: int(h[col].fill_null(False).sum()) for method, col in flags.items()} | {
+            "injected": h.height,
+            "injected_pairs_found": int(h["a"].is_not_null().sum()),
+        }
+
+    out = counts(hits)
+    if "kind" in hits.columns:
+        out["by_kind"] = {
+            str(kind): counts(hits.filter(pl.col("kind") == kind))
+            for kind in sorted(hits["kind"].unique().to_list())
+        }
+    return out
 
 
 def run_cerflow(data: Path) -> dict[str, Any]:
@@ -140,6 +152,8 @@ def run_vigipy(data: Path) -> dict[str, Any]:
         out[name] = res.all_signals
         if name == "gps":
             params = {k: str(v) for k, v in (res.params or {}).items() if k != "input_params"}
+            # numeric (alpha1, beta1, alpha2, beta2, P) for bound checks in recovery.py
+            params["theta"] = [float(x) for x in (res.params or {}).get("prior_param", [])]
     wall = time.perf_counter() - t0
     n_total = float(container.N)
 
