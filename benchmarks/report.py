@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _bulk_fill import bulk_background, database_size  # this folder: run as a script
 from sqlalchemy import Engine, text
 
 from cerflow.config import Settings
@@ -147,18 +148,22 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _time_report(engine: Engine, out: Path) -> dict[str, Any]:
+def _time_report(
+    engine: Engine, out: Path, product: str = PRODUCT, cache_dir: Path | None = None
+) -> dict[str, Any]:
     timings: dict[str, float] = {"imports_s": _warm_imports()}
     cpu: dict[str, float] = {}
-    cache = SignalCache(Path(tempfile.mkdtemp(prefix="cerflow-bench-cache-")))
-    t0 = time.perf_counter()
-    facts = build_facts(engine, drug=PRODUCT, settings=Settings(), signal_cache=cache)
-    timings["facts_s"] = time.perf_counter() - t0  # first report after the load: cache miss
+    cache = SignalCache(cache_dir or Path(tempfile.mkdtemp(prefix="cerflow-bench-cache-")))
     t0, c0 = time.perf_counter(), _cpu()
-    cached = build_facts(engine, drug=PRODUCT, settings=Settings(), signal_cache=cache)
+    facts = build_facts(engine, drug=product, settings=Settings(), signal_cache=cache)
+    timings["facts_s"] = time.perf_counter() - t0  # first report after the load: cache miss
+    cpu["facts_cpu_s"] = _cpu() - c0
+    t0, c0 = time.perf_counter(), _cpu()
+    cached = build_facts(engine, drug=product, settings=Settings(), signal_cache=cache)
     timings["facts_cached_s"] = time.perf_counter() - t0  # any later report of this kind
     cpu["facts_cached_cpu_s"] = _cpu() - c0
-    shutil.rmtree(cache.directory, ignore_errors=True)
+    if cache_dir is None:
+        shutil.rmtree(cache.directory, ignore_errors=True)
     t, c0 = time.perf_counter(), _cpu()
     narrative = write_narrative(facts)
     timings["narrative_s"] = time.perf_counter() - t
@@ -194,7 +199,22 @@ def _time_report(engine: Engine, out: Path) -> dict[str, Any]:
     }
 
 
-def _run(backend: str, n: int, background: int, out: Path) -> dict[str, Any]:
+def _run_existing(args: argparse.Namespace) -> dict[str, Any]:
+    """The report of `--product` on the store at `--database-url`: nothing filled, nothing
+    dropped (the store belongs to someone else)."""
+    engine = make_engine(args.database_url)
+    try:
+        result = _time_report(engine, args.out / "existing", args.product, args.signal_cache)
+        return {"backend": engine.dialect.name, "store": "existing", **result}
+    finally:
+        engine.dispose()
+
+
+def _run(
+    backend: str, n: int, background: int, out: Path, bulk: int = 0, keep: bool = False
+) -> dict[str, Any]:
+    if bulk and backend != "pg":
+        raise SystemExit("--background-reports fills PostgreSQL only: use --backend pg")
     if backend == "sqlite":
         tmp = tempfile.mkdtemp(prefix="cerflow-bench-")
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
@@ -211,14 +231,20 @@ def _run(backend: str, n: int, background: int, out: Path) -> dict[str, Any]:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
+    extra: dict[str, Any] = {}
     try:
         migrate.upgrade(engine)
         fill_s = _fill(engine, n, background)
+        if bulk:
+            extra["bulk_fill_s"] = round(bulk_background(engine, reports=bulk), 1)
+            extra["database_bytes"] = database_size(engine)
+        if keep:
+            extra["kept_database_url"] = engine.url.render_as_string(hide_password=True)
         result = _time_report(engine, out / backend)
-        return {"backend": backend, "fill_s": round(fill_s, 1), **result}
+        return {"backend": backend, "fill_s": round(fill_s, 1), **extra, **result}
     finally:
         engine.dispose()
-        if cleanup:
+        if cleanup and not keep:
             cleanup()
 
 
@@ -228,9 +254,31 @@ def main() -> None:
     parser.add_argument("--background", type=int, default=50_000)
     parser.add_argument("--backend", choices=["sqlite", "pg", "both"], default="sqlite")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "cerflow-bench")
+    parser.add_argument(
+        "--background-reports",
+        type=int,
+        default=0,
+        help="also generate this many background reports server-side (PostgreSQL only)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="do not drop the filled database (prints its URL)"
+    )
+    parser.add_argument("--database-url", help="report on this EXISTING store; nothing filled")
+    parser.add_argument("--product", default=PRODUCT, help="drug key to report on")
+    parser.add_argument(
+        "--signal-cache",
+        type=Path,
+        help="signal cache directory to keep between runs (default: a fresh temporary one)",
+    )
     args = parser.parse_args()
-    backends = ["sqlite", "pg"] if args.backend == "both" else [args.backend]
-    results = [_run(b, args.reports, args.background, args.out) for b in backends]
+    if args.database_url:
+        results = [_run_existing(args)]
+    else:
+        backends = ["sqlite", "pg"] if args.backend == "both" else [args.backend]
+        results = [
+            _run(b, args.reports, args.background, args.out, args.background_reports, args.keep)
+            for b in backends
+        ]
     print(
         json.dumps(
             {"benchmark": "report", "load_average": os.getloadavg(), "results": results}, indent=2
