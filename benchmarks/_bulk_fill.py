@@ -21,8 +21,10 @@ the rows itself (INSERT ... SELECT over generate_series), in chunks so progress 
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -67,6 +69,12 @@ def _zipf(n: int) -> str:
     return f"least({n}, floor(exp(random() * ln({n + 1}))))::int"
 
 
+def _stats(reports: int) -> dict[str, Any]:
+    """The load statistics a loader would record, so the report's source flow adds up."""
+    load = {"read": reports, "inserted": reports, "updated": 0, "unchanged": 0}
+    return {"load": {**load, "deleted": 0, "rejected": 0, "reject_reasons": {}}, "source": {}}
+
+
 def _drop_indexes(conn: Connection) -> list[tuple[str, str, str]]:
     present = {
         r[0]
@@ -92,9 +100,9 @@ def bulk_background(engine: Engine, *, reports: int, seed: float = 0.42) -> floa
                 "INSERT INTO source_snapshots (source, location, query, retrieved_at, "
                 "record_count, sha256, is_generated, stats) VALUES ('faers_ascii', "
                 "'generated://report-benchmark/full-history', NULL, now(), :n, :sha, true, "
-                "'{}'::json) RETURNING id"
+                "CAST(:stats AS json)) RETURNING id"
             ),
-            {"n": reports, "sha": "1" * 64},
+            {"n": reports, "sha": "1" * 64, "stats": json.dumps(_stats(reports))},
         ).scalar_one()
         first = int(conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM reports")).scalar_one())
         dropped = _drop_indexes(conn)
