@@ -50,9 +50,22 @@ def test_the_snapshot_is_one_read_only_transaction(db_engine: Engine) -> None:
             level = conn.execute(text("SHOW transaction_isolation")).scalar_one()
             read_only = conn.execute(text("SHOW transaction_read_only")).scalar_one()
             assert (level, read_only) == ("repeatable read", "on")
+            # JIT off for the product reads only: the setting ends with the transaction.
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
         else:
             conn.execute(text("SELECT 1"))
             assert conn.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+
+
+def test_jit_is_off_only_inside_the_snapshot(db_engine: Engine) -> None:
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("JIT is a PostgreSQL setting")
+    with db_engine.connect() as conn:
+        before = conn.execute(text("SHOW jit")).scalar_one()
+    with read_snapshot(db_engine) as conn:
+        assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+    with db_engine.connect() as conn:  # the pooled connection is back to the server's value
+        assert conn.execute(text("SHOW jit")).scalar_one() == before
 
 
 def test_a_load_after_the_first_read_is_not_seen(db_engine: Engine) -> None:
