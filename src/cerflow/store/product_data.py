@@ -236,7 +236,7 @@ def read_product(
         url = engine.url.render_as_string(hide_password=True)
         totals = _kind_totals(conn, totals_cache, url, version, sel)
         cutoff, in_store = totals.cutoff, totals.in_store
-        events = rq.product_events(conn, sel)
+        events = rq.product_events(conn, sel, reports.get_column("report_id").to_list())
         prod_rows = rq.product_rows(conn, sel)
         recall_rows = rq.recalls_for(conn, sel)
         names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
