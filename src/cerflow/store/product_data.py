@@ -180,7 +180,10 @@ def selector(
 def read_snapshot(engine: Engine) -> Iterator[Connection]:
     """A connection whose reads all see one state of the store; nothing is written.
 
-    PostgreSQL: REPEATABLE READ READ ONLY (one snapshot for the whole transaction).
+    PostgreSQL: REPEATABLE READ READ ONLY (one snapshot for the whole transaction), JIT
+    off for it: a product's reads are index lookups, but on a full-history store the
+    planner's cost estimates pass `jit_above_cost` only because the tables are big, and
+    compiling cost 70-95 ms per query, more than it saved (benchmarks/README.md, report.py).
     SQLite: an explicit BEGIN, because the driver opens a transaction only before writes
     and would otherwise run each SELECT on its own; in WAL mode the read snapshot is held
     until the transaction ends. Always rolled back: there is nothing to commit.
@@ -191,6 +194,7 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
             conn.begin()
+            conn.exec_driver_sql("SET LOCAL jit = off")
         elif conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN")
         try:
@@ -232,7 +236,7 @@ def read_product(
         url = engine.url.render_as_string(hide_password=True)
         totals = _kind_totals(conn, totals_cache, url, version, sel)
         cutoff, in_store = totals.cutoff, totals.in_store
-        events = rq.product_events(conn, sel)
+        events = rq.product_events(conn, sel, reports.get_column("report_id").to_list())
         prod_rows = rq.product_rows(conn, sel)
         recall_rows = rq.recalls_for(conn, sel)
         names = [n for n in prod_rows["brand_name"].drop_nulls().unique().to_list() if n]
