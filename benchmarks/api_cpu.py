@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api_load import BARE_APP, PRODUCT_PATH, REDIS_URL, drop_database, make_database, seed  # noqa: E402
+from api_load import BARE_APP, PRODUCT_PATH, REDIS_URL, drop_database, make_database, seed
 
 BATCH = 50
 
@@ -120,8 +120,8 @@ async def _run(args: argparse.Namespace, token: str, settings: Any) -> dict[str,
         engine = state.session_factory.kw["bind"]
         event.listen(engine, "before_cursor_execute", on_sql)
         commands: list[str] = []
-        original = aredis.Redis.execute_command
-        pipe_original = aredis.client.Pipeline.execute
+        original: Any = aredis.Redis.execute_command
+        pipe_original: Any = aredis.client.Pipeline.execute
 
         async def counted(self: Any, *a: Any, **kw: Any) -> Any:
             commands.append(str(a[0]))

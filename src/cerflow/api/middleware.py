@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it copies bodies and costs latency).
 
 Order, outermost first: request context (id, access log, metrics, last-resort 500),
-security headers, CORS, body size limit, rate limit.
+security headers, CORS, control-character guard, body size limit, rate limit, then the
+cached product read fast path (`products.cached_read`) in front of the router.
 """
 
 from __future__ import annotations
