@@ -55,7 +55,8 @@ def plain_ref(path: str) -> str | None:
     if not path.startswith(PREFIX):
         return None
     ref = path[len(PREFIX) :]
-    if not 1 <= len(ref) <= 255 or ref == "search" or not _REF.match(ref):
+    # "/" first: the route's path segment never holds one, and `\S` in the pattern would.
+    if "/" in ref or not 1 <= len(ref) <= 255 or ref == "search" or not _REF.match(ref):
         return None
     return ref
 
