@@ -17,10 +17,11 @@ a large share of a cached read; in a pipeline the per-request part is packing an
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+import os
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -69,6 +70,9 @@ class Decision:
     scope: str | None = None
 
 
+_TAG = os.urandom(6).hex() + "-"
+_SEQ = itertools.count()
+
 _Pending = tuple[list[str], list[str | int], "asyncio.Future[int]"]
 
 
@@ -88,7 +92,8 @@ class RedisRateLimiter:
             return Decision(True)
         keys = [self.clients.key("rl", lim.scope, lim.identity) for lim in limits]
         now_ms = int(time.time() * 1000)
-        args: list[str | int] = [now_ms, self.window_ms, f"{now_ms}-{uuid.uuid4().hex[:8]}"]
+        # Unique within the window across processes: a random per-process tag and a counter.
+        args: list[str | int] = [now_ms, self.window_ms, f"{now_ms}-{_TAG}{next(_SEQ)}"]
         args += [lim.limit for lim in limits]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
