@@ -83,24 +83,6 @@ def test_a_change_during_a_lookup_is_not_hidden_by_it(versions: dict[str, Any]) 
     assert versions["calls"] == 2
 
 
-def test_an_answer_near_expiry_is_used_while_one_renewal_runs(
-    versions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def scenario() -> list[BaseException | None]:
-        await tokenversion.ensure_current(None, _principal(3))  # type: ignore[arg-type]
-        now = tokenversion._clock()
-        later = now + tokenversion.TTL_SECONDS - tokenversion.REFRESH_AHEAD_SECONDS / 2
-        monkeypatch.setattr(tokenversion, "_clock", lambda: later)
-        started = time.perf_counter()
-        results = await _many(50, 3)
-        assert time.perf_counter() - started < 0.05  # none waited for the renewal
-        await asyncio.sleep(0.2)  # the renewal finishes
-        return results
-
-    assert asyncio.run(scenario()) == [None] * 50
-    assert versions["calls"] == 2  # the first look-up and one renewal
-
-
 def test_an_expired_answer_is_never_used(
     versions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,5 @@
 """The cached-read fast path (`products.cached_read`): same answers as the endpoint,
-every check kept, one Redis round trip and no SQL for a hit."""
+every check kept, no Redis round trip waited for and no SQL for a hit."""
 
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ def counted_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield calls
 
 
-def test_a_cached_read_makes_one_redis_round_trip_and_no_sql(
+def test_a_cached_read_waits_for_no_redis_round_trip_and_makes_no_sql(
     client: TestClient,
     actors: Actors,
     seeded: int,
@@ -229,4 +229,7 @@ def test_a_cached_read_makes_one_redis_round_trip_and_no_sql(
         event.remove(bind, "before_cursor_execute", record)
     assert resp.headers["x-cache"] == "hit"
     assert statements == []
-    assert counted_redis == ["pipeline of 1"]  # the rate-limit check; body from the copy
+    # Body from the per-process copy (no GET); the rate limit known far from full, so the
+    # request is recorded by a background batch (at most one pipeline, one call per key:
+    # user and address) instead of waiting for a check.
+    assert counted_redis in ([], ["pipeline of 2"])

@@ -9,12 +9,13 @@ the next request here; other processes honour it within `TTL_SECONDS`.
 
 Under load every request of a user arrives while the look-up runs: concurrent misses of
 one user share one look-up (per event loop and memo generation, so a request after a
-change never joins a look-up that started before it), and an answer within
-`REFRESH_AHEAD_SECONDS` of its expiry is still used while one background look-up renews
-it. Before, each request that found the memo expired started its own look-up: with one
-user at 500 requests/s that queued hundreds of threads on a 10-connection pool every 2 s
-(benchmarks/api_load.py: p95 over 1 s). An answer is never used past `TTL_SECONDS`, so
-the revocation bound is unchanged.
+change never joins a look-up that started before it). Before, each request that found the
+memo expired started its own look-up: with one user at 500 requests/s that queued hundreds
+of threads on a 10-connection pool every 2 s (benchmarks/api_load.py: p95 over 1 s).
+Not done: renewing an answer in the background shortly before it expires (it would hide
+the look-up from requests altogether) - the look-up then runs beside the request's own
+database work, which a session bound to one connection (the tests' rolled-back
+transaction) cannot take. The revocation bound is unchanged.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from cerflow.auth.service import AuthError, Principal
 from cerflow.store.orm_changes import drop_on_change
 
 TTL_SECONDS = 2.0
-REFRESH_AHEAD_SECONDS = 0.5
 MAX_USERS = 8192
 
 _lock = threading.Lock()
@@ -70,14 +70,12 @@ def _lookup(factory: sessionmaker[Session], user_id: int) -> int | None:
     return int(row.token_version or 0)
 
 
-def _get(user_id: int) -> tuple[bool, int | None, bool]:
-    """(hit, version, due for renewal)."""
+def _get(user_id: int) -> tuple[bool, int | None]:
     with _lock:
         item = _memo.get(user_id)
-        now = _clock()
-        if item is None or item[0] <= now:
-            return False, None, False
-        return True, item[1], item[0] - now <= REFRESH_AHEAD_SECONDS
+        if item is None or item[0] <= _clock():
+            return False, None
+        return True, item[1]
 
 
 def _put(user_id: int, version: int | None, seen_generation: int) -> None:
@@ -110,7 +108,7 @@ def _shared_lookup(factory: sessionmaker[Session], user_id: int) -> asyncio.Futu
         if _inflight.get(key) is finished:
             del _inflight[key]
         if not finished.cancelled():
-            finished.exception()  # retrieved: a failed renewal is not an unhandled error
+            finished.exception()  # retrieved: all waiters may have gone (disconnects)
 
     task.add_done_callback(done)
     return task
@@ -121,10 +119,8 @@ async def ensure_current(factory: sessionmaker[Session], principal: Principal) -
     (role change, deactivation, password change) or the user is gone or inactive."""
     if principal.kind != "user" or principal.token_version is None:
         return
-    hit, version, renew = _get(principal.user_id)
+    hit, version = _get(principal.user_id)
     if not hit:
         version = await asyncio.shield(_shared_lookup(factory, principal.user_id))
-    elif renew:
-        _shared_lookup(factory, principal.user_id)  # in the background; this answer holds
     if version is None or version != principal.token_version:
         raise AuthError("access token is no longer valid (account changed); please sign in again")
