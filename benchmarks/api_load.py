@@ -284,12 +284,41 @@ def run_asyncio(
 GENERATOR = "asyncio"
 
 
+SERVER_PIDS: dict[str, int] = {}  # base URL -> uvicorn parent pid
+
+
+def server_cpu_seconds(parent_pid: int) -> float:
+    """User + system CPU seconds of a uvicorn parent and its worker children so far (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(stat.parent.name)
+        if pid == parent_pid or int(fields[1]) == parent_pid:  # fields[1]: ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def run_load(
     workdir: Path, base: str, path: str, token: str, users: int, duration: int, rate: float = 0
 ) -> dict[str, Any]:
+    """One load level; with the asyncio generator also the server's CPU per answered request
+    (a figure the machine's other load barely moves, unlike latency and throughput)."""
+    pid = SERVER_PIDS.get(base)
+    cpu_before = server_cpu_seconds(pid) if pid else 0.0
     if GENERATOR == "locust":
         return run_locust(workdir, base, path, token, users, duration, rate)
-    return run_asyncio(base, path, token, users, duration, rate)
+    result = run_asyncio(base, path, token, users, duration, rate)
+    completed = result.get("completed_all_phases", 0)
+    if pid and completed:
+        # Queued requests still drain after the generator stops: a short settle.
+        time.sleep(1.0)
+        cpu = server_cpu_seconds(pid) - cpu_before
+        result["server_cpu_us_per_request"] = round(cpu / completed * 1e6, 1)
+    return result
 
 
 def worker_rss_mb(parent_pid: int) -> list[float]:
@@ -440,9 +469,13 @@ def main() -> None:
             )
         )
         api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+        SERVER_PIDS.update({api: procs[0].pid, bare: procs[1].pid})
         wait_ready(api + "/health/ready", procs[0])
         wait_ready(bare + BARE_PATH, procs[1])
-        warm = httpx.get(api + PRODUCT_PATH, headers={"Authorization": f"Bearer {token}"})
+        # The first detail computes (a cache miss): allow for a loaded machine.
+        warm = httpx.get(
+            api + PRODUCT_PATH, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
         assert warm.status_code == 200, warm.text
         load_before = os.getloadavg()
         rss_idle = worker_rss_mb(procs[0].pid)

@@ -35,6 +35,7 @@ class Stats:
         self.latencies: list[float] = []
         self.errors = 0
         self.window_start = 0.0
+        self.completed = 0  # every answered request, spawn phase included
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -80,6 +81,7 @@ async def user(
                 writer.close()
             reader = writer = None
         elapsed = time.perf_counter() - started
+        stats.completed += ok
         if stats.measuring and time.monotonic() <= stop:
             stats.latencies.append(elapsed)
             if not ok:
@@ -130,6 +132,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p95_ms": pct(95),
         "p99_ms": pct(99),
         "window_s": round(window, 1),
+        "completed_all_phases": stats.completed,
     }
 
 

@@ -40,6 +40,7 @@ from cerflow.jobs.interface import JobSubmitter
 from cerflow.jobs.lifecycle import JobLayer
 from cerflow.jobs.submitters import make_submitter
 from cerflow.observability.logging import configure_logging
+from cerflow.products.cached_read import CachedProductRead
 from cerflow.ratelimit import (
     Decision,
     Limit,
@@ -147,6 +148,8 @@ def create_app(
     install_web(app)  # pages, static files, offline /docs; after the API's handlers
 
     # add_middleware wraps: the last added is the outermost.
+    # Innermost: cached product reads answered without the router (after every check below).
+    app.add_middleware(CachedProductRead, fastapi_app=app)
     app.add_middleware(RateLimitMiddleware, limiter=_LazyLimiter(app), settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacterGuard)

@@ -89,3 +89,54 @@ def test_concurrent_checks_share_a_round_trip_and_still_count_exactly(
     assert all(1 <= d.retry_after <= 30 and d.scope == "user" for d in decisions[5:])
     assert executed == [8, 1, 1]  # one pipeline for the eight; the last one ran twice
     assert clients.limiter_gate.available() and not clients.limiter_gate.is_down
+
+
+def test_far_from_the_limit_requests_do_not_wait_and_redis_still_counts_them_all(
+    pg_url: str, redis_prefix: str
+) -> None:
+    settings = make_settings(pg_url, redis_prefix, rate_limit_window_seconds=30)
+    clients = RedisClients(settings)
+    limiter = RedisRateLimiter(clients, settings.rate_limit_window_seconds)
+    limits = [Limit("user", "far", 100_000), Limit("ip", "far", 100_000)]
+    executed: list[int] = []
+    real_execute = limiter._execute
+
+    async def counting_execute(batch: list[Any]) -> list[Any]:
+        executed.append(len(batch))
+        return await real_execute(batch)
+
+    limiter._execute = counting_execute  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[list[Decision], list[int]]:
+        try:
+            first = await limiter.hit(limits)  # nothing known yet: the exact check
+            rest = [await limiter.hit(limits) for _ in range(499)]  # known far below
+            waited = list(executed)
+            await asyncio.sleep(0.2)  # the background record goes out
+            keys = [clients.key("rl", lim.scope, lim.identity) for lim in limits]
+            counts = [int(await clients.aio.zcard(k)) for k in keys]
+            return [first, *rest], [len(waited), *counts]
+        finally:
+            await clients.aclose()
+
+    decisions, (round_trips_awaited, user_count, ip_count) = asyncio.run(scenario())
+    assert all(d.allowed for d in decisions)
+    assert round_trips_awaited == 1  # only the first request waited for Redis
+    assert (user_count, ip_count) == (500, 500)  # every request recorded, once
+
+
+def test_near_the_limit_the_check_is_exact_again(pg_url: str, redis_prefix: str) -> None:
+    settings = make_settings(pg_url, redis_prefix, rate_limit_window_seconds=30)
+    clients = RedisClients(settings)
+    limiter = RedisRateLimiter(clients, settings.rate_limit_window_seconds)
+    limits = [Limit("user", "near", 40)]  # headroom 4, at most 1 unrecorded request
+
+    async def scenario() -> list[Decision]:
+        try:
+            return [await limiter.hit(limits) for _ in range(45)]
+        finally:
+            await clients.aclose()
+
+    decisions = asyncio.run(scenario())
+    assert [d.allowed for d in decisions] == [True] * 40 + [False] * 5
+    assert all(d.scope == "user" and d.retry_after >= 1 for d in decisions[40:])

@@ -8,7 +8,7 @@ import redis
 from pydantic import SecretStr
 
 from cerflow.config import Settings
-from cerflow.products.endpoints import _SingleFlight
+from cerflow.products.detail_cache import SingleFlight
 from cerflow.redis import RedisClients, RedisGate
 
 
@@ -50,7 +50,7 @@ def test_concurrent_misses_share_one_computation() -> None:
         return b"{}"
 
     async def scenario() -> tuple[list[bytes | None], bytes | None]:
-        flight = _SingleFlight()
+        flight = SingleFlight()
         key = ("1", "device", "DQA")
         together = await asyncio.gather(*(flight.run(key, compute) for _ in range(50)))
         later = await flight.run(key, compute)  # finished: the next miss computes again
@@ -67,7 +67,7 @@ def test_a_caller_that_leaves_does_not_cancel_the_others() -> None:
         return b"done"
 
     async def scenario() -> bytes | None:
-        flight = _SingleFlight()
+        flight = SingleFlight()
         key = ("1", "device", "DQA")
         first = asyncio.ensure_future(flight.run(key, compute))
         second = asyncio.ensure_future(flight.run(key, compute))

@@ -106,6 +106,20 @@ def _api_key_principal(state: AppState, key: str) -> Principal:
         return auth_service.authenticate_api_key(session=session, key=key)
 
 
+async def bearer_principal(state: AppState, token: str) -> Principal:
+    """The user of a JWT access token; `AuthError` if invalid, expired or no longer current.
+
+    Self-contained JWT: verified on the event loop (verified tokens are remembered until
+    they expire, `auth.security.decode_token`), no thread hop; the token version against
+    the user's (`auth.tokenversion`: a role change, deactivation or password change takes
+    effect within its TTL). Also the check of the cached-read fast path
+    (`products.cached_read`), so both paths authenticate alike.
+    """
+    principal = auth_service.principal_from_access_token(settings=state.settings, token=token)
+    await tokenversion.ensure_current(state.session_factory, principal)
+    return principal
+
+
 async def _authenticate(
     request: Request, bearer: HTTPAuthorizationCredentials | None, api_key: str | None
 ) -> Principal:
@@ -129,11 +143,7 @@ async def _authenticate(
             else:
                 principal = cached
         elif token:
-            # Self-contained JWT: verified on the event loop, no thread hop, no database.
-            principal = auth_service.principal_from_access_token(
-                settings=state.settings, token=token
-            )
-            await tokenversion.ensure_current(state.session_factory, principal)
+            principal = await bearer_principal(state, token)
         else:
             raise _unauthorized(
                 "not authenticated: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'"

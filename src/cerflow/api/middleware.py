@@ -1,16 +1,18 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it copies bodies and costs latency).
 
 Order, outermost first: request context (id, access log, metrics, last-resort 500),
-security headers, CORS, body size limit, rate limit.
+security headers, CORS, control-character guard, body size limit, rate limit, then the
+cached product read fast path (`products.cached_read`) in front of the router.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -24,6 +26,9 @@ from cerflow.observability.runtime_metrics import HTTP_IN_FLIGHT, sample_process
 from cerflow.ratelimit import Limit, RateLimiter
 
 log = structlog.get_logger("cerflow.access")
+# The stdlib logger behind `log`: asking it first skips structlog's processor chain (the
+# event dict, contextvars merge, level filter) for every request when INFO is off.
+_ACCESS_LOGGER = logging.getLogger("cerflow.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DOCS_PATHS = ("/docs", "/redoc")
@@ -110,7 +115,8 @@ class RequestContextMiddleware:
             return
         in_flight = _in_flight("http")
         incoming = _header(scope, b"x-request-id") or ""
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex but without building a UUID object.
+        request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -152,33 +158,62 @@ class RequestContextMiddleware:
             count, latency = _latency_children(method, template, str(status))
             count.inc()
             latency.observe(elapsed)
-            log.info(
-                "request",
-                method=method,
-                route=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            if _ACCESS_LOGGER.isEnabledFor(logging.INFO):  # production logs at WARNING
+                log.info(
+                    "request",
+                    method=method,
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.clear_contextvars()
 
 
 def _security_headers(scope: Scope) -> dict[str, str]:
+    return dict(_HEADER_SETS[_header_set_key(scope)][0])
+
+
+def _header_set_key(scope: Scope) -> tuple[str, bool, bool]:
+    """(content security policy, HTTPS, under /api/): what the headers depend on."""
     path: str = scope["path"]
-    headers = {
-        "x-content-type-options": "nosniff",
-        "x-frame-options": "DENY",
-        "referrer-policy": "no-referrer",
-        "cross-origin-opener-policy": "same-origin",
-        "content-security-policy": _DOCS_CSP
+    csp = (
+        _DOCS_CSP
         if path.startswith(_DOCS_PATHS)
-        else (_API_CSP if path.startswith(_API_PATH_PREFIXES) else _WEB_CSP),
-    }
+        else (_API_CSP if path.startswith(_API_PATH_PREFIXES) else _WEB_CSP)
+    )
     proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
-    if proto == "https" or scope.get("scheme") == "https":
-        headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
-    if path.startswith("/api/"):
-        headers["cache-control"] = "no-store"
-    return headers
+    https = proto == "https" or scope.get("scheme") == "https"
+    return csp, https, path.startswith("/api/")
+
+
+def _build_header_set(csp: str, https: bool, api: bool) -> tuple[tuple[str, str], ...]:
+    headers = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("content-security-policy", csp),
+    ]
+    if https:
+        headers.append(("strict-transport-security", "max-age=63072000; includeSubDomains"))
+    if api:
+        headers.append(("cache-control", "no-store"))
+    return tuple(headers)
+
+
+# Every combination built once, as text and as the raw ASGI header pairs: the middleware
+# runs on every response and used to rebuild and encode the same dict each time.
+_HEADER_SETS: dict[
+    tuple[str, bool, bool], tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]
+] = {}
+for _csp in (_API_CSP, _DOCS_CSP, _WEB_CSP):
+    for _https in (False, True):
+        for _api in (False, True):
+            _set = _build_header_set(_csp, _https, _api)
+            _HEADER_SETS[(_csp, _https, _api)] = (
+                _set,
+                tuple((k.encode(), v.encode()) for k, v in _set),
+            )
 
 
 class SecurityHeadersMiddleware:
@@ -189,18 +224,14 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _security_headers(scope)
+        extra = _HEADER_SETS[_header_set_key(scope)][1]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # Raw list, not MutableHeaders: its `in` raises a KeyError per absent name.
                 raw = list(message.get("headers", []))
                 present = {bytes(k).lower() for k, _ in raw}
-                raw += [
-                    (key.encode(), value.encode())
-                    for key, value in extra.items()
-                    if key.encode() not in present
-                ]
+                raw += [pair for pair in extra if pair[0] not in present]
                 message["headers"] = raw
             await send(message)
 

@@ -6,10 +6,21 @@ rights until the token expired (15 minutes). The check costs one indexed read pe
 (`auth.keycache`). A change through this process's ORM (admin API, CLI) empties the memo
 at flush and again at commit (`store.orm_changes.drop_on_change`), so it takes effect on
 the next request here; other processes honour it within `TTL_SECONDS`.
+
+Under load every request of a user arrives while the look-up runs: concurrent misses of
+one user share one look-up (per event loop and memo generation, so a request after a
+change never joins a look-up that started before it). Before, each request that found the
+memo expired started its own look-up: with one user at 500 requests/s that queued hundreds
+of threads on a 10-connection pool every 2 s (benchmarks/api_load.py: p95 over 1 s).
+Not done: renewing an answer in the background shortly before it expires (it would hide
+the look-up from requests altogether) - the look-up then runs beside the request's own
+database work, which a session bound to one connection (the tests' rolled-back
+transaction) cannot take. The revocation bound is unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +42,8 @@ _lock = threading.Lock()
 # user id -> (expires at, token version or None when the user is gone or inactive).
 _memo: OrderedDict[int, tuple[float, int | None]] = OrderedDict()
 _generation = 0
+# (user id, generation) -> the look-up in flight, shared by the requests that need it.
+_inflight: dict[tuple[int, int], asyncio.Future[int | None]] = {}
 _clock = time.monotonic  # a module attribute, so tests can move time for this memo only
 
 
@@ -39,6 +52,8 @@ def invalidate(*_args: Any) -> None:
     with _lock:
         _generation += 1
         _memo.clear()
+    # Look-ups of older generations finish for the requests already waiting on them;
+    # new requests start their own.
 
 
 drop_on_change((User,), ("after_update", "after_delete"), invalidate)
@@ -73,6 +88,32 @@ def _put(user_id: int, version: int | None, seen_generation: int) -> None:
             _memo.popitem(last=False)
 
 
+def _shared_lookup(factory: sessionmaker[Session], user_id: int) -> asyncio.Future[int | None]:
+    """The look-up of `user_id` in flight in this loop and generation, or a new one."""
+    loop = asyncio.get_running_loop()
+    key = (user_id, _generation)
+    running = _inflight.get(key)
+    if running is not None and running.get_loop() is loop:
+        return running
+
+    async def lookup(seen: int) -> int | None:
+        version = await run_in_threadpool(_lookup, factory, user_id)
+        _put(user_id, version, seen)
+        return version
+
+    task = loop.create_task(lookup(_generation))
+    _inflight[key] = task
+
+    def done(finished: asyncio.Future[int | None]) -> None:
+        if _inflight.get(key) is finished:
+            del _inflight[key]
+        if not finished.cancelled():
+            finished.exception()  # retrieved: all waiters may have gone (disconnects)
+
+    task.add_done_callback(done)
+    return task
+
+
 async def ensure_current(factory: sessionmaker[Session], principal: Principal) -> None:
     """Raise `AuthError` if the user's token version moved on since the token was issued
     (role change, deactivation, password change) or the user is gone or inactive."""
@@ -80,8 +121,6 @@ async def ensure_current(factory: sessionmaker[Session], principal: Principal) -
         return
     hit, version = _get(principal.user_id)
     if not hit:
-        seen = _generation
-        version = await run_in_threadpool(_lookup, factory, principal.user_id)
-        _put(principal.user_id, version, seen)
+        version = await asyncio.shield(_shared_lookup(factory, principal.user_id))
     if version is None or version != principal.token_version:
         raise AuthError("access token is no longer valid (account changed); please sign in again")

@@ -3,10 +3,6 @@ user's watched products (the job layer refreshes them on a schedule)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -22,9 +18,8 @@ from cerflow.api.deps import (
     ViewerUser,
 )
 from cerflow.api.errors import AUTH_RESPONSES, BODY_ERRORS, CONFLICT, NO_NUL, NOT_FOUND, ItemId
-from cerflow.cache import count_request as count_cache
 from cerflow.errors import CerflowError, NotFoundError
-from cerflow.products import service
+from cerflow.products import detail_cache, service
 from cerflow.products.models import WatchedProduct
 from cerflow.products.schemas import (
     JobAccepted,
@@ -34,7 +29,6 @@ from cerflow.products.schemas import (
     WatchedOut,
     WatchedUpdate,
 )
-from cerflow.products.version import DataVersionMemo
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"], responses={**AUTH_RESPONSES})
 
@@ -72,84 +66,6 @@ def search(
     return service.search(session=session, query=q, limit=limit)
 
 
-def _version_memo(state: AppState, request: Request) -> DataVersionMemo:
-    """One memo per app (and so per session factory), created on first use."""
-    memo: DataVersionMemo | None = getattr(request.app.state, "product_data_version", None)
-    if memo is None or memo.session_factory is not state.session_factory:
-        memo = DataVersionMemo(state.session_factory)
-        request.app.state.product_data_version = memo
-    return memo
-
-
-class _LocalDetails:
-    """Per-process copy of recent detail bodies in front of Redis (saves one round trip).
-
-    Keyed by data version, so an entry is never stale beyond the version memo's bound;
-    bounded in size and age. Kept while Redis is merely slow (timeouts under load: the
-    copy is what keeps cached reads off PostgreSQL then) and dropped once Redis is seen
-    unreachable, so after an outage the shared cache is again the one source of hits.
-    """
-
-    def __init__(self, max_items: int = 256, ttl_seconds: float = 30.0) -> None:
-        self.max_items = max_items
-        self.ttl = ttl_seconds
-        self._data: OrderedDict[tuple[str, str, str], tuple[float, bytes]] = OrderedDict()
-
-    def get(self, key: tuple[str, str, str]) -> bytes | None:
-        item = self._data.get(key)
-        if item is None or item[0] <= time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, key: tuple[str, str, str], value: bytes) -> None:
-        self._data[key] = (time.monotonic() + self.ttl, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self.max_items:
-            self._data.popitem(last=False)
-
-
-def _local_cache(state: AppState, request: Request) -> _LocalDetails | None:
-    """Only in front of Redis (the in-memory cache needs no copy) and only while reachable."""
-    if state.redis is None:
-        return None
-    local: _LocalDetails | None = getattr(request.app.state, "product_detail_local", None)
-    if local is None or state.redis.unreachable:
-        local = _LocalDetails()
-        request.app.state.product_detail_local = local
-    return local
-
-
-class _SingleFlight:
-    """One computation per key at a time; concurrent callers share its result.
-
-    When the cache is cold (a new data version, Redis bypassed) hundreds of requests for
-    the same product arrive together; without this each ran the full set of PostgreSQL
-    queries in its own thread. The computation is a task of its own, so a caller that
-    goes away (client disconnect) does not cancel it for the others.
-    """
-
-    def __init__(self) -> None:
-        self._running: dict[tuple[str, str, str], asyncio.Future[bytes | None]] = {}
-
-    async def run(
-        self, key: tuple[str, str, str], compute: Callable[[], Awaitable[bytes | None]]
-    ) -> bytes | None:
-        task = self._running.get(key)
-        if task is None:
-            task = asyncio.ensure_future(compute())
-            self._running[key] = task
-            task.add_done_callback(lambda _t: self._running.pop(key, None))
-        return await asyncio.shield(task)
-
-
-def _single_flight(request: Request) -> _SingleFlight:
-    flight: _SingleFlight | None = getattr(request.app.state, "product_detail_flight", None)
-    if flight is None:
-        flight = _SingleFlight()
-        request.app.state.product_detail_flight = flight
-    return flight
-
-
 def _compute_detail(state: AppState, ref: str, query: dict[str, str], version: str) -> bytes | None:
     with unit_of_work.unit_of_work(state.session_factory) as session:
         result = service.detail(session=session, settings=state.settings, ref=ref, version=version)
@@ -160,41 +76,41 @@ def _compute_detail(state: AppState, ref: str, query: dict[str, str], version: s
     return raw
 
 
+def body_response(body: detail_cache.Body, cache: str, if_none_match: str | None) -> Response:
+    """The stored bytes as they are (no model validation, no re-serialisation), with ETag."""
+    headers = {"X-Cache": cache, "ETag": body.etag}
+    if detail_cache.not_modified(if_none_match, body.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=body.raw, media_type="application/json", headers=headers)
+
+
 @router.get("/{ref}", response_model=ProductDetail, responses={**NOT_FOUND})
 async def detail(ref: ProductRef, _user: ViewerUser, request: Request) -> Response:
     """Counts, monthly trend, top events, PRR screen, recalls and identification.
 
-    Cached per normalized reference and data version (header `X-Cache: hit|miss`). A hit
-    stays on the event loop: JWT checked in-process, data version from a per-process memo
-    (at most 1 s old, see `cerflow.products.version`), the per-process copy or one async
-    Redis GET, no database. A miss computes in a worker thread, once for all concurrent
-    requests of the same product and version.
+    Cached per normalized reference and data version (header `X-Cache: hit|miss`, an
+    `ETag`; `If-None-Match` with the same tag answers 304 without a body). A hit is
+    normally served before this endpoint by `products.cached_read` (the same checks
+    without the router's cost); this endpoint answers what the fast path leaves to it:
+    misses, API keys and every error. A miss computes in a worker thread, once for all
+    concurrent requests of the same product and version.
     """
     state: AppState = request.app.state.cerflow  # not `StateDep`: one dependency fewer
-    kind, key = service.resolve(ref)
-    version = await _version_memo(state, request).get()
-    query = {"kind": kind, "ref": key}
-    local = _local_cache(state, request)
-    l1_key = (version, kind, key)
-    raw = local.get(l1_key) if local is not None else None
-    if raw is not None:
-        count_cache("product_detail", "hit")
-    else:
-        raw = await state.cache.aget("product_detail", query, version)
-    if raw is not None:
-        if local is not None:
-            local.put(l1_key, raw)
-        return Response(content=raw, media_type="application/json", headers={"X-Cache": "hit"})
+    holder = request.app.state
+    found = await detail_cache.lookup(holder, state, ref)
+    if_none_match = request.headers.get("if-none-match")
+    if found.body is not None:
+        return body_response(found.body, "hit", if_none_match)
+    version = found.key[0]
 
     async def compute() -> bytes | None:
-        return await run_in_threadpool(_compute_detail, state, ref, query, version)
+        return await run_in_threadpool(_compute_detail, state, ref, found.query, version)
 
-    raw = await _single_flight(request).run(l1_key, compute)
+    raw = await detail_cache.single_flight(holder).run(found.key, compute)
     if raw is None:
         raise NotFoundError(f"no stored data for product {ref!r}; try search first")
-    if local is not None and state.redis is not None and not state.redis.unreachable:
-        local.put(l1_key, raw)
-    return Response(content=raw, media_type="application/json", headers={"X-Cache": "miss"})
+    body = detail_cache.remember(holder, state, found.key, raw)
+    return body_response(body, "miss", if_none_match)
 
 
 @router.post(

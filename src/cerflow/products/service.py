@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from cerflow.analysis.trend_test import mann_kendall
 from cerflow.config import Settings
 from cerflow.errors import ConflictError, NotFoundError
 from cerflow.products import schemas
@@ -194,12 +195,11 @@ def detail(
         if counts_by_month
         else []
     )
-    from cerflow.analysis.trends import mann_kendall  # numpy/polars: not at API start-up
-
+    # The pure-Python test: NumPy, Polars and SciPy stay out of the API worker.
     mk = mann_kendall([float(mc.count) for mc in monthly])
     trend = schemas.Trend(
         months=len(monthly),
-        direction=str(getattr(mk.trend, "value", mk.trend)),
+        direction=mk.trend,
         p_value=_finite(mk.p),
         sen_slope_per_month=_finite(mk.sen_slope),
         note="; ".join(mk.notes) or None,
