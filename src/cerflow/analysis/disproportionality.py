@@ -732,9 +732,7 @@ def _ebgm_columns(
     a: IntArray, expected: FloatArray, prior: GpsPrior | None
 ) -> tuple[GpsPrior, FloatArray, FloatArray, FloatArray]:
     """The prior (fitted unless given) and EBGM, EB05, EB95 of every pair."""
-    fitted = prior if prior is not None else gps.fit_gps_prior(a, expected)
-    eb, eb05, eb95 = gps.gps_posterior(a, expected, fitted)
-    return fitted, eb, eb05, eb95
+    return gps.fit_and_shrink(a, expected, prior)
 
 
 def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
