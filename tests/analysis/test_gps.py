@@ -117,6 +117,53 @@ def test_spline_shortcut_agrees_with_exact_quantiles() -> None:
     assert np.max(np.abs(fast / exact - 1)) < 1e-5  # far below the 2-decimal reporting
 
 
+# The prior fitted at 1M reports by benchmarks/scale.py: component 2 is nearly a point
+# mass (alpha2 ~ 1e-5), so for each n the posterior weight of component 1 crosses 5 % and
+# 95 % within a few hundredths of log E and EB05/EB95 jump there.
+STEEP_THETA = (21.950131, 32.194648, 1.2579468e-05, 0.054752135, 0.76660793)
+
+
+def test_spline_shortcut_follows_steep_quantiles() -> None:
+    """The unchecked per-count spline was off by up to x2.5 on EB05 with this prior."""
+    rng = np.random.default_rng(17)
+    n = rng.choice(np.arange(1, 13), 60_000)
+    e = np.exp(rng.uniform(np.log(1e-4), np.log(30.0), n.size))
+    prior = GpsPrior(*STEEP_THETA)
+    fast = gps.gps_posterior(n, e, prior, spline_above=100)
+    exact = gps.gps_posterior(n, e, prior, spline_above=10**9)
+    for f, x in zip(fast, exact, strict=True):
+        assert np.max(np.abs(f / x - 1)) < 1e-6
+    # the steep region is really there: EB05 moves by more than 30 % within 2 % of E
+    k = np.full(200, 6)
+    grid = np.exp(np.linspace(np.log(0.05), np.log(2.0), 200))
+    eb05 = gps.posterior_quantile(k, grid, prior, 0.05, spline_above=10**9)
+    assert np.max(np.abs(np.diff(np.log(eb05)))) > np.log(1.3)
+
+
+def test_fit_and_shrink_equals_fit_then_posterior() -> None:
+    rng = np.random.default_rng(5)
+    size = 60_000  # squashed fit, and counts shared by more than spline_above pairs
+    e = np.exp(rng.normal(-1.0, 1.5, size))
+    lam = np.where(rng.random(size) < 0.2, rng.gamma(4.0, 1 / 1.0, size), rng.gamma(2.0, 2.0, size))
+    n = rng.poisson(lam * e)
+    keep = n >= 1
+    n, e = n[keep], e[keep]
+    prior, eb, lo, hi = gps.fit_and_shrink(n, e, spline_above=500, grid_points=256)
+    alone = gps.fit_gps_prior(n, e)
+    assert prior.theta == alone.theta
+    assert prior.converged and alone.converged
+    # loglik from the splines against the exact sum over all pairs
+    assert prior.loglik == pytest.approx(-gps.negative_loglik(prior.theta, n, e), abs=1e-6 * n.size)
+    ref = gps.gps_posterior(n, e, prior, spline_above=10**9)
+    for got, want in zip((eb, lo, hi), ref, strict=True):
+        assert np.max(np.abs(got / want - 1)) < 1e-6
+    # a given prior is used as is, without a likelihood
+    given = GpsPrior(*OPENEBGM_THETA)
+    same, eb2, _, _ = gps.fit_and_shrink(n, e, given)
+    assert same is given
+    np.testing.assert_allclose(eb2, gps.ebgm(n, e, given), rtol=1e-6)
+
+
 def test_fit_recovers_simulated_hyperparameters() -> None:
     """Seed 2024: 30,000 cells simulated from a known prior; the fit finds it again."""
     rng = np.random.default_rng(2024)

@@ -55,3 +55,40 @@ def test_lazy_counts_match_hand_counts() -> None:
     assert c.n_reports == 3
     assert got == {("A", "x"): 3, ("A", "y"): 1, ("B", "x"): 2}
     assert sorted(c.n_product.tolist()) == [2, 3, 3]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_two_thread_counting_equals_one_thread_and_a_join(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large inputs count in two threads (product and event sides, then two halves of the
+    products); forced on here for a small input, it must give the one-thread result, and
+    both the counts of a plain deduplicated join."""
+    from cerflow.analysis import disproportionality
+
+    products, events = _frames(seed)
+    monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", 0)
+    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", 0)
+    threaded = count_pairs(products, events)
+    monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", 10**12)
+    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", 10**12)
+    single = count_pairs(products, events)
+    for name in ("product_code", "event_code", "a", "n_product", "n_event", "expected"):
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(single, name))
+    assert threaded.n_reports == single.n_reports
+    oracle = (
+        products.unique()
+        .join(events.unique(), on="report_id")
+        .group_by("product", "event")
+        .len()
+        .sort("product", "event")
+    )
+    got = pl.DataFrame(
+        {
+            "product": threaded.product_labels.gather(threaded.product_code),
+            "event": threaded.event_labels.gather(threaded.event_code),
+            "len": threaded.a,
+        }
+    ).sort("product", "event")
+    assert got.height == oracle.height > 500
+    assert got.equals(oracle.with_columns(pl.col("len").cast(pl.Int64)))

@@ -221,17 +221,64 @@ def _co_report_counts(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     k_max = int(k.max())
-    sort_key = (k_max - k).astype(np.uint16 if k_max < 65536 else np.int64)
-    order = np.argsort(sort_key, kind="stable")  # radix sort for 16-bit keys
-    k_sorted = k[order]
-    base = first_event[rp[order]]
     n_keys = int(pc.max() + 1) * n_ev if pc.size else 0
     dtype = np.int32 if n_keys < 2**31 else np.int64
-    prod_key = (pc[order] * n_ev).astype(dtype)
-    ec_t = ec.astype(dtype)
+    ec_t: NDArray[np.integer] = ec.astype(dtype)
+    split = n_triples >= _SPLIT_TRIPLES_ABOVE
+    sort_key = k_max - k
+    if split:
+        # Two halves by product code, each with about half of the triples, counted in two
+        # threads (NumPy's sort and arithmetic release the GIL): every key of the first
+        # half is below every key of the second, so the results only need concatenating.
+        # The half is the major sort key, so both halves are slices (views), not copies.
+        per_product = np.cumsum(np.bincount(pc, weights=k))
+        first_high = int(np.searchsorted(per_product, per_product[-1] / 2.0)) + 1
+        high = pc >= first_high
+        sort_key += high * (k_max + 1)
+        n_low = int(high.size - np.count_nonzero(high))
+        del high
+    wide = int(sort_key.max()) >= 65536
+    order = np.argsort(sort_key.astype(np.int64 if wide else np.uint16), kind="stable")
+    del sort_key  # radix sort for 16-bit keys
+    k_sorted = k[order]
+    base = first_event[rp[order]]
+    pc_sorted = pc[order]
+    del order
+    if not split:
+        return _count_keys(k_sorted, base, pc_sorted, ec_t, n_ev, dtype)
+    halves = (slice(0, n_low), slice(n_low, k_sorted.size))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [
+            pool.submit(_count_keys, k_sorted[h], base[h], pc_sorted[h], ec_t, n_ev, dtype)
+            for h in halves
+        ]
+        parts = [job.result() for job in jobs]
+    p_code, e_code, a = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    return p_code, e_code, a
+
+
+_SPLIT_TRIPLES_ABOVE = 1_000_000
+
+
+def _count_keys(
+    k_sorted: IntArray,
+    base: IntArray,
+    pc: IntArray,
+    ec_t: NDArray[np.integer],
+    n_ev: int,
+    dtype: type[np.integer],
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Sorted (product, event, a) of the triples of product rows ``pc`` (ordered by their
+    report's number of events ``k_sorted``, descending; ``base``: the report's first row
+    in ``ec_t``)."""
+    if k_sorted.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    k_max = int(k_sorted[0])
+    prod_key = (pc * n_ev).astype(dtype)
     # prefix[j]: product rows whose report has more than j events (k_sorted descends)
     prefix = k_sorted.size - np.searchsorted(k_sorted[::-1], np.arange(k_max), side="right")
-    keys = np.empty(n_triples, dtype=dtype)
+    keys = np.empty(int(k_sorted.sum()), dtype=dtype)
     pos = 0
     for j in range(k_max):
         m = int(prefix[j])
@@ -242,6 +289,19 @@ def _co_report_counts(
     a = np.diff(np.r_[starts, keys.size]).astype(np.int64)
     uniq = keys[starts].astype(np.int64)
     return uniq // n_ev, uniq % n_ev, a
+
+
+_THREAD_ROWS_ABOVE = 1_000_000
+# Above this many rows the two sides run one after the other: their temporaries held at
+# once added ~1.2 GB to the peak at 20M reports (100M rows), past the 8 GB budget.
+_THREAD_ROWS_MAX = 30_000_000
+
+
+def _coded_side(rows: IntArray, values: pl.Series) -> tuple[IntArray, IntArray, pl.Series]:
+    """Deduplicated (report code, item code) rows sorted by report, and the item labels."""
+    codes, labels = _dense_codes(values)
+    rows, codes = _unique_pairs(rows, codes, max(int(labels.len()), 1))
+    return rows, codes, labels
 
 
 def count_pairs(
@@ -282,14 +342,23 @@ def count_pairs(
         rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
     n_rep_all = int(rep_labels.len())
     if products.height and events.height:
-        pc, p_labels = _dense_codes(products.get_column(product_col))
-        ec, e_labels = _dense_codes(events.get_column(event_col))
+        # The product side and the event side are independent until the usable-report
+        # filter: on large inputs each gets a thread (NumPy releases the GIL).
+        sides = [(rp, products.get_column(product_col)), (re, events.get_column(event_col))]
+        if _THREAD_ROWS_ABOVE <= products.height + events.height <= _THREAD_ROWS_MAX:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                (rp, pc, p_labels), (re, ec, e_labels) = pool.map(
+                    _coded_side, *zip(*sides, strict=True)
+                )
+        else:
+            (rp, pc, p_labels), (re, ec, e_labels) = (_coded_side(*side) for side in sides)
     else:
         pc, p_labels = np.zeros(0, dtype=np.int64), products.get_column(product_col)[:0]
         ec, e_labels = np.zeros(0, dtype=np.int64), events.get_column(event_col)[:0]
     n_prod, n_ev = int(p_labels.len()), int(e_labels.len())
 
-    # Keep only reports with at least one product and one event.
+    # Keep only reports with at least one product and one event (after deduplication,
+    # which keeps the same reports).
     has_p = np.zeros(n_rep_all, dtype=bool)
     has_p[rp] = True
     has_e = np.zeros(n_rep_all, dtype=bool)
@@ -300,8 +369,6 @@ def count_pairs(
         kp = usable[rp]
         ke = usable[re]
         rp, pc, re, ec = rp[kp], pc[kp], re[ke], ec[ke]
-    rp, pc = _unique_pairs(rp, pc, max(n_prod, 1))
-    re, ec = _unique_pairs(re, ec, max(n_ev, 1))
 
     n_product_all = np.bincount(pc, minlength=n_prod).astype(np.int64)
     n_event_all = np.bincount(ec, minlength=n_ev).astype(np.int64)
@@ -620,18 +687,18 @@ def compute_signals(
     notes: list[str] = []
     n = counts.n_reports
     a = counts.a
-    a_f = a.astype(np.float64)
+    b = counts.n_product - a
+    c = counts.n_event - a
+    d = n - counts.n_product - c
+    zero = (b == 0) | (c == 0) | (d == 0)
+    a_f, b_f, c_f, d_f = (x.astype(np.float64) for x in (a, b, c, d))
     n_p = counts.n_product.astype(np.float64)
     n_e = counts.n_event.astype(np.float64)
-    b_f = n_p - a_f
-    c_f = n_e - a_f
-    d_f = float(n) - n_p - n_e + a_f
-    zero = (b_f == 0) | (c_f == 0) | (d_f == 0)
     cols: dict[str, object] = {
         "a": a,
-        "b": b_f.astype(np.int64),
-        "c": c_f.astype(np.int64),
-        "d": d_f.astype(np.int64),
+        "b": b,
+        "c": c,
+        "d": d,
         "expected": counts.expected,
         "zero_cell_corrected": zero,
     }
@@ -646,8 +713,11 @@ def compute_signals(
     if "ebgm" in chosen and counts.n_pairs >= _THREAD_ABOVE:
         pool = ThreadPoolExecutor(max_workers=1)
         ebgm_job = pool.submit(_ebgm_columns, a, counts.expected, prior)
-    half = 0.5 * zero
-    ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
+    if zero.any():
+        half = 0.5 * zero
+        ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
+    else:  # no copies when no table has a zero cell (the usual case at scale)
+        ah, bh, ch, dh = a_f, b_f, c_f, d_f
     if "prr" in chosen:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_prr = np.log(ah / (ah + bh)) - np.log(ch / (ch + dh))
@@ -732,9 +802,7 @@ def _ebgm_columns(
     a: IntArray, expected: FloatArray, prior: GpsPrior | None
 ) -> tuple[GpsPrior, FloatArray, FloatArray, FloatArray]:
     """The prior (fitted unless given) and EBGM, EB05, EB95 of every pair."""
-    fitted = prior if prior is not None else gps.fit_gps_prior(a, expected)
-    eb, eb05, eb95 = gps.gps_posterior(a, expected, fitted)
-    return fitted, eb, eb05, eb95
+    return gps.fit_and_shrink(a, expected, prior)
 
 
 def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
@@ -748,7 +816,14 @@ def _assert_finite(table: pl.DataFrame) -> None:
     floats = [c for c, t in table.schema.items() if t == pl.Float64]
     if not floats or table.height == 0:
         return
-    bad = table.select([(~pl.col(c).is_finite()).sum().alias(c) for c in floats]).row(0, named=True)
+    # A sum is finite when every term is (NaN and infinities propagate); only a column
+    # whose sum is not finite (or overflowed) is counted value by value.
+    suspects = [c for c in floats if not np.isfinite(np.sum(table.get_column(c).to_numpy()))]
+    if not suspects:
+        return
+    bad = table.select([(~pl.col(c).is_finite()).sum().alias(c) for c in suspects]).row(
+        0, named=True
+    )
     broken = {c: v for c, v in bad.items() if v}
     if broken:  # a bug, not bad input: every convention above keeps values finite
         raise ArithmeticError(f"non-finite values in disproportionality columns: {broken}")
