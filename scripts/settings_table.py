@@ -101,6 +101,9 @@ MEANINGS: dict[str, str] = {
     "(the report states the threshold)",
     "background_max_product_share": "Ratios are refused when the product holds more than this "
     "fraction of the background's reports (e.g. a store filled with the product alone)",
+    "signal_cache_max_gb": "Disk budget (GB) of the database-wide signal cache under "
+    "data_dir/cache/signals: least recently used entries are removed first, the newest entry "
+    "is always kept (one entry is about 600 MB at 10M reports)",
     "series_changepoint_min_months": "Minimum segment (months) on each side of a change point "
     "in the monthly series; a shorter excursion is reported as outlier months (stated in "
     "the report)",

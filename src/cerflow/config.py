@@ -204,6 +204,11 @@ class Settings(BaseSettings):
     signal_min_product_reports: int = Field(default=50, ge=0)
     background_min_reports: int = Field(default=1000, ge=0)
     background_max_product_share: float = Field(default=0.2, gt=0.0, le=1.0)
+    # Disk budget of the database-wide signal cache (data_dir/cache/signals): one entry
+    # is ~60 bytes per product-event pair (600 MB at 10M reports), so eight entries of a
+    # full-history store could fill a disk. Least recently used entries go first; the
+    # newest entry is always kept.
+    signal_cache_max_gb: float = Field(default=4.0, gt=0.0)
     # Licensed MedDRA ASCII files (llt.asc, pt.asc, hlt.asc, hlt_pt.asc, hlgt_hlt.asc,
     # soc_hlgt.asc, mdhier.asc): HLT-level signals and events by SOC. Never shipped.
     meddra_dir: Path | None = None

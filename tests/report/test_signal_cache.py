@@ -191,3 +191,51 @@ def test_kind_totals_come_from_the_cache_until_data_land(
     load_reports(store, sf.product_reports()[:1], prov)
     build_facts(store, drug="atorvastatin", signal_cache=cache)
     assert len(calls) == n + 1
+
+
+def _tiny_result(n: int) -> Any:
+    import polars as pl
+
+    from cerflow.analysis.disproportionality import ALL_METHODS, SignalResult
+    from cerflow.analysis.thresholds import SignalThresholds
+
+    table = pl.DataFrame({"product": [f"P{i}" for i in range(n)], "a": list(range(n))})
+    return SignalResult(
+        table=table,
+        n_reports=n,
+        prior=None,
+        methods=ALL_METHODS,
+        thresholds=SignalThresholds(),
+        ic_method="test",
+        n_strata=1,
+        notes=(),
+    )
+
+
+def _entries(directory: Path) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.json"))
+
+
+def test_the_disk_budget_drops_least_recently_used_entries_but_keeps_the_newest(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    probe = SignalCache(tmp_path / "probe")
+    probe.put("probe", _tiny_result(20_000))
+    entry = sum(p.stat().st_size for p in (tmp_path / "probe").glob("probe.*"))
+    cache = SignalCache(tmp_path / "c", max_bytes=int(2.5 * entry))
+    for i, key in enumerate(("k1", "k2")):
+        cache.put(key, _tiny_result(20_000))
+        for p in (tmp_path / "c").glob(f"{key}.*"):
+            os.utime(p, (1_000_000 + i, 1_000_000 + i))  # k1 older than k2
+    assert _entries(tmp_path / "c") == ["k1", "k2"]
+    assert cache.get("k1", product="P1") is not None  # k1 now the most recently used
+    cache.put("k3", _tiny_result(20_000))  # three entries exceed 2.5 entries: k2 goes
+    assert _entries(tmp_path / "c") == ["k1", "k3"]
+
+    small = SignalCache(tmp_path / "s", max_bytes=1)  # below one entry: the newest stays
+    small.put("a", _tiny_result(20_000))
+    small.put("b", _tiny_result(20_000))
+    assert _entries(tmp_path / "s") == ["b"]
+    assert small.get("b", product="P7") is not None

@@ -127,7 +127,10 @@ def compute_facts(
             settings=settings,
             report_id=report_id,
             version=version,
-            signal_cache=SignalCache(settings.data_dir / "cache" / "signals"),
+            signal_cache=SignalCache(
+                settings.data_dir / "cache" / "signals",
+                max_bytes=int(settings.signal_cache_max_gb * 1e9),
+            ),
             udi_dis=udi_dis,
             srns=srns,
             background=background,

@@ -1,6 +1,7 @@
 """File cache of the database-wide disproportionality result, one entry per data version.
 
-    cache = SignalCache(settings.data_dir / "cache" / "signals")
+    cache = SignalCache(settings.data_dir / "cache" / "signals",
+                        max_bytes=int(settings.signal_cache_max_gb * 1e9))
     key = signal_cache_key(engine_url=..., kind=..., since=..., until=..., members=...,
                            label=..., thresholds=..., version=rq.StoreVersion(...))
     hit = cache.get(key, product=label)       # CachedSignals | None
@@ -127,8 +128,9 @@ def _prior_dict(prior: GpsPrior | None) -> dict[str, Any] | None:
 class SignalCache:
     """Parquet + JSON entries under one directory (created on first write)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, max_bytes: int | None = None) -> None:
         self.directory = Path(directory)
+        self.max_bytes = max_bytes  # None: only the entry count bounds the cache
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.directory / f"{key}.parquet", self.directory / f"{key}.json"
@@ -224,7 +226,19 @@ class SignalCache:
             return
 
     def _prune(self) -> None:
+        """Keep the most recently used entries within `KEEP_ENTRIES` and `max_bytes`.
+
+        The newest entry stays even when it alone exceeds the budget: it is the one the
+        next report of this store version reads, and dropping it would make every report
+        a miss (minutes at full-history scale) without freeing the disk for long."""
         metas = sorted(self.directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in metas[KEEP_ENTRIES:]:
-            for path in self._paths(old.stem):
-                path.unlink(missing_ok=True)
+        used = 0
+        for rank, meta in enumerate(metas):
+            paths = self._paths(meta.stem)
+            size = sum(p.stat().st_size for p in paths if p.exists())
+            over_budget = self.max_bytes is not None and used + size > self.max_bytes
+            if rank >= KEEP_ENTRIES or (rank > 0 and over_budget):
+                for path in paths:
+                    path.unlink(missing_ok=True)
+            else:
+                used += size
