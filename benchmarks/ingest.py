@@ -2,6 +2,12 @@
 
     uv run python benchmarks/ingest.py [--reports 400000] [--backend pg|sqlite|both]
         [--path columnar|record|both] [--reimport]
+    uv run python benchmarks/ingest.py --quarters 84 [--profile flat|faers]
+        [--reports-per-quarter N] [--plant-reports N] [--progress-file PATH]
+        [--keep-database NAME] [--disk-path /work]
+
+History mode (`--quarters`): see `run_history`; `--profile faers` sizes the quarters like
+the real 2004-2024 history (`FAERS_RAMP`, 26.1M DEMO rows over 84 quarters).
 
 `--path columnar` (default) times what `cerflow ingest faers` runs: `etl.faers_columnar`
 (stages `read_s`: tables parsed and deduplicated, `etl_s`: canonical values and hashes) then
@@ -13,7 +19,9 @@ turns them into frames for the same loader; MAUDE, openFDA and sample imports ta
 Generates (seeded) a current-layout quarterly zip of the size of a real quarter (~400k
 reports, ~4 drugs and ~3.3 reactions per report, 2 % multi-version cases), then times the
 whole `cerflow ingest faers` path into a fresh PostgreSQL database on 127.0.0.1:5432 (created
-and dropped here) and a fresh SQLite file. Prints JSON: seconds per stage, rows/s, peak RSS.
+and dropped here) and a fresh SQLite file. Prints JSON: seconds per stage, rows/s, peak RSS,
+and CPU seconds (client per stage, the PostgreSQL backend's for the load), steadier than
+wall time on a shared machine.
 Stages are timed separately (reader alone, reader+ETL, full import) because the import
 interleaves them; `load_only_s` is the difference.
 """
