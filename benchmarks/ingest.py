@@ -2,6 +2,12 @@
 
     uv run python benchmarks/ingest.py [--reports 400000] [--backend pg|sqlite|both]
         [--path columnar|record|both] [--reimport]
+    uv run python benchmarks/ingest.py --quarters 84 [--profile flat|faers]
+        [--reports-per-quarter N] [--plant-reports N] [--progress-file PATH]
+        [--keep-database NAME] [--disk-path /work]
+
+History mode (`--quarters`): see `run_history`; `--profile faers` sizes the quarters like
+the real 2004-2024 history (`FAERS_RAMP`, 26.1M DEMO rows over 84 quarters).
 
 `--path columnar` (default) times what `cerflow ingest faers` runs: `etl.faers_columnar`
 (stages `read_s`: tables parsed and deduplicated, `etl_s`: canonical values and hashes) then
@@ -13,7 +19,9 @@ turns them into frames for the same loader; MAUDE, openFDA and sample imports ta
 Generates (seeded) a current-layout quarterly zip of the size of a real quarter (~400k
 reports, ~4 drugs and ~3.3 reactions per report, 2 % multi-version cases), then times the
 whole `cerflow ingest faers` path into a fresh PostgreSQL database on 127.0.0.1:5432 (created
-and dropped here) and a fresh SQLite file. Prints JSON: seconds per stage, rows/s, peak RSS.
+and dropped here) and a fresh SQLite file. Prints JSON: seconds per stage, rows/s, peak RSS,
+and CPU seconds (client per stage, the PostgreSQL backend's for the load), steadier than
+wall time on a shared machine.
 Stages are timed separately (reader alone, reader+ETL, full import) because the import
 interleaves them; `load_only_s` is the difference.
 """
@@ -21,10 +29,12 @@ interleaves them; `load_only_s` is the difference.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -38,7 +48,7 @@ from typing import Any
 
 import polars as pl
 import psutil
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from cerflow.db import make_engine
 from cerflow.etl import load_reports as load_reports_module
@@ -128,6 +138,8 @@ def generate(
     followup_version: int = 2,
     deleted: Sequence[int] = (),
     new_cases: MutableSequence[int] | None = None,
+    plant: tuple[str, int] | None = None,
+    planted_cases: set[int] | None = None,
 ) -> dict[str, int]:
     """Write a quarterly zip; rows grouped per case in primaryid order like FDA's files.
 
@@ -135,10 +147,15 @@ def generate(
     at `followup_version` (FAERS follow-ups: a new primaryid, a higher caseversion),
     `deleted` goes to the quarter's deleted-cases member, the new caseids start after
     `first_caseid` and are appended to `new_cases`. `reports` counts every DEMO row.
+    `plant` (ingredient, k): the first k new cases take that ingredient as their primary
+    suspect drug (a product with a known number of reports for the report benchmark);
+    `counts["planted"]` says how many did; their caseids are added to `planted_cases`, and
+    a follow-up of a caseid in it keeps that ingredient.
     """
     rng = random.Random(seed)
     counts = dict.fromkeys(("demo", "drug", "reac", "outc", "rpsr", "ther", "indi"), 0)
     counts["last_caseid"] = first_caseid
+    counts["planted"] = 0
     plain = path.parent / f"plain-{quarter}"
     plain.mkdir(exist_ok=True)
     handles: dict[str, Any] = {}
@@ -161,7 +178,7 @@ def generate(
                 handles[table].write(("\n".join(lines) + "\n").encode("latin-1"))
                 lines.clear()
 
-    def case(caseid: int, version: int, pid: int) -> None:
+    def case(caseid: int, version: int, pid: int, planted: str = "") -> None:
         ids = f"{pid}${caseid}"
         year = rng.choice(("2023", "2022", "2021"))
         event_dt = rng.choice(
@@ -183,7 +200,7 @@ def generate(
         )
         n_drugs = max(1, min(30, int(rng.expovariate(1 / 4.0)) + 1))
         for seq in range(1, n_drugs + 1):
-            ing = rng.choice(INGREDIENTS)
+            ing = planted if planted and seq == 1 else rng.choice(INGREDIENTS)
             name = ing + rng.choice(SALTS) + rng.choice(FORMS)
             role = "PS" if seq == 1 else rng.choice(("SS", "C", "C", "C", "I"))
             buffers["drug"].append(
@@ -211,7 +228,8 @@ def generate(
 
     written = 0
     for caseid in sorted(followups)[:reports]:  # primaryids of follow-ups: caseid*100+version
-        case(caseid, followup_version, caseid * 100 + followup_version)
+        keep = plant[0] if plant and planted_cases is not None and caseid in planted_cases else ""
+        case(caseid, followup_version, caseid * 100 + followup_version, keep)
         written += 1
         flush()
     caseid = first_caseid
@@ -224,7 +242,12 @@ def generate(
             if written >= reports:
                 break
             written += 1
-            case(caseid, version, caseid * 10 + version)
+            plant_here = plant is not None and counts["planted"] < plant[1]
+            case(caseid, version, caseid * 10 + version, plant[0] if plant_here and plant else "")
+            if plant_here and version == versions:
+                counts["planted"] += 1
+                if planted_cases is not None:
+                    planted_cases.add(caseid)
         flush()
     counts["last_caseid"] = caseid
     flush(force=True)
@@ -340,20 +363,54 @@ def time_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str
     }
 
 
+class ServerCpu:
+    """CPU seconds of the PostgreSQL backends this engine's connections run on (a local
+    server: read from /proc). Steadier than wall time on a shared machine; parallel index
+    build workers are separate processes and are not included."""
+
+    def __init__(self, engine: Any) -> None:
+        self.pids: set[int] = set()
+        if engine.dialect.name != "postgresql":
+            return
+
+        @event.listens_for(engine, "connect")
+        def _pid(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                self.pids.add(int(cur.fetchone()[0]))
+
+    def seconds(self) -> float:
+        total = 0.0
+        for pid in self.pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            total += times.user + times.system
+        return total
+
+
 def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str, Any]:
     """The `cerflow ingest faers` path: columnar frames, then the report loader."""
     engine = make_engine(url)
+    server = ServerCpu(engine)
     migrate.upgrade(engine)
 
     def run() -> tuple[Any, dict[str, float], float, float, int]:
         with PeakRss() as rss:
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, s0 = time.perf_counter(), time.process_time(), server.seconds()
             frames = read_faers_frames(zip_path)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             stats = load_quarter(engine, frames)
             t2 = time.perf_counter()
             cpu = time.process_time() - c0
-        stages = {**frames.timings, "load_s": round(t2 - t1, 2)}
+        stages = {
+            **frames.timings,
+            "load_s": round(t2 - t1, 2),
+            "read_etl_client_cpu_s": round(c1 - c0, 2),
+            "load_client_cpu_s": round(time.process_time() - c1, 2),
+            "load_server_backend_cpu_s": round(server.seconds() - s0, 2),
+        }
         return stats, stages, t2 - t0, cpu, rss.peak
 
     stats, stages, seconds, cpu, peak = run()
@@ -463,30 +520,89 @@ def keep_indexes_import(zip_path: Path) -> dict[str, Any]:
         admin.dispose()
 
 
+# Quarter sizes of the real FAERS history, 2004Q1-2024Q4 (84 quarters), as knots
+# (quarter index, DEMO rows) joined by straight lines: about 70k a quarter in 2004, 130k by
+# the end of 2007, 320k by the end of 2012, 430k by the end of 2017, 450k in 2024Q4; in all
+# about 25.9M DEMO rows (FDA's published quarterly counts grew roughly like this; the
+# whole public history is 25-30M reports).
+FAERS_RAMP = ((0, 70_000), (15, 130_000), (35, 320_000), (55, 430_000), (83, 450_000))
+PLANTED_INGREDIENT = "HISTORYSTATIN"
+MIN_FREE_GB = 8.0
+
+
+def quarter_sizes(profile: str, quarters: int, per_quarter: int) -> list[int]:
+    """DEMO rows per quarter: `flat` = `per_quarter` each; `faers` = `FAERS_RAMP`
+    (quarters beyond the 84th stay at its last size)."""
+    if profile == "flat":
+        return [per_quarter] * quarters
+    sizes = []
+    for i in range(quarters):
+        for (x0, y0), (x1, y1) in itertools.pairwise(FAERS_RAMP):
+            if i <= x1:
+                sizes.append(round(y0 + (y1 - y0) * max(0, i - x0) / (x1 - x0)))
+                break
+        else:
+            sizes.append(FAERS_RAMP[-1][1])
+    return sizes
+
+
+def _free_gb(path: str) -> float:
+    return round(shutil.disk_usage(path).free / 2**30, 1)
+
+
 def run_history(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
     """`--quarters Q`: Q generated quarters imported one after the other into one fresh
     PostgreSQL database, with follow-up versions of earlier cases (`--followup-rate` of each
     quarter's reports) and deleted-cases lists naming earlier cases (`--delete-rate`).
-    Per quarter: import seconds (read/etl/load) and the bare-COPY floor of the same rows;
-    at the end the stored counts, the loader's counts summed, and the size on disk."""
+    `--profile faers` sizes the quarters like the real history (`FAERS_RAMP`), `flat` gives
+    each `--reports-per-quarter`. `--plant-reports N` spreads N cases of one product
+    (`PLANTED_INGREDIENT` as primary suspect) over the quarters in proportion to their size;
+    follow-ups of them keep it.
+    Per quarter: import seconds (read/etl/load) and the bare-COPY floor of the same rows,
+    one JSON line to stderr and to `--progress-file` (cumulative figures and size on disk
+    included, so a run stopped midway still gives figures). Stops cleanly before a quarter
+    when `--disk-path` has less than `MIN_FREE_GB` free (the store and the generated zips
+    share that disk). At the end the stored counts, the loader's counts summed, and the
+    size on disk. `--keep-database NAME` creates the store under that name and leaves it."""
     admin = make_engine(PG_ADMIN)
-    name = _fresh_db(admin)
+    name = args.keep_database or f"cerflow_bench_{uuid.uuid4().hex[:8]}"
+    if args.keep_database:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))  # fails if it exists: never reuse
+    else:
+        name = _fresh_db(admin)
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     rng = random.Random(args.seed + 1)
     pool: array[int] = array("q")
+    planted_cases: set[int] = set()
     caseid = 10_000_000
     per_quarter: list[dict[str, Any]] = []
     totals = dict.fromkeys(("inserted", "updated", "unchanged", "deleted", "rejected"), 0)
     import_s = floor_s = generate_s = 0.0
-    n = args.reports_per_quarter
+    sizes = quarter_sizes(args.profile, args.quarters, args.reports_per_quarter)
+    plant_left = args.plant_reports
+    planted = 0
+    stopped: str | None = None
+    free_start = _free_gb(args.disk_path)
     try:
-        engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
+        engine = make_engine(url)
         migrate.upgrade(engine)
         wall0 = time.perf_counter()
-        for i in range(args.quarters):
+        for i, n in enumerate(sizes):
+            free = _free_gb(args.disk_path)
+            if free < MIN_FREE_GB:
+                stopped = f"free space on {args.disk_path} {free} GB < {MIN_FREE_GB} GB"
+                if args.progress_file:
+                    with Path(args.progress_file).open("a") as progress:
+                        progress.write(json.dumps({"stopped_before": i, "reason": stopped}) + "\n")
+                break
             tag = f"{(4 + i // 4) % 100:02d}Q{i % 4 + 1}"  # 04Q1 (2004) onward
             k_follow = min(len(pool), int(n * args.followup_rate))
             k_delete = min(len(pool), int(n * args.delete_rate))
             picks = rng.sample(range(len(pool)), k_follow + k_delete) if pool else []
+            # this quarter's share of the planted product (all of what is left in the last)
+            k_plant = round(plant_left * n / sum(sizes[i:]))
+            plant_left -= k_plant
             zip_path = Path(tmp) / f"faers_ascii_20{tag}.zip"
             t0 = time.perf_counter()
             counts = generate(
@@ -499,42 +615,78 @@ def run_history(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
                 followup_version=i + 2,
                 deleted=[pool[j] for j in picks[k_follow:]],
                 new_cases=pool,
+                plant=(PLANTED_INGREDIENT, k_plant) if k_plant else None,
+                planted_cases=planted_cases,
             )
             caseid = counts["last_caseid"]
+            planted += counts["planted"]
             t1 = time.perf_counter()
             frames = read_faers_frames(zip_path)
             stats = load_quarter(engine, frames)
             t2 = time.perf_counter()
             floor = _bare_copy_s(engine, frames)
+            timings = frames.timings
+            del frames
             zip_path.unlink()
             generate_s += t1 - t0
             import_s += t2 - t1
             floor_s += floor
             for key in totals:
                 totals[key] += getattr(stats, key)
+            with engine.connect() as conn:
+                db_bytes = conn.execute(
+                    text("SELECT pg_database_size(current_database())")
+                ).scalar_one()
             per_quarter.append(
                 {
                     "quarter": tag,
+                    "demo_rows": n,
                     "import_s": round(t2 - t1, 2),
-                    **frames.timings,
+                    **timings,
+                    "load_s": round(t2 - t1 - sum(timings.values()), 2),
                     "floor_copy_s": floor,
                     "inserted": stats.inserted,
                     "updated": stats.updated,
                     "deleted": stats.deleted,
+                    "stored_reports_cum": totals["inserted"] - totals["deleted"],
+                    "import_s_cum": round(import_s, 1),
+                    "floor_copy_s_cum": round(floor_s, 1),
+                    "wall_s_cum": round(time.perf_counter() - wall0, 1),
+                    "database_mb": _mb(db_bytes),
+                    "free_gb": _free_gb(args.disk_path),
                     "loadavg_1m": round(os.getloadavg()[0], 2),
+                    "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
             )
-            print(json.dumps(per_quarter[-1]), file=sys.stderr, flush=True)
+            line = json.dumps(per_quarter[-1])
+            print(line, file=sys.stderr, flush=True)
+            if args.progress_file:
+                with Path(args.progress_file).open("a") as progress:
+                    progress.write(line + "\n")
         wall = time.perf_counter() - wall0
         stored = _stored_counts(engine)
-        sizes = _db_sizes(engine)
+        db_sizes = _db_sizes(engine)
+        with engine.connect() as conn:
+            planted_rows = conn.execute(
+                text(
+                    "SELECT p.product_key, count(DISTINCT p.report_id) FROM report_products p"
+                    " WHERE p.product_key = (SELECT product_key FROM report_products"
+                    "  WHERE raw_name LIKE :n LIMIT 1) GROUP BY p.product_key"
+                ),
+                {"n": PLANTED_INGREDIENT + "%"},
+            ).all()
         engine.dispose()
     finally:
-        _drop_db(admin, name)
+        if not args.keep_database:
+            _drop_db(admin, name)
         admin.dispose()
     return {
-        "quarters": args.quarters,
-        "reports_per_quarter": n,
+        "profile": args.profile,
+        "quarters_planned": len(sizes),
+        "quarters_done": len(per_quarter),
+        "stopped_early": stopped,
+        "demo_rows_planned": sum(sizes),
+        "demo_rows_done": sum(q["demo_rows"] for q in per_quarter),
         "followup_rate": args.followup_rate,
         "delete_rate": args.delete_rate,
         "import_s_total": round(import_s, 1),
@@ -546,7 +698,16 @@ def run_history(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
         "stored": stored,
         "stored_equals_inserted_minus_deleted": stored["reports"]
         == totals["inserted"] - totals["deleted"],
-        "size_on_disk": sizes,
+        "size_on_disk": db_sizes,
+        "free_gb_start": free_start,
+        "free_gb_end": _free_gb(args.disk_path),
+        "planted": {
+            "ingredient": PLANTED_INGREDIENT,
+            "cases_generated": planted,
+            "product_key_stored": planted_rows[0][0] if planted_rows else None,
+            "reports_stored": planted_rows[0][1] if planted_rows else 0,
+        },
+        "database_kept": url if args.keep_database else None,
         "per_quarter": per_quarter,
     }
 
@@ -594,6 +755,23 @@ def main() -> None:
     parser.add_argument("--reports-per-quarter", type=int, default=100_000)
     parser.add_argument("--followup-rate", type=float, default=0.05)
     parser.add_argument("--delete-rate", type=float, default=0.002)
+    parser.add_argument(
+        "--profile",
+        choices=("flat", "faers"),
+        default="flat",
+        help="history quarter sizes: flat (--reports-per-quarter each) or faers (real ramp)",
+    )
+    parser.add_argument(
+        "--plant-reports",
+        type=int,
+        default=0,
+        help=f"history: this many cases of {PLANTED_INGREDIENT} spread over the quarters",
+    )
+    parser.add_argument("--progress-file", help="history: one JSON line per quarter here")
+    parser.add_argument(
+        "--keep-database", help="history: create the store under this name and keep it"
+    )
+    parser.add_argument("--disk-path", default="/work", help="history: free space watched here")
     args = parser.parse_args()
     if args.quarters:
         with tempfile.TemporaryDirectory(prefix="cerflow-bench-") as tmp:
@@ -619,6 +797,7 @@ def main() -> None:
         result["input_rows"] = counts
         result["zip_mb"] = _mb(zip_path.stat().st_size)
         counts.pop("last_caseid")
+        counts.pop("planted")
         rows = sum(counts.values())
         paths = ("columnar", "record") if args.path == "both" else (args.path,)
         for path in paths:

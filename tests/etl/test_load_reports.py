@@ -456,3 +456,42 @@ def test_index_rebuild_waits_for_readers_only_briefly(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "0"
     _empty(engine)
+
+
+def test_parent_check_counts_runs_of_ids_and_names_the_first_gap(
+    scratch_pg_engine: Engine, tmp_path: Path
+) -> None:
+    """`_check_parents` counts stored reports per run of consecutive ids: complete runs and
+    scattered (updated) ids pass; a gap inside a run, a missing singleton or a run past the
+    stored ids is refused with the first missing id, which is known here by construction."""
+    engine = scratch_pg_engine
+    _empty(engine)
+    stats = _load_frames(engine, quirky_quarter(tmp_path / "q.zip"))
+    with engine.connect() as conn:
+        stored = sorted(conn.execute(text("SELECT id FROM reports")).scalars())
+    assert len(stored) >= 3
+    top = stored[-1]
+    ok = pl.Series([*stored, *stored[:2]], dtype=pl.Int64)  # repeats, as children give them
+    cases = {
+        "id after a run": ([*stored[:-1], top + 1], top + 1),
+        "missing singleton": ([stored[0], top + 50], top + 50),
+        "run past the end": ([top, top + 1, top + 2], top + 1),
+    }
+    with engine.begin() as conn:
+        report_loader._check_parents(conn, stats.snapshot_id, ok)
+        for name, (ids, first) in cases.items():
+            with conn.begin_nested(), pytest.raises(report_loader.LoadIntegrityError) as err:
+                report_loader._check_parents(conn, stats.snapshot_id, pl.Series(ids))
+            missing = len([i for i in ids if i not in set(stored)])
+            assert f"{missing} report id(s)" in str(err.value), name
+            assert f"(first: {first})" in str(err.value), name
+        with conn.begin_nested(), pytest.raises(report_loader.LoadIntegrityError, match="False"):
+            report_loader._check_parents(conn, stats.snapshot_id + 1000, ok)
+        with conn.begin_nested() as inner:  # a hole inside one run of consecutive ids
+            conn.execute(text("DELETE FROM reports WHERE id = :id"), {"id": stored[1]})
+            with pytest.raises(
+                report_loader.LoadIntegrityError, match=rf"1 report id\(s\).*first: {stored[1]}\)"
+            ):
+                report_loader._check_parents(conn, stats.snapshot_id, ok)
+            inner.rollback()
+    _empty(engine)
