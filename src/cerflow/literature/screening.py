@@ -34,7 +34,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from prometheus_client import Counter
@@ -54,7 +54,6 @@ from cerflow.literature.models import (
     LiteratureSearch,
 )
 from cerflow.literature.schemas import Criterion, SearchProtocol, parse_protocol
-from cerflow.narrative.llm import ChatClient, LLMError, client_from_settings, cost
 from cerflow.products.service import resolve
 
 log = structlog.get_logger(__name__)
@@ -80,6 +79,9 @@ SUGGESTION_COST = Counter(
     "Cost of LLM screening suggestions from the settings' price table",
     ["model"],
 )
+
+if TYPE_CHECKING:  # the LLM client loads with the first suggestion, not at API start
+    from cerflow.narrative.llm import ChatClient
 
 
 class ScreeningError(CerflowError, ValueError):
@@ -630,6 +632,8 @@ def suggest(
     cap = min(
         limit or settings.literature_llm_max_per_request, settings.literature_llm_max_per_request
     )
+    from cerflow.narrative.llm import LLMError, client_from_settings, cost
+
     own = client is None
     client = client or client_from_settings(settings)
     assert client is not None
