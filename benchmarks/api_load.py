@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(
@@ -95,12 +94,11 @@ def free_port() -> int:
 
 def make_database() -> tuple[str, str]:
     from cerflow.db import make_engine
-    from cerflow.store import migrate
+    from cerflow.store import collation, migrate
 
     name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_ADMIN_URL)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    collation.create_database(admin, name)
     admin.dispose()
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
@@ -111,10 +109,10 @@ def make_database() -> tuple[str, str]:
 
 def drop_database(name: str) -> None:
     from cerflow.db import make_engine
+    from cerflow.store import collation
 
     admin = make_engine(PG_ADMIN_URL)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    collation.drop_database(admin, name)
     admin.dispose()
 
 

@@ -1,10 +1,16 @@
 """Benchmark: one realistic FAERS quarter, read + ETL + load, into PostgreSQL and SQLite.
 
     uv run python benchmarks/ingest.py [--reports 400000] [--backend pg|sqlite|both]
-        [--path columnar|record|both] [--reimport]
+        [--path columnar|record|both] [--reimport] [--db-collate C]
+    uv run python benchmarks/ingest.py --backend pg --ab-collate [--ab-rounds 2]
     uv run python benchmarks/ingest.py --quarters 84 [--profile flat|faers]
         [--reports-per-quarter N] [--plant-reports N] [--progress-file PATH]
         [--keep-database NAME] [--disk-path /work]
+
+The PostgreSQL databases are created like the store (`cerflow.store.collation`:
+LC_COLLATE 'C', LC_CTYPE 'C.UTF-8'); `--db-collate` picks another LC_COLLATE, and
+`--ab-collate` times the quarter into 'C' and 'C.UTF-8' databases side by side
+(`ab_collate`).
 
 History mode (`--quarters`): see `run_history`; `--profile faers` sizes the quarters like
 the real 2004-2024 history (`FAERS_RAMP`, 26.1M DEMO rows over 84 quarters).
@@ -35,6 +41,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -58,7 +65,7 @@ from cerflow.etl.load_common import EVENT_COLUMNS, PRODUCT_COLUMNS, REPORT_COLUM
 from cerflow.etl.load_reports import _insert as _copy_into
 from cerflow.etl.load_reports import load_reports
 from cerflow.sources.faers_ascii import FaersQuarter
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 
 PG_ADMIN = os.environ.get(
     "CERFLOW_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -365,11 +372,18 @@ def time_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str
 
 class ServerCpu:
     """CPU seconds of the PostgreSQL backends this engine's connections run on (a local
-    server: read from /proc). Steadier than wall time on a shared machine; parallel index
-    build workers are separate processes and are not included."""
+    server: read from /proc). Steadier than wall time on a shared machine.
 
-    def __init__(self, engine: Any) -> None:
+    `watch()` also samples, every `interval` s while it runs, the parallel workers those
+    backends start (index builds: `parallel worker for PID n`); a worker's CPU after its
+    last sample is missed (at most `interval` each), so `parallel_seconds` is a floor."""
+
+    def __init__(self, engine: Any, interval: float = 0.1) -> None:
         self.pids: set[int] = set()
+        self.interval = interval
+        self._workers: dict[int, float] = {}  # worker pid -> CPU seconds at its last sample
+        self._seen: dict[int, bool] = {}  # pid -> is one of our parallel workers
+        self._stop = threading.Event()
         if engine.dialect.name != "postgresql":
             return
 
@@ -389,6 +403,52 @@ class ServerCpu:
             total += times.user + times.system
         return total
 
+    def parallel_seconds(self) -> float:
+        return sum(self._workers.values())
+
+    def _sample(self, postmaster: int) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) != postmaster:  # fields[1]: ppid
+                    continue
+                ours = self._seen.get(pid)
+                if ours is None:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                    ours = any(f"parallel worker for PID {p}" in cmd for p in self.pids)
+                    self._seen[pid] = ours
+                if ours:  # fields[11], [12]: utime, stime in clock ticks
+                    self._workers[pid] = (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                continue
+
+    def watch(self) -> threading.Thread | None:
+        """Start sampling parallel workers (until `stop()`); None off PostgreSQL."""
+        if not self.pids:
+            return None
+        try:
+            postmaster = psutil.Process(next(iter(self.pids))).ppid()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(self.interval):
+                self._sample(postmaster)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self, thread: threading.Thread | None) -> None:
+        self._stop.set()
+        if thread is not None:
+            thread.join()
+
 
 def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) -> dict[str, Any]:
     """The `cerflow ingest faers` path: columnar frames, then the report loader."""
@@ -399,17 +459,26 @@ def time_columnar_import(url: str, zip_path: Path, rows: int, reimport: bool) ->
     def run() -> tuple[Any, dict[str, float], float, float, int]:
         with PeakRss() as rss:
             t0, c0, s0 = time.perf_counter(), time.process_time(), server.seconds()
+            p0 = server.parallel_seconds()
             frames = read_faers_frames(zip_path)
             t1, c1 = time.perf_counter(), time.process_time()
-            stats = load_quarter(engine, frames)
+            watcher = server.watch()
+            try:
+                stats = load_quarter(engine, frames)
+            finally:
+                server.stop(watcher)
             t2 = time.perf_counter()
             cpu = time.process_time() - c0
+        backend = server.seconds() - s0
+        parallel = server.parallel_seconds() - p0
         stages = {
             **frames.timings,
             "load_s": round(t2 - t1, 2),
             "read_etl_client_cpu_s": round(c1 - c0, 2),
             "load_client_cpu_s": round(time.process_time() - c1, 2),
-            "load_server_backend_cpu_s": round(server.seconds() - s0, 2),
+            "load_server_backend_cpu_s": round(backend, 2),
+            "load_server_parallel_workers_cpu_s": round(parallel, 2),
+            "load_server_cpu_s": round(backend + parallel, 2),
         }
         return stats, stages, t2 - t0, cpu, rss.peak
 
@@ -467,16 +536,15 @@ def _bare_copy_s(engine: Any, frames: Any) -> float:
     return round(seconds, 2)
 
 
-def _fresh_db(admin: Any) -> str:
+def _fresh_db(admin: Any, collate: str = collation.STORE_LC_COLLATE) -> str:
+    """A new store database (the store's collation unless `collate` says otherwise)."""
     name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    collation.create_database(admin, name, collate=collate)
     return name
 
 
 def _drop_db(admin: Any, name: str) -> None:
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    collation.drop_database(admin, name)
 
 
 def _db_sizes(engine: Any) -> dict[str, float]:
@@ -493,11 +561,11 @@ def _db_sizes(engine: Any) -> dict[str, float]:
     return {k: _mb(v) for k, v in out.items()}
 
 
-def keep_indexes_import(zip_path: Path) -> dict[str, Any]:
+def keep_indexes_import(zip_path: Path, collate: str) -> dict[str, Any]:
     """The loader with its index rebuild switched off (the path before it; also what a
     quarter into a store larger than itself takes), into another fresh database."""
     admin = make_engine(PG_ADMIN)
-    name = _fresh_db(admin)
+    name = _fresh_db(admin, collate)
     saved = load_reports_module._REBUILD_MIN_ROWS
     try:
         engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
@@ -566,11 +634,10 @@ def run_history(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
     size on disk. `--keep-database NAME` creates the store under that name and leaves it."""
     admin = make_engine(PG_ADMIN)
     name = args.keep_database or f"cerflow_bench_{uuid.uuid4().hex[:8]}"
-    if args.keep_database:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))  # fails if it exists: never reuse
+    if args.keep_database:  # fails if it exists: never reuse
+        collation.create_database(admin, name, collate=args.db_collate)
     else:
-        name = _fresh_db(admin)
+        name = _fresh_db(admin, args.db_collate)
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     rng = random.Random(args.seed + 1)
     pool: array[int] = array("q")
@@ -712,24 +779,86 @@ def run_history(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
     }
 
 
+def _pg_run(timer: Any, collate: str, zip_path: Path, rows: int, reimport: bool) -> dict[str, Any]:
+    """One timed import into a fresh PostgreSQL database created with `collate`."""
+    admin = make_engine(PG_ADMIN)
+    name = _fresh_db(admin, collate)
+    try:
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        check = make_engine(url)
+        with check.connect() as conn:
+            made = collation.database_collation(conn)
+        check.dispose()
+        before = round(os.getloadavg()[0], 2)
+        out: dict[str, Any] = timer(url, zip_path, rows, reimport)
+        out["lc_collate"] = made.collate if made else None
+        out["loadavg_1m_before"] = before
+        out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+        return out
+    finally:
+        _drop_db(admin, name)
+        admin.dispose()
+
+
+AB_COLLATIONS = ("C", "C.UTF-8")
+AB_FIGURES = (
+    "import_s",
+    "load_s",
+    "read_etl_client_cpu_s",
+    "load_client_cpu_s",
+    "load_server_backend_cpu_s",
+    "load_server_parallel_workers_cpu_s",
+    "load_server_cpu_s",
+)
+
+
+def ab_collate(args: argparse.Namespace, zip_path: Path, rows: int) -> dict[str, Any]:
+    """`--ab-collate`: the same quarter into fresh databases created with LC_COLLATE 'C'
+    and 'C.UTF-8' (`AB_COLLATIONS`), `--ab-rounds` rounds in ABBA order (C, C.UTF-8,
+    C.UTF-8, C, ...) so a drift of the machine's load falls on both alike; per collation
+    the median of each figure, and C's over C.UTF-8's."""
+    order: list[str] = []
+    for i in range(args.ab_rounds):
+        order.extend(AB_COLLATIONS if i % 2 == 0 else AB_COLLATIONS[::-1])
+    runs = []
+    for collate in order:
+        run = _pg_run(time_columnar_import, collate, zip_path, rows, False)
+        if run["lc_collate"] != collate:
+            raise SystemExit(f"database created with {run['lc_collate']}, not {collate}")
+        runs.append(
+            {
+                "lc_collate": collate,
+                "import_s": run["import_s"],
+                **{k: run["stages"][k] for k in AB_FIGURES[1:]},
+                "floor_bare_copy_s": run.get("floor_bare_copy_s"),
+                "loadavg_1m_before": run["loadavg_1m_before"],
+                "loadavg_1m_after": run["loadavg_1m_after"],
+                "stored": run["stored"],
+            }
+        )
+        print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    median: dict[str, dict[str, float]] = {}
+    for collate in AB_COLLATIONS:
+        mine = [r for r in runs if r["lc_collate"] == collate]
+        median[collate] = {k: round(statistics.median(r[k] for r in mine), 2) for k in AB_FIGURES}
+    a, b = (median[c] for c in AB_COLLATIONS)
+    return {
+        "collations": list(AB_COLLATIONS),
+        "rounds": args.ab_rounds,
+        "runs": runs,
+        "median": median,
+        "ratio_c_over_c_utf8": {k: round(a[k] / b[k], 3) if b[k] else None for k in AB_FIGURES},
+        "same_rows_stored": len({json.dumps(r["stored"], sort_keys=True) for r in runs}) == 1,
+    }
+
+
 def _backend_runs(
     args: argparse.Namespace, tmp: str, zip_path: Path, rows: int, path: str
 ) -> dict[str, Any]:
     timer = time_columnar_import if path == "columnar" else time_import
     out: dict[str, Any] = {}
     if args.backend in ("pg", "both"):
-        admin = make_engine(PG_ADMIN)
-        name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-            out["postgresql"] = timer(url, zip_path, rows, args.reimport)
-            out["postgresql"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
-        finally:
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        out["postgresql"] = _pg_run(timer, args.db_collate, zip_path, rows, args.reimport)
     if args.backend in ("sqlite", "both"):
         db = Path(tmp) / f"bench-{path}.db"
         out["sqlite"] = timer(f"sqlite:///{db}", zip_path, rows, args.reimport)
@@ -772,6 +901,17 @@ def main() -> None:
         "--keep-database", help="history: create the store under this name and keep it"
     )
     parser.add_argument("--disk-path", default="/work", help="history: free space watched here")
+    parser.add_argument(
+        "--db-collate",
+        default=collation.STORE_LC_COLLATE,
+        help="LC_COLLATE of the benchmark's PostgreSQL databases (default: the store's, C)",
+    )
+    parser.add_argument(
+        "--ab-collate",
+        action="store_true",
+        help="pg: time the quarter into C and C.UTF-8 databases side by side (ABBA rounds)",
+    )
+    parser.add_argument("--ab-rounds", type=int, default=2, help="--ab-collate: rounds")
     args = parser.parse_args()
     if args.quarters:
         with tempfile.TemporaryDirectory(prefix="cerflow-bench-") as tmp:
@@ -799,6 +939,12 @@ def main() -> None:
         counts.pop("last_caseid")
         counts.pop("planted")
         rows = sum(counts.values())
+        if args.ab_collate:
+            result["ab_collate"] = ab_collate(args, zip_path, rows)
+            result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+            json.dump(result, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            return
         paths = ("columnar", "record") if args.path == "both" else (args.path,)
         for path in paths:
             if path == "record":
@@ -807,7 +953,9 @@ def main() -> None:
             else:
                 result["columnar"] = _backend_runs(args, tmp, zip_path, rows, path)
                 if args.keep_indexes_too and args.backend != "sqlite":
-                    result["columnar"]["postgresql_keep_indexes"] = keep_indexes_import(zip_path)
+                    result["columnar"]["postgresql_keep_indexes"] = keep_indexes_import(
+                        zip_path, args.db_collate
+                    )
     result["process_max_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )

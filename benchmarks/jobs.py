@@ -21,7 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,7 +33,7 @@ from cerflow.jobs.celery_app import make_celery
 from cerflow.jobs.models import Job
 from cerflow.jobs.submitters import CelerySubmitter
 from cerflow.reports.models import CerReport
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 from cerflow.unit_of_work import unit_of_work
 
 PG_ADMIN = os.environ.get(
@@ -50,8 +50,7 @@ def main() -> None:
 
     admin = make_engine(PG_ADMIN)
     name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    collation.create_database(admin, name)
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
     tmp = Path(tempfile.mkdtemp(prefix="cerflow-bench-"))
@@ -130,8 +129,7 @@ def main() -> None:
         if workers is not None:
             workers.stop_all()
         engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        collation.drop_database(admin, name)
         admin.dispose()
 
 

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from _bulk_fill import bulk_background, database_size  # this folder: run as a script
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from cerflow.config import Settings
 from cerflow.db import make_engine
@@ -78,7 +78,7 @@ from cerflow.report.facts_builder import build_facts
 from cerflow.report.pipeline import _render
 from cerflow.report.signal_cache import SignalCache
 from cerflow.sources.base import Provenance
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PRODUCT = "BENCHSTATIN"
@@ -239,13 +239,11 @@ def _run(
     else:
         admin = make_engine(PG_ADMIN)
         name = f"cerflow_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        collation.create_database(admin, name)
         engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
 
         def cleanup() -> None:
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            collation.drop_database(admin, name)
             admin.dispose()
 
     extra: dict[str, Any] = {}

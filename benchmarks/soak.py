@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 import psutil
 from pydantic import SecretStr
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -53,7 +53,7 @@ from cerflow.auth import service as auth_service
 from cerflow.auth.models import Role
 from cerflow.config import Environment, Settings
 from cerflow.jobs.models import Job
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 from cerflow.unit_of_work import unit_of_work
 
 ADMIN_URL = os.environ.get(
@@ -79,16 +79,14 @@ def _driver(url: str) -> str:
 def _create_db() -> str:
     name = f"cerflow_soak_{uuid.uuid4().hex[:8]}"
     admin = create_engine(_driver(ADMIN_URL), poolclass=NullPool)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    collation.create_database(admin, name)
     admin.dispose()
     return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def _drop_db(url: str) -> None:
     admin = create_engine(_driver(ADMIN_URL), poolclass=NullPool)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    collation.drop_database(admin, url.rsplit("/", 1)[1])
     admin.dispose()
 
 

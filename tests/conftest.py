@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 import cerflow.store.all_models  # noqa: F401 - every table, for TRUNCATE
 from cerflow.db import make_engine
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 from cerflow.store.base import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +52,11 @@ class PgDatabases:
         self.admin = make_engine(PG_ADMIN_URL)
         self.names: list[str] = []
 
-    def create(self, label: str) -> str:
+    def create(self, label: str, **locale: str) -> str:
+        """A migrated database with the store's collation (`collation.create_database`;
+        `locale` overrides it: collate, ctype, icu_locale)."""
         name = f"cerflow_test_{label}_{uuid.uuid4().hex[:8]}"
-        with self.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        collation.create_database(self.admin, name, **locale)
         self.names.append(name)
         url = _pg_url(name)
         engine = make_engine(url)
@@ -64,9 +65,8 @@ class PgDatabases:
         return url
 
     def drop_all(self) -> None:
-        with self.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in self.names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for name in self.names:
+            collation.drop_database(self.admin, name)
         self.admin.dispose()
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from cerflow.db import make_engine
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 from cerflow.store.base import Base
 from tests.conftest import PG_ADMIN_URL, _pg_url
 
@@ -38,13 +38,11 @@ def test_sqlite_upgrade_downgrade(tmp_path: Path) -> None:
 def test_postgresql_upgrade_downgrade() -> None:
     admin = make_engine(PG_ADMIN_URL)
     name = f"cerflow_mig_{uuid.uuid4().hex[:8]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    collation.create_database(admin, name)
     try:
         _roundtrip(_pg_url(name))
     finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        collation.drop_database(admin, name)
         admin.dispose()
 
 

@@ -40,6 +40,7 @@ from sqlalchemy import (
     select,
 )
 
+from cerflow.store.collation import display_key, top_counted
 from cerflow.store.keys import device_code, drug_key
 from cerflow.store.models import (
     Device,
@@ -480,14 +481,8 @@ def similar_products(conn: Connection, kind: Kind, text: str, limit: int = 5) ->
     """Stored product keys or codes containing `text`, most reported first (for errors)."""
     col = ReportProduct.product_key if kind == "drug" else ReportProduct.product_code
     needle = f"%{text.strip().upper()}%"
-    stmt = (
-        select(col, func.count())
-        .where(func.upper(col).like(needle))
-        .group_by(col)
-        .order_by(func.count().desc())
-        .limit(limit)
-    )
-    return [str(v) for v, _ in conn.execute(stmt).all() if v]
+    stmt = select(col, func.count()).where(func.upper(col).like(needle)).group_by(col)
+    return [v for v, _ in top_counted(conn, stmt, func.count(), limit)]
 
 
 def count_product_reports(conn: Connection, sel: ProductSelector) -> int:
@@ -528,28 +523,26 @@ def search_drugs(conn: Connection, text: str, *, limit: int = 10) -> list[tuple[
     """Drug keys containing the normalized `text` (or its raw name), with report counts."""
     key = drug_key(text) or text.upper()
     pattern = f"%{key}%"
+    n = func.count(func.distinct(ReportProduct.report_id))
     stmt = (
-        select(ReportProduct.product_key, func.count(func.distinct(ReportProduct.report_id)))
+        select(ReportProduct.product_key, n)
         .where(
             ReportProduct.role.in_(list(DRUG_ROLES)),
             ReportProduct.product_key.like(pattern)
             | func.upper(ReportProduct.raw_name).like(pattern),
         )
         .group_by(ReportProduct.product_key)
-        .order_by(
-            func.count(func.distinct(ReportProduct.report_id)).desc(), ReportProduct.product_key
-        )
-        .limit(limit)
     )
-    return [(str(k), int(n)) for k, n in conn.execute(stmt)]
+    return top_counted(conn, stmt, n, limit)
 
 
 def search_device_codes(conn: Connection, text: str, *, limit: int = 10) -> list[tuple[str, int]]:
     """Device product codes starting with `text`, or whose brand/manufacturer contains it."""
     code = (device_code(text) or "").strip()
     pattern = f"%{text.upper()}%"
+    n = func.count(func.distinct(ReportProduct.report_id))
     stmt = (
-        select(ReportProduct.product_code, func.count(func.distinct(ReportProduct.report_id)))
+        select(ReportProduct.product_code, n)
         .where(
             ReportProduct.product_code.is_not(None),
             ReportProduct.product_code.like(f"{code}%")
@@ -557,12 +550,8 @@ def search_device_codes(conn: Connection, text: str, *, limit: int = 10) -> list
             | func.upper(ReportProduct.manufacturer).like(pattern),
         )
         .group_by(ReportProduct.product_code)
-        .order_by(
-            func.count(func.distinct(ReportProduct.report_id)).desc(), ReportProduct.product_code
-        )
-        .limit(limit)
     )
-    return [(str(k), int(n)) for k, n in conn.execute(stmt)]
+    return top_counted(conn, stmt, n, limit)
 
 
 # --- a product's summary, for the API's product page ------------------------------------
@@ -629,16 +618,15 @@ def product_monthly_counts(conn: Connection, sel: ProductSelector) -> dict[str, 
 
 
 def product_top_terms(conn: Connection, sel: ProductSelector, limit: int) -> list[tuple[str, int]]:
-    """The product's most reported event terms with their unique report counts."""
+    """The product's most reported event terms with their unique report counts (ties in
+    display order, `collation.top_counted`)."""
     n = func.count(func.distinct(ReportEvent.report_id))
     stmt = (
         select(ReportEvent.term, n)
         .where(ReportEvent.report_id.in_(product_report_ids(sel)))
         .group_by(ReportEvent.term)
-        .order_by(n.desc(), ReportEvent.term)
-        .limit(limit)
     )
-    return [(str(t), int(c)) for t, c in conn.execute(stmt).all()]
+    return top_counted(conn, stmt, n, limit)
 
 
 def term_report_counts(conn: Connection, kind: Kind, terms: Sequence[str]) -> dict[str, int]:
@@ -658,7 +646,7 @@ def product_name_counts(
     conn: Connection, sel: ProductSelector, what: Literal["name", "manufacturer"], limit: int
 ) -> list[tuple[str, int]]:
     """The product's names (brand, else verbatim) or manufacturers as reported, most
-    frequent first (counted over product rows)."""
+    frequent first (counted over product rows; ties in display order)."""
     col: Any = (
         func.coalesce(ReportProduct.brand_name, ReportProduct.raw_name)
         if what == "name"
@@ -669,10 +657,8 @@ def product_name_counts(
         .join(Report, Report.id == ReportProduct.report_id)
         .where(Report.kind == sel.kind, sel.product_condition(), col.is_not(None))
         .group_by(col)
-        .order_by(func.count().desc(), col)
-        .limit(limit)
     )
-    return [(str(v), int(n)) for v, n in conn.execute(stmt).all()]
+    return top_counted(conn, stmt, func.count(), limit)
 
 
 def product_freshness(conn: Connection, sel: ProductSelector) -> list[tuple[str, dt.datetime, int]]:
@@ -684,9 +670,9 @@ def product_freshness(conn: Connection, sel: ProductSelector) -> list[tuple[str,
         .join(SourceSnapshot, SourceSnapshot.id == Report.snapshot_id)
         .where(Report.id.in_(product_report_ids(sel)))
         .group_by(SourceSnapshot.source)
-        .order_by(SourceSnapshot.source)
     )
-    return [(str(s), t, int(n)) for s, t, n in conn.execute(stmt).all()]
+    rows = [(str(s), t, int(n)) for s, t, n in conn.execute(stmt).all()]
+    return sorted(rows, key=lambda r: display_key(r[0]))
 
 
 def latest_signal_reviews(conn: Connection, kind: Kind, ref: str) -> dict[str, dict[str, Any]]:
