@@ -83,8 +83,21 @@ def start_postgres(workdir: Path) -> str:
         workdir.chmod(0o755)
         shutil.chown(workdir, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
+    # The cluster's default collation is the store's (cerflow.store.collation): bytewise,
+    # so databases created from template1 collate like the ones the tests create.
     subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--lc-collate=C",
+            "--lc-ctype=C.UTF-8",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )

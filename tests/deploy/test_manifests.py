@@ -853,3 +853,15 @@ def test_dockerfile_passes_hadolint() -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_compose_store_collates_like_the_store_helper() -> None:
+    """initdb of the compose PostgreSQL makes the store database with the collation that
+    `cerflow.store.collation` creates everywhere else (and that `db upgrade` advises)."""
+    from cerflow.store.collation import STORE_LC_COLLATE, STORE_LC_CTYPE
+
+    env = _compose()["services"]["postgres"]["environment"]
+    args = env["POSTGRES_INITDB_ARGS"].split()
+    assert f"--lc-collate={STORE_LC_COLLATE}" in args
+    assert f"--lc-ctype={STORE_LC_CTYPE}" in args
+    assert "--encoding=UTF8" in args

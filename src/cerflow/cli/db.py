@@ -6,18 +6,26 @@ import typer
 from rich.console import Console
 
 from cerflow.db import make_engine
-from cerflow.store import migrate
+from cerflow.store import collation, migrate
 
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 console = Console()
+advice_console = Console(stderr=True)
 
 
 @db_app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head")) -> None:
-    """Migrate the database to REVISION (idempotent; serialized across replicas)."""
+    """Migrate the database to REVISION (idempotent; serialized across replicas).
+
+    On PostgreSQL, also says (on stderr, without failing) when the database does not
+    collate text bytewise ('C'), and how to recreate it."""
     engine = make_engine()
     migrate.upgrade(engine, revision)
     console.print(f"database at revision [bold]{migrate.current(engine)}[/]")
+    with engine.connect() as conn:
+        advice = collation.collation_advice(conn)
+    if advice:
+        advice_console.print(f"[yellow]advice:[/] {advice}", highlight=False, soft_wrap=True)
     engine.dispose()
 
 
