@@ -814,40 +814,53 @@ AB_FIGURES = (
 
 def ab_collate(args: argparse.Namespace, zip_path: Path, rows: int) -> dict[str, Any]:
     """`--ab-collate`: the same quarter into fresh databases created with LC_COLLATE 'C'
-    and 'C.UTF-8' (`AB_COLLATIONS`), `--ab-rounds` rounds in ABBA order (C, C.UTF-8,
-    C.UTF-8, C, ...) so a drift of the machine's load falls on both alike; per collation
-    the median of each figure, and C's over C.UTF-8's."""
-    order: list[str] = []
-    for i in range(args.ab_rounds):
-        order.extend(AB_COLLATIONS if i % 2 == 0 else AB_COLLATIONS[::-1])
+    and 'C.UTF-8' (`AB_COLLATIONS`, then any `--ab-also`), `--ab-rounds` rounds, each
+    round's order the reverse of the last (C, C.UTF-8 | C.UTF-8, C | ...) so a drift of
+    the machine's load falls on both alike. Per collation the median of each figure; the
+    ratio of each collation's medians over C's (and C's over C.UTF-8's); the per-round
+    differences C minus C.UTF-8 of the server CPU (pairs run next to each other)."""
+    collations = (*AB_COLLATIONS, *args.ab_also)
+    rounds: list[dict[str, dict[str, Any]]] = []
     runs = []
-    for collate in order:
-        run = _pg_run(time_columnar_import, collate, zip_path, rows, False)
-        if run["lc_collate"] != collate:
-            raise SystemExit(f"database created with {run['lc_collate']}, not {collate}")
-        runs.append(
-            {
-                "lc_collate": collate,
-                "import_s": run["import_s"],
-                **{k: run["stages"][k] for k in AB_FIGURES[1:]},
-                "floor_bare_copy_s": run.get("floor_bare_copy_s"),
-                "loadavg_1m_before": run["loadavg_1m_before"],
-                "loadavg_1m_after": run["loadavg_1m_after"],
-                "stored": run["stored"],
-            }
-        )
-        print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    for i in range(args.ab_rounds):
+        rounds.append({})
+        for collate in collations if i % 2 == 0 else collations[::-1]:
+            run = _pg_run(time_columnar_import, collate, zip_path, rows, False)
+            if run["lc_collate"] != collate:
+                raise SystemExit(f"database created with {run['lc_collate']}, not {collate}")
+            runs.append(
+                {
+                    "round": i + 1,
+                    "lc_collate": collate,
+                    "import_s": run["import_s"],
+                    **{k: run["stages"][k] for k in AB_FIGURES[1:]},
+                    "floor_bare_copy_s": run.get("floor_bare_copy_s"),
+                    "loadavg_1m_before": run["loadavg_1m_before"],
+                    "loadavg_1m_after": run["loadavg_1m_after"],
+                    "stored": run["stored"],
+                }
+            )
+            rounds[-1][collate] = runs[-1]
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     median: dict[str, dict[str, float]] = {}
-    for collate in AB_COLLATIONS:
+    for collate in collations:
         mine = [r for r in runs if r["lc_collate"] == collate]
         median[collate] = {k: round(statistics.median(r[k] for r in mine), 2) for k in AB_FIGURES}
-    a, b = (median[c] for c in AB_COLLATIONS)
+
+    def ratio(a: dict[str, float], b: dict[str, float]) -> dict[str, float | None]:
+        return {k: round(a[k] / b[k], 3) if b[k] else None for k in AB_FIGURES}
+
+    c, utf8 = AB_COLLATIONS
     return {
-        "collations": list(AB_COLLATIONS),
+        "collations": list(collations),
         "rounds": args.ab_rounds,
         "runs": runs,
         "median": median,
-        "ratio_c_over_c_utf8": {k: round(a[k] / b[k], 3) if b[k] else None for k in AB_FIGURES},
+        "ratio_c_over_c_utf8": ratio(median[c], median[utf8]),
+        "ratio_over_c": {x: ratio(median[x], median[c]) for x in collations[1:]},
+        "server_cpu_c_minus_c_utf8_per_round": [
+            round(r[c]["load_server_cpu_s"] - r[utf8]["load_server_cpu_s"], 2) for r in rounds
+        ],
         "same_rows_stored": len({json.dumps(r["stored"], sort_keys=True) for r in runs}) == 1,
     }
 
@@ -912,6 +925,13 @@ def main() -> None:
         help="pg: time the quarter into C and C.UTF-8 databases side by side (ABBA rounds)",
     )
     parser.add_argument("--ab-rounds", type=int, default=2, help="--ab-collate: rounds")
+    parser.add_argument(
+        "--ab-also",
+        nargs="*",
+        default=[],
+        metavar="LC_COLLATE",
+        help="--ab-collate: more collations in the same rounds (e.g. en_US.UTF-8)",
+    )
     args = parser.parse_args()
     if args.quarters:
         with tempfile.TemporaryDirectory(prefix="cerflow-bench-") as tmp:

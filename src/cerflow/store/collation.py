@@ -148,8 +148,8 @@ def collation_advice(conn: Connection) -> str | None:
     return (
         f"The store database {name!r} collates text with {how}, not 'C'. cerflow works "
         "with it (what it shows is ordered the same either way), but text index builds and "
-        "comparisons cost more server CPU: a FAERS quarter's load about 7 % more with "
-        "C.UTF-8 and about a third more with en_US.UTF-8 (docs/deployment.md, "
+        "comparisons cost more server CPU: a FAERS quarter's load took 7-11 % more with "
+        "C.UTF-8 and about 50 % more with en_US.UTF-8 than with C (docs/deployment.md, "
         "'Database collation'). A database's collation cannot be altered; to recreate "
         "it, stop the API and workers, then:\n"
         f"  pg_dump -Fc -d {name} -f {name}.dump\n"
