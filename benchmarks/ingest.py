@@ -26,8 +26,8 @@ Generates (seeded) a current-layout quarterly zip of the size of a real quarter 
 reports, ~4 drugs and ~3.3 reactions per report, 2 % multi-version cases), then times the
 whole `cerflow ingest faers` path into a fresh PostgreSQL database on 127.0.0.1:5432 (created
 and dropped here) and a fresh SQLite file. Prints JSON: seconds per stage, rows/s, peak RSS,
-and CPU seconds (client per stage, the PostgreSQL backend's for the load), steadier than
-wall time on a shared machine.
+and CPU seconds (client per stage; for the load the PostgreSQL backend's and its parallel
+index-build workers', `ServerCpu`), steadier than wall time on a shared machine.
 Stages are timed separately (reader alone, reader+ETL, full import) because the import
 interleaves them; `load_only_s` is the difference.
 """
