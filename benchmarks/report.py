@@ -11,8 +11,9 @@ dropped here) through the real loader with seeded `CanonicalReport`s: the produc
 `--background` reports over 200 other drugs; about 2.5 events per report from 400 terms,
 with a planted signal. Then times one full report the way `cerflow report --offline` makes
 it: facts (store reads + all analysis), narrative, charts + documents (PDF, DOCX, HTML,
-facts.json). Prints JSON per backend: seconds per stage and in total. Facts are timed
-twice with a fresh signal cache (`cerflow.report.signal_cache`): `facts_s` is the first
+facts.json; the PDF by the `CERFLOW_PDF_RENDERER` setting, Typst unless set to
+weasyprint, named in the JSON as `pdf_renderer`). Prints JSON per backend: seconds per
+stage and in total. Facts are timed twice with a fresh signal cache (`cerflow.report.signal_cache`): `facts_s` is the first
 report after data land (miss: background read and GPS prior fit), `facts_cached_s` any
 later report of the same kind (hit); `cpu_s` / `per_format_s[*_cpu_s]` are CPU seconds
 (this process and the forked PDF child), steadier than wall time on a shared machine;
@@ -63,7 +64,7 @@ from typing import Any
 from _bulk_fill import bulk_background, database_size  # this folder: run as a script
 from sqlalchemy import Engine, text
 
-from cerflow.config import Settings
+from cerflow.config import Settings, get_settings
 from cerflow.db import make_engine
 from cerflow.etl.load_reports import load_reports
 from cerflow.etl.records import (
@@ -140,9 +141,10 @@ def _same(facts: Facts) -> dict[str, Any]:
 
 
 def _warm_imports() -> float:
-    """Import what the report imports lazily (statsmodels, ruptures, matplotlib, WeasyPrint,
-    python-docx) and time it apart: a worker pays it once, not per report, and in a checkout
-    without compiled bytecode (PYTHONDONTWRITEBYTECODE, no __pycache__) it takes seconds."""
+    """Import what the report imports lazily (statsmodels, ruptures, matplotlib, the PDF
+    renderer: Typst and its fonts, or WeasyPrint; python-docx) and time it apart: a worker
+    pays it once, not per report, and in a checkout without compiled bytecode
+    (PYTHONDONTWRITEBYTECODE, no __pycache__) it takes seconds."""
     t = time.perf_counter()
     for name in (
         "statsmodels.tsa.exponential_smoothing.ets",
@@ -152,9 +154,14 @@ def _warm_imports() -> float:
         "cerflow.report.docx",
     ):
         importlib.import_module(name)
-    from cerflow.report import pdf
+    if get_settings().pdf_renderer == "typst":
+        from cerflow.report import pdf_typst
 
-    pdf._weasyprint()
+        pdf_typst.typst_fonts()
+    else:
+        from cerflow.report import pdf
+
+        pdf._weasyprint()
     return time.perf_counter() - t
 
 
@@ -209,6 +216,7 @@ def _time_report(
         "per_format_s": {k: round(v, 3) for k, v in stages.items()},
         "cached_facts_identical": _same(cached) == _same(facts),
         "files": sorted(files),
+        "pdf_renderer": get_settings().pdf_renderer,
         "product_reports": facts.volumes.total_reports,
         "background_reports": facts.signals.background_reports if facts.signals else None,
         "signals": len(facts.signals.signals) if facts.signals else None,

@@ -65,7 +65,7 @@ TEMPLATE = TEMPLATES / "cer.typ"
 
 
 @cache
-def _fonts() -> Any:
+def typst_fonts() -> Any:
     """The system's and Typst's own fonts, found once per process (~35 ms per compile
     otherwise: a worker renders many reports)."""
     import typst
@@ -271,7 +271,7 @@ def write_pdf_typst(
     pdf = typst.compile(
         str(TEMPLATE),
         root=str(TEMPLATES),
-        font_paths=_fonts(),
+        font_paths=typst_fonts(),
         sys_inputs={
             "doc": json.dumps(doc, ensure_ascii=False),
             "facts": facts_json.decode("utf-8"),
