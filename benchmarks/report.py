@@ -13,13 +13,14 @@ with a planted signal. Then times one full report the way `cerflow report --offl
 it: facts (store reads + all analysis), narrative, charts + documents (PDF, DOCX, HTML,
 facts.json; the PDF by the `CERFLOW_PDF_RENDERER` setting, Typst unless set to
 weasyprint, named in the JSON as `pdf_renderer`). Prints JSON per backend: seconds per
-stage and in total. Facts are timed twice with a fresh signal cache (`cerflow.report.signal_cache`): `facts_s` is the first
-report after data land (miss: background read and GPS prior fit), `facts_cached_s` any
-later report of the same kind (hit); `cpu_s` / `per_format_s[*_cpu_s]` are CPU seconds
-(this process and the forked PDF child), steadier than wall time on a shared machine;
-`total_s` / `total_cached_s` add narrative and
-documents to each (not `imports_s`, the lazy imports timed apart first), and
-`cached_facts_identical` checks the two give the same facts. The fill is not part of the
+stage and in total. Facts are timed twice with a fresh signal cache
+(`cerflow.report.signal_cache`): `facts_s` is the first report after data land (miss:
+background read and GPS prior fit), `facts_cached_s` any later report of the same kind
+(hit); `cpu_s` / `per_format_s[*_cpu_s]` are CPU seconds (this process and a forked PDF
+child, if any), steadier than wall time on a shared machine; `total_s` /
+`total_cached_s` add narrative and documents to each (not `imports_s`, the lazy imports
+timed apart first), and `cached_facts_identical` checks the two give the same facts. The
+fill is not part of the
 figure (it is the ingest benchmark's business).
 
 Full-history size (`--background-reports N`, PostgreSQL only): after the loader's fill,
