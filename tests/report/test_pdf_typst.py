@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from cerflow.config import Settings
-from cerflow.narrative.sections import Block, Table
+from cerflow.narrative.sections import Block, Section, Table
 from cerflow.report.pdf_typst import _FINE, _ZWSP, _token, document_title, typst_document
 from cerflow.report.render import ReportFormatError, render_report
 from tests.report.conftest import build_facts, build_narrative
@@ -100,3 +100,72 @@ def test_renderer_comes_from_the_setting_and_is_checked(
     assert "WeasyPrint" in str(pypdf.PdfReader(pdf).metadata.get("/Producer", ""))
     pdf = render_report(facts, narrative, tmp_path / "t", formats=["pdf"], pdf_renderer="typst")
     assert "Typst" in str(pypdf.PdfReader(pdf["pdf"]).metadata.get("/Creator", ""))
+
+
+def test_odd_narratives_still_render(tmp_path: Path) -> None:
+    """Ragged and empty tables, a skipped heading level, control characters: the PDF is
+    written (Typst refuses an H1 followed by an H3 under PDF/UA-1, a table that is not
+    filled row by row would shift its cells, and PDF/A cannot show a control character)."""
+    facts = build_facts(rich=False)
+    narrative = build_narrative(facts)
+    narrative.sections[0].blocks[0].text = "before\x00after\x07 end"
+    narrative.sections.append(
+        Section(
+            id="deep",
+            number="X.1.1",
+            title="Deep",
+            level=3,  # right after a level-1 chapter's end: no level 2 above it
+            blocks=[
+                Block(
+                    kind="table",
+                    table=Table(
+                        caption="Ragged",
+                        columns=["a", "b", "c"],
+                        rows=[["1"], ["4", "5", "6", "7"]],
+                    ),
+                ),
+                Block(
+                    kind="table", table=Table(caption="Nothing to tabulate", columns=[], rows=[])
+                ),
+            ],
+        )
+    )
+    narrative.sections.insert(
+        len(narrative.sections) - 1, Section(id="top", number="X", title="Top", level=1)
+    )
+    doc = typst_document(facts, narrative, {})
+    deep = doc["groups"][-1]["sections"][-1]
+    assert deep["level"] == 2  # one below its chapter, never skipping
+    ragged, empty = deep["blocks"]
+    assert ragged["columns"] == ["a", "b", "c", ""]
+    assert ragged["rows"] == [["1", "", "", ""], ["4", "5", "6", "7"]]
+    assert empty == {"kind": "paragraph", "text": "Nothing to tabulate"}
+    pdf = render_report(facts, narrative, tmp_path, formats=["pdf"], pdf_renderer="typst")["pdf"]
+    reader = pypdf.PdfReader(pdf)
+    assert "Typst" in str(reader.metadata.get("/Creator", ""))
+    text = _text(pdf)
+    assert "beforeafter end" in text
+    assert "Ragged" in text and "Nothing to tabulate" in text
+
+
+def test_a_character_no_font_has_falls_back_to_weasyprint(tmp_path: Path) -> None:
+    """No CJK font is installed here (nor in the image): Typst refuses such text under
+    PDF/A, so that report's PDF comes from WeasyPrint, still PDF/A-3b with facts.json."""
+    import shutil
+    import subprocess
+
+    fc_list = shutil.which("fc-list")
+    if fc_list is not None:
+        found = subprocess.run(
+            [fc_list, ":charset=963f"], capture_output=True, text=True, check=False
+        )
+        if found.stdout.strip():
+            pytest.skip("a font with CJK glyphs is installed: Typst would not refuse")
+    facts = build_facts(rich=False)
+    narrative = build_narrative(facts)
+    narrative.sections[0].blocks[0].text = "阿托伐他汀"
+    out = render_report(facts, narrative, tmp_path, formats=["pdf", "json"], pdf_renderer="typst")
+    reader = pypdf.PdfReader(out["pdf"])
+    assert "WeasyPrint" in str(reader.metadata.get("/Producer", ""))
+    assert reader.attachments["facts.json"] == [out["json"].read_bytes()]
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -20,7 +20,10 @@ Why it is shaped like this:
 - Stable output: dates come from `generated_at`, and Typst derives the file identifier
   (/ID) from the document title, which carries the report id and version; the same report
   renders to the same bytes. Typst cannot be given `pdf.pdf_identifier`'s value itself.
-- Fonts: DejaVu Sans (as the HTML's CSS) from the system, else Typst's built-in fonts.
+- Fonts: DejaVu Sans (as the HTML's CSS) from the system, else Typst's built-in fonts. A
+  character that no installed font has makes Typst refuse the file (PDF/A may not show a
+  blank glyph): `MissingGlyphError`, on which `render_report` falls back to WeasyPrint for
+  that report (and logs it). Control characters are dropped beforehand (invisible anyway).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cerflow.errors import CerflowError
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Block, Narrative, Section, Table
 from cerflow.report.cover import GENERATED_BANNER, GENERATED_NOTE, cover_rows, llm_note
@@ -46,6 +50,14 @@ if TYPE_CHECKING:
     from typst import PDFStandard
 
 PDF_STANDARDS: list[PDFStandard] = ["a-3b", "ua-1"]
+
+
+class MissingGlyphError(CerflowError, RuntimeError):
+    """Report text has a character no installed font can show (e.g. a CJK product name
+    without a CJK font): PDF/A forbids the blank glyph, so Typst refuses the document.
+    `render_report` then renders this report's PDF with WeasyPrint instead."""
+
+
 _TABLE_FONT_PT = 8.0
 _WIDE_TABLE_FONT_PT = 7.0
 _NUMERIC_CELL = re.compile(r"^[<>≤≥~]?\s*[-+]?\d[\d,]*(\.\d+)?\s*%?$")
@@ -143,21 +155,25 @@ def _table(table: Table, *, wide: bool, keep: bool, numeric: bool = True) -> dic
     the texts that decide its width (the template measures them and shares the width out
     as CSS's automatic table layout does, so no word sticks out of its cell)."""
     size = _WIDE_TABLE_FONT_PT if wide else _TABLE_FONT_PT
+    # A Typst table fills its cells in order: every row gets exactly one cell per column
+    # (the HTML shows a short row short and a long row long; here they are padded).
+    n = max([len(table.columns), *(len(r) for r in table.rows)])
+    columns = list(table.columns) + [""] * (n - len(table.columns))
     kinds, rows = [], []
-    for row in table.rows:
+    for row in (list(r) + [""] * (n - len(r)) for r in table.rows):
         k = "".join(_cell_kind(c) for c in row)
         if not numeric:
             k = k.replace("n", "-")
         kinds.append(k)
         rows.append([_token(c) if kind == "t" else c for c, kind in zip(row, k, strict=True)])
     widths = []
-    for j, name in enumerate(table.columns):
+    for j, name in enumerate(columns):
         texts = [(name, "b")]
-        texts += [(row[j], kind[j]) for row, kind in zip(rows, kinds, strict=True) if j < len(row)]
+        texts += [(row[j], kind[j]) for row, kind in zip(rows, kinds, strict=True)]
         widths.append(_candidates(texts, size))
     return {
         "caption": table.caption,
-        "columns": table.columns,
+        "columns": columns,
         "rows": rows,
         "kinds": kinds,
         "widths": widths,
@@ -174,6 +190,8 @@ def _block(block: Block, charts: dict[str, str]) -> dict[str, Any] | None:
     if block.kind == "table":
         if block.table is None:
             return None
+        if not block.table.columns and not any(block.table.rows):
+            return {"kind": "paragraph", "text": block.table.caption}  # nothing to tabulate
         return {
             "kind": "table",
             **_table(block.table, wide=is_wide_table(block.table), keep=keep_table(block.table)),
@@ -192,7 +210,7 @@ def _block(block: Block, charts: dict[str, str]) -> dict[str, Any] | None:
         return {"kind": "writer_input", "text": block.text}
     if block.kind == "supplied":
         table = None
-        if block.table is not None:
+        if block.table is not None and (block.table.columns or any(block.table.rows)):
             table = _table(block.table, wide=False, keep=True, numeric=False)
         return {
             "kind": "supplied",
@@ -203,16 +221,34 @@ def _block(block: Block, charts: dict[str, str]) -> dict[str, Any] | None:
     return None
 
 
-def _section(section: Section, charts: dict[str, str], landscape: bool) -> dict[str, Any]:
+def _section(
+    section: Section, charts: dict[str, str], landscape: bool, level: int
+) -> dict[str, Any]:
     blocks = [b for b in (_block(x, charts) for x in section.blocks) if b is not None]
     return {
         "id": section.id,
         "number": section.number,
         "title": section.title,
-        "level": min(max(section.level, 1), 3),
+        "level": level,
         "landscape": landscape,
         "blocks": blocks,
     }
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _printable(value: Any) -> Any:
+    """Every string without C0/C1 control characters (invisible in any format; a
+    PDF/A file may not show them with a font that lacks them, so Typst refuses them);
+    chart SVGs are passed as they are."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k == "svg" else _printable(v) for k, v in value.items()}
+    return value
 
 
 def document_title(facts: Facts) -> str:
@@ -228,11 +264,14 @@ def typst_document(facts: Facts, narrative: Narrative, charts: dict[str, str]) -
     sha = facts.sha256()
     landscape = landscape_ids(narrative.sections)
     groups: list[dict[str, Any]] = []  # consecutive sections sharing an orientation
+    level = 0
     for section in narrative.sections:
         wide = section.id in landscape
         if not groups or groups[-1]["landscape"] != wide:
             groups.append({"landscape": wide, "sections": []})
-        groups[-1]["sections"].append(_section(section, charts, wide))
+        # h1-h3 as the HTML, never a skipped level (PDF/UA-1 refuses H1 followed by H3)
+        level = min(max(section.level, 1), 3, level + 1)
+        groups[-1]["sections"].append(_section(section, charts, wide, level))
     created = meta.generated_at
     cutoff = meta.data_cutoff.isoformat() if meta.data_cutoff else "not stated"
     return {
@@ -267,8 +306,19 @@ def write_pdf_typst(
     """Compile `templates/cer.typ` for this report into `target`."""
     import typst  # imported here: only a process that writes a PDF pays for it
 
-    doc = typst_document(facts, narrative, charts)
-    pdf = typst.compile(
+    doc = _printable(typst_document(facts, narrative, charts))
+    try:
+        pdf = _compile(typst, doc, facts, facts_json)
+    except typst.TypstError as exc:
+        if "could not be displayed" in str(exc):
+            raise MissingGlyphError(str(exc)) from exc
+        raise
+    target.write_bytes(pdf)
+    return target
+
+
+def _compile(typst: Any, doc: dict[str, Any], facts: Facts, facts_json: bytes) -> bytes:
+    pdf: bytes = typst.compile(
         str(TEMPLATE),
         root=str(TEMPLATES),
         font_paths=typst_fonts(),
@@ -279,5 +329,4 @@ def write_pdf_typst(
         pdf_standards=PDF_STANDARDS,
         timestamp=int(facts.meta.generated_at.timestamp()),
     )
-    target.write_bytes(pdf)
-    return target
+    return pdf

@@ -140,9 +140,23 @@ def _typst_writer(
     facts: Facts, narrative: Narrative, svgs: dict[str, str], facts_json: bytes
 ) -> Callable[[Path], object]:
     def write(target: Path) -> object:
-        from cerflow.report.pdf_typst import write_pdf_typst
+        from cerflow.report.pdf_typst import MissingGlyphError, write_pdf_typst
 
-        return write_pdf_typst(facts, narrative, svgs, target, facts_json=facts_json)
+        try:
+            return write_pdf_typst(facts, narrative, svgs, target, facts_json=facts_json)
+        except MissingGlyphError as exc:
+            # A character no installed font has: Typst refuses it under PDF/A; WeasyPrint
+            # sets a blank glyph. One report's PDF from the other renderer beats none.
+            import structlog
+
+            structlog.get_logger(__name__).warning(
+                "pdf_renderer_fallback",
+                report_id=facts.meta.report_id,
+                renderer="weasyprint",
+                reason=str(exc)[:300],
+            )
+            html = render_html(facts, narrative, svgs)
+            return _weasyprint_writer(facts, html, facts_json)(target)
 
     return write
 
