@@ -1,30 +1,28 @@
-"""Benchmark: the CER's PDF from WeasyPrint (the product's path) and from Typst, side by side.
+"""Benchmark: the CER's PDF from Typst (the product's default) and from WeasyPrint, side by side.
 
-    uv run --group bench python benchmarks/pdf_renderers.py [--facts facts.json] [--runs 3]
-                                                          [--out DIR]
+    uv run python benchmarks/pdf_renderers.py [--facts facts.json] [--runs 3] [--out DIR]
 
-Why: issue 17 goal 4 asks whether another renderer would make the PDF much cheaper before
-the HTML/CSS templates are kept for good. Both renderers get the same input: the `Facts`
-(from `--facts`, e.g. the facts.json that `benchmarks/report.py` writes, or else a small
-generated SQLite store), the same `Narrative` (every section: title page, contents, all
-chapters with their tables, the same matplotlib SVG charts, the references chapter).
-- WeasyPrint: `cerflow.report.html.render_html` + `cerflow.report.pdf.write_pdf`, exactly
-  what a report writes: PDF/A-3b, tagged, facts.json attached.
-- Typst (the `typst` PyPI wheel, bench dependency group; compiles offline): the template
-  `benchmarks/typst/cer.typ` reads the same sections from a JSON file, charts as SVG
-  images with their captions as alt text, facts.json attached (`pdf.attach`,
-  relationship Data), standards PDF/A-3b + PDF/UA-1 together (Typst checks them at
-  compile time and refuses a document that breaks them), tagged by default.
-The layout of the Typst template is a plain rendition (no landscape pages, no CSS), so
-page counts differ; the charts are not drawn again per run (both get the same SVGs).
+Why: issue 17 goal 4 (a 50,000-report CER under 5 s) found the PDF to be most of a
+report's time with WeasyPrint; the product now renders it with Typst
+(`CERFLOW_PDF_RENDERER=typst`, the default) and keeps WeasyPrint selectable. This keeps the
+two measured on the same input: the `Facts` (from `--facts`, e.g. the facts.json that
+`benchmarks/report.py` writes, or else a small generated SQLite store), the same
+`Narrative` (every section: title page, contents, all chapters with their tables, the same
+matplotlib SVG charts, the references chapter), each renderer through the product's path:
+- Typst: `cerflow.report.pdf_typst.write_pdf_typst` (template
+  `src/cerflow/report/templates/cer.typ`; the timed step includes building its JSON from
+  the Narrative): PDF/A-3b + PDF/UA-1 (checked by Typst while compiling), tagged,
+  facts.json attached (relationship Data).
+- WeasyPrint: `cerflow.report.pdf.write_pdf` of `cerflow.report.html.render_html`'s HTML
+  (the HTML is prepared beforehand, `html_s` below; the PDF step alone is timed):
+  PDF/A-3b, tagged, facts.json attached.
 
 Prints JSON: CPU seconds (the rendering process, all its threads: Typst lays out on
-several) and wall seconds of the PDF step alone (the HTML, resp. the JSON for Typst, is
-prepared once beforehand: both well under 0.1 s), min and median of `--runs`; each run is a
-fresh process that first renders a tiny warm-up document (imports, fonts; Typst memoizes
-layout within a process, so a second compile of the same document would be nearly free).
-Also pages and bytes of each file, and `pdfinfo`'s Tagged / PDF version lines. The PDFs and a PNG of
-pages 1 and 5 of each (pdftoppm) stay in `--out` for a look.
+several) and wall seconds of the PDF step, min and median of `--runs`; each run is a fresh
+process that first renders a tiny warm-up document (imports, fonts; Typst memoizes layout
+within a process, so a second compile of the same document would be nearly free). Also
+pages and bytes of each file, and `pdfinfo`'s Tagged / PDF version lines. The PDFs and a
+PNG of pages 1 and 5 of each (pdftoppm) stay in `--out` for a look.
 """
 
 from __future__ import annotations
@@ -47,14 +45,12 @@ from typing import Any
 
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.render import write_narrative
-from cerflow.narrative.sections import Narrative
 from cerflow.report import charts as charts_mod
 from cerflow.report.html import render_html
 from cerflow.report.pdf import write_pdf
+from cerflow.report.pdf_typst import PDF_STANDARDS, typst_fonts, write_pdf_typst
 
 HERE = Path(__file__).resolve().parent
-TEMPLATE = HERE / "typst" / "cer.typ"
-TYPST_STANDARDS = ["a-3b", "ua-1"]
 
 
 def _facts(path: Path | None, work: Path) -> Facts:
@@ -77,54 +73,6 @@ def _facts(path: Path | None, work: Path) -> Facts:
         engine.dispose()
 
 
-def _typst_doc(facts: Facts, narrative: Narrative, charts: dict[str, str], root: Path) -> None:
-    """doc.json, facts.json and the chart SVGs beside the template, for `cer.typ`."""
-    meta = facts.meta
-    for cid, svg in charts.items():
-        (root / f"chart-{cid}.svg").write_text(svg, encoding="utf-8")
-    sections = []
-    for s in narrative.sections:
-        blocks: list[dict[str, Any]] = []
-        for b in s.blocks:
-            if b.kind == "table" and b.table is not None:
-                blocks.append(
-                    {
-                        "kind": "table",
-                        "caption": b.table.caption,
-                        "columns": b.table.columns,
-                        "rows": b.table.rows,
-                    }
-                )
-            elif b.kind == "chart":
-                if b.chart_id in charts:
-                    blocks.append(
-                        {"kind": "chart", "text": b.text, "file": f"chart-{b.chart_id}.svg"}
-                    )
-            else:
-                blocks.append({"kind": b.kind, "text": b.text, "items": list(b.items)})
-        sections.append({"number": s.number, "title": s.title, "level": s.level, "blocks": blocks})
-    cover = [
-        ["Report", meta.report_id],
-        ["Version", str(meta.version)],
-        ["Product", facts.product.display_name],
-        ["Review period", f"{meta.review_start} to {meta.review_end}"],
-        ["Data cut-off", str(meta.data_cutoff)],
-        ["Generated", meta.generated_at.isoformat()],
-        ["facts.json SHA-256", facts.sha256()],
-    ]
-    doc = {
-        "title": meta.title,
-        "report_id": meta.report_id,
-        "version": meta.version,
-        "sha256": facts.sha256(),
-        "cover": cover,
-        "sections": sections,
-    }
-    (root / "doc.json").write_text(json.dumps(doc), encoding="utf-8")
-    (root / "facts.json").write_text(facts.to_json(), encoding="utf-8")
-    shutil.copy(TEMPLATE, root / "cer.typ")
-
-
 def _child(renderer: str, work: Path, target: Path) -> None:
     """One timed render in a fresh process, after a warm-up render of a tiny document.
 
@@ -133,7 +81,7 @@ def _child(renderer: str, work: Path, target: Path) -> None:
     document. The warm-up pays imports and font discovery, which a worker pays once.
     """
     meta = json.loads((work / "meta.json").read_text(encoding="utf-8"))
-    facts_json = (work / "typst" / "facts.json").read_bytes()
+    facts_json = (work / "facts.json").read_bytes()
     if renderer == "weasyprint":
         import datetime as dt
 
@@ -156,23 +104,16 @@ def _child(renderer: str, work: Path, target: Path) -> None:
     else:
         import typst
 
-        warm = work / "warm"
-        warm.mkdir(exist_ok=True)
-        (warm / "w.typ").write_text(
-            '#set document(title: "w")\n#set text(font: "DejaVu Sans", lang: "en")\nwarm-up\n',
-            encoding="utf-8",
+        facts = Facts.model_validate_json(facts_json)
+        narrative = write_narrative(facts)
+        svgs = json.loads((work / "charts.json").read_text(encoding="utf-8"))
+        typst.compile(  # warm-up: the product's font set (found once per process)
+            b'#set document(title: "w")\n#set text(font: "DejaVu Sans", lang: "en")\nwarm-up\n',
+            font_paths=typst_fonts(),
+            pdf_standards=PDF_STANDARDS,
         )
-        typst.compile(str(warm / "w.typ"), root=str(warm), pdf_standards=TYPST_STANDARDS)
-        root = work / "typst"
         c0, w0 = time.process_time(), time.perf_counter()
-        target.write_bytes(
-            typst.compile(
-                str(root / "cer.typ"),
-                root=str(root),
-                pdf_standards=TYPST_STANDARDS,
-                timestamp=int(meta["timestamp"]),
-            )
-        )
+        write_pdf_typst(facts, narrative, svgs, target, facts_json=facts_json)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     print(json.dumps({"cpu_s": cpu, "wall_s": wall}))
 
@@ -260,36 +201,38 @@ def main() -> None:
     figures = charts_mod.draw_charts(facts)
     svgs = {cid: charts_mod.figure_svg(fig) for cid, fig in figures.items()}
     meta = facts.meta
-    # Both inputs prepared once from the same Facts, Narrative and SVGs: the HTML of the
-    # product's path, the JSON of the Typst template (each a fraction of a second).
-    (work / "report.html").write_text(render_html(facts, narrative, svgs), encoding="utf-8")
-    root = work / "typst"
-    root.mkdir()
-    _typst_doc(facts, narrative, svgs, root)
+    # Prepared once from the same Facts, Narrative and SVGs: the HTML WeasyPrint reads (a
+    # fraction of a second, not in its timed step); Typst builds its JSON in its step.
+    t0 = time.perf_counter()
+    html = render_html(facts, narrative, svgs)
+    html_s = time.perf_counter() - t0
+    (work / "report.html").write_text(html, encoding="utf-8")
+    (work / "facts.json").write_bytes(facts.to_json().encode())
+    (work / "charts.json").write_text(json.dumps(svgs), encoding="utf-8")
     (work / "meta.json").write_text(
         json.dumps(
             {
                 "report_id": meta.report_id,
                 "version": meta.version,
                 "generated_at": meta.generated_at.isoformat(),
-                "timestamp": int(meta.generated_at.timestamp()),
             }
         ),
         encoding="utf-8",
     )
     weasy_pdf, typst_pdf = out / "weasyprint.pdf", out / "typst.pdf"
     results = {
-        "weasyprint": {
-            "what": "write_pdf of render_html's HTML: PDF/A-3b, tagged, facts.json attached",
-            **_measure("weasyprint", work, weasy_pdf, args.runs),
-            **_inspect(weasy_pdf),
-        },
         "typst": {
-            "what": f"cer.typ from the same sections, standards {TYPST_STANDARDS}, "
-            "tagged, facts.json attached",
+            "what": "the product's write_pdf_typst (templates/cer.typ), standards "
+            f"{PDF_STANDARDS}, tagged, facts.json attached",
             "version": typst.__version__,
             **_measure("typst", work, typst_pdf, args.runs),
             **_inspect(typst_pdf),
+        },
+        "weasyprint": {
+            "what": "write_pdf of render_html's HTML: PDF/A-3b, tagged, facts.json attached",
+            "html_s": round(html_s, 3),
+            **_measure("weasyprint", work, weasy_pdf, args.runs),
+            **_inspect(weasy_pdf),
         },
     }
     ratio = results["typst"]["cpu_s_median"] / results["weasyprint"]["cpu_s_median"]

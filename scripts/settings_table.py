@@ -172,6 +172,9 @@ MEANINGS: dict[str, str] = {
     "absent (CI only)",
     "cer_update_interval_months": "Months to the next update of the clinical evaluation when "
     "the CER inputs set no date or interval and state no high risk (MEDDEV 2.7/1 rev 4 6.2.3)",
+    "pdf_renderer": "What writes a report's PDF: `typst` (a fraction of a second; tagged "
+    "PDF/A-3b + PDF/UA-1) or `weasyprint` (from the report's HTML, seconds on a large report; "
+    "tagged PDF/A-3b). Both attach facts.json and carry the same sections, tables and charts",
     "ncbi_base_url": "NCBI E-utilities base URL (esearch.fcgi, efetch.fcgi) for PubMed",
     "ncbi_api_key": "NCBI API key: 10 requests/s instead of 3; never logged",
     "ncbi_tool": "`tool` parameter sent to NCBI E-utilities, as NCBI asks",

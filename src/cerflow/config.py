@@ -276,6 +276,12 @@ class Settings(BaseSettings):
     # significant risks or a technology not well established; 2-5 years, justified, else).
     cer_update_interval_months: int = Field(default=12, ge=1, le=60)
 
+    # Which program writes a report's PDF (issue 17 goal 4): Typst (report/pdf_typst.py, a
+    # fraction of a second) or WeasyPrint from the report's HTML (report/pdf.py, seconds on
+    # a large report). Both give tagged PDF/A-3b with facts.json attached and the same
+    # sections, tables and charts; Typst's file also claims PDF/UA-1.
+    pdf_renderer: Literal["typst", "weasyprint"] = "typst"
+
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:
         # Development and testing keep short convenient secrets; every other environment

@@ -71,12 +71,35 @@ def test_html_without_inputs_keeps_the_boxes_and_says_why(plain: dict[str, Path]
     )
 
 
-def test_pdf_with_inputs(files: dict[str, Path]) -> None:
-    pages = [p.extract_text() or "" for p in pypdf.PdfReader(files["pdf"]).pages]
-    text = " ".join(" ".join(pages).split())
+@pytest.fixture(scope="module", params=["typst", "weasyprint"])
+def pdf(
+    request: pytest.FixtureRequest,
+    files: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The report's PDF from each renderer (the default run's file is Typst's)."""
+    if request.param == "typst":
+        return files["pdf"]
+    facts = Facts.model_validate_json(files["json"].read_bytes())
+    out = tmp_path_factory.mktemp(request.param)
+    return render_report(
+        facts, write_narrative(facts), out, formats=["pdf"], pdf_renderer=request.param
+    )["pdf"]
+
+
+def test_pdf_with_inputs(pdf: Path, files: dict[str, Path]) -> None:
+    facts = Facts.model_validate_json(files["json"].read_bytes())
+    assert facts.cer is not None
+    pages = [" ".join((p.extract_text() or "").split()) for p in pypdf.PdfReader(pdf).pages]
+    text = " ".join(pages)
     assert "Supplied in the CER inputs: Intended purpose" in text
     assert "Input required from the manufacturer Intended purpose" not in text
-    assert any("9.2  Review and approval" in p for p in pages[2:])  # after contents
+    cover = pages[0]
+    assert "Clinical Evaluation Report: every input a CER needs is supplied" in cover
+    assert "Evaluators Dr. A. Example, B. Sample, MSc" in cover
+    assert f"Next update due {facts.cer.next_update.date.isoformat()}" in cover
+    assert f"Version {facts.meta.version}" in cover
+    assert any("9.2 Review and approval" in p for p in pages[2:])  # after contents
     # the approval table (it may start on the page after its heading and intro sentence)
     signoff = next(p for p in pages[2:] if "Approval of this version" in p)
     assert "C. Demo" in signoff and "____" in signoff

@@ -21,14 +21,36 @@ from cerflow.report.render import ReportFormatError, render_report
 from tests.report.conftest import SECTION_TITLES, build_facts, build_narrative
 
 HEADINGS = [f"{number} {title}" for number, title, _ in SECTION_TITLES]
+PDF_RENDERERS = ["typst", "weasyprint"]
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Facts, Narrative, dict[str, Path]]:
+    """All four files, the PDF from the default renderer (the setting's default: Typst)."""
     facts = build_facts()
     narrative = build_narrative(facts)
     out = render_report(facts, narrative, tmp_path_factory.mktemp("report"))
     return facts, narrative, out
+
+
+@pytest.fixture(scope="module", params=PDF_RENDERERS)
+def pdf_rendered(
+    request: pytest.FixtureRequest,
+    rendered: tuple[Facts, Narrative, dict[str, Path]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Facts, Narrative, dict[str, Path], str]:
+    """The same report's PDF from each renderer (Typst's is the default run's file)."""
+    facts, narrative, out = rendered
+    if request.param != "typst":
+        pdf = render_report(
+            facts,
+            narrative,
+            tmp_path_factory.mktemp(request.param),
+            formats=["pdf"],
+            pdf_renderer=request.param,
+        )["pdf"]
+        out = {**out, "pdf": pdf}
+    return facts, narrative, out, request.param
 
 
 def _narrative_tables(narrative: Narrative) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -75,8 +97,8 @@ def test_facts_json_bytes_hash_to_the_footer_hash(
 
 
 @pytest.fixture(scope="module")
-def pdf(rendered: tuple[Facts, Narrative, dict[str, Path]]) -> pypdf.PdfReader:
-    return pypdf.PdfReader(rendered[2]["pdf"])
+def pdf(pdf_rendered: tuple[Facts, Narrative, dict[str, Path], str]) -> pypdf.PdfReader:
+    return pypdf.PdfReader(pdf_rendered[2]["pdf"])
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +157,9 @@ def test_pdf_cover_says_generated_sample_data(pdf_pages: list[str]) -> None:
 
 
 def test_pdf_footer_hash_and_page_numbers_on_every_page(
-    rendered: tuple[Facts, Narrative, dict[str, Path]], pdf_pages: list[str]
+    pdf_rendered: tuple[Facts, Narrative, dict[str, Path], str], pdf_pages: list[str]
 ) -> None:
-    facts = rendered[0]
+    facts = pdf_rendered[0]
     n = len(pdf_pages)
     assert n >= 5
     for i, text in enumerate(pdf_pages, start=1):
@@ -171,22 +193,62 @@ def test_pdf_contains_the_charts(pdf: pypdf.PdfReader, pdf_pages: list[str]) -> 
 
 
 def test_pdf_embeds_facts_json_and_has_pdfa_metadata(
-    rendered: tuple[Facts, Narrative, dict[str, Path]], pdf: pypdf.PdfReader
+    pdf_rendered: tuple[Facts, Narrative, dict[str, Path], str], pdf: pypdf.PdfReader
 ) -> None:
-    facts, _, out = rendered
+    facts, _, out, renderer = pdf_rendered
     assert pdf.attachments["facts.json"] == [out["json"].read_bytes()]
     meta = pdf.metadata
     assert meta is not None and facts.meta.report_id in (meta.title or "")
     assert meta.author == "cerflow 0.1.0"
-    assert meta.creation_date is not None and meta.creation_date.year == 2024
-    assert str(pdf.trailer["/ID"][0]).encode() == pdf_identifier(
-        facts.meta.report_id, facts.meta.version
-    )
+    assert meta.creation_date is not None
+    assert meta.creation_date.isoformat() == facts.meta.generated_at.isoformat()
+    if renderer == "weasyprint":  # Typst derives /ID itself: test_pdf_is_stable_per_version
+        assert str(pdf.trailer["/ID"][0]).encode() == pdf_identifier(
+            facts.meta.report_id, facts.meta.version
+        )
+    else:
+        assert f"version {facts.meta.version}" in (meta.title or "")
     xmp = pdf.xmp_metadata
     assert xmp is not None
-    description = xmp.rdf_root.getElementsByTagName("rdf:Description")[0]
-    assert description.getAttribute("pdfaid:part") == "3"
-    assert description.getAttribute("pdfaid:conformance") == "B"
+    claims = {}  # XMP allows a property as an attribute (WeasyPrint) or an element (Typst)
+    for description in xmp.rdf_root.getElementsByTagName("rdf:Description"):
+        for name in ("pdfaid:part", "pdfaid:conformance", "pdfuaid:part"):
+            if description.getAttribute(name):
+                claims[name] = description.getAttribute(name)
+            for element in description.getElementsByTagName(name):
+                claims[name] = element.firstChild.data
+    expected = {"pdfaid:part": "3", "pdfaid:conformance": "B"}
+    if renderer == "typst":  # WeasyPrint cannot combine PDF/UA-1 with PDF/A-3b (pdf.py)
+        expected["pdfuaid:part"] = "1"
+    assert claims == expected
+
+
+def _ids(pdf: Path) -> list[str]:
+    return [str(x) for x in pypdf.PdfReader(pdf).trailer["/ID"]]
+
+
+@pytest.mark.parametrize("renderer", PDF_RENDERERS)
+def test_pdf_is_stable_per_version(renderer: str, tmp_path: Path) -> None:
+    """The same report renders to the same bytes, and the file identifier names the report
+    version: kept when the text of that version is rendered again, new for the next
+    version. WeasyPrint is given `pdf_identifier`; Typst derives it from the document
+    title, which names the report id and version."""
+    facts = build_facts(rich=False)
+    narrative = build_narrative(facts)
+
+    def render(f: Facts, n: Narrative, name: str) -> Path:
+        return render_report(f, n, tmp_path / name, formats=["pdf"], pdf_renderer=renderer)["pdf"]
+
+    first = render(facts, narrative, "first")
+    assert first.read_bytes() == render(facts, narrative, "again").read_bytes()
+    edited = build_narrative(facts)
+    edited.sections[0].blocks[0].text += " Edited."
+    rerendered = render(facts, edited, "edited")
+    assert rerendered.read_bytes() != first.read_bytes()
+    assert _ids(rerendered)[0] == _ids(first)[0]
+    meta = facts.meta.model_copy(update={"version": facts.meta.version + 1})
+    later = render(facts.model_copy(update={"meta": meta}), narrative, "later")
+    assert _ids(later)[0] != _ids(first)[0]
 
 
 def test_pdf_marks_writer_input(pdf_pages: list[str]) -> None:
@@ -359,7 +421,10 @@ def test_unknown_format_is_refused_before_anything_is_written(tmp_path: Path) ->
     assert not (tmp_path / "out").exists()
 
 
-def test_wide_tables_get_a_landscape_page_and_tokens_may_break(tmp_path: Path) -> None:
+@pytest.mark.parametrize("renderer", PDF_RENDERERS)
+def test_wide_tables_get_a_landscape_page_and_tokens_may_break(
+    renderer: str, tmp_path: Path
+) -> None:
     facts = build_facts(rich=False)
     narrative = build_narrative(facts)
     columns = [f"Column {i}" for i in range(10)]
@@ -369,7 +434,7 @@ def test_wide_tables_get_a_landscape_page_and_tokens_may_break(tmp_path: Path) -
             table=Table(caption="Wide", columns=columns, rows=[["a" * 64] + ["x y"] * 9]),
         )
     )
-    out = render_report(facts, narrative, tmp_path, formats=["html", "pdf"])
+    out = render_report(facts, narrative, tmp_path, formats=["html", "pdf"], pdf_renderer=renderer)
     tree = lxml.html.fromstring(out["html"].read_text("utf-8"))
     classes = [t.get("class") for t in tree.xpath("//main//table")]
     assert classes == ["data keep", "data keep", "data keep wide"]

@@ -1,4 +1,5 @@
-"""The forked-PDF path of `render_report`, run in a fresh single-threaded interpreter.
+"""The forked-PDF path of `render_report` (WeasyPrint), run in a fresh single-threaded
+interpreter.
 
 pytest (and its xdist workers) run helper threads, where `render_report` deliberately
 renders inline; a subprocess is the honest way to exercise the parallel path.
@@ -12,11 +13,13 @@ import sys
 from pathlib import Path
 
 import pypdf
+import pytest
 
 from tests.conftest import REPO_ROOT
 
 SCRIPT = """
 import json, os, sys, threading
+os.environ["CERFLOW_PDF_RENDERER"] = sys.argv[3]
 from pathlib import Path
 from cerflow.report import render
 from tests.report.conftest import build_facts, build_narrative
@@ -44,9 +47,9 @@ except RuntimeError as exc:
 """
 
 
-def _run(out: Path, mode: str) -> dict[str, object]:
+def _run(out: Path, mode: str, renderer: str = "weasyprint") -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(out), mode],
+        [sys.executable, "-c", SCRIPT, str(out), mode, renderer],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -56,9 +59,12 @@ def _run(out: Path, mode: str) -> dict[str, object]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def test_pdf_rendered_in_a_forked_child_matches(tmp_path: Path) -> None:
-    result = _run(tmp_path, "ok")
-    assert result["forks"] == 1
+@pytest.mark.parametrize(("renderer", "forks"), [("weasyprint", 1), ("typst", 0)])
+def test_pdf_rendered_in_a_forked_child_matches(tmp_path: Path, renderer: str, forks: int) -> None:
+    """WeasyPrint (seconds) renders in a forked child beside the DOCX; Typst (a fraction
+    of a second, several threads of its own) inline."""
+    result = _run(tmp_path, "ok", renderer)
+    assert result["forks"] == forks
     assert result["files"] == ["docx", "html", "json", "pdf"]
     pdf_path = next(tmp_path.glob("*.pdf"))
     reader = pypdf.PdfReader(pdf_path)

@@ -23,6 +23,7 @@ import markupsafe
 
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Narrative, Section, Table
+from cerflow.report.cover import GENERATED_BANNER, GENERATED_NOTE, cover_rows, llm_note
 from cerflow.report.table_widths import fits_width
 
 _NUMERIC_CELL = re.compile(r"^[<>≤≥~]?\s*[-+]?\d[\d,]*(\.\d+)?\s*%?$")
@@ -171,23 +172,11 @@ def svg_with_alt(svg: str, alt: str) -> str:
     return svg[: match.start()] + opening + title + svg[match.end() :]
 
 
-def _llm_note(narrative: Narrative) -> str:
-    llm = narrative.llm or {}
-    model = llm.get("model")
-    if not model:
-        return ""
-    if llm.get("accepted"):
-        return f"narrative polished by {model}, numbers checked against facts.json"
-    return f"language-model rewrite by {model} rejected; template text kept"
-
-
 def render_html(facts: Facts, narrative: Narrative, charts: dict[str, str]) -> str:
     """The full HTML document (cover, contents, sections, charts inline)."""
     meta = facts.meta
-    volumes = facts.volumes
-    start = meta.review_start or volumes.period_start  # the review period (issue 11 item 6)
-    end = meta.review_end or volumes.period_end
-    period = f"{start.isoformat()} to {end.isoformat()}" if start and end else "no dated reports"
+    note = llm_note(narrative)
+    sha = facts.sha256()
     template = _environment().get_template("report.html.j2")
     return template.render(
         meta=meta,
@@ -196,12 +185,12 @@ def render_html(facts: Facts, narrative: Narrative, charts: dict[str, str]) -> s
         sections=narrative.sections,
         charts={cid: inline_svg(svg, f"c-{cid}") for cid, svg in charts.items()},
         css=report_css(),
-        facts_sha256=facts.sha256(),
+        facts_sha256=sha,
         cutoff=meta.data_cutoff.isoformat() if meta.data_cutoff else "not stated",
-        period=period,
+        cover_rows=cover_rows(facts, note, sha=sha),
         generated_at=meta.generated_at.isoformat(),
-        generated_at_text=meta.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
-        llm_note=_llm_note(narrative),
+        generated_banner=GENERATED_BANNER,
+        generated_note=GENERATED_NOTE,
         wide_columns=WIDE_TABLE_COLUMNS,
         landscape=landscape_ids(narrative.sections),
     )

@@ -1,7 +1,8 @@
 """One call from `Facts` + `Narrative` to the report files: PDF, DOCX, HTML, facts.json.
 
     render_report(facts, narrative, out_dir, formats=("pdf", "docx", "html", "json"),
-                  charts=None) -> {"pdf": path, "docx": path, "html": path, "json": path}
+                  charts=None, pdf_renderer=None)
+        -> {"pdf": path, "docx": path, "html": path, "json": path}
 
 Why it is shaped like this:
 - `facts.json` is written from `facts.to_json()` byte for byte: the SHA-256 printed in
@@ -11,13 +12,17 @@ Why it is shaped like this:
   only if a DOCX is wanted.
 - Every file is written to a temporary name and renamed, so a failed render never leaves a
   half-written report next to good ones.
+- The PDF comes from Typst (`pdf_typst`, the default: a fraction of a second) or from
+  WeasyPrint reading the HTML (`pdf`, several seconds on a large report), chosen by
+  `pdf_renderer` or else the `CERFLOW_PDF_RENDERER` setting. Both write tagged PDF/A-3b
+  with facts.json attached, from the same sections, tables and charts.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +30,11 @@ from cerflow.errors import CerflowError
 from cerflow.narrative.facts import Facts
 from cerflow.narrative.sections import Narrative
 from cerflow.report import charts as charts_mod
-from cerflow.report.html import _llm_note, render_html
+from cerflow.report.cover import llm_note
+from cerflow.report.html import render_html
 
 FORMATS = ("pdf", "docx", "html", "json")
+PDF_RENDERERS = ("typst", "weasyprint")
 
 
 class ReportFormatError(CerflowError, ValueError):
@@ -55,15 +62,30 @@ def _atomic_write(target: Path, data: bytes) -> Path:
     return target
 
 
+def _check_renderer(pdf_renderer: str | None) -> str:
+    if pdf_renderer is None:
+        from cerflow.config import get_settings
+
+        pdf_renderer = get_settings().pdf_renderer
+    if pdf_renderer not in PDF_RENDERERS:
+        raise ReportFormatError(
+            f"unknown PDF renderer {pdf_renderer!r}; choose from {', '.join(PDF_RENDERERS)}"
+        )
+    return pdf_renderer
+
+
 def render_report(
     facts: Facts,
     narrative: Narrative,
     out_dir: Path,
     formats: Iterable[str] = FORMATS,
     charts: dict[str, str] | None = None,
+    pdf_renderer: str | None = None,
 ) -> dict[str, Path]:
-    """Write `<report_id>.pdf/.docx/.html` and `facts.json` into `out_dir`."""
+    """Write `<report_id>.pdf/.docx/.html` and `facts.json` into `out_dir`; the PDF by
+    `pdf_renderer` ("typst" or "weasyprint"; None: the `pdf_renderer` setting)."""
     wanted = _check_formats(formats)
+    renderer = _check_renderer(pdf_renderer) if "pdf" in wanted else ""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = facts.meta.report_id
@@ -82,16 +104,22 @@ def render_report(
     if "json" in wanted:
         written["json"] = _atomic_write(out_dir / "facts.json", facts_json)
     html: str | None = None
-    if "html" in wanted or "pdf" in wanted:
+    if "html" in wanted or renderer == "weasyprint":
         html = render_html(facts, narrative, svgs or {})
     if "html" in wanted and html is not None:
         written["html"] = _atomic_write(out_dir / f"{stem}.html", html.encode("utf-8"))
     pdf_job: _PdfJob | None = None
-    if "pdf" in wanted and html is not None:
-        pdf_job = _PdfJob(facts, html, facts_json, out_dir / f"{stem}.pdf")
+    if renderer == "typst":
+        # A fraction of a second, and Typst lays out on several threads itself: inline.
+        pdf_job = _PdfJob(
+            out_dir / f"{stem}.pdf", _typst_writer(facts, narrative, svgs or {}, facts_json)
+        )
+        pdf_job.start(parallel=False)
+    elif renderer == "weasyprint" and html is not None:
+        pdf_job = _PdfJob(out_dir / f"{stem}.pdf", _weasyprint_writer(facts, html, facts_json))
         # WeasyPrint is the slowest step; on a machine with a spare core it runs in a forked
         # child while this process writes the DOCX (see _PdfJob for when it may fork).
-        pdf_job.start(parallel="docx" in wanted)
+        pdf_job.start(parallel="docx" in wanted, preload=_preload_weasyprint)
     if "docx" in wanted:
         from cerflow.report.docx import write_docx
 
@@ -100,12 +128,59 @@ def render_report(
 
         target = out_dir / f"{stem}.docx"
         tmp = target.with_name(f".{target.name}.tmp")
-        write_docx(facts, narrative, tmp, chart_pngs=pngs, llm_note=_llm_note(narrative))
+        write_docx(facts, narrative, tmp, chart_pngs=pngs, llm_note=llm_note(narrative))
         os.replace(tmp, target)
         written["docx"] = target
     if pdf_job is not None:
         written["pdf"] = pdf_job.wait()
     return written
+
+
+def _typst_writer(
+    facts: Facts, narrative: Narrative, svgs: dict[str, str], facts_json: bytes
+) -> Callable[[Path], object]:
+    def write(target: Path) -> object:
+        from cerflow.report.pdf_typst import MissingGlyphError, write_pdf_typst
+
+        try:
+            return write_pdf_typst(facts, narrative, svgs, target, facts_json=facts_json)
+        except MissingGlyphError as exc:
+            # A character no installed font has: Typst refuses it under PDF/A; WeasyPrint
+            # sets a blank glyph. One report's PDF from the other renderer beats none.
+            import structlog
+
+            structlog.get_logger(__name__).warning(
+                "pdf_renderer_fallback",
+                report_id=facts.meta.report_id,
+                renderer="weasyprint",
+                reason=str(exc)[:300],
+            )
+            html = render_html(facts, narrative, svgs)
+            return _weasyprint_writer(facts, html, facts_json)(target)
+
+    return write
+
+
+def _weasyprint_writer(facts: Facts, html: str, facts_json: bytes) -> Callable[[Path], object]:
+    def write(target: Path) -> object:
+        from cerflow.report.pdf import write_pdf
+
+        return write_pdf(
+            html,
+            target,
+            report_id=facts.meta.report_id,
+            version=facts.meta.version,
+            facts_json=facts_json,
+            generated_at=facts.meta.generated_at,
+        )
+
+    return write
+
+
+def _preload_weasyprint() -> None:
+    from cerflow.report import pdf as _pdf_module  # import before fork: once, in parent
+
+    _pdf_module._weasyprint()
 
 
 class _PdfJob:
@@ -117,28 +192,17 @@ class _PdfJob:
     thread, so they render inline; the CLI and benchmarks get the parallel path.
     """
 
-    def __init__(self, facts: Facts, html: str, facts_json: bytes, target: Path) -> None:
-        self.facts = facts
-        self.html = html
-        self.facts_json = facts_json
+    def __init__(self, target: Path, write: Callable[[Path], object]) -> None:
         self.target = target
+        self.write = write
         self.tmp = target.with_name(f".{target.name}.tmp")
         self.pid: int | None = None
         self.err_read: int | None = None
 
     def _write(self) -> None:
-        from cerflow.report.pdf import write_pdf
+        self.write(self.tmp)
 
-        write_pdf(
-            self.html,
-            self.tmp,
-            report_id=self.facts.meta.report_id,
-            version=self.facts.meta.version,
-            facts_json=self.facts_json,
-            generated_at=self.facts.meta.generated_at,
-        )
-
-    def start(self, *, parallel: bool) -> None:
+    def start(self, *, parallel: bool, preload: Callable[[], None] | None = None) -> None:
         can_fork = (
             parallel
             and hasattr(os, "fork")
@@ -146,11 +210,14 @@ class _PdfJob:
             and threading.active_count() == 1
         )
         if not can_fork:
-            self._write()
+            try:
+                self._write()
+            except BaseException:
+                self.tmp.unlink(missing_ok=True)
+                raise
             return
-        from cerflow.report import pdf as _pdf_module  # import before fork: once, in parent
-
-        _pdf_module._weasyprint()
+        if preload is not None:
+            preload()
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: render, report any error through the pipe, never return
