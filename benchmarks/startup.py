@@ -1,8 +1,12 @@
 """Benchmark: start-up of `cerflow --help` and of the API process, beside their floors.
 
     uv run python benchmarks/startup.py [--runs 7] [--database-url URL] [--redis-url URL]
+                                        [--compile-bytecode]
 
-Wall times, median (and min/max) of `--runs` fresh processes each, measured in the same run:
+Wall times, median (and min/max) of `--runs` fresh processes each, measured in the same run,
+and beside each the CPU seconds the process itself used (`cpu_median_s`: user + system of
+the child, from `getrusage` for commands and from psutil at the moment the server first
+answers): on a loaded machine wall time includes waiting for a core, CPU time much less so.
 
 - `python -c pass`: the interpreter's own start-up, the floor under everything else;
 - `cerflow --help` (the installed entry script) with the lazy root group, and the same help
@@ -15,6 +19,13 @@ Wall times, median (and min/max) of `--runs` fresh processes each, measured in t
   constant route (the floor for "uvicorn + FastAPI"). The database is migrated once before
   (not timed); by default a throwaway SQLite file, or `--database-url`.
 
+Bytecode: with PYTHONDONTWRITEBYTECODE set (as in the Docker image and on CI) a process
+whose source has no compiled `.pyc` beside it compiles every module it imports, each time.
+The image ships bytecode (`UV_COMPILE_BYTECODE=1` in its build stage); a checkout usually
+has none for `src/`. `--compile-bytecode` runs `python -m compileall` on `src/` first, so the
+figures are the image's; `src_bytecode` in the output says how much of `src/cerflow` had
+current bytecode when the timing started.
+
 Prints one JSON object, with the load average before and after: on a shared machine the
 figures move with the load, so compare the rows of one run, not runs with each other.
 """
@@ -22,8 +33,10 @@ figures move with the load, so compare the rows of one run, not runs with each o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -35,6 +48,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -59,23 +74,38 @@ async def live() -> dict[str, str]:
 """
 
 
-def _summary(times: list[float]) -> dict[str, float]:
+def _summary(times: list[float], cpu: list[float]) -> dict[str, float]:
     return {
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
         "max_s": round(max(times), 3),
+        "cpu_median_s": round(statistics.median(cpu), 3),
+        "cpu_min_s": round(min(cpu), 3),
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _time_command(argv: list[str], runs: int, env: dict[str, str]) -> dict[str, Any]:
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        cpu_before = _children_cpu()
         start = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, env=env, cwd=ROOT, timeout=300)
         times.append(time.perf_counter() - start)
+        cpu.append(_children_cpu() - cpu_before)  # the child has been waited for
         if done.returncode != 0:
             raise SystemExit(f"{argv} failed: {done.stderr.decode()[-2000:]}")
-    return _summary(times)
+    return _summary(times, cpu)
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system seconds of a live process and of the children it has waited for."""
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system + t.children_user + t.children_system)
 
 
 def _free_port() -> int:
@@ -84,8 +114,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _time_to_live(start_server: Callable[[int], subprocess.Popen[bytes]]) -> float:
-    """Seconds from spawning the server to its first 200 on /health/live."""
+def _time_to_live(start_server: Callable[[int], subprocess.Popen[bytes]]) -> tuple[float, float]:
+    """Seconds from spawning the server to its first 200 on /health/live, and its CPU then."""
     port = _free_port()
     start = time.perf_counter()
     proc = start_server(port)
@@ -99,7 +129,7 @@ def _time_to_live(start_server: Callable[[int], subprocess.Popen[bytes]]) -> flo
                     f"http://127.0.0.1:{port}/health/live", timeout=1
                 ) as resp:
                     if resp.status == 200:
-                        return time.perf_counter() - start
+                        return time.perf_counter() - start, _process_cpu(proc.pid)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.perf_counter() - start > 120:
@@ -114,8 +144,26 @@ def _time_to_live(start_server: Callable[[int], subprocess.Popen[bytes]]) -> flo
             proc.wait()
 
 
+def _ready_summary(
+    start_server: Callable[[int], subprocess.Popen[bytes]], runs: int
+) -> dict[str, float]:
+    pairs = [_time_to_live(start_server) for _ in range(runs)]
+    return _summary([w for w, _ in pairs], [c for _, c in pairs])
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def _src_bytecode() -> dict[str, int]:
+    """How many modules of src/cerflow have a .pyc at least as new as their source."""
+    sources = sorted((ROOT / "src" / "cerflow").rglob("*.py"))
+    current = 0
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        if cached.exists() and cached.stat().st_mtime >= source.stat().st_mtime:
+            current += 1
+    return {"modules": len(sources), "with_current_pyc": current}
 
 
 def main() -> None:
@@ -123,7 +171,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", default="", help="default: a throwaway SQLite file")
     parser.add_argument("--redis-url", default="", help="default: none (in-process jobs)")
+    parser.add_argument(
+        "--compile-bytecode",
+        action="store_true",
+        help="run `python -m compileall` on src/ first (the Docker image ships bytecode)",
+    )
     args = parser.parse_args()
+    if args.compile_bytecode:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(ROOT / "src")],
+            check=True,
+            capture_output=True,
+        )
+    src_bytecode = _src_bytecode()
 
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="cerflow-startup-") as tmp:
@@ -161,8 +221,8 @@ def main() -> None:
                 argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             )
 
-        results["api_ready"] = _summary([_time_to_live(serve) for _ in range(args.runs)])
-        results["bare_fastapi_ready"] = _summary([_time_to_live(bare) for _ in range(args.runs)])
+        results["api_ready"] = _ready_summary(serve, args.runs)
+        results["bare_fastapi_ready"] = _ready_summary(bare, args.runs)
 
     results["goal_s"] = GOAL_S
     results["help_meets_goal"] = results["cerflow_help"]["median_s"] < GOAL_S
@@ -170,6 +230,8 @@ def main() -> None:
     results["runs"] = args.runs
     results["database"] = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
     results["redis"] = bool(args.redis_url)
+    results["src_bytecode"] = src_bytecode
+    results["pythondontwritebytecode"] = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
     results["cpus"] = os.cpu_count()
     results["load_before"] = load_before
     results["load_after"] = _load()

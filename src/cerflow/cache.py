@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from cerflow.observability.metrics import CACHE_REQUESTS
-from cerflow.redis import REDIS_ERRORS, RedisClients
+from cerflow.redis import RedisClients, redis_errors
 
 T = TypeVar("T")
 
@@ -86,7 +86,7 @@ class RedisCache:
             return None
         try:
             value = self.clients.sync.get(self._key(namespace, query, version))
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             self.clients.gate.failed(exc, operation="cache_get")
             count_request(namespace, "bypass")
             return None
@@ -102,7 +102,7 @@ class RedisCache:
             return None
         try:
             value = await self.clients.aio.get(self._key(namespace, query, version))
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             self.clients.gate.failed(exc, operation="cache_get")
             count_request(namespace, "bypass")
             return None
@@ -122,7 +122,7 @@ class RedisCache:
             return
         try:
             self.clients.sync.set(self._key(namespace, query, version), value, ex=ttl or self.ttl)
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             self.clients.gate.failed(exc, operation="cache_set")
             return
         self.clients.gate.succeeded()

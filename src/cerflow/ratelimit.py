@@ -42,11 +42,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
-
 from cerflow.observability.metrics import RATE_LIMIT_FAIL_OPEN, RATE_LIMITED
-from cerflow.redis import REDIS_ERRORS, RedisClients
+from cerflow.redis import RedisClients, redis_errors
 
 # KEYS: one sorted set per scope; ARGV: now_ms, window_ms, member, limit_1..limit_n.
 # Returns {0, count of each key after this request} if allowed, else {milliseconds until
@@ -170,7 +167,7 @@ class RedisRateLimiter:
         self._pending.append((keys, args, future))
         try:
             wait_ms = await future
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             gate.failed(exc, operation="rate_limit")
             RATE_LIMIT_FAIL_OPEN.inc()
             return Decision(True)
@@ -200,6 +197,11 @@ class RedisRateLimiter:
             task.add_done_callback(_background.discard)
 
     async def _run(self, batch: list[_Pending]) -> None:
+        # redis-py is loaded by now (the clients exist); not imported with this module,
+        # which the embedded default also uses.
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import NoScriptError
+
         if self._order is None:
             self._order = asyncio.Lock()
         async with self._order:  # pipelines reach Redis in the order they were formed
@@ -214,7 +216,7 @@ class RedisRateLimiter:
             except Exception as exc:  # one failure for the whole round trip
                 self._forget(batch)
                 if any(future is None for _k, _a, future in batch) and isinstance(
-                    exc, REDIS_ERRORS
+                    exc, redis_errors()
                 ):
                     # No request waits on a record: the gate hears of the failure here.
                     self.clients.limiter_gate.failed(exc, operation="rate_limit")

@@ -10,23 +10,39 @@ past the socket timeout (often event-loop lag, not Redis) must not also switch t
 off, or every cached read falls through to PostgreSQL exactly when the server is busiest.
 A gate also tells a slow Redis (timeouts) from an unreachable one (refused, reset): callers
 may keep serving their per-process copies while Redis is merely slow.
+
+redis-py is imported when a client is made (or an error has to be classified), not with
+this module: the embedded default (no CERFLOW_REDIS_URL) never loads it, which keeps
+~40 ms out of the API's start (benchmarks/startup.py).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import redis
-import redis.asyncio as aredis
 import structlog
 
 from cerflow.config import Settings
 
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio as aredis
+
 log = structlog.get_logger(__name__)
 
-REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+@cache
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """What a failed Redis call raises: `except redis_errors() as exc:`.
+
+    A function, not a constant, so that redis-py loads only when an exception is being
+    matched (the clause's expression is evaluated then), never at import."""
+    import redis
+
+    return (redis.RedisError, OSError)
 
 
 class RedisGate:
@@ -44,6 +60,8 @@ class RedisGate:
         return not self._down or time.monotonic() >= self._down_until
 
     def failed(self, exc: BaseException, *, operation: str) -> None:
+        import redis
+
         with self._lock:
             first = not self._down
             self._down = True
@@ -88,6 +106,9 @@ class RedisClients:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis_url:
             raise ValueError("RedisClients needs CERFLOW_REDIS_URL")
+        import redis
+        import redis.asyncio as aredis
+
         opts: dict[str, Any] = {
             "socket_timeout": settings.redis_socket_timeout,
             "socket_connect_timeout": settings.redis_socket_timeout,
@@ -111,7 +132,7 @@ class RedisClients:
         """Readiness probe: always asks Redis, whatever the gate says."""
         try:
             ok = bool(self.sync.ping())
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             self.gate.failed(exc, operation="ping")
             return False
         self.gate.succeeded()

@@ -8,7 +8,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from cerflow.cli import app, service
+from cerflow.cli import app, serve
 from cerflow.config import Settings
 
 
@@ -16,7 +16,7 @@ from cerflow.config import Settings
 def test_serve_passes_the_shutdown_grace(monkeypatch: pytest.MonkeyPatch, grace: int) -> None:
     seen: dict[str, Any] = {}
     settings = Settings(shutdown_grace_seconds=grace)
-    monkeypatch.setattr(service, "get_settings", lambda: settings)
+    monkeypatch.setattr(serve, "get_settings", lambda: settings)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
     result = CliRunner().invoke(app, ["serve", "--no-migrate"])
     assert result.exit_code == 0, result.output

@@ -102,3 +102,33 @@ def test_a_mistyped_command_is_refused_with_a_suggestion() -> None:
     assert "No such command 'reprot'. Did you mean 'report'?" in " ".join(
         _plain(result.output).replace("│", " ").split()
     )
+
+
+def test_loading_serve_imports_none_of_the_app_before_uvicorn_builds_it() -> None:
+    """The app's modules load inside the factory uvicorn calls (`cerflow.asgi`), where full
+    garbage collections are held back; none may load earlier, with the command."""
+    code = (
+        "from cerflow.cli import load_commands\n"
+        "load_commands('serve')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cerflow')))"
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}"], capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert (
+        probe.stdout.strip() == "['cerflow', 'cerflow.cli', 'cerflow.cli.serve', 'cerflow.config']"
+    )
+    assert _imported_after(code) == []
+
+
+def test_serve_hands_uvicorn_the_factory_that_builds_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(app=a[0], **kw))
+    result = CliRunner().invoke(app, ["serve", "--no-migrate"])
+    assert result.exit_code == 0, result.output
+    assert (seen["app"], seen["factory"]) == ("cerflow.asgi:create_app", True)

@@ -193,9 +193,9 @@ def test_report_build_stages_are_timed(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 _SERVE = """
 import os, sys, uvicorn
-from cerflow.cli import service
+from cerflow.cli import serve
 uvicorn.run = lambda *a, **k: print(os.environ.get("PROMETHEUS_MULTIPROC_DIR"), flush=True)
-service.serve(host="127.0.0.1", port=8000, workers=int(sys.argv[1]), migrate_first=False)
+serve.serve(host="127.0.0.1", port=8000, workers=int(sys.argv[1]), migrate_first=False)
 """
 
 

@@ -14,7 +14,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import redis.asyncio as aredis
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from cerflow.api import API_PREFIX
@@ -70,6 +69,8 @@ def _for(principal: Principal, event: dict[str, Any]) -> bool:
 
 async def _pump_redis(ws: WebSocket, state: AppState, principal: Principal) -> None:
     assert state.settings.redis_url
+    import redis.asyncio as aredis  # only with CERFLOW_REDIS_URL, not at the API's start
+
     client = aredis.Redis.from_url(state.settings.redis_url)
     pubsub = client.pubsub()
     try:

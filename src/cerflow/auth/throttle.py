@@ -27,7 +27,7 @@ import structlog
 
 from cerflow.config import Settings
 from cerflow.errors import CerflowError
-from cerflow.redis import REDIS_ERRORS, RedisClients
+from cerflow.redis import RedisClients, redis_errors
 
 log = structlog.get_logger(__name__)
 
@@ -99,7 +99,7 @@ class RedisCounter:
             pipe.get(self.clients.key("login", key))
             pipe.pttl(self.clients.key("login", key))
             raw, ttl_ms = pipe.execute()
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             log.warning("login_throttle_redis_failed", error=type(exc).__name__)
             return self.fallback.get(key)
         local = self.fallback.get(key)
@@ -113,7 +113,7 @@ class RedisCounter:
             pipe.incr(name)
             pipe.expire(name, window, nx=True)
             pipe.execute()
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             log.warning("login_throttle_redis_failed", error=type(exc).__name__)
             self.fallback.incr(key, window)
 
@@ -121,7 +121,7 @@ class RedisCounter:
         self.fallback.reset(key)
         try:
             self.clients.sync.delete(self.clients.key("login", key))
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             log.warning("login_throttle_redis_failed", error=type(exc).__name__)
 
 

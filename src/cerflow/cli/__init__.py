@@ -1,8 +1,8 @@
 """The `cerflow` command: the Typer app and one module per command group.
 
-Each module (`db`, `ingest`, `analysis`, `report`, `service`, `worker`) holds thin wrappers
-that parse options, call the package doing the work and print; `_common` has the progress
-bar, the error line and the summary tables they share. The entry point is
+Each module (`db`, `ingest`, `analysis`, `report`, `serve`, `service`, `worker`, ...) holds
+thin wrappers that parse options, call the package doing the work and print; `_common` has
+the progress bar, the error line and the summary tables they share. The entry point is
 `cerflow.cli:app`; `python -m cerflow.cli` runs the same app.
 
 The root group is lazy: importing this package loads none of the command modules, so
@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Build a store from the bundled SYNTHETIC sample and write one drug and one device CER.",
     ),
     "serve": (
-        "service",
+        "serve",
         "Run the HTTP API (migrates the database first; safe with several replicas).",
     ),
     "worker": ("worker", "Run a Celery worker for the given queues (needs CERFLOW_REDIS_URL)."),

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 
-import httpx
-import redis
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cerflow.config import Settings
 from cerflow.errors import CerflowError
-from cerflow.sources.openfda import OpenFDAError
 
 
 class TransientJobError(CerflowError):
@@ -45,25 +43,31 @@ class JobAborted(CerflowError):
 
 
 def is_transient(exc: BaseException) -> bool:
+    # httpx, redis-py and the openFDA client are looked up among the loaded modules, not
+    # imported: an exception of theirs can only exist once they are loaded, and importing
+    # them here would put them (and tenacity) into the API's start for nothing.
+    httpx = sys.modules.get("httpx")
+    redis = sys.modules.get("redis")
+    openfda = sys.modules.get("cerflow.sources.openfda")
     if isinstance(exc, TransientJobError):
         return True
     if isinstance(exc, PermanentJobError | JobAborted):
         return False
-    if isinstance(exc, httpx.TransportError):
+    if httpx is not None and isinstance(exc, httpx.TransportError):
         return True
-    if isinstance(exc, httpx.HTTPStatusError):
+    if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
         code = exc.response.status_code
-        return code == 429 or code >= 500
+        return bool(code == 429 or code >= 500)
     if isinstance(exc, OperationalError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+    if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return True
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    if isinstance(exc, OpenFDAError):
-        return exc.status is None or exc.status == 429 or exc.status >= 500
+    if openfda is not None and isinstance(exc, openfda.OpenFDAError):
+        return bool(exc.status is None or exc.status == 429 or exc.status >= 500)
     return False
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
 import structlog
 
 from cerflow.config import Settings
+from cerflow.redis import redis_errors
+
+if TYPE_CHECKING:
+    import redis
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +65,8 @@ def _client(url: str) -> redis.Redis:
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
+            import redis  # only with CERFLOW_REDIS_URL: the embedded API never loads it
+
             client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
             _clients[url] = client
         return client
@@ -72,7 +77,7 @@ def publish(settings: Settings, event: dict[str, Any]) -> None:
     if settings.redis_url:
         try:
             _client(settings.redis_url).publish(channel(settings), json.dumps(event, default=str))
-        except (redis.RedisError, OSError) as exc:
+        except redis_errors() as exc:
             log.warning("event_publish_failed", error=type(exc).__name__, type=event.get("type"))
     else:
         local_hub.publish(event)

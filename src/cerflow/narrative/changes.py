@@ -25,10 +25,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cerflow.narrative.facts import ChangesFacts, CountChange, Facts, VersionHistoryEntry
+from cerflow.narrative.change_facts import ChangesFacts, CountChange, VersionHistoryEntry
 from cerflow.narrative.sections import Narrative
+
+if TYPE_CHECKING:  # the API compares stored versions and never loads the whole Facts model
+    from cerflow.narrative.facts import Facts
 
 CHANGES_SECTION_ID = "changes"
 

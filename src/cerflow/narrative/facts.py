@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cerflow.cer_inputs.next_update import NextUpdateFacts
 from cerflow.cer_inputs.schemas import CerInputs
+from cerflow.narrative.change_facts import ChangesFacts
 
 
 class _Model(BaseModel):
@@ -670,43 +671,7 @@ def untraceable_numbers(text: str, facts: Facts, extra: Iterable[str] = ()) -> l
     return [n for n in numbers_in_text(text) if n not in allowed]
 
 
-# --- issue 12 items 3-4 (versions): appended here so parallel work merges cleanly --------
-
-
-class CountChange(_Model):
-    """One number that differs between two versions (label names the quantity)."""
-
-    label: str
-    before: int | float | None
-    after: int | float | None
-
-
-class VersionHistoryEntry(_Model):
-    """One earlier version of the product's report, as recorded when it was generated."""
-
-    version: int
-    report_id: str
-    generated_at: dt.datetime
-    generated_by: str
-    state: Literal["draft", "approved"]
-    approved_by: str | None = None
-    approved_at: dt.datetime | None = None
-    facts_sha256: str
-
-
-class ChangesFacts(_Model):
-    """What changed since the previous version of the same product's report."""
-
-    previous_version: int
-    previous_report_id: str
-    previous_facts_sha256: str
-    previous_state: Literal["draft", "approved"]
-    new_signals: list[str] = Field(default_factory=list)
-    closed_signals: list[str] = Field(default_factory=list)
-    changed_counts: list[CountChange] = Field(default_factory=list)
-    changed_text: list[str] = Field(default_factory=list)  # "4.2 Title" of changed sections
-    changed_inputs: list[str] = Field(default_factory=list)
-    history: list[VersionHistoryEntry] = Field(default_factory=list)  # oldest first
+# --- issue 12 items 3-4 (versions): ChangesFacts and its parts are in change_facts.py ---
 
 
 # --- issue 14 (literature review): appended here so parallel work merges cleanly --------
@@ -841,4 +806,4 @@ class LiteratureFacts(_Model):
     standards: list[str] = Field(default_factory=list)  # MEDDEV A6, PRISMA 2020 references
 
 
-Facts.model_rebuild()  # `changes` refers to ChangesFacts, defined after Facts
+Facts.model_rebuild()  # `literature` refers to LiteratureFacts, defined after Facts

@@ -17,6 +17,9 @@ Every number is printed through a filter below, and each filter prints a form th
 `cerflow.narrative.facts.allowed_numbers` accepts for the value it was given (integers
 with thousands separators, floats with 0-4 decimals, percentages with one decimal), so
 the number-tracing test holds by construction rather than by luck.
+
+Jinja2, `Facts` and the inputs filler load when a narrative is written, not with this
+module: the web pages import only `flag_names`, and the API should not pay for them.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from cerflow.errors import CerflowError
-from cerflow.narrative.facts import Facts
-from cerflow.narrative.inputs import fill_inputs
 from cerflow.narrative.sections import Block, Narrative, Section, Table
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from cerflow.narrative.facts import Facts
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 NOT_ESTIMABLE = "not estimable"
@@ -136,6 +140,8 @@ def flag_names(flags: list[str]) -> str:
 
 
 def _environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     # Plain-text templates: the HTML, DOCX and PDF renderers escape the finished text for
     # their format (the HTML one with autoescape on), so escaping here would double it.
     env = Environment(  # nosec B701
@@ -272,6 +278,8 @@ def parse_blocks(text: str, source: str) -> list[Section]:
 
 def write_narrative(facts: Facts) -> Narrative:
     """The template narrative of the whole CER, in chapter order."""
+    from cerflow.narrative.inputs import fill_inputs
+
     env = environment()
     sections: list[Section] = []
     for name in CHAPTERS:

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from cerflow.sources.base import Provenance, SourceFormatError
 from cerflow.sources.literature_base import (
     LiteratureClient,
@@ -31,6 +29,8 @@ from cerflow.sources.literature_base import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from cerflow.config import Settings
 
 SOURCE = "ctgov"

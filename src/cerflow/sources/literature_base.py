@@ -11,6 +11,8 @@ Why it looks like this:
   (tenacity), honouring Retry-After; other 4xx fail at once with the source's words.
 - Secrets (`api_key`) are replaced by REDACTED in every URL kept in provenance, logs and
   errors.
+- httpx and tenacity load with the first client, not with this module: the API imports
+  the records and errors defined here (screening, deduplication) but fetches nothing.
 """
 
 from __future__ import annotations
@@ -20,20 +22,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
-
-import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from cerflow.errors import CerflowError
 from cerflow.sources.base import Provenance, sha256_bytes
+
+if TYPE_CHECKING:
+    import httpx
+    from tenacity import RetryCallState
 
 REDACTED = "REDACTED"
 _SECRET_PARAMS = re.compile(r"(api_key=)[^&\s]+")
@@ -174,6 +171,8 @@ class LiteratureHttp:
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
     ) -> None:
+        import httpx
+
         clock = clock or time.monotonic
         sleep = sleep or time.sleep
         self.source = source
@@ -200,6 +199,13 @@ class LiteratureHttp:
     def get(
         self, path: str, params: Mapping[str, str | int], *, query: str | None = None
     ) -> tuple[bytes, Provenance]:
+        from tenacity import (
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential_jitter,
+        )
+
         url = self.url(path, params)
         wait = wait_exponential_jitter(multiplier=self.backoff_initial, max=self.backoff_max)
 
@@ -237,6 +243,8 @@ class LiteratureHttp:
         return body, prov
 
     def _once(self, url: str) -> bytes:
+        import httpx
+
         self.limiter.acquire()
         self.requests += 1
         try:

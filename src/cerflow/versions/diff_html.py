@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from cerflow.narrative.change_facts import ChangesFacts
 from cerflow.narrative.changes import is_changes_section
-from cerflow.narrative.facts import ChangesFacts
 from cerflow.versions.models import ReportVersion
 
 CSS = """

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cerflow.narrative.facts import ChangesFacts
+from cerflow.narrative.change_facts import ChangesFacts
 from cerflow.timestamps import UtcDatetime
 
 

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from cerflow.auth.models import Role, User
 from cerflow.errors import ConflictError, ForbiddenError, NotFoundError
+from cerflow.narrative.change_facts import ChangesFacts
 from cerflow.narrative.changes import VersionSnapshot, compare, history_entry
-from cerflow.narrative.facts import ChangesFacts
 from cerflow.products.service import resolve
 from cerflow.versions.models import AuditAction, AuditEvent, ReportVersion, VersionState
 

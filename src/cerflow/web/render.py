@@ -2,6 +2,7 @@
 
 Every page gets the signed-in user (role for showing or hiding actions), the CSRF token for
 its forms and htmx requests, and the asset version used to bust browser caches.
+Jinja2 loads with the first page rendered, not when the app is built.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader
 
 from cerflow.web.assets import asset_url
 from cerflow.web.session import WebSession
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -39,6 +42,8 @@ def _when(value: dt.datetime | dt.date | None) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every value is escaped; no template marks data safe

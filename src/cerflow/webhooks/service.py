@@ -14,9 +14,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +27,9 @@ from cerflow.jobs.metrics import WEBHOOK_DELIVERIES
 from cerflow.jobs.models import utcnow
 from cerflow.webhooks import signing, url_policy
 from cerflow.webhooks.models import Webhook, WebhookDelivery
+
+if TYPE_CHECKING:
+    import httpx
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +85,8 @@ def deliver_once(
     attempt: int,
     client: httpx.Client | None = None,
 ) -> DeliveryResult:
+    import httpx  # delivery runs in a job; the API registering hooks needs no HTTP client
+
     with factory() as session:
         hook = session.get(Webhook, webhook_id)
         if hook is None or not hook.active:
