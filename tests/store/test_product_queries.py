@@ -95,3 +95,21 @@ def test_product_query_validation() -> None:
         ProductSelector.drug("  ")
     with pytest.raises(ValueError, match="empty"):
         ProductSelector.device(" , ")
+
+
+def test_whole_store_frames_read_in_batches(
+    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2 rows (a server-side cursor on PostgreSQL) give the same frames as one
+    read: the full-history background is read this way so that its ~10^8 rows never sit in
+    memory as Python tuples."""
+    seed_small_store(db_engine)
+    with db_engine.connect() as conn:
+        whole = (frames.all_products(conn, kind="drug"), frames.all_events(conn, kind="drug"))
+    monkeypatch.setattr(frames, "BACKGROUND_BATCH_ROWS", 2)
+    with db_engine.connect() as conn:
+        batched = (frames.all_products(conn, kind="drug"), frames.all_events(conn, kind="drug"))
+    for one, other in zip(whole, batched, strict=True):
+        assert one.schema == other.schema
+        assert sorted(one.rows()) == sorted(other.rows())
+    assert batched[0].height == 5 and batched[1].height == 5

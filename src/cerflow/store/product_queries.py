@@ -179,6 +179,38 @@ def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
     )
 
 
+BACKGROUND_BATCH_ROWS = 1_000_000
+
+
+def _fetch_frame(
+    conn: Connection, stmt: Select[*tuple[Any, ...]], schema: dict[str, Any]
+) -> pl.DataFrame:
+    """A whole-store read as one frame, built batch by batch.
+
+    On a full-history store the background is ~10^8 rows: as Python tuples (~150 bytes
+    each with their int and str) `fetchall` needed more than the machine's 24 GB and the
+    report process was killed (benchmarks/README.md, report.py on the 24M-report store).
+    A server-side cursor hands over `BACKGROUND_BATCH_ROWS` rows at a time and each batch
+    becomes Polars columns at once, so the Python objects alive are one batch's.
+    """
+    import polars as pl
+
+    if conn.dialect.name != "postgresql":
+        return _frame(_fetch_raw(conn, stmt), schema)
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    frames: list[pl.DataFrame] = []
+    driver = conn.connection.driver_connection
+    with driver.cursor(name="cerflow_background") as cur:  # type: ignore[union-attr]
+        cur.itersize = BACKGROUND_BATCH_ROWS
+        cur.execute(str(compiled), dict(compiled.params))
+        while rows := cur.fetchmany(BACKGROUND_BATCH_ROWS):
+            frames.append(_frame(rows, schema))
+            del rows
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, rechunk=True)
+
+
 def _fetch_raw(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Rows straight from the DB-API cursor: for the 10^5-row background reads, SQLAlchemy's
     per-row Result processing costs as much as the query. Only for statements whose output
@@ -290,8 +322,9 @@ def all_products(
         .where(Report.kind == kind)
         .where(cond)
     )
-    return _frame(
-        _fetch_raw(conn, _window(stmt, since, until)),
+    return _fetch_frame(
+        conn,
+        _window(stmt, since, until),
         {"report_id": pl.Int64(), "product": pl.Utf8()},
     ).unique()
 
@@ -311,8 +344,9 @@ def all_events(
         .join(Report, Report.id == ReportEvent.report_id)
         .where(Report.kind == kind)
     )
-    return _frame(
-        _fetch_raw(conn, _window(stmt, since, until)),
+    return _fetch_frame(
+        conn,
+        _window(stmt, since, until),
         {"report_id": pl.Int64(), "event": pl.Utf8()},
     ).unique()
 
