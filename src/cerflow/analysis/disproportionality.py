@@ -54,6 +54,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from cerflow.analysis import gps
+from cerflow.analysis._pages import small_pages
 from cerflow.analysis.gps import GpsPrior
 from cerflow.analysis.thresholds import ALL_METHODS as ALL_METHODS
 from cerflow.analysis.thresholds import Method as Method
@@ -111,22 +112,26 @@ class SignalResult:
 
 
 def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
-    """Dense 0..k-1 codes for any column, and the label of each code."""
+    """Dense 0..k-1 codes for any column, and the label of each code. The codes are int64,
+    or the column's own signed integers when they are already 0..k-1 (no copy)."""
     if values.dtype.is_integer():
-        raw = values.to_numpy().astype(np.int64, copy=False)
-        if raw.size == 0:
+        own = values.to_numpy()
+        if own.size == 0:
             return np.zeros(0, dtype=np.int64), values
-        lo, hi = int(raw.min()), int(raw.max())
+        lo, hi = int(own.min()), int(own.max())
+        raw = own.astype(np.int64, copy=False) if lo or own.dtype.kind != "i" else own
         if hi - lo <= 4 * raw.size + 1024:  # compact ids: remap through a dense table
             present = np.zeros(hi - lo + 1, dtype=np.int64)
             present[raw - lo if lo else raw] = 1
             if lo == 0 and bool(present.all()):  # already 0..k-1: codes are the ids
                 return raw, pl.Series(values.name, np.arange(hi + 1)).cast(values.dtype)
+            raw = raw.astype(np.int64, copy=False)
             remap = np.cumsum(present) - 1
             codes = remap[raw - lo]
             first_row = np.empty(int(present.sum()), dtype=np.int64)
             first_row[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
             return codes, values.gather(first_row)
+        raw = raw.astype(np.int64, copy=False)
         order = np.argsort(raw, kind="stable")
         sorted_raw = raw[order]
         first = np.r_[True, sorted_raw[1:] != sorted_raw[:-1]]
@@ -150,13 +155,15 @@ def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
 
 def _compact_report_codes(
     rep_p: pl.Series, rep_e: pl.Series
-) -> tuple[IntArray, IntArray, pl.Series] | None:
+) -> tuple[IntArray, IntArray, int, int] | None:
     """Report codes as ``id - min(id)`` (or the ids themselves when they start near 0)
     when report ids are integers in a compact range.
 
     Ids that appear in no row get a code too; they name no product and no event, so they
     are never "usable" and never counted. Saves the remapping passes of
-    :func:`_dense_codes` over every row. None when the ids are not compact integers.
+    :func:`_dense_codes` over every row. Returns the codes and the range of ids they
+    stand for (``lo``, ``hi``: code ``i`` is id ``lo + i``), or None when the ids are not
+    compact integers.
     """
     if not (rep_p.dtype.is_integer() and rep_e.dtype.is_integer()) or not (
         rep_p.len() and rep_e.len()
@@ -173,8 +180,7 @@ def _compact_report_codes(
     re = rep_e.to_numpy().astype(np.int64, copy=False)
     if lo:
         rp, re = rp - lo, re - lo
-    labels = pl.Series(rep_p.name, np.arange(lo, hi + 1, dtype=np.int64)).cast(rep_p.dtype)
-    return rp, re, labels
+    return rp, re, lo, hi
 
 
 def _require_columns(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> None:
@@ -201,7 +207,7 @@ def _unique_pairs(rows: IntArray, cols: IntArray, n_cols: int) -> tuple[IntArray
     when the rows are sorted by report and only the items within a report are out of
     order, the stable sort (timsort) finds the sorted runs and costs about one pass."""
     shift = _bits(n_cols)
-    key = rows << shift
+    key = np.left_shift(rows, shift, dtype=np.int64)
     key |= cols
     if key.size <= 1:
         return rows, cols
@@ -242,17 +248,18 @@ def _co_report_counts(
     whatever the shape of the reports (no sort of the rows by their report's size).
     """
     n_events_of = np.bincount(re, minlength=n_rep)
-    small = re.size < 2**31
-    k = n_events_of.astype(np.int32)[rp] if small else n_events_of[rp]
+    first_event = np.cumsum(n_events_of)
+    first_event -= n_events_of
+    base = first_event[rp]  # int64: the index type of take, no conversion per step
+    del first_event
+    if re.size < 2**31:
+        n_events_of = n_events_of.astype(np.int32)
+    k = n_events_of[rp]
+    del n_events_of
     n_triples = int(k.sum(dtype=np.int64))
     if n_triples == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    first_event = np.cumsum(n_events_of)
-    first_event -= n_events_of
-    del n_events_of
-    base = (first_event.astype(np.int32) if small else first_event)[rp]
-    del first_event
     shift = _bits(n_ev)
     n_keys = (int(pc.max()) + 1) << shift
     dtype = np.int32 if n_keys <= 2**31 else np.int64
@@ -299,17 +306,17 @@ def _count_keys(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     keys = np.empty(n_triples, dtype=ec_t.dtype)
-    m = k.size
-    np.add(prod_key, ec_t[base], out=keys[:m])  # j = 0: every row's report has an event
-    pos, j = m, 1
+    pos, j = 0, 0
     while pos < n_triples:
-        keep = k > j
-        if int(np.count_nonzero(keep)) < k.size:
-            k, base, prod_key = k[keep], base[keep], prod_key[keep]
-        base += 1  # the next event of each report: one row further than the last step
-        m = k.size
-        np.add(prod_key, ec_t[base], out=keys[pos : pos + m])
-        pos += m
+        if j:  # j = 0: every row's report has an event
+            keep = k > j
+            if int(np.count_nonzero(keep)) < k.size:
+                k, base, prod_key = k[keep], base[keep], prod_key[keep]
+            base += 1  # the next event of each report: one row further than the last step
+        step = keys[pos : pos + k.size]
+        np.take(ec_t, base, out=step)  # the event of each row, then its product's bits
+        step |= prod_key
+        pos += k.size
         j += 1
     del k, base, prod_key
     keys.sort()
@@ -358,12 +365,36 @@ def count_pairs(
     at most one row per report; reports missing from it (or with a null stratum) form a
     stratum of their own.
     """
+    with small_pages():
+        return _count_pairs(
+            products,
+            events,
+            strata=strata,
+            report_col=report_col,
+            product_col=product_col,
+            event_col=event_col,
+            stratum_col=stratum_col,
+        )
+
+
+def _count_pairs(
+    products: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    strata: pl.DataFrame | None,
+    report_col: str,
+    product_col: str,
+    event_col: str,
+    stratum_col: str,
+) -> PairCounts:
     _require_columns(products, "products", [report_col, product_col])
     _require_columns(events, "events", [report_col, event_col])
     n_p_rows = products.height
     fast = _compact_report_codes(products.get_column(report_col), events.get_column(report_col))
+    rep_labels: pl.Series | None = None  # label of each report code, built if needed
     if fast is not None:
-        rp, re, rep_labels = fast
+        rp, re, lo, hi = fast
+        n_rep_all = hi - lo + 1
     else:
         report_all = (
             pl.concat(
@@ -377,7 +408,7 @@ def count_pairs(
         else:
             rep_codes, rep_labels = np.zeros(0, dtype=np.int64), report_all
         rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
-    n_rep_all = int(rep_labels.len())
+        n_rep_all = int(rep_labels.len())
     if products.height and events.height:
         # The product side and the event side are independent until the usable-report
         # filter: on large inputs each gets a thread (NumPy releases the GIL).
@@ -431,6 +462,10 @@ def count_pairs(
     if strata is None:
         expected = n_product.astype(np.float64) * n_event / float(n_reports)
     else:
+        if rep_labels is None:
+            name, dtype = report_col, products.schema[report_col]
+            ids = np.arange(lo, hi + 1, dtype=np.int64)
+            rep_labels = pl.Series(name, ids).cast(dtype)
         expected, n_strata = _stratified_expected(
             strata,
             report_col,
@@ -577,6 +612,7 @@ def _stratified_expected(
     report_stratum[~usable] = -1
     n_s = int(s_labels.len())
     n_rep_s = np.bincount(report_stratum[usable], minlength=n_s).astype(np.float64)
+    pc, ec = pc.astype(np.int64, copy=False), ec.astype(np.int64, copy=False)
     nps = np.bincount(pc * n_s + report_stratum[rp], minlength=n_prod * n_s).reshape(n_prod, n_s)
     nes = np.bincount(ec * n_s + report_stratum[re], minlength=n_ev * n_s).reshape(n_ev, n_s)
     expected = np.zeros(p_code.size)
@@ -614,6 +650,7 @@ def pair_counts_from_table(
     pc, p_labels = _dense_codes(table.get_column(product_col))
     ec, e_labels = _dense_codes(table.get_column(event_col))
     n_prod, n_ev = int(p_labels.len()), int(e_labels.len())
+    pc, ec = pc.astype(np.int64, copy=False), ec.astype(np.int64, copy=False)
     key = pc * max(n_ev, 1) + ec
     if np.unique(key).size != key.size:
         raise ValueError("table has repeated product-event cells; aggregate them first")
@@ -714,6 +751,26 @@ def compute_signals(
     ic_method: IcMethod = "noren",
 ) -> SignalResult:
     """Statistics and flags for precomputed :class:`PairCounts`."""
+    with small_pages():
+        return _compute_signals(
+            counts,
+            methods=methods,
+            min_count=min_count,
+            thresholds=thresholds,
+            prior=prior,
+            ic_method=ic_method,
+        )
+
+
+def _compute_signals(
+    counts: PairCounts,
+    *,
+    methods: Sequence[Method],
+    min_count: int,
+    thresholds: SignalThresholds | None,
+    prior: GpsPrior | None,
+    ic_method: IcMethod,
+) -> SignalResult:
     thresholds = thresholds or SignalThresholds()
     chosen = _check_methods(methods)
     if min_count < 1:
