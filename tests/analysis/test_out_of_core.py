@@ -61,17 +61,15 @@ def test_lazy_counts_match_hand_counts() -> None:
 def test_two_thread_counting_equals_one_thread_and_a_join(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large inputs count in two threads (product and event sides, then two halves of the
-    products); forced on here for a small input, it must give the one-thread result, and
-    both the counts of a plain deduplicated join."""
+    """Large inputs code the product and event sides in two threads; forced on here for a
+    small input, it must give the one-thread result, and both the counts of a plain
+    deduplicated join."""
     from cerflow.analysis import disproportionality
 
     products, events = _frames(seed)
     monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", 0)
-    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", 0)
     threaded = count_pairs(products, events)
     monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", 10**12)
-    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", 10**12)
     single = count_pairs(products, events)
     for name in ("product_code", "event_code", "a", "n_product", "n_event", "expected"):
         np.testing.assert_array_equal(getattr(threaded, name), getattr(single, name))
@@ -94,11 +92,11 @@ def test_two_thread_counting_equals_one_thread_and_a_join(
     assert got.equals(oracle.with_columns(pl.col("len").cast(pl.Int64)))
 
 
-@pytest.mark.parametrize("split", [0, 10**12])
-def test_counting_long_reports_equals_a_join(split: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("threads", [0, 10**12])
+def test_counting_long_reports_equals_a_join(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reports of very different sizes (1 to 60 events, some with no product; rows out of
     order, duplicated, ids starting far from 0): every (product, event) count equals a
-    plain deduplicated join's, with the triples counted in one pass or in two halves."""
+    plain deduplicated join's, with the two sides coded in two threads or in one."""
     from cerflow.analysis import disproportionality
 
     rng = np.random.default_rng(9)
@@ -112,7 +110,7 @@ def test_counting_long_reports_equals_a_join(split: int, monkeypatch: pytest.Mon
     products = pl.DataFrame({"report_id": p_rep, "product": rng.integers(0, 30, p_rep.size)})
     products = pl.concat([products, products.sample(50, seed=1)]).sample(fraction=1.0, seed=2)
     events = events.sample(fraction=1.0, seed=3)
-    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", split)
+    monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", threads)
     counts = count_pairs(products, events)
     got = pl.DataFrame(
         {

@@ -266,29 +266,7 @@ def _co_report_counts(
     ec_t: NDArray[np.integer] = ec.astype(dtype)
     prod_key: NDArray[np.integer] = pc.astype(dtype)
     prod_key <<= shift
-    if n_triples < _SPLIT_TRIPLES_ABOVE:
-        return _count_keys(k, base, prod_key, ec_t, shift, n_triples)
-    # Two halves by product code, each with about half of the triples, counted in two
-    # threads (NumPy's sort and arithmetic release the GIL): every key of the first half
-    # is below every key of the second, so the results only need concatenating.
-    per_product = np.cumsum(np.bincount(pc, weights=k))
-    first_high = int(np.searchsorted(per_product, per_product[-1] / 2.0)) + 1
-    low = pc < first_high
-    n_low = int(k[low].sum(dtype=np.int64))
-    halves = [(k[m], base[m], prod_key[m]) for m in (low, ~low)]
-    del low, k, base, prod_key
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [
-            pool.submit(_count_keys, k_h, base_h, key_h, ec_t, shift, size)
-            for (k_h, base_h, key_h), size in zip(halves, (n_low, n_triples - n_low), strict=True)
-        ]
-        del halves
-        parts = [job.result() for job in jobs]
-    p_code, e_code, a = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
-    return p_code, e_code, a
-
-
-_SPLIT_TRIPLES_ABOVE = 1_000_000
+    return _count_keys(k, base, prod_key, ec_t, shift, n_triples)
 
 
 def _count_keys(
@@ -314,7 +292,7 @@ def _count_keys(
                 k, base, prod_key = k[keep], base[keep], prod_key[keep]
             base += 1  # the next event of each report: one row further than the last step
         step = keys[pos : pos + k.size]
-        np.take(ec_t, base, out=step)  # the event of each row, then its product's bits
+        np.take(ec_t, base, out=step, mode="clip")  # unbuffered: indices are in range
         step |= prod_key
         pos += k.size
         j += 1

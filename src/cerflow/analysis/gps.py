@@ -828,7 +828,7 @@ class _Splines:
             dx = log_e - self.grid[k]
             k *= stride
             k += self.group[n_part]
-            coef = np.take(self.table, k, axis=0, out=rows[:m])
+            coef = np.take(self.table, k, axis=0, out=rows[:m], mode="clip")  # unbuffered
             columns = [dst[part] for dst in out]
             if self.with_loglik:
                 columns.append(ll[:m])
