@@ -813,8 +813,8 @@ _STATS_CHUNK = 16_384
 
 
 def _gather_labels(labels: pl.Series, codes: IntArray) -> pl.Series:
-    """``labels[codes]``; numeric labels are gathered in NumPy (no index conversion)."""
-    if labels.dtype.is_numeric() and not labels.null_count():
+    """``labels[codes]``; integer labels are gathered in NumPy (no index conversion)."""
+    if labels.dtype.is_integer() and not labels.null_count():
         return pl.Series(labels.name, labels.to_numpy()[codes])
     return labels.gather(codes)
 
