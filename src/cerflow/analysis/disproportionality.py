@@ -806,10 +806,12 @@ def _compute_signals(
 
 
 _THREAD_ABOVE = 200_000
-# Pairs per step of the statistics: the temporaries of a step stay in the CPU cache and
-# their memory is reused, where whole-column temporaries (a dozen per statistic) were
-# fresh memory that the kernel page-faults and zeroes: that cost more than the arithmetic.
-_STATS_CHUNK = 16_384
+# Pairs per step of the statistics: the temporaries of a step are reused from step to
+# step, where whole-column temporaries (a dozen per statistic) were fresh memory that the
+# kernel page-faults and zeroes, which cost more than the arithmetic. Steps this long
+# keep the Python between NumPy calls short next to the calls themselves, which run
+# without the GIL, so the GPS fit's thread (mostly Python) runs beside them.
+_STATS_CHUNK = 65_536
 
 
 def _gather_labels(labels: pl.Series, codes: IntArray) -> pl.Series:
