@@ -258,3 +258,62 @@ def test_bad_inputs_are_refused() -> None:
         gps.fit_gps_prior([1, 2], [0.0, 1.0])
     with pytest.raises(ValueError, match="strictly"):
         gps.posterior_quantile([1], [1.0], GpsPrior(1, 1, 1, 1, 0.5), 1.0)
+
+
+def test_two_threads_and_chunks_give_identical_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quantiles on two threads, the pairs read off the splines in two halves and in
+    chunks of any size are the same computations as on one thread: identical values,
+    including the fitted prior and its log-likelihood (summed in chunk order)."""
+    rng = np.random.default_rng(23)
+    size = 70_000
+    e = np.exp(rng.normal(-1.0, 1.8, size))
+    lam = np.where(rng.random(size) < 0.15, rng.gamma(5.0, 1.0, size), rng.gamma(1.5, 1.5, size))
+    n = rng.poisson(lam * e)
+    keep = n >= 1
+    n, e = n[keep], e[keep]
+    monkeypatch.setattr(gps, "_THREAD_POINTS_ABOVE", 0)
+    one = gps.fit_and_shrink(n, e, spline_above=300, grid_points=256, threads=1)
+    two = gps.fit_and_shrink(n, e, spline_above=300, grid_points=256, threads=2)
+    assert one[0] == two[0]  # theta, loglik, method: all equal
+    for a, b in zip(one[1:], two[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(gps, "_CHUNK", 1000)  # many chunks, a short last one
+    monkeypatch.setattr(gps, "_SQUASH_CHUNK", 777)
+    chunked = gps.fit_and_shrink(n, e, spline_above=300, grid_points=256, threads=2)
+    assert chunked[0].theta == one[0].theta
+    assert chunked[0].loglik == pytest.approx(one[0].loglik, rel=1e-12)
+    for a, b in zip(one[1:], chunked[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # and the squash in chunks equals the squash as one pass (the fit's input)
+    whole = gps.squash(n, e)
+    for a, b in zip(whole, gps.squash(n.astype(np.float64), e), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_squash_matches_a_direct_grouping() -> None:
+    """Independent oracle: Polars groups pairs by (n, bin of log E) for counts seen at
+    least ``keep_below`` times; rarer counts stay as they are."""
+    rng = np.random.default_rng(31)
+    n = rng.choice([1, 2, 3, 9, 40], 20_000, p=[0.6, 0.25, 0.13, 0.0195, 0.0005])
+    e = np.exp(rng.uniform(-6, 3, n.size))
+    got_n, got_e, got_w = gps.squash(n, e, bin_width=0.1, keep_below=50)
+    frame = pl.DataFrame({"n": n, "e": e, "log_e": np.log(e)})
+    per_n = frame.group_by("n").len()
+    frame = frame.join(per_n, on="n")
+    big = frame.filter(pl.col("len") >= 50)
+    lo = big["log_e"].min()
+    grouped = (
+        big.with_columns(bin=((pl.col("log_e") - lo) / 0.1).floor())
+        .group_by("n", "bin")
+        .agg(e=pl.col("e").mean(), w=pl.len())
+    )
+    rare = frame.filter(pl.col("len") < 50)
+    want = sorted(
+        [(float(r["n"]), r["e"], float(r["w"])) for r in grouped.iter_rows(named=True)]
+        + [(float(r["n"]), r["e"], 1.0) for r in rare.iter_rows(named=True)]
+    )
+    got = sorted(zip(got_n.tolist(), got_e.tolist(), got_w.tolist(), strict=True))
+    assert len(got) == len(want) > rare.height
+    for (gn, ge, gw), (wn, we, ww) in zip(got, want, strict=True):
+        assert (gn, gw) == (wn, ww)
+        assert ge == pytest.approx(we, rel=1e-12)

@@ -61,17 +61,15 @@ def test_lazy_counts_match_hand_counts() -> None:
 def test_two_thread_counting_equals_one_thread_and_a_join(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large inputs count in two threads (product and event sides, then two halves of the
-    products); forced on here for a small input, it must give the one-thread result, and
-    both the counts of a plain deduplicated join."""
+    """Large inputs code the product and event sides in two threads; forced on here for a
+    small input, it must give the one-thread result, and both the counts of a plain
+    deduplicated join."""
     from cerflow.analysis import disproportionality
 
     products, events = _frames(seed)
     monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", 0)
-    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", 0)
     threaded = count_pairs(products, events)
     monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", 10**12)
-    monkeypatch.setattr(disproportionality, "_SPLIT_TRIPLES_ABOVE", 10**12)
     single = count_pairs(products, events)
     for name in ("product_code", "event_code", "a", "n_product", "n_event", "expected"):
         np.testing.assert_array_equal(getattr(threaded, name), getattr(single, name))
@@ -92,3 +90,59 @@ def test_two_thread_counting_equals_one_thread_and_a_join(
     ).sort("product", "event")
     assert got.height == oracle.height > 500
     assert got.equals(oracle.with_columns(pl.col("len").cast(pl.Int64)))
+
+
+@pytest.mark.parametrize("threads", [0, 10**12])
+def test_counting_long_reports_equals_a_join(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports of very different sizes (1 to 60 events, some with no product; rows out of
+    order, duplicated, ids starting far from 0): every (product, event) count equals a
+    plain deduplicated join's, with the two sides coded in two threads or in one."""
+    from cerflow.analysis import disproportionality
+
+    rng = np.random.default_rng(9)
+    n_rep = 400
+    ids = 10_000_000 + 7 * np.arange(n_rep)  # sparse: remapped, not used as codes
+    k_ev = rng.choice([1, 2, 3, 60], n_rep, p=[0.3, 0.4, 0.28, 0.02])
+    k_pr = rng.choice([0, 1, 2, 5], n_rep, p=[0.05, 0.5, 0.35, 0.1])
+    e_rep = np.repeat(ids, k_ev)
+    p_rep = np.repeat(ids, k_pr)
+    events = pl.DataFrame({"report_id": e_rep, "event": rng.integers(0, 90, e_rep.size)})
+    products = pl.DataFrame({"report_id": p_rep, "product": rng.integers(0, 30, p_rep.size)})
+    products = pl.concat([products, products.sample(50, seed=1)]).sample(fraction=1.0, seed=2)
+    events = events.sample(fraction=1.0, seed=3)
+    monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", threads)
+    counts = count_pairs(products, events)
+    got = pl.DataFrame(
+        {
+            "product": counts.product_labels.gather(counts.product_code),
+            "event": counts.event_labels.gather(counts.event_code),
+            "len": counts.a,
+        }
+    )
+    oracle = (
+        products.unique()
+        .join(events.unique(), on="report_id")
+        .group_by("product", "event")
+        .len()
+        .sort("product", "event")
+    )
+    assert got.height == oracle.height > 1000
+    assert got.equals(oracle.with_columns(pl.col("len").cast(pl.Int64)))
+    assert counts.n_reports == products.join(events, on="report_id")["report_id"].n_unique()
+
+
+def test_statistics_in_chunks_equal_whole_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PRR, ROR and IC are computed in chunks of pairs; with chunks of 7 pairs (a short
+    last one, zero cells in some chunks only) every value equals one chunk's."""
+    from cerflow.analysis import disproportionality
+
+    products, events = _frames(5)
+    counts = count_pairs(products, events)
+    whole = compute_signals(counts, methods=("prr", "ror", "ic")).table
+    monkeypatch.setattr(disproportionality, "_STATS_CHUNK", 7)
+    chunked = compute_signals(counts, methods=("prr", "ror", "ic")).table
+    assert whole.height % 7 and whole["zero_cell_corrected"].any()
+    assert chunked.equals(whole)
+    bcpnn = compute_signals(counts, methods=("ic",), ic_method="bcpnn").table
+    monkeypatch.setattr(disproportionality, "_STATS_CHUNK", 10**9)
+    assert compute_signals(counts, methods=("ic",), ic_method="bcpnn").table.equals(bcpnn)

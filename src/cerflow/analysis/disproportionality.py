@@ -54,6 +54,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from cerflow.analysis import gps
+from cerflow.analysis._pages import small_pages
 from cerflow.analysis.gps import GpsPrior
 from cerflow.analysis.thresholds import ALL_METHODS as ALL_METHODS
 from cerflow.analysis.thresholds import Method as Method
@@ -111,22 +112,26 @@ class SignalResult:
 
 
 def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
-    """Dense 0..k-1 codes for any column, and the label of each code."""
+    """Dense 0..k-1 codes for any column, and the label of each code. The codes are int64,
+    or the column's own signed integers when they are already 0..k-1 (no copy)."""
     if values.dtype.is_integer():
-        raw = values.to_numpy().astype(np.int64, copy=False)
-        if raw.size == 0:
+        own = values.to_numpy()
+        if own.size == 0:
             return np.zeros(0, dtype=np.int64), values
-        lo, hi = int(raw.min()), int(raw.max())
+        lo, hi = int(own.min()), int(own.max())
+        raw = own.astype(np.int64, copy=False) if lo or own.dtype.kind != "i" else own
         if hi - lo <= 4 * raw.size + 1024:  # compact ids: remap through a dense table
             present = np.zeros(hi - lo + 1, dtype=np.int64)
-            present[raw - lo] = 1
+            present[raw - lo if lo else raw] = 1
             if lo == 0 and bool(present.all()):  # already 0..k-1: codes are the ids
                 return raw, pl.Series(values.name, np.arange(hi + 1)).cast(values.dtype)
+            raw = raw.astype(np.int64, copy=False)
             remap = np.cumsum(present) - 1
             codes = remap[raw - lo]
             first_row = np.empty(int(present.sum()), dtype=np.int64)
             first_row[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
             return codes, values.gather(first_row)
+        raw = raw.astype(np.int64, copy=False)
         order = np.argsort(raw, kind="stable")
         sorted_raw = raw[order]
         first = np.r_[True, sorted_raw[1:] != sorted_raw[:-1]]
@@ -150,12 +155,15 @@ def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
 
 def _compact_report_codes(
     rep_p: pl.Series, rep_e: pl.Series
-) -> tuple[IntArray, IntArray, pl.Series] | None:
-    """Report codes as ``id - min(id)`` when report ids are integers in a compact range.
+) -> tuple[IntArray, IntArray, int, int] | None:
+    """Report codes as ``id - min(id)`` (or the ids themselves when they start near 0)
+    when report ids are integers in a compact range.
 
     Ids that appear in no row get a code too; they name no product and no event, so they
     are never "usable" and never counted. Saves the remapping passes of
-    :func:`_dense_codes` over every row. None when the ids are not compact integers.
+    :func:`_dense_codes` over every row. Returns the codes and the range of ids they
+    stand for (``lo``, ``hi``: code ``i`` is id ``lo + i``), or None when the ids are not
+    compact integers.
     """
     if not (rep_p.dtype.is_integer() and rep_e.dtype.is_integer()) or not (
         rep_p.len() and rep_e.len()
@@ -163,12 +171,16 @@ def _compact_report_codes(
         return None
     lo = min(int(rep_p.min()), int(rep_e.min()))  # type: ignore[arg-type]
     hi = max(int(rep_p.max()), int(rep_e.max()))  # type: ignore[arg-type]
-    if hi - lo > 4 * (rep_p.len() + rep_e.len()) + 1024:
+    span = 4 * (rep_p.len() + rep_e.len()) + 1024
+    if hi - lo > span:
         return None
-    rp = rep_p.to_numpy().astype(np.int64, copy=False) - lo
-    re = rep_e.to_numpy().astype(np.int64, copy=False) - lo
-    labels = pl.Series(rep_p.name, np.arange(lo, hi + 1, dtype=np.int64)).cast(rep_p.dtype)
-    return rp, re, labels
+    if lo >= 0 and hi <= span:
+        lo = 0  # ids are codes as they are (no subtraction pass, often no copy)
+    rp = rep_p.to_numpy().astype(np.int64, copy=False)
+    re = rep_e.to_numpy().astype(np.int64, copy=False)
+    if lo:
+        rp, re = rp - lo, re - lo
+    return rp, re, lo, hi
 
 
 def _require_columns(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> None:
@@ -190,13 +202,34 @@ def _unique_pairs(rows: IntArray, cols: IntArray, n_cols: int) -> tuple[IntArray
     """Deduplicate (row, col) pairs; returns them sorted by row then col.
 
     Store extracts usually arrive sorted by report and free of duplicates: checking that
-    costs one pass, the sort it saves costs several."""
-    key = rows * n_cols + cols
-    if key.size <= 1 or bool(np.all(key[1:] > key[:-1])):
+    costs one pass, the sort it saves costs several. Each pair is one integer key ``row <<
+    bits | col`` (shifts and masks instead of the divisions of ``row * n_cols + col``);
+    when the rows are sorted by report and only the items within a report are out of
+    order, the stable sort (timsort) finds the sorted runs and costs about one pass."""
+    shift = _bits(n_cols)
+    key = np.left_shift(rows, shift, dtype=np.int64)
+    key |= cols
+    if key.size <= 1:
         return rows, cols
-    key.sort()
-    key = key[np.r_[True, key[1:] != key[:-1]]]
-    return key // n_cols, key % n_cols
+    ordered = key[1:] > key[:-1]
+    if bool(ordered.all()):
+        return rows, cols
+    by_row = bool(np.all(rows[1:] >= rows[:-1]))
+    del ordered
+    key.sort(kind="stable" if by_row else "quicksort")
+    keep = np.empty(key.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
+    key = key[keep]
+    del keep
+    cols = key & ((1 << shift) - 1)
+    key >>= shift
+    return key, cols
+
+
+def _bits(n: int) -> int:
+    """Bits that hold the codes 0..n-1 (at least 1)."""
+    return max(int(n) - 1, 1).bit_length()
 
 
 def _co_report_counts(
@@ -204,91 +237,80 @@ def _co_report_counts(
 ) -> tuple[IntArray, IntArray, IntArray]:
     """(product code, event code, a) of every pair co-reported at least once.
 
-    ``rp/pc`` and ``re/ec`` are deduplicated (report, item) rows sorted by report. Every
-    (report, product, event) triple is enumerated as one integer key ``product * n_ev +
-    event``; the keys are sorted and run-length counted. Sorting one flat integer array
-    (SIMD sort in NumPy >= 2) costs less than a sparse matrix product, which needs two
-    passes, transposes and index conversions. The product rows are ordered by their
-    report's number of events, so the j-th event of every report is gathered for a prefix
-    of them: as many vectorised steps as the largest report has events, whatever the
-    number of reports.
+    ``rp/pc`` and ``re/ec`` are deduplicated (report, item) rows of usable reports, sorted
+    by report. Every (report, product, event) triple is enumerated as one integer key
+    ``product << bits | event``; the keys are sorted and run-length counted. Sorting one
+    flat integer array (SIMD sort in NumPy >= 2) costs less than a sparse matrix product,
+    which needs two passes, transposes and index conversions. Step j pairs every product
+    row whose report has more than j events with that report's j-th event, and keeps only
+    those rows for the next step: as many vectorised steps as the largest report has
+    events, each over the rows still in play, so the work is the number of triples
+    whatever the shape of the reports (no sort of the rows by their report's size).
     """
     n_events_of = np.bincount(re, minlength=n_rep)
-    first_event = np.cumsum(n_events_of) - n_events_of
+    first_event = np.cumsum(n_events_of)
+    first_event -= n_events_of
+    base = first_event[rp]  # int64: the index type of take, no conversion per step
+    del first_event
+    if re.size < 2**31:
+        n_events_of = n_events_of.astype(np.int32)
     k = n_events_of[rp]
-    n_triples = int(k.sum())
+    del n_events_of
+    n_triples = int(k.sum(dtype=np.int64))
     if n_triples == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    k_max = int(k.max())
-    n_keys = int(pc.max() + 1) * n_ev if pc.size else 0
-    dtype = np.int32 if n_keys < 2**31 else np.int64
+    shift = _bits(n_ev)
+    n_keys = (int(pc.max()) + 1) << shift
+    dtype = np.int32 if n_keys <= 2**31 else np.int64
     ec_t: NDArray[np.integer] = ec.astype(dtype)
-    split = n_triples >= _SPLIT_TRIPLES_ABOVE
-    sort_key = k_max - k
-    if split:
-        # Two halves by product code, each with about half of the triples, counted in two
-        # threads (NumPy's sort and arithmetic release the GIL): every key of the first
-        # half is below every key of the second, so the results only need concatenating.
-        # The half is the major sort key, so both halves are slices (views), not copies.
-        per_product = np.cumsum(np.bincount(pc, weights=k))
-        first_high = int(np.searchsorted(per_product, per_product[-1] / 2.0)) + 1
-        high = pc >= first_high
-        sort_key += high * (k_max + 1)
-        n_low = int(high.size - np.count_nonzero(high))
-        del high
-    wide = int(sort_key.max()) >= 65536
-    order = np.argsort(sort_key.astype(np.int64 if wide else np.uint16), kind="stable")
-    del sort_key  # radix sort for 16-bit keys
-    k_sorted = k[order]
-    base = first_event[rp[order]]
-    pc_sorted = pc[order]
-    del order
-    if not split:
-        return _count_keys(k_sorted, base, pc_sorted, ec_t, n_ev, dtype)
-    halves = (slice(0, n_low), slice(n_low, k_sorted.size))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [
-            pool.submit(_count_keys, k_sorted[h], base[h], pc_sorted[h], ec_t, n_ev, dtype)
-            for h in halves
-        ]
-        parts = [job.result() for job in jobs]
-    p_code, e_code, a = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
-    return p_code, e_code, a
-
-
-_SPLIT_TRIPLES_ABOVE = 1_000_000
+    prod_key: NDArray[np.integer] = pc.astype(dtype)
+    prod_key <<= shift
+    return _count_keys(k, base, prod_key, ec_t, shift, n_triples)
 
 
 def _count_keys(
-    k_sorted: IntArray,
-    base: IntArray,
-    pc: IntArray,
+    k: NDArray[np.integer],
+    base: NDArray[np.integer],
+    prod_key: NDArray[np.integer],
     ec_t: NDArray[np.integer],
-    n_ev: int,
-    dtype: type[np.integer],
+    shift: int,
+    n_triples: int,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """Sorted (product, event, a) of the triples of product rows ``pc`` (ordered by their
-    report's number of events ``k_sorted``, descending; ``base``: the report's first row
-    in ``ec_t``)."""
-    if k_sorted.size == 0:
+    """Sorted (product, event, a) of the triples of product rows with ``k`` (>= 1) events
+    in their report, whose first event row in ``ec_t`` is ``base``; ``prod_key`` is the
+    product code shifted left by ``shift`` bits. ``base`` is advanced in place."""
+    if k.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    k_max = int(k_sorted[0])
-    prod_key = (pc * n_ev).astype(dtype)
-    # prefix[j]: product rows whose report has more than j events (k_sorted descends)
-    prefix = k_sorted.size - np.searchsorted(k_sorted[::-1], np.arange(k_max), side="right")
-    keys = np.empty(int(k_sorted.sum()), dtype=dtype)
-    pos = 0
-    for j in range(k_max):
-        m = int(prefix[j])
-        np.add(prod_key[:m], ec_t[base[:m] + j], out=keys[pos : pos + m])
-        pos += m
+    keys = np.empty(n_triples, dtype=ec_t.dtype)
+    pos, j = 0, 0
+    while pos < n_triples:
+        if j:  # j = 0: every row's report has an event
+            keep = k > j
+            if int(np.count_nonzero(keep)) < k.size:
+                k, base, prod_key = k[keep], base[keep], prod_key[keep]
+            base += 1  # the next event of each report: one row further than the last step
+        step = keys[pos : pos + k.size]
+        np.take(ec_t, base, out=step, mode="clip")  # unbuffered: indices are in range
+        step |= prod_key
+        pos += k.size
+        j += 1
+    del k, base, prod_key
     keys.sort()
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    a = np.diff(np.r_[starts, keys.size]).astype(np.int64)
+    first = np.empty(keys.size, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    a = np.empty(starts.size, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=a[:-1])
+    a[-1] = keys.size - starts[-1]
     uniq = keys[starts].astype(np.int64)
-    return uniq // n_ev, uniq % n_ev, a
+    del keys, starts
+    e_code = uniq & ((1 << shift) - 1)
+    uniq >>= shift
+    return uniq, e_code, a
 
 
 _THREAD_ROWS_ABOVE = 1_000_000
@@ -321,12 +343,36 @@ def count_pairs(
     at most one row per report; reports missing from it (or with a null stratum) form a
     stratum of their own.
     """
+    with small_pages():
+        return _count_pairs(
+            products,
+            events,
+            strata=strata,
+            report_col=report_col,
+            product_col=product_col,
+            event_col=event_col,
+            stratum_col=stratum_col,
+        )
+
+
+def _count_pairs(
+    products: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    strata: pl.DataFrame | None,
+    report_col: str,
+    product_col: str,
+    event_col: str,
+    stratum_col: str,
+) -> PairCounts:
     _require_columns(products, "products", [report_col, product_col])
     _require_columns(events, "events", [report_col, event_col])
     n_p_rows = products.height
     fast = _compact_report_codes(products.get_column(report_col), events.get_column(report_col))
+    rep_labels: pl.Series | None = None  # label of each report code, built if needed
     if fast is not None:
-        rp, re, rep_labels = fast
+        rp, re, lo, hi = fast
+        n_rep_all = hi - lo + 1
     else:
         report_all = (
             pl.concat(
@@ -340,7 +386,7 @@ def count_pairs(
         else:
             rep_codes, rep_labels = np.zeros(0, dtype=np.int64), report_all
         rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
-    n_rep_all = int(rep_labels.len())
+        n_rep_all = int(rep_labels.len())
     if products.height and events.height:
         # The product side and the event side are independent until the usable-report
         # filter: on large inputs each gets a thread (NumPy releases the GIL).
@@ -394,6 +440,10 @@ def count_pairs(
     if strata is None:
         expected = n_product.astype(np.float64) * n_event / float(n_reports)
     else:
+        if rep_labels is None:
+            name, dtype = report_col, products.schema[report_col]
+            ids = np.arange(lo, hi + 1, dtype=np.int64)
+            rep_labels = pl.Series(name, ids).cast(dtype)
         expected, n_strata = _stratified_expected(
             strata,
             report_col,
@@ -540,6 +590,7 @@ def _stratified_expected(
     report_stratum[~usable] = -1
     n_s = int(s_labels.len())
     n_rep_s = np.bincount(report_stratum[usable], minlength=n_s).astype(np.float64)
+    pc, ec = pc.astype(np.int64, copy=False), ec.astype(np.int64, copy=False)
     nps = np.bincount(pc * n_s + report_stratum[rp], minlength=n_prod * n_s).reshape(n_prod, n_s)
     nes = np.bincount(ec * n_s + report_stratum[re], minlength=n_ev * n_s).reshape(n_ev, n_s)
     expected = np.zeros(p_code.size)
@@ -577,6 +628,7 @@ def pair_counts_from_table(
     pc, p_labels = _dense_codes(table.get_column(product_col))
     ec, e_labels = _dense_codes(table.get_column(event_col))
     n_prod, n_ev = int(p_labels.len()), int(e_labels.len())
+    pc, ec = pc.astype(np.int64, copy=False), ec.astype(np.int64, copy=False)
     key = pc * max(n_ev, 1) + ec
     if np.unique(key).size != key.size:
         raise ValueError("table has repeated product-event cells; aggregate them first")
@@ -616,23 +668,22 @@ def _ratio_ci(log_ratio: FloatArray, se: FloatArray) -> tuple[FloatArray, FloatA
     return np.exp(log_ratio - Z975 * se), np.exp(log_ratio + Z975 * se)
 
 
-def _ic_noren(a: IntArray, expected: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Norén shrinkage IC; gamma quantiles depend on a only, so computed once per value."""
-    uniq, inv = _small_unique(a)
-    shape = uniq.astype(np.float64) + 0.5
-    log2_e = np.log2(expected + 0.5)
-    ic = np.log2(shape)[inv] - log2_e
-    lo = np.log2(special.gammaincinv(shape, 0.025))[inv] - log2_e
-    hi = np.log2(special.gammaincinv(shape, 0.975))[inv] - log2_e
-    return ic, lo, hi
-
-
-def _small_unique(a: IntArray) -> tuple[IntArray, IntArray]:
-    """np.unique(return_inverse) for non-negative counts via bincount (much faster)."""
-    present = np.bincount(a) > 0
-    uniq = np.flatnonzero(present)
-    remap = np.cumsum(present) - 1
-    return uniq.astype(np.int64), remap[a]
+def _ic_noren_tables(a: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Norén shrinkage IC: log2 of the posterior's (a + 0.5) and its 2.5 % / 97.5 % gamma
+    quantiles, indexed by a. They depend on a only, so they are computed once per distinct
+    count; IC = table[a] - log2(E + 0.5)."""
+    present = np.bincount(a) > 0 if a.size else np.zeros(1, dtype=bool)
+    shape = np.flatnonzero(present).astype(np.float64) + 0.5
+    tables = []
+    for values in (
+        np.log2(shape),
+        np.log2(special.gammaincinv(shape, 0.025)),
+        np.log2(special.gammaincinv(shape, 0.975)),
+    ):
+        table = np.zeros(present.size)
+        table[present] = values
+        tables.append(table)
+    return tables[0], tables[1], tables[2]
 
 
 def _ic_bcpnn(
@@ -678,6 +729,26 @@ def compute_signals(
     ic_method: IcMethod = "noren",
 ) -> SignalResult:
     """Statistics and flags for precomputed :class:`PairCounts`."""
+    with small_pages():
+        return _compute_signals(
+            counts,
+            methods=methods,
+            min_count=min_count,
+            thresholds=thresholds,
+            prior=prior,
+            ic_method=ic_method,
+        )
+
+
+def _compute_signals(
+    counts: PairCounts,
+    *,
+    methods: Sequence[Method],
+    min_count: int,
+    thresholds: SignalThresholds | None,
+    prior: GpsPrior | None,
+    ic_method: IcMethod,
+) -> SignalResult:
     thresholds = thresholds or SignalThresholds()
     chosen = _check_methods(methods)
     if min_count < 1:
@@ -687,32 +758,137 @@ def compute_signals(
     notes: list[str] = []
     n = counts.n_reports
     a = counts.a
-    b = counts.n_product - a
-    c = counts.n_event - a
-    d = n - counts.n_product - c
-    zero = (b == 0) | (c == 0) | (d == 0)
-    a_f, b_f, c_f, d_f = (x.astype(np.float64) for x in (a, b, c, d))
-    n_p = counts.n_product.astype(np.float64)
-    n_e = counts.n_event.astype(np.float64)
-    cols: dict[str, object] = {
-        "a": a,
-        "b": b,
-        "c": c,
-        "d": d,
-        "expected": counts.expected,
-        "zero_cell_corrected": zero,
-    }
     if counts.n_pairs == 0:
         notes.append("no product-event pair was co-reported; there is nothing to analyse")
     # The EBGM part (GPS fit, posterior quantiles) needs only a and E: on large inputs it
-    # runs in a second thread while PRR, ROR and IC are computed here. NumPy and SciPy
-    # release the GIL inside their loops, so both cores work (the reference pair counts
-    # of DuckDB and Polars use them too).
+    # runs in a second thread while PRR, ROR and IC are computed here, and then uses both
+    # threads itself. NumPy and SciPy release the GIL inside their loops, so both cores
+    # work (the reference pair counts of DuckDB and Polars use them too).
     ebgm_job: Future[tuple[GpsPrior, FloatArray, FloatArray, FloatArray]] | None = None
     pool: ThreadPoolExecutor | None = None
     if "ebgm" in chosen and counts.n_pairs >= _THREAD_ABOVE:
         pool = ThreadPoolExecutor(max_workers=1)
-        ebgm_job = pool.submit(_ebgm_columns, a, counts.expected, prior)
+        ebgm_job = pool.submit(_ebgm_columns, a, counts.expected, prior, 2)
+    cols, finite = _statistics_columns(counts, chosen, thresholds, ic_method)
+    product = _gather_labels(counts.product_labels, counts.product_code)
+    event = _gather_labels(counts.event_labels, counts.event_code)
+    fitted = prior
+    if "ebgm" in chosen:
+        if counts.n_pairs == 0:
+            eb = eb05 = eb95 = np.zeros(0)
+        else:
+            if ebgm_job is not None and pool is not None:
+                fitted, eb, eb05, eb95 = ebgm_job.result()
+                pool.shutdown()
+            else:
+                fitted, eb, eb05, eb95 = _ebgm_columns(a, counts.expected, prior, 1)
+            if prior is None and not fitted.converged:
+                notes.append(
+                    "the GPS prior fit did not converge cleanly "
+                    f"({fitted.method}); EBGM-based flags deserve caution"
+                )
+        cols.update(ebgm=eb, eb05=eb05, eb95=eb95, flag_ebgm=eb05 >= thresholds.eb05_min)
+
+    table = pl.DataFrame({"product": product, "event": event, **cols})
+    if min_count > 1:
+        table = table.filter(pl.col("a") >= min_count)
+    _assert_finite(table, finite)
+    return SignalResult(
+        table=table,
+        n_reports=n,
+        prior=fitted if "ebgm" in chosen else None,
+        methods=chosen,
+        thresholds=thresholds,
+        ic_method=ic_method,
+        n_strata=counts.n_strata,
+        notes=tuple(notes),
+    )
+
+
+_THREAD_ABOVE = 200_000
+# Pairs per step of the statistics: the temporaries of a step are reused from step to
+# step, where whole-column temporaries (a dozen per statistic) were fresh memory that the
+# kernel page-faults and zeroes, which cost more than the arithmetic. Steps this long
+# keep the Python between NumPy calls short next to the calls themselves, which run
+# without the GIL, so the GPS fit's thread (mostly Python) runs beside them.
+_STATS_CHUNK = 65_536
+
+
+def _gather_labels(labels: pl.Series, codes: IntArray) -> pl.Series:
+    """``labels[codes]``; integer labels are gathered in NumPy (no index conversion)."""
+    if labels.dtype.is_integer() and not labels.null_count():
+        return pl.Series(labels.name, labels.to_numpy()[codes])
+    return labels.gather(codes)
+
+
+_PRR_FLOATS = ("prr", "prr_lo", "prr_hi", "chi2", "chi2_yates")
+_ROR_FLOATS = ("ror", "ror_lo", "ror_hi")
+_IC_FLOATS = ("ic", "ic025", "ic975")
+
+
+def _statistics_columns(
+    counts: PairCounts,
+    chosen: tuple[Method, ...],
+    thresholds: SignalThresholds,
+    ic_method: IcMethod,
+) -> tuple[dict[str, NDArray[np.generic]], set[str]]:
+    """a, b, c, d, expected, zero_cell_corrected and the PRR, ROR and IC columns, computed
+    in chunks of pairs into preallocated columns (the same arithmetic, value for value,
+    as on whole columns). Also returns the float columns found finite on the way."""
+    size = counts.n_pairs
+    floats: list[str] = []
+    cols: dict[str, NDArray[np.generic]] = {
+        "a": counts.a,
+        "b": np.empty(size, dtype=np.int64),
+        "c": np.empty(size, dtype=np.int64),
+        "d": np.empty(size, dtype=np.int64),
+        "expected": counts.expected,
+        "zero_cell_corrected": np.empty(size, dtype=bool),
+    }
+    for method, names, flag in (
+        ("prr", _PRR_FLOATS, "flag_evans"),
+        ("ror", _ROR_FLOATS, "flag_ror"),
+        ("ic", _IC_FLOATS, "flag_ic"),
+    ):
+        if method in chosen:  # each method's values, then its flag (the table's order)
+            floats += names
+            cols.update({name: np.empty(size) for name in names})
+            cols[flag] = np.empty(size, dtype=bool)
+    sums = dict.fromkeys(floats, 0.0)
+    ic_tables = _ic_noren_tables(counts.a) if "ic" in chosen and ic_method == "noren" else None
+    for start in range(0, size, _STATS_CHUNK):
+        part = slice(start, start + _STATS_CHUNK)
+        _statistics_chunk(counts, part, cols, chosen, thresholds, ic_method, ic_tables)
+        for name in floats:
+            sums[name] += float(np.sum(cols[name][part]))
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = {name for name, total in sums.items() if np.isfinite(total)}
+    return cols, finite
+
+
+def _statistics_chunk(
+    counts: PairCounts,
+    part: slice,
+    cols: dict[str, NDArray[np.generic]],
+    chosen: tuple[Method, ...],
+    thresholds: SignalThresholds,
+    ic_method: IcMethod,
+    ic_tables: tuple[FloatArray, FloatArray, FloatArray] | None,
+) -> None:
+    """One chunk of :func:`_statistics_columns`, written into ``cols[...][part]``."""
+    n = counts.n_reports
+    a = counts.a[part]
+    n_product = counts.n_product[part]
+    b = np.subtract(n_product, a, out=cols["b"][part])
+    c = np.subtract(counts.n_event[part], a, out=cols["c"][part])
+    d = np.subtract(n, n_product, out=cols["d"][part])
+    d -= c
+    zero = np.equal(b, 0, out=cols["zero_cell_corrected"][part])
+    zero |= c == 0
+    zero |= d == 0
+    a_f, b_f, c_f, d_f = (x.astype(np.float64) for x in (a, b, c, d))
+    n_p = n_product.astype(np.float64)
+    n_e = counts.n_event[part].astype(np.float64)
     if zero.any():
         half = 0.5 * zero
         ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
@@ -728,81 +904,36 @@ def compute_signals(
         safe = np.where(den > 0, den, 1.0)
         chi2 = np.where(den > 0, float(n) * diff**2 / safe, 0.0)
         yates = np.where(den > 0, float(n) * np.maximum(diff - n / 2.0, 0.0) ** 2 / safe, 0.0)
-        prr = np.exp(log_prr)
+        prr = np.exp(log_prr, out=cols["prr"][part])
+        cols["prr_lo"][part], cols["prr_hi"][part] = lo, hi
+        cols["chi2"][part], cols["chi2_yates"][part] = chi2, yates
         used = yates if thresholds.chi2_yates else chi2
-        cols.update(
-            prr=prr,
-            prr_lo=lo,
-            prr_hi=hi,
-            chi2=chi2,
-            chi2_yates=yates,
-            flag_evans=(prr >= thresholds.prr_min)
-            & (used >= thresholds.chi2_min)
-            & (a >= thresholds.min_count),
-        )
+        flag = np.greater_equal(prr, thresholds.prr_min, out=cols["flag_evans"][part])
+        flag &= used >= thresholds.chi2_min
+        flag &= a >= thresholds.min_count
     if "ror" in chosen:
         log_ror = np.log(ah) + np.log(dh) - np.log(bh) - np.log(ch)
         se = np.sqrt(1 / ah + 1 / bh + 1 / ch + 1 / dh)
         lo, hi = _ratio_ci(log_ror, se)
-        cols.update(
-            ror=np.exp(log_ror),
-            ror_lo=lo,
-            ror_hi=hi,
-            flag_ror=(lo > thresholds.ror025_min) & (a >= thresholds.ror_min_count),
-        )
+        np.exp(log_ror, out=cols["ror"][part])
+        cols["ror_lo"][part], cols["ror_hi"][part] = lo, hi
+        flag = np.greater(lo, thresholds.ror025_min, out=cols["flag_ror"][part])
+        flag &= a >= thresholds.ror_min_count
     if "ic" in chosen:
-        if ic_method == "noren":
-            ic, ic_lo, ic_hi = _ic_noren(a, counts.expected)
+        if ic_tables is not None:
+            log2_e = np.log2(counts.expected[part] + 0.5)
+            ic, ic_lo, ic_hi = (np.subtract(t[a], log2_e) for t in ic_tables)
         else:
             ic, ic_lo, ic_hi = _ic_bcpnn(a_f, n_p, n_e, float(n))
-        cols.update(ic=ic, ic025=ic_lo, ic975=ic_hi, flag_ic=ic_lo > thresholds.ic025_min)
-    fitted = prior
-    if "ebgm" in chosen:
-        if counts.n_pairs == 0:
-            eb = eb05 = eb95 = np.zeros(0)
-        else:
-            if ebgm_job is not None and pool is not None:
-                fitted, eb, eb05, eb95 = ebgm_job.result()
-                pool.shutdown()
-            else:
-                fitted, eb, eb05, eb95 = _ebgm_columns(a, counts.expected, prior)
-            if prior is None and not fitted.converged:
-                notes.append(
-                    "the GPS prior fit did not converge cleanly "
-                    f"({fitted.method}); EBGM-based flags deserve caution"
-                )
-        cols.update(ebgm=eb, eb05=eb05, eb95=eb95, flag_ebgm=eb05 >= thresholds.eb05_min)
-
-    table = pl.DataFrame(
-        {
-            "product": counts.product_labels.gather(counts.product_code),
-            "event": counts.event_labels.gather(counts.event_code),
-            **cols,
-        }
-    )
-    if min_count > 1:
-        table = table.filter(pl.col("a") >= min_count)
-    _assert_finite(table)
-    return SignalResult(
-        table=table,
-        n_reports=n,
-        prior=fitted if "ebgm" in chosen else None,
-        methods=chosen,
-        thresholds=thresholds,
-        ic_method=ic_method,
-        n_strata=counts.n_strata,
-        notes=tuple(notes),
-    )
-
-
-_THREAD_ABOVE = 200_000
+        cols["ic"][part], cols["ic025"][part], cols["ic975"][part] = ic, ic_lo, ic_hi
+        np.greater(ic_lo, thresholds.ic025_min, out=cols["flag_ic"][part])
 
 
 def _ebgm_columns(
-    a: IntArray, expected: FloatArray, prior: GpsPrior | None
+    a: IntArray, expected: FloatArray, prior: GpsPrior | None, threads: int
 ) -> tuple[GpsPrior, FloatArray, FloatArray, FloatArray]:
     """The prior (fitted unless given) and EBGM, EB05, EB95 of every pair."""
-    return gps.fit_and_shrink(a, expected, prior)
+    return gps.fit_and_shrink(a, expected, prior, threads=threads)
 
 
 def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
@@ -812,8 +943,9 @@ def _check_methods(methods: Sequence[Method]) -> tuple[Method, ...]:
     return tuple(m for m in ALL_METHODS if m in methods)
 
 
-def _assert_finite(table: pl.DataFrame) -> None:
-    floats = [c for c, t in table.schema.items() if t == pl.Float64]
+def _assert_finite(table: pl.DataFrame, known: set[str] | frozenset[str] = frozenset()) -> None:
+    """Raise if a float column holds NaN or infinity (``known``: columns already checked)."""
+    floats = [c for c, t in table.schema.items() if t == pl.Float64 and c not in known]
     if not floats or table.height == 0:
         return
     # A sum is finite when every term is (NaN and infinities propagate); only a column

@@ -46,6 +46,7 @@ log-likelihood includes the ``log n!`` constants, like R's ``dnbinom`` in openEB
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import cast
@@ -125,6 +126,27 @@ def _as_arrays(n: ArrayLikeInt, e: ArrayLikeFloat) -> tuple[FloatArray, FloatArr
 
 
 ArrayLikeInt = Sequence[int] | NDArray[np.integer] | NDArray[np.floating]
+
+
+def _as_counts(n: ArrayLikeInt, e: ArrayLikeFloat) -> tuple[IntArray, FloatArray]:
+    """As :func:`_as_arrays`, but the counts as integers: an integer array is used as it
+    is, and the checks are reductions (no temporary of the pairs' size)."""
+    n_given = np.asarray(n)
+    if not np.issubdtype(n_given.dtype, np.integer):
+        n_float, e_arr = _as_arrays(n, e)
+        return n_float.astype(np.int64), e_arr
+    n_arr = n_given.astype(np.int64, copy=False)
+    e_arr = np.asarray(e, dtype=np.float64)
+    if n_arr.shape != e_arr.shape or n_arr.ndim != 1:
+        raise ValueError("n and e must be one-dimensional arrays of the same length")
+    if n_arr.size and int(n_arr.min()) < 0:
+        raise ValueError("n must hold non-negative whole counts")
+    # min > 0 is False for NaN; a finite maximum rules out +inf
+    if e_arr.size and not (float(e_arr.min()) > 0 and np.isfinite(e_arr.max())):
+        raise ValueError("every expected count e must be a positive finite number")
+    return n_arr, e_arr
+
+
 ArrayLikeFloat = Sequence[float] | NDArray[np.floating]
 
 
@@ -293,37 +315,69 @@ def squash(
 
 
 def _squash(
-    n_arr: FloatArray,
+    n_arr: NDArray[np.number],
     e_arr: FloatArray,
     log_e_all: FloatArray | None,
     bin_width: float,
     keep_below: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`squash` of checked arrays, reusing ``log E`` when the caller has it."""
+    """:func:`squash` of checked arrays (``n`` of any numeric dtype holding whole counts),
+    reusing ``log E`` when the caller has it.
+
+    Two passes over the pairs in chunks (the range of ``log E``, then the per-bin sums),
+    so that no temporary of the pairs' size is made."""
     if n_arr.size == 0:
-        return n_arr, e_arr, np.ones(0)
-    n_int = n_arr.astype(np.int64)
+        return n_arr.astype(np.float64), e_arr, np.ones(0)
+    n_int = n_arr.astype(np.int64, copy=False)
     per_n = np.bincount(n_int)
-    squashable = per_n[n_int] >= keep_below
-    exact = ~squashable
-    log_e = np.log(e_arr[squashable]) if log_e_all is None else log_e_all[squashable]
-    lo = float(log_e.min()) if log_e.size else 0.0
-    bins = np.floor((log_e - lo) / bin_width).astype(np.int64)
-    n_bins = int(bins.max()) + 1 if bins.size else 1
-    groups = np.flatnonzero(per_n >= keep_below)
+    squash_n = per_n >= keep_below
+    lo, hi = np.inf, -np.inf
+    exact_parts: list[IntArray] = []
+    for start in range(0, n_int.size, _SQUASH_CHUNK):
+        part = slice(start, start + _SQUASH_CHUNK)
+        mask = squash_n[n_int[part]]
+        if mask.any():
+            log_e = (np.log(e_arr[part]) if log_e_all is None else log_e_all[part])[mask]
+            lo, hi = min(lo, float(log_e.min())), max(hi, float(log_e.max()))
+        if not mask.all():
+            exact_parts.append(np.flatnonzero(~mask) + start)
+    exact = np.concatenate(exact_parts) if exact_parts else np.zeros(0, dtype=np.int64)
+    groups = np.flatnonzero(squash_n)
+    if groups.size == 0:
+        lo = hi = 0.0
+    n_bins = int(np.floor((hi - lo) / bin_width)) + 1
     group_of_n = np.full(per_n.size, -1, dtype=np.int64)
     group_of_n[groups] = np.arange(groups.size)
-    key = group_of_n[n_int[squashable]] * n_bins + bins
-    weight = np.bincount(key, minlength=groups.size * n_bins).astype(np.float64)
-    e_sum = np.bincount(key, weights=e_arr[squashable], minlength=groups.size * n_bins)
+    size = groups.size * n_bins
+    weight = np.zeros(size)
+    e_sum = np.zeros(size)
+    if groups.size:
+        for start in range(0, n_int.size, _SQUASH_CHUNK):
+            part = slice(start, start + _SQUASH_CHUNK)
+            n_part = n_int[part]
+            mask = squash_n[n_part]
+            if not mask.any():
+                continue
+            e_part = e_arr[part][mask]
+            log_e = (np.log(e_arr[part]) if log_e_all is None else log_e_all[part])[mask]
+            log_e -= lo
+            log_e /= bin_width
+            key = np.floor(log_e).astype(np.int64)
+            key += group_of_n[n_part[mask]] * n_bins
+            # in pair order, as one bincount over all pairs would add them (same sums)
+            np.add.at(weight, key, 1.0)
+            np.add.at(e_sum, key, e_part)
     used = np.flatnonzero(weight > 0)
     n_sq = groups[used // n_bins].astype(np.float64)
     e_sq = e_sum[used] / weight[used]
     return (
-        np.r_[n_sq, n_arr[exact]],
+        np.r_[n_sq, n_int[exact].astype(np.float64)],
         np.r_[e_sq, e_arr[exact]],
-        np.r_[weight[used], np.ones(int(exact.sum()))],
+        np.r_[weight[used], np.ones(exact.size)],
     )
+
+
+_SQUASH_CHUNK = 65_536
 
 
 def _coarsen(
@@ -363,7 +417,7 @@ def fit_gps_prior(
 
 
 def _fit(
-    n_arr: FloatArray,
+    n_arr: NDArray[np.number],
     e_arr: FloatArray,
     squash_above: int,
     bin_width: float,
@@ -381,7 +435,8 @@ def _fit(
         n_fit, e_fit, w_fit = _squash(n_arr, e_arr, log_e, bin_width, 50)
         how = f"squashed {n_arr.size} pairs to {n_fit.size} points"
     else:
-        n_fit, e_fit, w_fit = n_arr, e_arr, np.ones_like(n_arr)
+        n_fit, e_fit = n_arr.astype(np.float64), e_arr
+        w_fit = np.ones_like(n_fit)
         how = f"{n_arr.size} pairs, unsquashed"
     pts = _Points.of(n_fit, e_fit, w_fit)
     # Scouting only ranks the starts, so on squashed data it runs on a 5x coarser squash
@@ -567,38 +622,59 @@ def _pair_loglik(pts: _Points, prior: GpsPrior) -> FloatArray:
 
 
 def _exact_columns(
-    pts: _Points, prior: GpsPrior, probs: Sequence[float], with_loglik: bool
+    pts: _Points, prior: GpsPrior, probs: Sequence[float], with_loglik: bool, threads: int = 1
 ) -> list[FloatArray]:
-    """log EBGM, log of each quantile and (with_loglik) the log-likelihood of each point."""
-    post = _posterior(pts, prior)
-    cols = [np.log(_ebgm(pts, prior, post))]
-    for prob in probs:
-        cols.append(
-            np.log(_mixture_quantile_exact(post.q, post.a1, post.b1, post.a2, post.b2, prob))
-        )
-    if with_loglik:
-        cols.append(_pair_loglik(pts, prior))
-    return cols
+    """log EBGM, log of each quantile and (with_loglik) the log-likelihood of each point.
 
+    With ``threads`` > 1 the columns are computed side by side (each quantile is its own
+    root-finding, and NumPy/SciPy release the GIL in their loops); every column is the
+    same computation as on one thread, so the values are identical."""
+    post = _posterior(pts, prior)  # also fills the per-count tables the tasks share
+
+    def quantile(prob: float) -> Callable[[], FloatArray]:
+        return lambda: np.log(
+            _mixture_quantile_exact(post.q, post.a1, post.b1, post.a2, post.b2, prob)
+        )
+
+    tasks: list[Callable[[], FloatArray]] = [lambda: np.log(_ebgm(pts, prior, post))]
+    tasks += [quantile(prob) for prob in probs]
+    if with_loglik:
+        tasks.append(lambda: _pair_loglik(pts, prior))
+    if threads > 1 and pts.n.size >= _THREAD_POINTS_ABOVE:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # the quantiles (the root-finding, most of the work) first
+            order = sorted(range(len(tasks)), key=lambda i: not 0 < i <= len(probs))
+            jobs = {i: pool.submit(tasks[i]) for i in order}
+            return [jobs[i].result() for i in range(len(tasks))]
+    return [task() for task in tasks]
+
+
+# Fewer points than this are not worth a second thread.
+_THREAD_POINTS_ABOVE = 4_096
 
 # A spline interval whose value at its midpoint is off the exact value by more than this
 # (absolute, on log EBGM / log quantile / log-likelihood), or whose neighbour's is, is not
 # used: the pairs that fall in it are computed exactly instead.
 _SPLINE_CHECK = 1e-7
-_CHUNK = 32_768
+# Pairs are read off the splines this many at a time: every temporary (2 MB of spline
+# rows at most) is reused, instead of a fresh array of the pairs' size per step (fresh
+# memory is page-faulted and zeroed by the kernel, which cost more than the arithmetic).
+_CHUNK = 16_384
 
 
 def _shrink(
-    pts: _Points,
+    n: NDArray[np.number],
+    e: FloatArray,
     prior: GpsPrior,
     probs: Sequence[float],
     spline_above: int,
     grid_points: int,
     *,
     with_loglik: bool = False,
+    threads: int = 1,
 ) -> tuple[FloatArray, list[FloatArray], float]:
     """EBGM, the ``probs`` quantiles and the summed log-likelihood (``n >= 1`` only; 0.0
-    unless ``with_loglik``) of every point.
+    unless ``with_loglik``) of every pair (counts ``n``, whole numbers of any dtype).
 
     For fixed ``n`` all of them are smooth functions of ``log E`` almost everywhere.
     Counts shared by more than ``spline_above`` pairs (at 1M reports they hold 99 % of the
@@ -609,106 +685,168 @@ def _shrink(
     fitted at 1M reports), which no spline on a fixed grid follows: so every spline
     interval is checked against the exact values at its midpoint, where a cubic spline's
     error peaks, and pairs in an interval that fails the check (or next to one) are solved
-    exactly too.
+    exactly too. ``threads`` > 1 splits the work (the pairs' halves, the quantiles) over
+    that many threads with identical results.
     """
     for prob in probs:
         if not 0.0 < prob < 1.0:
             raise ValueError(f"quantile probabilities must be strictly in (0, 1), got {prob}")
-    size = pts.n.size
-    n_cols = 1 + len(probs) + int(with_loglik)
-    out = [np.empty(size) for _ in range(n_cols)]
+    n_int = n.astype(np.int64, copy=False)
+    size = n_int.size
+    n_exp = 1 + len(probs)
+    out = [np.empty(size) for _ in range(n_exp)]
     if size == 0:
-        return out[0], out[1 : 1 + len(probs)], 0.0
-    n_int = pts.n.astype(np.int64)
+        return out[0], out[1:], 0.0
     counts = np.bincount(n_int)
     big = np.flatnonzero(counts > spline_above)
     loglik = 0.0
+    exact: IntArray | None = None
     if big.size:
-        exact_mask = _splined(pts, prior, probs, big, n_int, grid_points, with_loglik, out)
-        if with_loglik:
-            keep = ~exact_mask & (n_int >= 1)
-            loglik += float(out[-1][keep].sum())
-        exact = np.flatnonzero(exact_mask)
-    else:
-        exact = None
+        splines = _Splines(n_int, e, prior, probs, big, grid_points, with_loglik, threads)
+        exact, loglik = splines.read(n_int, e, out, threads)
     if exact is None or exact.size:
-        sub = pts if exact is None else _Points.of(pts.n[exact], pts.e[exact])
-        cols = _exact_columns(sub, prior, probs, with_loglik)
-        for dst, col in zip(out, cols, strict=True):
+        n_sub = n_int.astype(np.float64) if exact is None else n_int[exact].astype(np.float64)
+        sub = _Points.of(n_sub, e if exact is None else e[exact])
+        cols = _exact_columns(sub, prior, probs, with_loglik, threads)
+        for dst, col in zip(out, cols, strict=False):
             if exact is None:
-                dst[:] = col
+                np.exp(col, out=dst)
             else:
-                dst[exact] = col
+                dst[exact] = np.exp(col)
         if with_loglik:
-            loglik += float(cols[-1][sub.n >= 1].sum())
-    n_exp = 1 + len(probs)
-    for dst in out[:n_exp]:
-        np.exp(dst, out=dst)
-    return out[0], out[1:n_exp], loglik
+            loglik += float(cols[-1][n_sub >= 1].sum())
+    return out[0], out[1:], loglik
 
 
-def _splined(
-    pts: _Points,
-    prior: GpsPrior,
-    probs: Sequence[float],
-    big: IntArray,
-    n_int: IntArray,
-    grid_points: int,
-    with_loglik: bool,
-    out: list[FloatArray],
-) -> NDArray[np.bool_]:
-    """Fill ``out`` (log values) from splines on one shared log-E grid; returns the mask
-    of pairs left to the exact path (rarer counts, whose ``out`` values are placeholders,
-    and pairs in intervals that failed the midpoint check)."""
-    group = np.full(n_int.max() + 1, big.size, dtype=np.int64)  # big.size: "not splined"
-    group[big] = np.arange(big.size)
-    g = group[n_int]
-    splined = g < big.size
-    log_e = pts.log_e
-    lo, hi = float(log_e[splined].min()), float(log_e[splined].max())
-    if hi - lo < 1e-9:
-        lo, hi = lo - 1e-3, hi + 1e-3
-    grid = np.linspace(lo, hi, grid_points)
-    step = (hi - lo) / (grid_points - 1)
-    mid = grid[:-1] + 0.5 * step
-    # All counts x (grid, midpoints) in one batch: one set of Newton iterations.
-    both = np.r_[grid, mid]
-    n_b = np.repeat(big.astype(np.float64), both.size)
-    gpts = _Points.of(n_b, np.exp(np.tile(both, big.size)))
-    exact_cols = _exact_columns(gpts, prior, probs, with_loglik)
-    # Interval of each pair, as a row of a (grid - 1) x (groups + 1) table whose last
-    # column (pairs of rarer counts) holds zeros; pairs outside [lo, hi] are rarer counts.
-    k = ((log_e - lo) * (1.0 / step)).astype(np.int64)
-    np.clip(k, 0, grid_points - 2, out=k)
-    dx = log_e - grid[k]
-    pos = k * (big.size + 1) + g
-    bad = np.zeros((grid_points - 1, big.size + 1), dtype=bool)
-    half = 0.5 * step
-    # Coefficients of every column side by side per interval, so that each pair reads one
-    # contiguous row (128 bytes for 4 columns) instead of 16 scattered values.
-    table = np.zeros(((grid_points - 1) * (big.size + 1), len(out), 4))
-    for j, col in enumerate(exact_cols):
-        values = col.reshape(big.size, both.size)
-        coef = np.zeros((4, grid_points - 1, big.size + 1))
-        coef[:, :, :-1] = CubicSpline(grid, values[:, :grid_points], axis=1).c
-        at_mid = ((coef[0] * half + coef[1]) * half + coef[2]) * half + coef[3]
-        bad[:, :-1] |= ~(np.abs(at_mid[:, :-1] - values[:, grid_points:].T) <= _SPLINE_CHECK)
-        table[:, j, :] = coef.reshape(4, -1).T
-    for start in range(0, pos.size, _CHUNK):  # chunks keep the temporaries in cache
-        rows = table[pos[start : start + _CHUNK]]
-        x = dx[start : start + _CHUNK, None]
-        val = rows[:, :, 0] * x
-        for i in (1, 2, 3):
-            val += rows[:, :, i]
-            if i < 3:
-                val *= x
-        for j, dst in enumerate(out):
-            dst[start : start + _CHUNK] = val[:, j]
-    bad[:, -1] = True
-    if bad[:, :-1].any():
-        bad[1:, :-1] |= bad[:-1, :-1].copy()  # and the neighbours of a failed interval
-        bad[:-1, :-1] |= bad[1:, :-1].copy()
-    return cast(NDArray[np.bool_], bad.ravel()[pos])
+class _Splines:
+    """Checked cubic splines in ``log E`` of every column, one per count in ``big``, on
+    one shared grid spanning those counts' pairs."""
+
+    def __init__(
+        self,
+        n_int: IntArray,
+        e: FloatArray,
+        prior: GpsPrior,
+        probs: Sequence[float],
+        big: IntArray,
+        grid_points: int,
+        with_loglik: bool,
+        threads: int,
+    ) -> None:
+        n_groups = big.size
+        group = np.full(int(n_int.max()) + 1, n_groups, dtype=np.int64)  # n_groups: exact
+        group[big] = np.arange(n_groups)
+        lo, hi = np.inf, -np.inf
+        for start in range(0, n_int.size, _SQUASH_CHUNK):
+            part = slice(start, start + _SQUASH_CHUNK)
+            splined = group[n_int[part]] < n_groups
+            if splined.any():
+                log_e = np.log(e[part][splined])
+                lo, hi = min(lo, float(log_e.min())), max(hi, float(log_e.max()))
+        if hi - lo < 1e-9:
+            lo, hi = lo - 1e-3, hi + 1e-3
+        grid = np.linspace(lo, hi, grid_points)
+        step = (hi - lo) / (grid_points - 1)
+        mid = grid[:-1] + 0.5 * step
+        # All counts x (grid, midpoints) in one batch: one set of Newton iterations.
+        both = np.r_[grid, mid]
+        n_b = np.repeat(big.astype(np.float64), both.size)
+        gpts = _Points.of(n_b, np.exp(np.tile(both, n_groups)))
+        exact_cols = _exact_columns(gpts, prior, probs, with_loglik, threads)
+        # Coefficients of every column side by side per (interval, count): each pair reads
+        # one contiguous row (128 bytes for 4 columns) instead of 16 scattered values. The
+        # last count column (pairs of rarer counts) holds zeros and is marked bad.
+        n_cols = len(exact_cols)
+        table = np.zeros(((grid_points - 1) * (n_groups + 1), n_cols, 4))
+        bad = np.zeros((grid_points - 1, n_groups + 1), dtype=bool)
+        half = 0.5 * step
+        for j, col in enumerate(exact_cols):
+            values = col.reshape(n_groups, both.size)
+            coef = np.zeros((4, grid_points - 1, n_groups + 1))
+            coef[:, :, :-1] = CubicSpline(grid, values[:, :grid_points], axis=1).c
+            at_mid = ((coef[0] * half + coef[1]) * half + coef[2]) * half + coef[3]
+            bad[:, :-1] |= ~(np.abs(at_mid[:, :-1] - values[:, grid_points:].T) <= _SPLINE_CHECK)
+            table[:, j, :] = coef.reshape(4, -1).T
+        bad[:, -1] = True
+        if bad[:, :-1].any():
+            bad[1:, :-1] |= bad[:-1, :-1].copy()  # and the neighbours of a failed interval
+            bad[:-1, :-1] |= bad[1:, :-1].copy()
+        self.group, self.n_groups, self.grid, self.lo, self.step = group, n_groups, grid, lo, step
+        self.table, self.bad = table, bad.ravel()
+        self.with_loglik = with_loglik
+
+    def read(
+        self, n_int: IntArray, e: FloatArray, out: list[FloatArray], threads: int
+    ) -> tuple[IntArray, float]:
+        """Fill ``out`` (EBGM and quantiles) from the splines; returns the pairs left to
+        the exact path (rarer counts, whose ``out`` values are placeholders, and pairs in
+        intervals that failed the midpoint check) and the summed log-likelihood of the
+        others (pairs with ``n >= 1``)."""
+        size = n_int.size
+        n_chunks = -(-size // _CHUNK)
+        exact: list[IntArray | None] = [None] * n_chunks
+        loglik = [0.0] * n_chunks
+        if threads > 1 and n_chunks > 1:
+            cut = (n_chunks + 1) // 2
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                jobs = [
+                    pool.submit(self._read, n_int, e, out, first, last, exact, loglik)
+                    for first, last in ((0, cut), (cut, n_chunks))
+                ]
+                for job in jobs:
+                    job.result()
+        else:
+            self._read(n_int, e, out, 0, n_chunks, exact, loglik)
+        parts = [x for x in exact if x is not None]
+        indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return indices, float(sum(loglik))  # summed in chunk order: same on any threads
+
+    def _read(
+        self,
+        n_int: IntArray,
+        e: FloatArray,
+        out: list[FloatArray],
+        first: int,
+        last: int,
+        exact: list[IntArray | None],
+        loglik: list[float],
+    ) -> None:
+        """Chunks ``first`` to ``last`` (exclusive) of :meth:`read`."""
+        n_cols = self.table.shape[1]
+        rows = np.empty((_CHUNK, n_cols, 4))
+        ll = np.empty(_CHUNK)
+        grid_last = self.grid.size - 2
+        inv_step = 1.0 / self.step
+        stride = self.n_groups + 1
+        for c in range(first, last):
+            part = slice(c * _CHUNK, min((c + 1) * _CHUNK, n_int.size))
+            n_part = n_int[part]
+            m = n_part.size
+            log_e = np.log(e[part])
+            k = ((log_e - self.lo) * inv_step).astype(np.int64)
+            np.clip(k, 0, grid_last, out=k)
+            dx = log_e - self.grid[k]
+            k *= stride
+            k += self.group[n_part]
+            coef = np.take(self.table, k, axis=0, out=rows[:m], mode="clip")  # unbuffered
+            columns = [dst[part] for dst in out]
+            if self.with_loglik:
+                columns.append(ll[:m])
+            for j, dst in enumerate(columns):
+                np.multiply(coef[:, j, 0], dx, out=dst)
+                for i in (1, 2, 3):
+                    dst += coef[:, j, i]
+                    if i < 3:
+                        dst *= dx
+            for dst in columns[: len(out)]:
+                np.exp(dst, out=dst)
+            bad = self.bad[k]
+            if self.with_loglik:
+                keep = ~bad
+                keep &= n_part >= 1
+                loglik[c] = float(ll[:m][keep].sum())
+            if bad.any():
+                exact[c] = np.flatnonzero(bad) + part.start
 
 
 def posterior_quantile(
@@ -728,7 +866,7 @@ def posterior_quantile(
     the exact path). A very large ``spline_above`` forces the exact path.
     """
     n_arr, e_arr = _as_arrays(n, e)
-    return _shrink(_Points.of(n_arr, e_arr), prior, [prob], spline_above, grid_points)[1][0]
+    return _shrink(n_arr, e_arr, prior, [prob], spline_above, grid_points)[1][0]
 
 
 def gps_posterior(
@@ -740,11 +878,13 @@ def gps_posterior(
     upper: float = 0.95,
     spline_above: int = 2048,
     grid_points: int = 768,
+    threads: int = 1,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(EBGM, lower quantile, upper quantile) for each pair, EB05/EB95 by default."""
+    """(EBGM, lower quantile, upper quantile) for each pair, EB05/EB95 by default.
+    ``threads`` > 1 computes on that many threads (identical values)."""
     n_arr, e_arr = _as_arrays(n, e)
     eb, (lo, hi), _ = _shrink(
-        _Points.of(n_arr, e_arr), prior, [lower, upper], spline_above, grid_points
+        n_arr, e_arr, prior, [lower, upper], spline_above, grid_points, threads=threads
     )
     return eb, lo, hi
 
@@ -758,26 +898,34 @@ def fit_and_shrink(
     upper: float = 0.95,
     spline_above: int = 2048,
     grid_points: int = 768,
+    threads: int = 1,
 ) -> tuple[GpsPrior, FloatArray, FloatArray, FloatArray]:
     """The prior (fitted as :func:`fit_gps_prior` unless given), then EBGM and the two
-    quantiles of every pair, as :func:`gps_posterior`.
+    quantiles of every pair, as :func:`gps_posterior` (``threads`` as there).
 
     The fitted prior's ``loglik`` on all pairs comes out of the same per-count pass as
     the posterior (read off the splines like EBGM for counts shared by more than
     ``spline_above`` pairs; the tests bound its difference to :func:`negative_loglik`)
-    instead of a second pass over every pair.
+    instead of a second pass over every pair. Integer counts are used as they are (no
+    float copy of the pairs).
     """
-    n_arr, e_arr = _as_arrays(n, e)
-    pts = _Points.of(n_arr, e_arr)
+    n_arr, e_arr = _as_counts(n, e)
     fitted = prior
     if fitted is None:
-        keep = n_arr >= 1
-        if keep.all():
-            fitted = _fit(n_arr, e_arr, 50_000, 0.04, DEFAULT_STARTS, pts.log_e)
+        if n_arr.size and int(n_arr.min()) >= 1:
+            fitted = _fit(n_arr, e_arr, 50_000, 0.04, DEFAULT_STARTS)
         else:
+            keep = n_arr >= 1
             fitted = _fit(n_arr[keep], e_arr[keep], 50_000, 0.04, DEFAULT_STARTS)
     eb, (lo, hi), loglik = _shrink(
-        pts, fitted, [lower, upper], spline_above, grid_points, with_loglik=prior is None
+        n_arr,
+        e_arr,
+        fitted,
+        [lower, upper],
+        spline_above,
+        grid_points,
+        with_loglik=prior is None,
+        threads=threads,
     )
     if prior is None:
         fitted = replace(fitted, loglik=loglik)
