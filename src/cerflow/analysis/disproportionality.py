@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -153,17 +153,12 @@ def _dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
     return codes, values.gather(first_row)
 
 
-def _compact_report_codes(
-    rep_p: pl.Series, rep_e: pl.Series
-) -> tuple[IntArray, IntArray, int, int] | None:
-    """Report codes as ``id - min(id)`` (or the ids themselves when they start near 0)
-    when report ids are integers in a compact range.
-
-    Ids that appear in no row get a code too; they name no product and no event, so they
-    are never "usable" and never counted. Saves the remapping passes of
-    :func:`_dense_codes` over every row. Returns the codes and the range of ids they
-    stand for (``lo``, ``hi``: code ``i`` is id ``lo + i``), or None when the ids are not
-    compact integers.
+def _report_range(rep_p: pl.Series, rep_e: pl.Series) -> tuple[int, int] | None:
+    """(lo, hi) when report ids are integers in a compact range: code ``i`` is id ``lo + i``
+    (``lo`` is 0 when the ids start near 0, so that they are their own codes). Ids that
+    appear in no row get a code too; they name no product and no event, so they are
+    never "usable" and never counted. Saves the remapping passes of :func:`_dense_codes`
+    over every row. None when the ids are not compact integers.
     """
     if not (rep_p.dtype.is_integer() and rep_e.dtype.is_integer()) or not (
         rep_p.len() and rep_e.len()
@@ -175,12 +170,17 @@ def _compact_report_codes(
     if hi - lo > span:
         return None
     if lo >= 0 and hi <= span:
-        lo = 0  # ids are codes as they are (no subtraction pass, often no copy)
-    rp = rep_p.to_numpy().astype(np.int64, copy=False)
-    re = rep_e.to_numpy().astype(np.int64, copy=False)
-    if lo:
-        rp, re = rp - lo, re - lo
-    return rp, re, lo, hi
+        lo = 0  # ids are codes as they are (no subtraction pass)
+    return lo, hi
+
+
+def _report_codes(ids: pl.Series | IntArray, lo: int) -> IntArray:
+    """Report codes of one side: ``id - lo`` for a compact integer column, or the codes
+    already computed for both sides (an array)."""
+    if isinstance(ids, np.ndarray):
+        return ids
+    codes = ids.to_numpy().astype(np.int64, copy=False)
+    return codes - lo if lo else codes
 
 
 def _require_columns(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> None:
@@ -319,11 +319,19 @@ _THREAD_ROWS_ABOVE = 1_000_000
 _THREAD_ROWS_MAX = 30_000_000
 
 
-def _coded_side(rows: IntArray, values: pl.Series) -> tuple[IntArray, IntArray, pl.Series]:
-    """Deduplicated (report code, item code) rows sorted by report, and the item labels."""
+def _coded_side(
+    ids: pl.Series | IntArray, values: pl.Series, lo: int, n_rep: int
+) -> tuple[IntArray, IntArray, pl.Series, NDArray[np.bool_], IntArray]:
+    """One side (products or events): deduplicated (report code, item code) rows sorted
+    by report, the item labels, which reports the side names and each item's number of
+    reports (its margin, before the usable-report filter)."""
+    rows = _report_codes(ids, lo)
     codes, labels = _dense_codes(values)
     rows, codes = _unique_pairs(rows, codes, max(int(labels.len()), 1))
-    return rows, codes, labels
+    named = np.zeros(n_rep, dtype=bool)
+    named[rows] = True
+    margin = np.bincount(codes, minlength=int(labels.len())).astype(np.int64, copy=False)
+    return rows, codes, labels, named, margin
 
 
 def count_pairs(
@@ -368,16 +376,17 @@ def _count_pairs(
     _require_columns(products, "products", [report_col, product_col])
     _require_columns(events, "events", [report_col, event_col])
     n_p_rows = products.height
-    fast = _compact_report_codes(products.get_column(report_col), events.get_column(report_col))
+    rep_p, rep_e = products.get_column(report_col), events.get_column(report_col)
+    span = _report_range(rep_p, rep_e)
     rep_labels: pl.Series | None = None  # label of each report code, built if needed
-    if fast is not None:
-        rp, re, lo, hi = fast
+    ids: tuple[pl.Series | IntArray, pl.Series | IntArray] = (rep_p, rep_e)
+    if span is not None:
+        lo, hi = span
         n_rep_all = hi - lo + 1
     else:
+        lo = 0
         report_all = (
-            pl.concat(
-                [products.get_column(report_col), events.get_column(report_col)], how="vertical"
-            )
+            pl.concat([rep_p, rep_e], how="vertical")
             if products.height or events.height
             else pl.Series(report_col, [], dtype=pl.Int64)
         )
@@ -385,53 +394,39 @@ def _count_pairs(
             rep_codes, rep_labels = _dense_codes(report_all)
         else:
             rep_codes, rep_labels = np.zeros(0, dtype=np.int64), report_all
-        rp, re = rep_codes[:n_p_rows], rep_codes[n_p_rows:]
+        ids = (rep_codes[:n_p_rows], rep_codes[n_p_rows:])
         n_rep_all = int(rep_labels.len())
-    if products.height and events.height:
-        # The product side and the event side are independent until the usable-report
-        # filter: on large inputs each gets a thread (NumPy releases the GIL).
-        sides = [(rp, products.get_column(product_col)), (re, events.get_column(event_col))]
-        if _THREAD_ROWS_ABOVE <= products.height + events.height <= _THREAD_ROWS_MAX:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                (rp, pc, p_labels), (re, ec, e_labels) = pool.map(
-                    _coded_side, *zip(*sides, strict=True)
-                )
-        else:
-            (rp, pc, p_labels), (re, ec, e_labels) = (_coded_side(*side) for side in sides)
+    if not (products.height and events.height):
+        return _no_pairs(products.get_column(product_col), events.get_column(event_col))
+    # The product side and the event side are independent until the usable-report
+    # filter: on large inputs each gets a thread (NumPy releases the GIL).
+    sides = [
+        (ids[0], products.get_column(product_col), lo, n_rep_all),
+        (ids[1], events.get_column(event_col), lo, n_rep_all),
+    ]
+    if _THREAD_ROWS_ABOVE <= products.height + events.height <= _THREAD_ROWS_MAX:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            other = pool.submit(_coded_side, *sides[1])
+            rp, pc, p_labels, has_p, n_product_all = _coded_side(*sides[0])
+            re, ec, e_labels, has_e, n_event_all = other.result()
     else:
-        pc, p_labels = np.zeros(0, dtype=np.int64), products.get_column(product_col)[:0]
-        ec, e_labels = np.zeros(0, dtype=np.int64), events.get_column(event_col)[:0]
+        rp, pc, p_labels, has_p, n_product_all = _coded_side(*sides[0])
+        re, ec, e_labels, has_e, n_event_all = _coded_side(*sides[1])
     n_prod, n_ev = int(p_labels.len()), int(e_labels.len())
 
     # Keep only reports with at least one product and one event (after deduplication,
     # which keeps the same reports).
-    has_p = np.zeros(n_rep_all, dtype=bool)
-    has_p[rp] = True
-    has_e = np.zeros(n_rep_all, dtype=bool)
-    has_e[re] = True
     usable = has_p & has_e
     n_reports = int(usable.sum())
     if n_reports != int(has_p.sum()) or n_reports != int(has_e.sum()):
         kp = usable[rp]
         ke = usable[re]
         rp, pc, re, ec = rp[kp], pc[kp], re[ke], ec[ke]
-
-    n_product_all = np.bincount(pc, minlength=n_prod).astype(np.int64)
-    n_event_all = np.bincount(ec, minlength=n_ev).astype(np.int64)
+        n_product_all = np.bincount(pc, minlength=n_prod).astype(np.int64)
+        n_event_all = np.bincount(ec, minlength=n_ev).astype(np.int64)
 
     if n_reports == 0:
-        empty_i = np.zeros(0, dtype=np.int64)
-        return PairCounts(
-            empty_i,
-            empty_i,
-            empty_i,
-            empty_i,
-            empty_i,
-            np.zeros(0),
-            0,
-            p_labels[:0],
-            e_labels[:0],
-        )
+        return _no_pairs(p_labels, e_labels)
     p_code, e_code, a = _co_report_counts(rp, pc, re, ec, n_rep_all, n_ev)
     n_product = n_product_all[p_code]
     n_event = n_event_all[e_code]
@@ -442,8 +437,7 @@ def _count_pairs(
     else:
         if rep_labels is None:
             name, dtype = report_col, products.schema[report_col]
-            ids = np.arange(lo, hi + 1, dtype=np.int64)
-            rep_labels = pl.Series(name, ids).cast(dtype)
+            rep_labels = pl.Series(name, np.arange(lo, hi + 1, dtype=np.int64)).cast(dtype)
         expected, n_strata = _stratified_expected(
             strata,
             report_col,
@@ -471,6 +465,12 @@ def _count_pairs(
         event_labels=e_labels,
         n_strata=n_strata,
     )
+
+
+def _no_pairs(products: pl.Series, events: pl.Series) -> PairCounts:
+    """Counts without any pair (no usable report), labels typed as the input's."""
+    empty = np.zeros(0, dtype=np.int64)
+    return PairCounts(empty, empty, empty, empty, empty, np.zeros(0), 0, products[:0], events[:0])
 
 
 def count_pairs_lazy(
@@ -664,10 +664,6 @@ def _totals(frame: pl.DataFrame, labels: pl.Series, col: str, default: IntArray)
     return out
 
 
-def _ratio_ci(log_ratio: FloatArray, se: FloatArray) -> tuple[FloatArray, FloatArray]:
-    return np.exp(log_ratio - Z975 * se), np.exp(log_ratio + Z975 * se)
-
-
 def _ic_noren_tables(a: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Norén shrinkage IC: log2 of the posterior's (a + 0.5) and its 2.5 % / 97.5 % gamma
     quantiles, indexed by a. They depend on a only, so they are computed once per distinct
@@ -831,13 +827,13 @@ def _statistics_columns(
     chosen: tuple[Method, ...],
     thresholds: SignalThresholds,
     ic_method: IcMethod,
-) -> tuple[dict[str, NDArray[np.generic]], set[str]]:
+) -> tuple[dict[str, NDArray[Any]], set[str]]:
     """a, b, c, d, expected, zero_cell_corrected and the PRR, ROR and IC columns, computed
     in chunks of pairs into preallocated columns (the same arithmetic, value for value,
     as on whole columns). Also returns the float columns found finite on the way."""
     size = counts.n_pairs
     floats: list[str] = []
-    cols: dict[str, NDArray[np.generic]] = {
+    cols: dict[str, NDArray[Any]] = {
         "a": counts.a,
         "b": np.empty(size, dtype=np.int64),
         "c": np.empty(size, dtype=np.int64),
@@ -869,7 +865,7 @@ def _statistics_columns(
 def _statistics_chunk(
     counts: PairCounts,
     part: slice,
-    cols: dict[str, NDArray[np.generic]],
+    cols: dict[str, NDArray[Any]],
     chosen: tuple[Method, ...],
     thresholds: SignalThresholds,
     ic_method: IcMethod,
@@ -894,39 +890,75 @@ def _statistics_chunk(
         ah, bh, ch, dh = a_f + half, b_f + half, c_f + half, d_f + half
     else:  # no copies when no table has a zero cell (the usual case at scale)
         ah, bh, ch, dh = a_f, b_f, c_f, d_f
+    # Written straight into the columns and with each shared term computed once; the
+    # operations and their order are those of the formulas in the module docstring, so
+    # the values are the same as evaluating them one array expression at a time.
     if "prr" in chosen:
+        ab, cd = ah + bh, ch + dh
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_prr = np.log(ah / (ah + bh)) - np.log(ch / (ch + dh))
-            se = np.sqrt(np.maximum(1 / ah - 1 / (ah + bh) + 1 / ch - 1 / (ch + dh), 0.0))
-        lo, hi = _ratio_ci(log_prr, se)
-        den = n_p * (float(n) - n_p) * n_e * (float(n) - n_e)
+            log_prr = np.log(ah / ab)
+            log_prr -= np.log(ch / cd)
+            var = 1 / ah
+            var -= 1 / ab
+            var += 1 / ch
+            var -= 1 / cd
+        se = np.sqrt(np.maximum(var, 0.0, out=var), out=var)
+        _ratio_ci_into(log_prr, se, cols["prr_lo"][part], cols["prr_hi"][part])
+        big_n = float(n)
+        den = n_p * (big_n - n_p) * n_e * (big_n - n_e)
         diff = np.abs(a_f * d_f - b_f * c_f)
-        safe = np.where(den > 0, den, 1.0)
-        chi2 = np.where(den > 0, float(n) * diff**2 / safe, 0.0)
-        yates = np.where(den > 0, float(n) * np.maximum(diff - n / 2.0, 0.0) ** 2 / safe, 0.0)
+        chi2 = _chi2_into(big_n, diff, den, cols["chi2"][part])
+        diff -= n / 2.0
+        yates = _chi2_into(big_n, np.maximum(diff, 0.0, out=diff), den, cols["chi2_yates"][part])
         prr = np.exp(log_prr, out=cols["prr"][part])
-        cols["prr_lo"][part], cols["prr_hi"][part] = lo, hi
-        cols["chi2"][part], cols["chi2_yates"][part] = chi2, yates
         used = yates if thresholds.chi2_yates else chi2
         flag = np.greater_equal(prr, thresholds.prr_min, out=cols["flag_evans"][part])
         flag &= used >= thresholds.chi2_min
         flag &= a >= thresholds.min_count
     if "ror" in chosen:
-        log_ror = np.log(ah) + np.log(dh) - np.log(bh) - np.log(ch)
-        se = np.sqrt(1 / ah + 1 / bh + 1 / ch + 1 / dh)
-        lo, hi = _ratio_ci(log_ror, se)
+        log_ror = np.log(ah)
+        log_ror += np.log(dh)
+        log_ror -= np.log(bh)
+        log_ror -= np.log(ch)
+        var = 1 / ah
+        var += 1 / bh
+        var += 1 / ch
+        var += 1 / dh
+        lo = cols["ror_lo"][part]
+        _ratio_ci_into(log_ror, np.sqrt(var, out=var), lo, cols["ror_hi"][part])
         np.exp(log_ror, out=cols["ror"][part])
-        cols["ror_lo"][part], cols["ror_hi"][part] = lo, hi
         flag = np.greater(lo, thresholds.ror025_min, out=cols["flag_ror"][part])
         flag &= a >= thresholds.ror_min_count
     if "ic" in chosen:
+        ic_lo = cols["ic025"][part]
         if ic_tables is not None:
             log2_e = np.log2(counts.expected[part] + 0.5)
-            ic, ic_lo, ic_hi = (np.subtract(t[a], log2_e) for t in ic_tables)
+            for table, name in zip(ic_tables, _IC_FLOATS, strict=True):
+                np.subtract(table[a], log2_e, out=cols[name][part])
         else:
-            ic, ic_lo, ic_hi = _ic_bcpnn(a_f, n_p, n_e, float(n))
-        cols["ic"][part], cols["ic025"][part], cols["ic975"][part] = ic, ic_lo, ic_hi
+            values = _ic_bcpnn(a_f, n_p, n_e, float(n))
+            for value, name in zip(values, _IC_FLOATS, strict=True):
+                cols[name][part] = value
         np.greater(ic_lo, thresholds.ic025_min, out=cols["flag_ic"][part])
+
+
+def _ratio_ci_into(log_ratio: FloatArray, se: FloatArray, lo: FloatArray, hi: FloatArray) -> None:
+    """exp(log ratio -/+ 1.96 se) into ``lo`` and ``hi`` (``se`` is overwritten)."""
+    se *= Z975
+    np.exp(np.subtract(log_ratio, se, out=lo), out=lo)
+    np.exp(np.add(log_ratio, se, out=hi), out=hi)
+
+
+def _chi2_into(n: float, diff: FloatArray, den: FloatArray, out: FloatArray) -> FloatArray:
+    """``n * diff**2 / den``, 0 where the margin product ``den`` is 0, into ``out``."""
+    if bool(np.all(den > 0)):  # every margin filled: no case to set apart
+        np.square(diff, out=out)
+        out *= n
+        out /= den
+        return out
+    positive = den > 0
+    out[...] = np.where(positive, n * diff**2 / np.where(positive, den, 1.0), 0.0)
+    return out
 
 
 def _ebgm_columns(
