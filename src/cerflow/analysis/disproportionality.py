@@ -334,6 +334,7 @@ def _coded_side(
     return rows, codes, labels, named, margin
 
 
+@small_pages()  # a fresh switch per call: see analysis/_pages.py
 def count_pairs(
     products: pl.DataFrame,
     events: pl.DataFrame,
@@ -351,28 +352,6 @@ def count_pairs(
     at most one row per report; reports missing from it (or with a null stratum) form a
     stratum of their own.
     """
-    with small_pages():
-        return _count_pairs(
-            products,
-            events,
-            strata=strata,
-            report_col=report_col,
-            product_col=product_col,
-            event_col=event_col,
-            stratum_col=stratum_col,
-        )
-
-
-def _count_pairs(
-    products: pl.DataFrame,
-    events: pl.DataFrame,
-    *,
-    strata: pl.DataFrame | None,
-    report_col: str,
-    product_col: str,
-    event_col: str,
-    stratum_col: str,
-) -> PairCounts:
     _require_columns(products, "products", [report_col, product_col])
     _require_columns(events, "events", [report_col, event_col])
     n_p_rows = products.height
@@ -715,6 +694,7 @@ def _ic_bcpnn(
     return ic, ic - Z975 * sd, ic + Z975 * sd
 
 
+@small_pages()  # a fresh switch per call: see analysis/_pages.py
 def compute_signals(
     counts: PairCounts,
     *,
@@ -725,26 +705,6 @@ def compute_signals(
     ic_method: IcMethod = "noren",
 ) -> SignalResult:
     """Statistics and flags for precomputed :class:`PairCounts`."""
-    with small_pages():
-        return _compute_signals(
-            counts,
-            methods=methods,
-            min_count=min_count,
-            thresholds=thresholds,
-            prior=prior,
-            ic_method=ic_method,
-        )
-
-
-def _compute_signals(
-    counts: PairCounts,
-    *,
-    methods: Sequence[Method],
-    min_count: int,
-    thresholds: SignalThresholds | None,
-    prior: GpsPrior | None,
-    ic_method: IcMethod,
-) -> SignalResult:
     thresholds = thresholds or SignalThresholds()
     chosen = _check_methods(methods)
     if min_count < 1:
