@@ -6,7 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cerflow.analysis.disproportionality import compute_signals, count_pairs, count_pairs_lazy
+from cerflow.analysis.disproportionality import (
+    PairCounts,
+    compute_signals,
+    count_pairs,
+    count_pairs_lazy,
+)
 
 
 def _frames(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -57,6 +62,28 @@ def test_lazy_counts_match_hand_counts() -> None:
     assert sorted(c.n_product.tolist()) == [2, 3, 3]
 
 
+def _joined_counts(products: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """The oracle: a plain deduplicated join, counted per (product, event), sorted."""
+    return (
+        products.unique()
+        .join(events.unique(), on="report_id")
+        .group_by("product", "event")
+        .len()
+        .sort("product", "event")
+    )
+
+
+def _labelled_counts(counts: PairCounts) -> pl.DataFrame:
+    """(product, event, len) of `counts`, in its pair order."""
+    return pl.DataFrame(
+        {
+            "product": counts.product_labels.gather(counts.product_code),
+            "event": counts.event_labels.gather(counts.event_code),
+            "len": counts.a,
+        }
+    )
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_two_thread_counting_equals_one_thread_and_a_join(
     seed: int, monkeypatch: pytest.MonkeyPatch
@@ -74,20 +101,8 @@ def test_two_thread_counting_equals_one_thread_and_a_join(
     for name in ("product_code", "event_code", "a", "n_product", "n_event", "expected"):
         np.testing.assert_array_equal(getattr(threaded, name), getattr(single, name))
     assert threaded.n_reports == single.n_reports
-    oracle = (
-        products.unique()
-        .join(events.unique(), on="report_id")
-        .group_by("product", "event")
-        .len()
-        .sort("product", "event")
-    )
-    got = pl.DataFrame(
-        {
-            "product": threaded.product_labels.gather(threaded.product_code),
-            "event": threaded.event_labels.gather(threaded.event_code),
-            "len": threaded.a,
-        }
-    ).sort("product", "event")
+    oracle = _joined_counts(products, events)
+    got = _labelled_counts(threaded).sort("product", "event")
     assert got.height == oracle.height > 500
     assert got.equals(oracle.with_columns(pl.col("len").cast(pl.Int64)))
 
@@ -112,20 +127,8 @@ def test_counting_long_reports_equals_a_join(threads: int, monkeypatch: pytest.M
     events = events.sample(fraction=1.0, seed=3)
     monkeypatch.setattr(disproportionality, "_THREAD_ROWS_ABOVE", threads)
     counts = count_pairs(products, events)
-    got = pl.DataFrame(
-        {
-            "product": counts.product_labels.gather(counts.product_code),
-            "event": counts.event_labels.gather(counts.event_code),
-            "len": counts.a,
-        }
-    )
-    oracle = (
-        products.unique()
-        .join(events.unique(), on="report_id")
-        .group_by("product", "event")
-        .len()
-        .sort("product", "event")
-    )
+    got = _labelled_counts(counts)  # in code order, which must be the sorted order
+    oracle = _joined_counts(products, events)
     assert got.height == oracle.height > 1000
     assert got.equals(oracle.with_columns(pl.col("len").cast(pl.Int64)))
     assert counts.n_reports == products.join(events, on="report_id")["report_id"].n_unique()

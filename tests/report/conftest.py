@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,7 @@ from cerflow.narrative.facts import (
     VolumeFacts,
 )
 from cerflow.narrative.sections import Block, Narrative, Section, Table
+from cerflow.report.render import render_report
 
 
 def _months(start_year: int, start_month: int, n: int) -> list[str]:
@@ -416,3 +418,22 @@ def sparse_facts() -> Facts:
 @pytest.fixture
 def narrative(facts: Facts) -> Narrative:
     return build_narrative(facts)
+
+
+PDF_RENDERERS = ["typst", "weasyprint"]
+
+
+def pdf_from_renderer(
+    facts: Facts,
+    narrative: Narrative,
+    out: dict[str, Path],
+    renderer: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Path]:
+    """`out` (a default run's files, whose PDF is Typst's) with the PDF from `renderer`."""
+    if renderer == "typst":
+        return out
+    pdf = render_report(
+        facts, narrative, tmp_path_factory.mktemp(renderer), formats=["pdf"], pdf_renderer=renderer
+    )["pdf"]
+    return {**out, "pdf": pdf}

@@ -32,7 +32,13 @@ from cerflow.report.docx_layout import column_widths_mm, text_width_mm
 from cerflow.report.event_terms import display_term, sentence_case
 from cerflow.report.html import keep_table, landscape_ids, svg_with_alt, token_breaks
 from cerflow.report.render import render_report
-from tests.report.conftest import SECTION_TITLES, build_facts, build_narrative
+from tests.report.conftest import (
+    PDF_RENDERERS,
+    SECTION_TITLES,
+    build_facts,
+    build_narrative,
+    pdf_from_renderer,
+)
 
 HASH = "0123456789abcdef" * 4  # 64 hex digits, like a SHA-256
 
@@ -233,7 +239,7 @@ def wide_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Narrative, di
     return narrative, out
 
 
-@pytest.fixture(scope="module", params=["typst", "weasyprint"])
+@pytest.fixture(scope="module", params=PDF_RENDERERS)
 def wide_pdf(
     request: pytest.FixtureRequest,
     wide_report: tuple[Narrative, dict[str, Path]],
@@ -241,16 +247,8 @@ def wide_pdf(
 ) -> tuple[Narrative, dict[str, Path], str]:
     """The wide report's PDF from each renderer (the default run's file is Typst's)."""
     narrative, out = wide_report
-    if request.param != "typst":
-        facts = Facts.model_validate_json(out["json"].read_bytes())
-        pdf = render_report(
-            facts,
-            narrative,
-            tmp_path_factory.mktemp(request.param),
-            formats=["pdf"],
-            pdf_renderer=request.param,
-        )["pdf"]
-        out = {**out, "pdf": pdf}
+    facts = Facts.model_validate_json(out["json"].read_bytes())
+    out = pdf_from_renderer(facts, narrative, out, request.param, tmp_path_factory)
     return narrative, out, request.param
 
 

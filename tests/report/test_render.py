@@ -18,10 +18,15 @@ from cerflow.narrative.sections import Block, Narrative, Table
 from cerflow.report.charts import CHART_IDS
 from cerflow.report.pdf import pdf_identifier
 from cerflow.report.render import ReportFormatError, render_report
-from tests.report.conftest import SECTION_TITLES, build_facts, build_narrative
+from tests.report.conftest import (
+    PDF_RENDERERS,
+    SECTION_TITLES,
+    build_facts,
+    build_narrative,
+    pdf_from_renderer,
+)
 
 HEADINGS = [f"{number} {title}" for number, title, _ in SECTION_TITLES]
-PDF_RENDERERS = ["typst", "weasyprint"]
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +46,7 @@ def pdf_rendered(
 ) -> tuple[Facts, Narrative, dict[str, Path], str]:
     """The same report's PDF from each renderer (Typst's is the default run's file)."""
     facts, narrative, out = rendered
-    if request.param != "typst":
-        pdf = render_report(
-            facts,
-            narrative,
-            tmp_path_factory.mktemp(request.param),
-            formats=["pdf"],
-            pdf_renderer=request.param,
-        )["pdf"]
-        out = {**out, "pdf": pdf}
+    out = pdf_from_renderer(facts, narrative, out, request.param, tmp_path_factory)
     return facts, narrative, out, request.param
 
 
