@@ -197,12 +197,11 @@ def _fetch_frame(
 
     if conn.dialect.name != "postgresql":
         return _frame(_fetch_raw(conn, stmt), schema)
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     frames: list[pl.DataFrame] = []
     driver = conn.connection.driver_connection
     with driver.cursor(name="cerflow_background") as cur:  # type: ignore[union-attr]
         cur.itersize = BACKGROUND_BATCH_ROWS
-        cur.execute(str(compiled), dict(compiled.params))
+        cur.execute(*_raw_statement(conn, stmt))
         while rows := cur.fetchmany(BACKGROUND_BATCH_ROWS):
             frames.append(_frame(rows, schema))
             del rows
@@ -211,10 +210,8 @@ def _fetch_frame(
     return pl.concat(frames, rechunk=True)
 
 
-def _fetch_raw(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows straight from the DB-API cursor: for the 10^5-row background reads, SQLAlchemy's
-    per-row Result processing costs as much as the query. Only for statements whose output
-    columns need no type conversion (ids and text)."""
+def _raw_statement(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> tuple[str, Any]:
+    """The SQL text and arguments the DB-API driver itself takes for `stmt`."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = dict(compiled.params)
     if conn.dialect.name == "sqlite":  # the raw driver gets ISO text, as SQLAlchemy's Date does
@@ -222,9 +219,16 @@ def _fetch_raw(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[A
     args: Any = params
     if compiled.positional and compiled.positiontup is not None:
         args = tuple(params[k] for k in compiled.positiontup)
+    return str(compiled), args
+
+
+def _fetch_raw(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows straight from the DB-API cursor: for the 10^5-row background reads, SQLAlchemy's
+    per-row Result processing costs as much as the query. Only for statements whose output
+    columns need no type conversion (ids and text)."""
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.execute(str(compiled), args)
+        cur.execute(*_raw_statement(conn, stmt))
         return list(cur.fetchall())
     finally:
         cur.close()
